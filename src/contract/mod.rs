@@ -1,0 +1,18 @@
+//! The target contract: the Identity Pools bulk import API of
+//! `shared/spec/identity-pool-import-api.md`, as Rust types and rules.
+//!
+//! Both sides of ferry speak through this module: the importer builds these
+//! records and serialises them into request bodies, the reference server
+//! (`ferry serve`) parses, validates and stores them. Keeping one definition
+//! means the two can never drift apart.
+//!
+//! - [`records`]: the record sets and the request/response bodies.
+//! - [`rules`]: field rules both sides enforce (email, E.164, limits).
+//! - [`choices`]: the open points of the contract and what ferry assumes,
+//!   in one place so they can be changed when a real tenant shows otherwise.
+
+pub mod choices;
+pub mod records;
+pub mod rules;
+
+pub use records::*;

@@ -1,0 +1,463 @@
+//! Records of the import body, the token answer and the error body.
+//!
+//! Optional fields are skipped when absent so that a serialised record holds
+//! exactly what was set, and free-form objects (`payload`, `metadata`) are
+//! `serde_json::Map`s, whose keys serialise in sorted order: the same record
+//! always gives the same bytes.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+/// A free-form JSON object (`payload`, `metadata`, ...).
+pub type Object = Map<String, Value>;
+
+/// The body of `PUT /api/identity/system/{tid}/configuration`, and of the
+/// export (`GET` on the same path).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ImportBody {
+    /// Pools to create; ferry's importer never sends any (the pool must exist).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pools: Vec<Pool>,
+    /// One record per user.
+    #[serde(default)]
+    pub users: Vec<User>,
+    /// Credentials (passwords), linked to their user by `user_id`.
+    #[serde(default)]
+    pub user_credentials: Vec<UserCredential>,
+    /// Sign-in identifiers (email, mobile, ...), linked by `user_id`.
+    #[serde(default)]
+    pub user_identifiers: Vec<UserIdentifier>,
+    /// Contact addresses with their verification state, linked by `user_id`.
+    #[serde(default)]
+    pub user_verifiable_addresses: Vec<UserVerifiableAddress>,
+}
+
+/// How the target treats records that already exist (matched by `id`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ImportMode {
+    /// Keep the existing record, insert the new ones. A resent batch is harmless.
+    #[default]
+    Ignore,
+    /// Reject the whole request if any record already exists.
+    Fail,
+    /// Overwrite existing records with the request's full entries.
+    Update,
+}
+
+impl ImportMode {
+    /// The value of the `mode` query parameter.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ImportMode::Ignore => "ignore",
+            ImportMode::Fail => "fail",
+            ImportMode::Update => "update",
+        }
+    }
+}
+
+impl std::fmt::Display for ImportMode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for ImportMode {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "ignore" => Ok(ImportMode::Ignore),
+            "fail" => Ok(ImportMode::Fail),
+            "update" => Ok(ImportMode::Update),
+            other => Err(format!(
+                "unknown mode '{other}' (expected ignore, fail or update)"
+            )),
+        }
+    }
+}
+
+/// A user pool of a tenant.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Pool {
+    /// Pool id; the reference server uses short names such as `default`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    pub tenant_id: String,
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<Object>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payload_schema_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metadata_schema_id: Option<String>,
+    /// Whether identifiers are compared on their lower-cased form.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identifier_case_insensitive: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authentication_mechanisms: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password_settings: Option<Object>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password_policy: Option<Object>,
+}
+
+/// Lifecycle state of a user. Only `active` users can sign in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum UserStatus {
+    Active,
+    Inactive,
+    Deleted,
+    New,
+}
+
+impl UserStatus {
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UserStatus::Active => "active",
+            UserStatus::Inactive => "inactive",
+            UserStatus::Deleted => "deleted",
+            UserStatus::New => "new",
+        }
+    }
+
+    /// Parses a wire name, case-insensitively (source exports vary).
+    pub fn parse(s: &str) -> Option<UserStatus> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "active" => Some(UserStatus::Active),
+            "inactive" => Some(UserStatus::Inactive),
+            "deleted" => Some(UserStatus::Deleted),
+            "new" => Some(UserStatus::New),
+            _ => None,
+        }
+    }
+}
+
+/// A user: the anchor the other three record sets link to by `user_id`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct User {
+    pub id: Uuid,
+    pub tenant_id: String,
+    pub user_pool_id: String,
+    pub status: UserStatus,
+    /// Profile: `name`, `given_name`, `family_name`, ...
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payload: Option<Object>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payload_schema_id: Option<String>,
+    /// Technical attributes: `groups`, ...
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<Object>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metadata_schema_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub business_metadata: Option<Object>,
+    #[serde(
+        default,
+        with = "time::serde::rfc3339::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub created_at: Option<OffsetDateTime>,
+    #[serde(
+        default,
+        with = "time::serde::rfc3339::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub updated_at: Option<OffsetDateTime>,
+    #[serde(
+        default,
+        with = "time::serde::rfc3339::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub status_updated_at: Option<OffsetDateTime>,
+}
+
+/// Kind of a sign-in identifier.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum IdentifierType {
+    Email,
+    Mobile,
+    Uid,
+    External,
+    Federated,
+}
+
+impl IdentifierType {
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IdentifierType::Email => "email",
+            IdentifierType::Mobile => "mobile",
+            IdentifierType::Uid => "uid",
+            IdentifierType::External => "external",
+            IdentifierType::Federated => "federated",
+        }
+    }
+}
+
+/// An identifier a user signs in with. Unique per pool on `identifier_lc`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UserIdentifier {
+    pub id: Uuid,
+    pub tenant_id: String,
+    pub user_pool_id: String,
+    pub user_id: Uuid,
+    #[serde(rename = "type")]
+    pub kind: IdentifierType,
+    pub identifier: String,
+    pub identifier_lc: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<Object>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated_at: OffsetDateTime,
+}
+
+/// Kind of a verifiable address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AddressType {
+    Email,
+    Mobile,
+}
+
+impl AddressType {
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AddressType::Email => "email",
+            AddressType::Mobile => "mobile",
+        }
+    }
+}
+
+/// Whether an address may be used for contact.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AddressStatus {
+    Active,
+    Inactive,
+}
+
+/// How a mobile address prefers to be reached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PreferredContactMethod {
+    Sms,
+    Voice,
+}
+
+/// A contact address and whether its owner proved control of it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UserVerifiableAddress {
+    pub id: Uuid,
+    pub tenant_id: String,
+    pub user_pool_id: String,
+    pub user_id: Uuid,
+    #[serde(rename = "type")]
+    pub kind: AddressType,
+    pub address: String,
+    pub address_lc: String,
+    pub status: AddressStatus,
+    pub verified: bool,
+    #[serde(
+        default,
+        with = "time::serde::rfc3339::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub verified_at: Option<OffsetDateTime>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preferred_contact_method: Option<PreferredContactMethod>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated_at: OffsetDateTime,
+}
+
+/// Kind of a credential.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CredentialType {
+    Password,
+    Webauthn,
+    Totp,
+}
+
+/// Whether a credential may be used as it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CredentialState {
+    Valid,
+    MustBeReset,
+    MustBeChanged,
+}
+
+/// A credential. Passwords carry `payload.hashed_password`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UserCredential {
+    pub id: Uuid,
+    pub tenant_id: String,
+    pub user_pool_id: String,
+    pub user_id: Uuid,
+    #[serde(rename = "type")]
+    pub kind: CredentialType,
+    pub payload: CredentialPayload,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<CredentialState>,
+    /// Unset or `1900-01-01T00:00:00Z`: never expires. In the past: expired.
+    #[serde(
+        default,
+        with = "time::serde::rfc3339::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub expires_at: Option<OffsetDateTime>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated_at: OffsetDateTime,
+}
+
+/// The payload of a credential.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct CredentialPayload {
+    /// Present for `password` credentials.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hashed_password: Option<HashedPassword>,
+    /// Whatever else the payload holds (webauthn, totp), kept as it came.
+    #[serde(flatten)]
+    pub other: Object,
+}
+
+/// A password hash with the parameters needed to verify it.
+/// Encodings are fixed in [`crate::contract::choices`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HashedPassword {
+    pub config: HashConfig,
+    pub value: String,
+}
+
+/// Hashing method.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum HashMethod {
+    Bcrypt,
+    Pbkdf2,
+    Argon2,
+    Sha,
+    Md5,
+}
+
+/// Which configuration block applies is given by `method`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HashConfig {
+    pub method: HashMethod,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bcrypt: Option<BcryptConfig>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pbkdf2: Option<Pbkdf2Config>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub argon2: Option<Argon2Config>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha: Option<ShaConfig>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub md5: Option<Md5Config>,
+}
+
+/// Digest function names as the contract spells them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum DigestFunction {
+    #[serde(rename = "SHA-1")]
+    Sha1,
+    #[serde(rename = "SHA-256")]
+    Sha256,
+    #[serde(rename = "SHA-384")]
+    Sha384,
+    #[serde(rename = "SHA-512")]
+    Sha512,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BcryptConfig {
+    pub cost: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Pbkdf2Config {
+    pub function: DigestFunction,
+    pub number_of_iterations: u32,
+    pub key_length: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub salt: Option<String>,
+    #[serde(default)]
+    pub salt_length: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Argon2Config {
+    pub iterations: u32,
+    pub memory_in_kb: u32,
+    pub parallelism: u32,
+    pub key_length: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub salt: Option<String>,
+    #[serde(default)]
+    pub salt_length: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ShaConfig {
+    pub function: DigestFunction,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub salt: Option<String>,
+    #[serde(default)]
+    pub salt_length: u32,
+    #[serde(default)]
+    pub salt_after_digest_in_hash: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Md5Config {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub salt: Option<String>,
+    #[serde(default)]
+    pub salt_length: u32,
+    #[serde(default)]
+    pub salt_after_digest_in_hash: bool,
+}
+
+/// The answer of the token endpoint.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TokenResponse {
+    pub access_token: String,
+    pub token_type: String,
+    /// Seconds until the token expires.
+    pub expires_in: u64,
+    #[serde(default)]
+    pub scope: String,
+}
+
+/// The error body every non-2xx answer carries.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    /// A sentence for people.
+    pub error: String,
+    pub status_code: u16,
+    /// A stable machine-readable code, e.g. `invalid_record`.
+    pub error_code: String,
+    /// Where the problem is: `array`, `index`, `field`, `id`, ...
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub details: Option<Value>,
+}
+
+/// Scope needed for `PUT`/`PATCH` of the configuration.
+pub const SCOPE_MANAGE: &str = "manage_configuration";
+/// Scope needed for `GET` of the configuration (`manage_configuration` also works).
+pub const SCOPE_READ: &str = "read_configuration";

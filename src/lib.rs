@@ -1,0 +1,18 @@
+//! ferry: a bulk user-import engine.
+//!
+//! ferry streams a CIAM user export (CSV or JSON Lines) and loads it into an
+//! Identity Pools bulk import API (`shared/spec/identity-pool-import-api.md`):
+//!
+//! ```text
+//! source (read) → mapping (validate, map, derive ids) → batch (serialise)
+//!   → send (bounded concurrency, retry, rate limit) → checkpoint, report
+//! ```
+//!
+//! It also ships the reference target of that API ([`server`]), on an
+//! embedded SQLite database, which is the default target of an import.
+
+pub mod contract;
+pub mod mapping;
+pub mod send;
+pub mod server;
+pub mod source;

@@ -1,0 +1,1 @@
+//! Delivery of batches to the target. INTERFACE STUB — to be implemented.

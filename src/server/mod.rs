@@ -1,0 +1,1 @@
+//! The reference target server (`ferry serve`). INTERFACE STUB — to be implemented.
