@@ -11,8 +11,15 @@
 //! It also ships the reference target of that API ([`server`]), on an
 //! embedded SQLite database, which is the default target of an import.
 
+pub mod batch;
 pub mod contract;
+pub mod dry_run;
+pub mod error;
 pub mod mapping;
+pub mod pipeline;
+pub mod reject;
+pub mod report;
+pub mod sample;
 pub mod send;
 pub mod server;
 pub mod source;

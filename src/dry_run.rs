@@ -1,0 +1,79 @@
+//! The dry run: every batch body written to a directory instead of sent.
+//!
+//! `DIR/batch-000001.json`, ... hold the exact bytes an import would `PUT`;
+//! `DIR/rejects.jsonl` (mode 0600) the rejected rows; `DIR/report.json` the
+//! counts. Two dry runs of the same source with the same settings (import
+//! time included) write the same bytes, but for the timings in the report.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use crate::error::Error;
+use crate::pipeline::BodySettings;
+use crate::reject::RejectsWriter;
+use crate::report::DryRunReport;
+
+/// Name of the rejects file in an output directory.
+pub const REJECTS_FILE: &str = "rejects.jsonl";
+/// Name of the report file in a dry-run directory.
+pub const REPORT_FILE: &str = "report.json";
+
+/// The file name of batch `number`.
+pub fn batch_file_name(number: u64) -> String {
+    format!("batch-{number:06}.json")
+}
+
+/// Runs a dry run into `dir`, returning its report.
+pub fn run(settings: &BodySettings, dir: &Path) -> Result<DryRunReport, Error> {
+    let started = Instant::now();
+    // Open (and so check) the source and mapping before writing anything.
+    let batches = settings.batches(None)?;
+    prepare_dir(dir)?;
+    let rejects_path = dir.join(REJECTS_FILE);
+    let mut rejects = RejectsWriter::create(&rejects_path).map_err(Error::output(&rejects_path))?;
+    let (mut read, mut mapped, mut rejected, mut files) = (0, 0, 0, 0);
+    for batch in batches {
+        let batch = batch?;
+        read += batch.rows();
+        mapped += batch.users.len() as u64;
+        rejected += batch.rejected.len() as u64;
+        for rejection in &batch.rejected {
+            tracing::warn!(row = rejection.row, stage = ?rejection.stage, reason = %rejection.reason, "Row rejected.");
+            rejects
+                .write(rejection)
+                .map_err(Error::output(&rejects_path))?;
+        }
+        if !batch.users.is_empty() {
+            let path = dir.join(batch_file_name(batch.number));
+            fs::write(&path, &batch.body).map_err(Error::output(&path))?;
+            files += 1;
+        }
+    }
+    rejects.sync().map_err(Error::output(&rejects_path))?;
+    let report = DryRunReport::new(read, mapped, rejected, files, started.elapsed());
+    let report_path = dir.join(REPORT_FILE);
+    let json =
+        serde_json::to_vec_pretty(&report).map_err(|e| Error::output(&report_path)(e.into()))?;
+    fs::write(&report_path, json).map_err(Error::output(&report_path))?;
+    Ok(report)
+}
+
+/// Creates the directory, and removes the files an earlier dry run left there
+/// so that the directory holds exactly this run's output.
+fn prepare_dir(dir: &Path) -> Result<(), Error> {
+    fs::create_dir_all(dir).map_err(Error::output(dir))?;
+    let entries = fs::read_dir(dir).map_err(Error::output(dir))?;
+    let ours = |name: &str| {
+        name == REJECTS_FILE
+            || name == REPORT_FILE
+            || (name.starts_with("batch-") && name.ends_with(".json"))
+    };
+    for entry in entries {
+        let path: PathBuf = entry.map_err(Error::output(dir))?.path();
+        if path.file_name().and_then(|n| n.to_str()).is_some_and(ours) {
+            fs::remove_file(&path).map_err(Error::output(&path))?;
+        }
+    }
+    Ok(())
+}

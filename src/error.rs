@@ -1,0 +1,46 @@
+//! The library's top-level error: what stops a run before or while it works.
+//! Row-level problems are never errors; they are [`crate::reject::Rejection`]s.
+
+use std::path::PathBuf;
+
+use crate::mapping::MappingError;
+use crate::source::SourceError;
+
+/// A run-stopping error.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The source cannot be read as a source at all.
+    #[error(transparent)]
+    Source(#[from] SourceError),
+    /// The mapping file is unusable or does not fit the source.
+    #[error(transparent)]
+    Mapping(#[from] MappingError),
+    /// A settings value is out of range or inconsistent.
+    #[error("{0}")]
+    Usage(String),
+    /// An output file or directory could not be written.
+    #[error("cannot write {path}: {source}")]
+    Output {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+impl Error {
+    /// Whether the error is the user's input or flags (exit code 2) rather than
+    /// a failure while working (exit code 1).
+    pub fn is_usage(&self) -> bool {
+        match self {
+            Error::Source(e) => !e.is_io(),
+            Error::Mapping(_) | Error::Usage(_) => true,
+            Error::Output { .. } => false,
+        }
+    }
+
+    /// Wraps an I/O error on an output path.
+    pub fn output(path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> Error {
+        let path = path.into();
+        move |source| Error::Output { path, source }
+    }
+}

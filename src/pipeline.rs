@@ -1,0 +1,127 @@
+//! The front half of the pipeline, shared by the dry run and the import:
+//! open the source, resolve the mapping against it, and batch mapped rows.
+//!
+//! Everything that can make a source unusable (unknown format, no header, a
+//! mapped column missing) is checked here, before anything is written.
+
+use std::path::PathBuf;
+
+use time::OffsetDateTime;
+
+use crate::batch::{Batcher, DEFAULT_BATCH_SIZE, MAX_BATCH_SIZE};
+use crate::error::Error;
+use crate::mapping::{KeyPolicy, Mapper, MappingConfig, Target};
+use crate::source::{Format, Input, ResumePoint, RowBody, SourceReader};
+
+/// Everything that shapes the request bodies of a run. Two runs with equal
+/// settings over the same source produce the same bytes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BodySettings {
+    /// Where rows come from.
+    pub input: Input,
+    /// Its format.
+    pub format: Format,
+    /// Column renames, constants, defaults and key.
+    pub mapping: MappingConfig,
+    /// Tenant, pool and import time.
+    pub target: Target,
+    /// Users per request body.
+    pub batch_size: usize,
+}
+
+impl BodySettings {
+    /// Settings with the defaults: format from the file extension, default mapping, batches of 100.
+    pub fn new(
+        input: Input,
+        format: Option<Format>,
+        tenant: &str,
+        pool: &str,
+        import_time: OffsetDateTime,
+    ) -> Result<BodySettings, Error> {
+        let format = match (format, &input) {
+            (Some(format), _) => format,
+            (None, Input::File(path)) => Format::from_path(path).ok_or_else(|| {
+                Error::Usage(format!(
+                    "cannot tell the format of {} from its extension; use --format csv|jsonl",
+                    path.display()
+                ))
+            })?,
+            (None, Input::Stdin) => {
+                return Err(Error::Usage(
+                    "reading standard input needs --format csv|jsonl".into(),
+                ))
+            }
+        };
+        if tenant.is_empty() || pool.is_empty() {
+            return Err(Error::Usage("tenant and pool must not be empty".into()));
+        }
+        Ok(BodySettings {
+            input,
+            format,
+            mapping: MappingConfig::default(),
+            target: Target {
+                tenant: tenant.to_string(),
+                pool: pool.to_string(),
+                import_time,
+            },
+            batch_size: DEFAULT_BATCH_SIZE,
+        })
+    }
+
+    /// Sets the batch size, checking its range.
+    pub fn with_batch_size(mut self, size: usize) -> Result<BodySettings, Error> {
+        if !(1..=MAX_BATCH_SIZE).contains(&size) {
+            return Err(Error::Usage(format!(
+                "--batch-size must be between 1 and {MAX_BATCH_SIZE}, not {size}"
+            )));
+        }
+        self.batch_size = size;
+        Ok(self)
+    }
+
+    /// Uses a mapping file.
+    pub fn with_mapping(mut self, mapping: MappingConfig) -> BodySettings {
+        self.mapping = mapping;
+        self
+    }
+
+    /// The source path, if it is a file.
+    pub fn source_path(&self) -> Option<&PathBuf> {
+        match &self.input {
+            Input::File(path) => Some(path),
+            Input::Stdin => None,
+        }
+    }
+
+    /// Opens the source and returns its batches, starting at `resume` (batch
+    /// `first_batch`) or at the beginning.
+    pub fn batches(
+        &self,
+        resume: Option<(ResumePoint, u64)>,
+    ) -> Result<Batcher<SourceReader>, Error> {
+        let reader = SourceReader::open(&self.input, self.format, resume.map(|(point, _)| point))?;
+        let mut mapping = self.mapping.resolve(reader.headers())?;
+        if *mapping.key() == KeyPolicy::Undecided && self.input != Input::Stdin {
+            // Decide from the file's first record, wherever this run starts, so
+            // that a resumed run keys users exactly as the first one did.
+            let first = SourceReader::open(&self.input, self.format, None)?
+                .filter_map(Result::ok)
+                .find_map(|row| match row.body {
+                    RowBody::Fields(fields) => Some(fields),
+                    RowBody::Invalid(_) => None,
+                });
+            if let Some(fields) = first {
+                mapping.decide_key(|column| fields.get(column).is_some());
+            }
+        }
+        let mapper = Mapper::new(self.target.clone(), mapping);
+        let (from, number) = resume.unwrap_or((
+            ResumePoint {
+                offset: reader.bytes_read(),
+                row: 1,
+            },
+            1,
+        ));
+        Ok(Batcher::new(reader, mapper, self.batch_size, from, number))
+    }
+}
