@@ -1,0 +1,36 @@
+//! Helpers shared by the integration tests.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The `ferry` binary built for these tests.
+pub fn ferry() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_ferry"));
+    cmd.env_remove("FERRY_LOG")
+        .env_remove("FERRY_CLIENT_SECRET");
+    cmd
+}
+
+/// Runs `ferry` with `args` in `dir`, returning its output.
+pub fn run_in(dir: &Path, args: &[&str]) -> Output {
+    match ferry().current_dir(dir).args(args).output() {
+        Ok(output) => output,
+        Err(e) => panic!("cannot run ferry: {e}"),
+    }
+}
+
+/// The repository's `samples/` directory.
+pub fn samples() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("samples")
+}
+
+/// Standard output and error of a run, for assertion messages.
+pub fn describe(output: &Output) -> String {
+    format!(
+        "status {:?}\n--- stdout\n{}\n--- stderr\n{}",
+        output.status.code(),
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
