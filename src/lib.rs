@@ -17,6 +17,7 @@ pub mod dry_run;
 pub mod error;
 pub mod mapping;
 pub mod pipeline;
+pub mod progress;
 pub mod reject;
 pub mod report;
 pub mod sample;

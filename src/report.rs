@@ -65,3 +65,132 @@ pub fn per_second(count: u64, seconds: f64) -> f64 {
 fn round3(x: f64) -> f64 {
     (x * 1000.0).round() / 1000.0
 }
+
+/// The report of an import (`--report FILE`), cumulative over resumed runs.
+///
+/// `read == imported + skipped + rejected` once the run is complete; while it
+/// is not, `read` may exceed the sum by the rows of batches still in flight
+/// when it stopped, which a resumed run reads again.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ImportReport {
+    /// Source rows accounted for.
+    pub read: u64,
+    /// Users the target stored.
+    pub imported: u64,
+    /// Users the target already had (under `mode=ignore`, where it says so).
+    pub skipped: u64,
+    /// Rows in the rejects file.
+    pub rejected: u64,
+    /// Batches acknowledged.
+    pub batches: u64,
+    /// Requests sent, first attempts and retries, split ones included.
+    pub attempts: u64,
+    /// Resent requests by cause: an HTTP status (`"429"`, `"503"`) or `timeout`, `connect`, `closed`.
+    pub retries: std::collections::BTreeMap<String, u64>,
+    /// Wall time of this run, in seconds.
+    pub elapsed_s: f64,
+    /// Users (imported + skipped + rejected) per second in this run.
+    pub users_per_s: f64,
+    /// Median request latency in this run, in milliseconds.
+    pub latency_p50_ms: f64,
+    /// 99th percentile request latency in this run, in milliseconds.
+    pub latency_p99_ms: f64,
+    /// Whether this run resumed from a checkpoint.
+    pub resumed: bool,
+    /// Whether every row is accounted for.
+    pub complete: bool,
+}
+
+impl ImportReport {
+    /// The summary printed at the end of an import.
+    pub fn summary(&self) -> String {
+        let retries: u64 = self.retries.values().sum();
+        format!(
+            "{}read {} rows: {} imported, {} skipped, {} rejected; {} batches, {} requests ({} retries) in {:.2} s ({:.0} users/s, p50 {:.0} ms, p99 {:.0} ms)",
+            if self.complete { "" } else { "INCOMPLETE: " },
+            self.read,
+            self.imported,
+            self.skipped,
+            self.rejected,
+            self.batches,
+            self.attempts,
+            retries,
+            self.elapsed_s,
+            self.users_per_s,
+            self.latency_p50_ms,
+            self.latency_p99_ms
+        )
+    }
+}
+
+/// Request latencies, in a histogram of bounded size.
+#[derive(Debug, Clone)]
+pub struct Latencies {
+    histogram: hdrhistogram::Histogram<u64>,
+}
+
+impl Default for Latencies {
+    fn default() -> Self {
+        Latencies::new()
+    }
+}
+
+impl Latencies {
+    /// An empty histogram from 1 µs to 10 minutes, 3 significant digits.
+    pub fn new() -> Latencies {
+        let histogram =
+            hdrhistogram::Histogram::new_with_bounds(1, 600_000_000, 3).unwrap_or_else(|_| {
+                hdrhistogram::Histogram::new(3)
+                    .unwrap_or_else(|_| unreachable!("3 digits is valid"))
+            });
+        Latencies { histogram }
+    }
+
+    /// Records one request's latency.
+    pub fn record(&mut self, latency: Duration) {
+        self.histogram
+            .saturating_record(latency.as_micros().max(1) as u64);
+    }
+
+    /// The latency at `quantile` (0..=1), in milliseconds; 0 when nothing was recorded.
+    pub fn quantile_ms(&self, quantile: f64) -> f64 {
+        if self.histogram.is_empty() {
+            return 0.0;
+        }
+        round3(self.histogram.value_at_quantile(quantile) as f64 / 1000.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn latency_quantiles() {
+        let mut l = Latencies::new();
+        assert_eq!(l.quantile_ms(0.5), 0.0);
+        for ms in 1..=100 {
+            l.record(Duration::from_millis(ms));
+        }
+        assert!(
+            (l.quantile_ms(0.5) - 50.0).abs() < 0.1,
+            "{}",
+            l.quantile_ms(0.5)
+        );
+        assert!(
+            (l.quantile_ms(0.99) - 99.0).abs() < 0.1,
+            "{}",
+            l.quantile_ms(0.99)
+        );
+    }
+
+    #[test]
+    fn dry_run_report_rates() {
+        let r = DryRunReport::new(1000, 990, 10, 10, Duration::from_millis(500));
+        assert_eq!((r.rows_per_s, r.elapsed_s), (2000.0, 0.5));
+        assert_eq!(
+            r.summary(),
+            "read 1000 rows: 990 mapped, 10 rejected, 10 batches in 0.50 s (2000 rows/s)"
+        );
+    }
+}
