@@ -11,6 +11,7 @@
 //! It also ships the reference target of that API ([`server`]), on an
 //! embedded SQLite database, which is the default target of an import.
 
+pub mod checkpoint;
 pub mod contract;
 pub mod mapping;
 pub mod send;
