@@ -5,13 +5,15 @@
 //! vector's HTTP sink):
 //!
 //! ```text
-//! batch (serialised body, from crate::batch)
-//!   → rate      wait for the users-per-second budget        (rate.rs)
-//!   → gate      wait while the target is throttling the run (gate.rs)
-//!   → request   PUT the body with the bearer token          (client.rs, token.rs)
-//!   → decide    success / retry / split / conflict / renew / fatal (retry.rs)
-//!   → backoff   full-jitter wait before a resend             (backoff.rs)
-//!   → acknowledge in source order → checkpoint              (crate::checkpoint)
+//! batch (a serialised body, from the batching stage)
+//!   → deliver (deliver.rs): the attempt loop of one body
+//!       → rate     wait for the users-per-second budget          (rate.rs)
+//!       → gate     wait while the target throttles the whole run (gate.rs)
+//!       → request  PUT the body with the bearer token            (client.rs, token.rs)
+//!       → decide   success / retry / split / conflict / renew / fatal (retry.rs)
+//!       → backoff  full-jitter wait before a resend               (backoff.rs)
+//!   → verdict: stored / split / conflict / stop, back to the caller
+//!   → acknowledge in source order → checkpoint                   (crate::checkpoint)
 //! ```
 //!
 //! Invariants the stages keep between them:
@@ -26,6 +28,7 @@
 
 pub mod backoff;
 pub mod client;
+pub mod deliver;
 pub mod gate;
 pub mod rate;
 pub mod retry;

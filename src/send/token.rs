@@ -48,6 +48,9 @@ pub const CLIENT_ID_ENV: &str = "FERRY_CLIENT_ID";
 const RENEW_MARGIN_MAX: Duration = Duration::from_secs(60);
 /// ...and at most this fraction of its lifetime (`1/RENEW_MARGIN_DIVISOR`).
 const RENEW_MARGIN_DIVISOR: u32 = 10;
+/// Longest lifetime believed, in seconds: a larger `expires_in` is clamped
+/// (a day is far beyond any real token, and keeps instant arithmetic safe).
+const MAX_TOKEN_LIFETIME_SECS: u64 = 24 * 60 * 60;
 /// Largest error answer of the token endpoint read, in bytes.
 const ERROR_BODY_LIMIT: usize = 16 * 1024;
 /// Largest token answer read, in bytes.
@@ -372,7 +375,7 @@ impl TokenClient {
         let generation = TokenGeneration(slot.as_ref().map_or(1, |c| c.token.generation.0 + 1));
         let obtained = Instant::now();
         let answer = self.fetch().await?;
-        let expires_in = Duration::from_secs(answer.expires_in);
+        let expires_in = Duration::from_secs(answer.expires_in.min(MAX_TOKEN_LIFETIME_SECS));
         let token = AccessToken {
             value: Arc::from(answer.access_token),
             generation,
@@ -711,6 +714,19 @@ mod tests {
         tokens.token().await.unwrap();
         tokens.token().await.unwrap();
         assert_eq!(target.token_requests(), 2);
+    }
+
+    #[tokio::test]
+    async fn an_absurd_lifetime_is_clamped_not_trusted() {
+        let script = Script {
+            token_expires_in: u64::MAX,
+            ..Script::default()
+        };
+        let target = ScriptedTarget::start(script).await;
+        let tokens = client_for(&target, "secret");
+        tokens.token().await.unwrap();
+        let renew_at = tokens.cached.lock().await.as_ref().unwrap().renew_at;
+        assert!(renew_at <= Instant::now() + Duration::from_secs(MAX_TOKEN_LIFETIME_SECS));
     }
 
     #[tokio::test]
