@@ -1213,6 +1213,12 @@ mod tests {
         );
     }
 
+    /// The watermark of the checkpoint saved at `path`.
+    fn saved_next_batch(path: &Path) -> u64 {
+        let saved = Checkpoint::load(path).unwrap().unwrap();
+        saved.progress.watermark().next_batch
+    }
+
     #[test]
     fn the_writer_saves_at_most_once_per_interval_and_flushes_on_demand() {
         let dir = tempfile::tempdir().unwrap();
@@ -1227,27 +1233,11 @@ mod tests {
         let soon = t0 + Duration::from_millis(400);
         assert!(!writer.due(soon));
         assert!(!writer.save_if_due(&checkpoint, soon).unwrap());
-        assert_eq!(
-            Checkpoint::load(&path)
-                .unwrap()
-                .unwrap()
-                .progress
-                .watermark()
-                .next_batch,
-            0
-        );
+        assert_eq!(saved_next_batch(&path), 0);
 
         let later = t0 + Duration::from_secs(1);
         assert!(writer.save_if_due(&checkpoint, later).unwrap());
-        assert_eq!(
-            Checkpoint::load(&path)
-                .unwrap()
-                .unwrap()
-                .progress
-                .watermark()
-                .next_batch,
-            1
-        );
+        assert_eq!(saved_next_batch(&path), 1);
         // Nothing changed: nothing written, even when due.
         assert!(!writer
             .save_if_due(&checkpoint, later + Duration::from_secs(5))
@@ -1256,15 +1246,7 @@ mod tests {
         checkpoint.progress.acknowledge(ack(1, 10, 0)).unwrap();
         let exit = later + Duration::from_millis(10);
         assert!(writer.flush(&checkpoint, exit).unwrap());
-        assert_eq!(
-            Checkpoint::load(&path)
-                .unwrap()
-                .unwrap()
-                .progress
-                .watermark()
-                .next_batch,
-            2
-        );
+        assert_eq!(saved_next_batch(&path), 2);
         assert!(!writer.flush(&checkpoint, exit).unwrap());
         assert_eq!(writer.path(), path);
     }

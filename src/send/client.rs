@@ -509,26 +509,24 @@ mod tests {
             )
             .map(|u| u.to_string())
         };
-        assert_eq!(
-            url("http://h:1", "t").unwrap(),
-            "http://h:1/api/t/configuration"
-        );
-        assert_eq!(
-            url("http://h:1/", "t").unwrap(),
-            "http://h:1/api/t/configuration"
-        );
-        assert_eq!(
-            url("https://h/prefix/", "t").unwrap(),
-            "https://h/prefix/api/t/configuration"
-        );
-        assert_eq!(
-            url("https://h/prefix?x=1#f", "t").unwrap(),
-            "https://h/prefix/api/t/configuration"
-        );
-        assert_eq!(
-            url("http://h/", "a/b c").unwrap(),
-            "http://h/api/a%2Fb%20c/configuration"
-        );
+        let table = [
+            ("http://h:1", "t", "http://h:1/api/t/configuration"),
+            ("http://h:1/", "t", "http://h:1/api/t/configuration"),
+            (
+                "https://h/prefix/",
+                "t",
+                "https://h/prefix/api/t/configuration",
+            ),
+            (
+                "https://h/prefix?x=1#f",
+                "t",
+                "https://h/prefix/api/t/configuration",
+            ),
+            ("http://h/", "a/b c", "http://h/api/a%2Fb%20c/configuration"),
+        ];
+        for (base, tenant, expected) in table {
+            assert_eq!(url(base, tenant).unwrap(), expected, "{base} {tenant}");
+        }
         assert!(matches!(
             url("ftp://h/", "t"),
             Err(ClientError::BadBase { .. })
