@@ -1,1 +1,38 @@
-//! Delivery of batches to the target. INTERFACE STUB — to be implemented.
+//! Delivery: getting batches into the target, fast, without losing or
+//! duplicating anyone.
+//!
+//! The sink is one chain, each stage in its own module (the shape of
+//! vector's HTTP sink):
+//!
+//! ```text
+//! batch (a serialised body, from the batching stage)
+//!   → deliver (deliver.rs): the attempt loop of one body
+//!       → rate     wait for the users-per-second budget          (rate.rs)
+//!       → gate     wait while the target throttles the whole run (gate.rs)
+//!       → request  PUT the body with the bearer token            (client.rs, token.rs)
+//!       → decide   success / retry / split / conflict / renew / fatal (retry.rs)
+//!       → backoff  full-jitter wait before a resend               (backoff.rs)
+//!   → verdict: stored / split / conflict / stop, back to the caller
+//!   → acknowledge in source order → checkpoint                   (crate::checkpoint)
+//! ```
+//!
+//! Invariants the stages keep between them:
+//! - A body is resent unchanged (same bytes, same deterministic ids), so a
+//!   retry after a lost answer never creates a duplicate.
+//! - A batch is never dropped: after its last attempt the run stops with its
+//!   checkpoint saved, and a resume sends it again.
+//! - Acknowledgements may complete in any order, but the checkpoint only
+//!   moves over the contiguous prefix of acknowledged batches
+//!   ([`crate::checkpoint::AckTracker`]).
+//! - No request body, client secret or token reaches a log or an error.
+
+pub mod backoff;
+pub mod client;
+pub mod deliver;
+pub mod gate;
+pub mod rate;
+pub mod retry;
+pub mod token;
+
+#[cfg(test)]
+pub(crate) mod testing;

@@ -1,0 +1,765 @@
+//! The transport: one HTTP client for the whole run, sending import bodies to
+//! the target and reporting what happened, without deciding anything.
+//!
+//! [`TargetClient::put_batch`] sends one already-serialised body to
+//! `PUT {base}/api/identity/system/{tid}/configuration?mode=...` with the
+//! current bearer token and returns a [`PutResponse`]: the status, the
+//! headers the retry policy needs (`Retry-After`), the reference server's
+//! `Ferry-Users-Existing` count, and the contract's [`ErrorBody`] when there
+//! is one. Whether to retry, split or stop is [`super::retry::decide`]'s call.
+//!
+//! ## Choices
+//! - One `reqwest::Client` (rustls, certificate verification on) and so one
+//!   connection pool, sized for the run's concurrency, shared with the token
+//!   client.
+//! - Redirects are not followed: a `PUT` must reach the URL given, and a 3xx
+//!   is reported as fatal by the policy.
+//! - Request bodies are never logged or copied into errors: they hold
+//!   password hashes. Error answers are read up to a limit, so a broken
+//!   target cannot make ferry buffer an endless body.
+//! - Bodies are [`Bytes`], so resending one after a failure costs no copy.
+
+use std::error::Error as _;
+use std::io;
+use std::time::{Duration, SystemTime};
+
+use bytes::Bytes;
+use reqwest::header::{HeaderMap, ACCEPT, CONTENT_TYPE, RETRY_AFTER};
+use reqwest::redirect;
+use tokio::time::Instant;
+use url::Url;
+
+use super::retry::{decide, parse_retry_after, Decision, Outcome, TransportKind};
+use super::token::{ClientSecret, TokenClient, TokenError, TokenGeneration};
+use crate::contract::{ErrorBody, ImportBody, ImportMode};
+
+/// Header by which the reference server tells how many users of a
+/// successful request already existed (the "skipped" count under `ignore`).
+pub const USERS_EXISTING_HEADER: &str = "ferry-users-existing";
+/// Default limit on establishing a connection.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default limit on a whole request, answer included.
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+/// Largest error answer read, in bytes; the rest is discarded.
+const ERROR_BODY_LIMIT: usize = 64 * 1024;
+/// How much of a non-contract error answer is kept for messages, in characters.
+const ERROR_TEXT_KEEP: usize = 300;
+
+/// Everything needed to talk to one tenant of a target.
+#[derive(Debug, Clone)]
+pub struct ClientConfig {
+    /// The target's base URL (`http://127.0.0.1:8080`, or with a path prefix).
+    pub base: Url,
+    /// The tenant id (`{tid}` in the paths).
+    pub tenant: String,
+    /// The OAuth2 client id.
+    pub client_id: String,
+    /// The OAuth2 client secret.
+    pub secret: ClientSecret,
+    /// Limit on establishing a connection.
+    pub connect_timeout: Duration,
+    /// Limit on a whole request, answer included.
+    pub request_timeout: Duration,
+    /// Idle connections kept per host: the run's concurrency, so that every
+    /// sender finds a warm connection.
+    pub pool_size: usize,
+}
+
+impl ClientConfig {
+    /// A configuration with default timeouts and a pool for 8 senders.
+    pub fn new(
+        base: Url,
+        tenant: impl Into<String>,
+        client_id: impl Into<String>,
+        secret: ClientSecret,
+    ) -> Self {
+        ClientConfig {
+            base,
+            tenant: tenant.into(),
+            client_id: client_id.into(),
+            secret,
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            request_timeout: DEFAULT_REQUEST_TIMEOUT,
+            pool_size: 8,
+        }
+    }
+}
+
+/// The client could not be set up.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ClientError {
+    /// The base URL is not an `http` or `https` URL that paths can be added to.
+    #[error("the target URL {url} must be an http:// or https:// URL")]
+    BadBase {
+        /// The URL given.
+        url: String,
+    },
+    /// The HTTP client could not be built (TLS set-up).
+    #[error("cannot set up the HTTP client")]
+    Http(#[source] reqwest::Error),
+}
+
+/// A request got no HTTP answer. Holds the URL, never the body.
+#[derive(Debug, thiserror::Error)]
+#[error("{kind} error while talking to the target")]
+pub struct TransportError {
+    /// The class the retry policy works on.
+    kind: TransportKind,
+    /// What reqwest reported.
+    #[source]
+    source: reqwest::Error,
+}
+
+impl TransportError {
+    /// Classifies a reqwest error.
+    pub(crate) fn new(source: reqwest::Error) -> Self {
+        TransportError {
+            kind: classify(&source),
+            source,
+        }
+    }
+
+    /// The class of the failure.
+    pub fn kind(&self) -> TransportKind {
+        self.kind
+    }
+}
+
+/// Sorts a reqwest error into the classes of the retry policy.
+fn classify(err: &reqwest::Error) -> TransportKind {
+    if err.is_timeout() {
+        return TransportKind::Timeout;
+    }
+    if err.is_connect() {
+        return TransportKind::Connect;
+    }
+    let mut cause = err.source();
+    while let Some(current) = cause {
+        if let Some(hyper_err) = current.downcast_ref::<hyper::Error>() {
+            if hyper_err.is_incomplete_message() || hyper_err.is_canceled() {
+                return TransportKind::Closed;
+            }
+        }
+        if let Some(io_err) = current.downcast_ref::<io::Error>() {
+            if is_closed(io_err.kind()) {
+                return TransportKind::Closed;
+            }
+        }
+        cause = current.source();
+    }
+    TransportKind::Other
+}
+
+/// I/O error kinds that mean the peer closed the connection.
+fn is_closed(kind: io::ErrorKind) -> bool {
+    matches!(
+        kind,
+        io::ErrorKind::ConnectionReset
+            | io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::BrokenPipe
+            | io::ErrorKind::UnexpectedEof
+    )
+}
+
+/// A request of the import could not be made.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SendError {
+    /// No answer from the target.
+    #[error(transparent)]
+    Transport(#[from] TransportError),
+    /// No token to send with.
+    #[error(transparent)]
+    Token(#[from] TokenError),
+}
+
+impl SendError {
+    /// True when trying again later may succeed.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            SendError::Transport(_) => true,
+            SendError::Token(err) => err.is_retryable(),
+        }
+    }
+
+    /// The outcome for the retry policy, when the error is one it knows: a
+    /// transport failure (of the import or of the token request) or a
+    /// throttled token endpoint. `None` for a refused token (fatal).
+    pub fn outcome(&self) -> Option<Outcome> {
+        match self {
+            SendError::Transport(err) | SendError::Token(TokenError::Transport(err)) => {
+                Some(Outcome::Failed(err.kind()))
+            }
+            SendError::Token(TokenError::Unavailable {
+                status,
+                retry_after,
+            }) => Some(Outcome::Answered {
+                status: *status,
+                retry_after: *retry_after,
+            }),
+            SendError::Token(_) => None,
+        }
+    }
+}
+
+/// The export could not be fetched.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ExportError {
+    /// No answer or no token.
+    #[error(transparent)]
+    Send(#[from] SendError),
+    /// The target refused the export.
+    #[error("the target refused the export (HTTP {status}{})", error.as_ref().map(|e| format!(": {}", e.error)).unwrap_or_default())]
+    Status {
+        /// The HTTP status.
+        status: u16,
+        /// The contract's error body, if the answer had one.
+        error: Option<ErrorBody>,
+    },
+    /// The answer is not an import body.
+    #[error("the target's export is not a valid import body")]
+    Decode(#[source] serde_json::Error),
+}
+
+/// What the target answered to one `PUT` of an import body.
+#[derive(Debug, Clone)]
+pub struct PutResponse {
+    /// The HTTP status.
+    pub status: u16,
+    /// `Retry-After`, converted to a delay (see [`parse_retry_after`]).
+    pub retry_after: Option<Duration>,
+    /// `Ferry-Users-Existing` on a success: how many users of the request
+    /// already existed (skipped under `ignore`). `None` when the target does
+    /// not say (real tenants don't).
+    pub users_existing: Option<u32>,
+    /// The contract's error body of an error answer.
+    pub error: Option<ErrorBody>,
+    /// The start of an error answer that is not the contract's error body
+    /// (a proxy's HTML page, say), for messages.
+    pub error_text: Option<String>,
+    /// The token generation the request carried: what to renew on a 401.
+    pub token: TokenGeneration,
+    /// From sending the request to reading the answer, for latency stats.
+    pub elapsed: Duration,
+}
+
+impl PutResponse {
+    /// The outcome for the retry policy.
+    pub fn outcome(&self) -> Outcome {
+        Outcome::Answered {
+            status: self.status,
+            retry_after: self.retry_after,
+        }
+    }
+
+    /// What the retry policy says to do.
+    pub fn decision(&self) -> Decision {
+        decide(&self.outcome())
+    }
+
+    /// The target's reason for an error, for the rejects file and messages:
+    /// the error body's sentence and code, or the start of the raw answer.
+    pub fn reason(&self) -> String {
+        match (&self.error, &self.error_text) {
+            (Some(body), _) => format!("{} ({})", body.error, body.error_code),
+            (None, Some(text)) => format!("HTTP {}: {text}", self.status),
+            (None, None) => format!("HTTP {}", self.status),
+        }
+    }
+}
+
+/// The client of one tenant of a target: imports and exports over one
+/// connection pool, with the token handled.
+#[derive(Debug)]
+pub struct TargetClient {
+    /// The HTTP client (shared with `tokens`).
+    http: reqwest::Client,
+    /// `{base}/api/identity/system/{tid}/configuration`, without query.
+    configuration_url: Url,
+    /// Fetches, caches and renews the bearer token.
+    tokens: TokenClient,
+}
+
+impl TargetClient {
+    /// Builds the HTTP client and the token client. Fetches nothing yet.
+    pub fn new(config: ClientConfig) -> Result<Self, ClientError> {
+        let http = reqwest::Client::builder()
+            .connect_timeout(config.connect_timeout)
+            .timeout(config.request_timeout)
+            .pool_max_idle_per_host(config.pool_size.max(1))
+            .tcp_nodelay(true)
+            .redirect(redirect::Policy::none())
+            .user_agent(concat!("ferry/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(ClientError::Http)?;
+        let configuration_url = endpoint(
+            &config.base,
+            &["api", "identity", "system", &config.tenant, "configuration"],
+        )?;
+        let tokens = TokenClient::new(
+            http.clone(),
+            &config.base,
+            &config.tenant,
+            config.client_id,
+            config.secret,
+        )?;
+        Ok(TargetClient {
+            http,
+            configuration_url,
+            tokens,
+        })
+    }
+
+    /// The token client, for renewing after a 401 ([`TokenClient::renew`]
+    /// with [`PutResponse::token`]) and for fetching the first token early.
+    pub fn tokens(&self) -> &TokenClient {
+        &self.tokens
+    }
+
+    /// The import URL for `mode`.
+    pub fn import_url(&self, mode: ImportMode) -> Url {
+        let mut url = self.configuration_url.clone();
+        url.query_pairs_mut().append_pair("mode", mode.as_str());
+        url
+    }
+
+    /// Sends one import body (already serialised JSON) and reports the
+    /// answer. Any HTTP status is an `Ok`; `Err` means no answer (or no token).
+    pub async fn put_batch(&self, body: Bytes, mode: ImportMode) -> Result<PutResponse, SendError> {
+        let token = self.tokens.token().await?;
+        let size = body.len();
+        let started = Instant::now();
+        let response = self
+            .http
+            .put(self.import_url(mode))
+            .bearer_auth(token.expose())
+            .header(CONTENT_TYPE, "application/json")
+            .header(ACCEPT, "application/json")
+            .body(body)
+            .send()
+            .await
+            .map_err(TransportError::new)?;
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let (error, error_text) = if response.status().is_success() {
+            // Read (and drop) any body so that the connection is reused.
+            read_capped(response, ERROR_BODY_LIMIT)
+                .await
+                .map_err(TransportError::new)?;
+            (None, None)
+        } else {
+            error_answer(response).await
+        };
+        let elapsed = started.elapsed();
+        tracing::debug!(
+            status,
+            bytes = size,
+            elapsed_ms = elapsed.as_millis() as u64,
+            "Target answered an import request."
+        );
+        Ok(PutResponse {
+            status,
+            retry_after: retry_after(&headers),
+            users_existing: users_existing(&headers),
+            error,
+            error_text,
+            token: token.generation(),
+            elapsed,
+        })
+    }
+
+    /// Fetches the tenant's whole dump (`GET` of the configuration), renewing
+    /// the token once on a 401. Meant for tests and checks, not production
+    /// tenants: the answer is read whole.
+    pub async fn export(&self) -> Result<ImportBody, ExportError> {
+        let mut token = self.tokens.token().await.map_err(SendError::from)?;
+        let mut renewed = false;
+        loop {
+            let response = self
+                .http
+                .get(self.configuration_url.clone())
+                .bearer_auth(token.expose())
+                .header(ACCEPT, "application/json")
+                .send()
+                .await
+                .map_err(|e| SendError::from(TransportError::new(e)))?;
+            let status = response.status().as_u16();
+            if status == 401 && !renewed {
+                renewed = true;
+                token = self
+                    .tokens
+                    .renew(token.generation())
+                    .await
+                    .map_err(SendError::from)?;
+                continue;
+            }
+            if !response.status().is_success() {
+                let (error, _) = error_answer(response).await;
+                return Err(ExportError::Status { status, error });
+            }
+            let body = response
+                .bytes()
+                .await
+                .map_err(|e| SendError::from(TransportError::new(e)))?;
+            return serde_json::from_slice(&body).map_err(ExportError::Decode);
+        }
+    }
+}
+
+/// `base` with `segments` appended as path segments (each escaped), so that
+/// a base with a path prefix and odd tenant ids both work.
+pub(crate) fn endpoint(base: &Url, segments: &[&str]) -> Result<Url, ClientError> {
+    let bad = || ClientError::BadBase {
+        url: base.to_string(),
+    };
+    if !matches!(base.scheme(), "http" | "https") {
+        return Err(bad());
+    }
+    let mut url = base.clone();
+    url.set_query(None);
+    url.set_fragment(None);
+    url.path_segments_mut()
+        .map_err(|()| bad())?
+        .pop_if_empty()
+        .extend(segments);
+    Ok(url)
+}
+
+/// Reads at most `limit` bytes of an answer's body, dropping the rest.
+pub(crate) async fn read_capped(
+    mut response: reqwest::Response,
+    limit: usize,
+) -> Result<Vec<u8>, reqwest::Error> {
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await? {
+        let room = limit.saturating_sub(body.len());
+        body.extend_from_slice(&chunk[..chunk.len().min(room)]);
+        if body.len() >= limit {
+            break;
+        }
+    }
+    Ok(body)
+}
+
+/// The contract error body of an error answer, or else the start of its text.
+/// A body that cannot be read is treated as absent: the status decides.
+async fn error_answer(response: reqwest::Response) -> (Option<ErrorBody>, Option<String>) {
+    let body = read_capped(response, ERROR_BODY_LIMIT)
+        .await
+        .unwrap_or_default();
+    if let Ok(error) = serde_json::from_slice::<ErrorBody>(&body) {
+        return (Some(error), None);
+    }
+    let text: String = String::from_utf8_lossy(&body)
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(ERROR_TEXT_KEEP)
+        .collect();
+    let text = text.trim();
+    (None, (!text.is_empty()).then(|| text.to_string()))
+}
+
+/// `Retry-After` as a delay from now.
+fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    let value = headers.get(RETRY_AFTER)?.to_str().ok()?;
+    parse_retry_after(value, SystemTime::now())
+}
+
+/// `Ferry-Users-Existing` as a count; absent or unreadable gives `None`.
+fn users_existing(headers: &HeaderMap) -> Option<u32> {
+    headers
+        .get(USERS_EXISTING_HEADER)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::send::retry::{FatalReason, RetryCause};
+    use crate::send::testing::{Reply, Script, ScriptedTarget};
+
+    fn client(target: &ScriptedTarget) -> TargetClient {
+        let mut config = ClientConfig::new(
+            target.base(),
+            "acme",
+            "ferry",
+            ClientSecret::new("secret").unwrap(),
+        );
+        config.request_timeout = Duration::from_secs(5);
+        config.connect_timeout = Duration::from_secs(5);
+        TargetClient::new(config).unwrap()
+    }
+
+    fn body() -> Bytes {
+        Bytes::from_static(br#"{"users":[],"user_credentials":[],"user_identifiers":[],"user_verifiable_addresses":[]}"#)
+    }
+
+    #[test]
+    fn endpoints_append_escaped_segments_to_the_base() {
+        let url = |base: &str, tenant| {
+            endpoint(
+                &Url::parse(base).unwrap(),
+                &["api", tenant, "configuration"],
+            )
+            .map(|u| u.to_string())
+        };
+        let table = [
+            ("http://h:1", "t", "http://h:1/api/t/configuration"),
+            ("http://h:1/", "t", "http://h:1/api/t/configuration"),
+            (
+                "https://h/prefix/",
+                "t",
+                "https://h/prefix/api/t/configuration",
+            ),
+            (
+                "https://h/prefix?x=1#f",
+                "t",
+                "https://h/prefix/api/t/configuration",
+            ),
+            ("http://h/", "a/b c", "http://h/api/a%2Fb%20c/configuration"),
+        ];
+        for (base, tenant, expected) in table {
+            assert_eq!(url(base, tenant).unwrap(), expected, "{base} {tenant}");
+        }
+        assert!(matches!(
+            url("ftp://h/", "t"),
+            Err(ClientError::BadBase { .. })
+        ));
+        assert!(matches!(
+            url("mailto:x@y", "t"),
+            Err(ClientError::BadBase { .. })
+        ));
+    }
+
+    #[test]
+    fn users_existing_is_read_when_present_and_sane() {
+        let mut headers = HeaderMap::new();
+        assert_eq!(users_existing(&headers), None);
+        headers.insert(USERS_EXISTING_HEADER, "17".parse().unwrap());
+        assert_eq!(users_existing(&headers), Some(17));
+        headers.insert(USERS_EXISTING_HEADER, "-3".parse().unwrap());
+        assert_eq!(users_existing(&headers), None);
+        headers.insert(USERS_EXISTING_HEADER, "many".parse().unwrap());
+        assert_eq!(users_existing(&headers), None);
+    }
+
+    #[tokio::test]
+    async fn a_successful_put_carries_mode_type_token_and_existing_count() {
+        let target = ScriptedTarget::start(Script::replies([Reply::ok_existing(3)])).await;
+        let client = client(&target);
+        let answer = client.put_batch(body(), ImportMode::Fail).await.unwrap();
+        assert_eq!(answer.status, 204);
+        assert_eq!(answer.decision(), Decision::Success);
+        assert_eq!(answer.users_existing, Some(3));
+        assert_eq!(answer.error, None);
+        let seen = target.puts();
+        assert_eq!(seen.len(), 1);
+        assert_eq!(seen[0].path, "/api/identity/system/acme/configuration");
+        assert_eq!(seen[0].query.as_deref(), Some("mode=fail"));
+        assert_eq!(seen[0].content_type.as_deref(), Some("application/json"));
+        assert!(seen[0]
+            .bearer
+            .as_deref()
+            .is_some_and(|t| t.starts_with("token-")));
+        assert_eq!(seen[0].body_len, body().len());
+    }
+
+    #[tokio::test]
+    async fn error_answers_come_back_with_their_error_body_and_decision() {
+        let target = ScriptedTarget::start(Script::replies([
+            Reply::status(429).retry_after("3"),
+            Reply::status(503),
+            Reply::error(422, "invalid_record", "users[4].status is not a status"),
+            Reply::error(409, "conflict", "user exists"),
+            Reply::error(403, "forbidden", "wrong tenant"),
+            Reply::status(502).text("<html><body>Bad gateway</body></html>"),
+        ]))
+        .await;
+        let client = client(&target);
+        let mut answers = Vec::new();
+        for _ in 0..6 {
+            answers.push(client.put_batch(body(), ImportMode::Ignore).await.unwrap());
+        }
+        assert_eq!(
+            answers[0].decision(),
+            Decision::Retry {
+                cause: RetryCause::Throttled(429),
+                after: Some(Duration::from_secs(3))
+            }
+        );
+        assert_eq!(
+            answers[1].decision(),
+            Decision::Retry {
+                cause: RetryCause::Throttled(503),
+                after: None
+            }
+        );
+        assert_eq!(answers[2].decision(), Decision::Split);
+        let error = answers[2].error.as_ref().unwrap();
+        assert_eq!(error.error_code, "invalid_record");
+        assert_eq!(
+            answers[2].reason(),
+            "users[4].status is not a status (invalid_record)"
+        );
+        assert_eq!(answers[3].decision(), Decision::Conflict);
+        assert_eq!(
+            answers[4].decision(),
+            Decision::Fatal {
+                status: 403,
+                reason: FatalReason::Forbidden
+            }
+        );
+        assert_eq!(answers[5].error, None);
+        assert_eq!(
+            answers[5].reason(),
+            "HTTP 502: <html><body>Bad gateway</body></html>"
+        );
+        // One token served all six requests.
+        assert_eq!(target.token_requests(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_401_is_reported_with_the_generation_to_renew() {
+        let target =
+            ScriptedTarget::start(Script::replies([Reply::status(401), Reply::ok()])).await;
+        let client = client(&target);
+        let refused = client.put_batch(body(), ImportMode::Ignore).await.unwrap();
+        assert_eq!(refused.decision(), Decision::Renew);
+        let renewed = client.tokens().renew(refused.token).await.unwrap();
+        assert!(renewed.generation() > refused.token);
+        let answer = client.put_batch(body(), ImportMode::Ignore).await.unwrap();
+        assert_eq!(answer.status, 204);
+        assert_eq!(answer.token, renewed.generation());
+        let seen = target.puts();
+        assert_ne!(seen[0].bearer, seen[1].bearer);
+        assert_eq!(target.token_requests(), 2);
+    }
+
+    #[tokio::test]
+    async fn redirects_are_not_followed() {
+        let target =
+            ScriptedTarget::start(Script::replies([Reply::status(308).location("/elsewhere")]))
+                .await;
+        let client = client(&target);
+        let answer = client.put_batch(body(), ImportMode::Ignore).await.unwrap();
+        assert!(matches!(
+            answer.decision(),
+            Decision::Fatal {
+                reason: FatalReason::Redirected,
+                ..
+            }
+        ));
+        assert_eq!(target.puts().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_closed_connection_is_a_retryable_transport_error() {
+        let target = ScriptedTarget::start(Script::replies([Reply::Drop, Reply::ok()])).await;
+        let client = client(&target);
+        let err = client
+            .put_batch(body(), ImportMode::Ignore)
+            .await
+            .unwrap_err();
+        assert!(err.is_retryable(), "{err:?}");
+        assert!(
+            matches!(err.outcome(), Some(Outcome::Failed(TransportKind::Closed))),
+            "{err:?}"
+        );
+        let answer = client.put_batch(body(), ImportMode::Ignore).await.unwrap();
+        assert_eq!(answer.status, 204);
+    }
+
+    #[tokio::test]
+    async fn a_slow_answer_is_a_timeout() {
+        let target = ScriptedTarget::start(Script::replies([Reply::Hang])).await;
+        let mut config = ClientConfig::new(
+            target.base(),
+            "acme",
+            "ferry",
+            ClientSecret::new("secret").unwrap(),
+        );
+        config.request_timeout = Duration::from_millis(200);
+        let client = TargetClient::new(config).unwrap();
+        let err = client
+            .put_batch(body(), ImportMode::Ignore)
+            .await
+            .unwrap_err();
+        assert_eq!(
+            err.outcome(),
+            Some(Outcome::Failed(TransportKind::Timeout)),
+            "{err:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_unreachable_target_is_a_connect_error() {
+        let base = ScriptedTarget::unused_base().await;
+        let client = TargetClient::new(ClientConfig::new(
+            base,
+            "acme",
+            "ferry",
+            ClientSecret::new("secret").unwrap(),
+        ))
+        .unwrap();
+        let err = client
+            .put_batch(body(), ImportMode::Ignore)
+            .await
+            .unwrap_err();
+        assert!(err.is_retryable());
+        assert_eq!(
+            err.outcome(),
+            Some(Outcome::Failed(TransportKind::Connect)),
+            "{err:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_refused_client_is_not_retryable() {
+        let target = ScriptedTarget::start(Script::default()).await;
+        let config = ClientConfig::new(
+            target.base(),
+            "acme",
+            "ferry",
+            ClientSecret::new("not-it").unwrap(),
+        );
+        let client = TargetClient::new(config).unwrap();
+        let err = client
+            .put_batch(body(), ImportMode::Ignore)
+            .await
+            .unwrap_err();
+        assert!(!err.is_retryable());
+        assert_eq!(err.outcome(), None);
+        assert!(target.puts().is_empty());
+    }
+
+    #[tokio::test]
+    async fn export_returns_the_stored_body_and_renews_once() {
+        let stored = ImportBody::default();
+        let script = Script {
+            export: Some(serde_json::to_vec(&stored).unwrap()),
+            export_401_first: true,
+            ..Script::default()
+        };
+        let target = ScriptedTarget::start(script).await;
+        let client = client(&target);
+        assert_eq!(client.export().await.unwrap(), stored);
+        assert_eq!(target.token_requests(), 2);
+    }
+
+    #[tokio::test]
+    async fn export_refusals_are_typed() {
+        let target = ScriptedTarget::start(Script::default()).await;
+        let client = client(&target);
+        let err = client.export().await.unwrap_err();
+        assert!(
+            matches!(err, ExportError::Status { status: 404, .. }),
+            "{err:?}"
+        );
+    }
+}

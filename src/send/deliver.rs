@@ -1,0 +1,455 @@
+//! The attempt loop of one request: the send stage of the chain, tying the
+//! rate limit, the throttle gate, the client, the retry decision, the
+//! backoff and token renewal together.
+//!
+//! [`Sender::deliver`] sends one body until the target stores it, or until
+//! the answer needs the caller (split the batch, check a conflict), or until
+//! the run must stop. It never drops a body: when the attempts run out it
+//! says so ([`StopReason::GaveUp`]) and the caller stops the run with its
+//! checkpoint saved.
+//!
+//! Per attempt: take `users` cells of the rate limit (every attempt loads the
+//! target), pass the throttle gate, send, decide. A 401 renews the token once
+//! per delivery and resends at once; a second 401 stops the run. A throttled
+//! attempt (429, 503) also closes the gate for every sender.
+//!
+//! The future is cancel-safe in the sense that matters here: dropping it at
+//! any point (shutdown, grace period over) acknowledges nothing, so the batch
+//! is sent again by the resumed run. Log lines carry no batch number: run
+//! `deliver` inside a span that has it.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use rand::rngs::SmallRng;
+
+use super::backoff::Backoff;
+use super::client::{PutResponse, SendError, TargetClient};
+use super::gate::{Pass, ThrottleGate};
+use super::rate::UserRate;
+use super::retry::{decide, Decision, FatalReason, Outcome, RetryCause};
+use super::token::TokenError;
+use crate::contract::ImportMode;
+
+/// What became of one body, with what it took.
+#[derive(Debug)]
+pub struct Delivery {
+    /// The end of the attempt loop.
+    pub verdict: Verdict,
+    /// Requests sent (token requests excluded).
+    pub attempts: u32,
+    /// Why each retry happened, in order: the report's "retries by status".
+    pub retries: Vec<RetryCause>,
+    /// Duration of each answered request, for latency percentiles.
+    pub latencies: Vec<Duration>,
+}
+
+/// How the attempt loop ended.
+#[derive(Debug)]
+pub enum Verdict {
+    /// The target stored the body.
+    Stored {
+        /// Users of the body that already existed, when the target says.
+        users_existing: Option<u32>,
+    },
+    /// 400, 413 or 422: bisect the batch (the answer says why).
+    Split(PutResponse),
+    /// 409: a record conflicts (the answer says which).
+    Conflict(PutResponse),
+    /// The run must stop.
+    Stop(StopReason),
+}
+
+/// Why a run must stop. The batch is not acknowledged.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StopReason {
+    /// The target refused a freshly renewed token.
+    #[error("the target refused the access token even after renewing it (HTTP 401); check the client's permissions for this tenant")]
+    Unauthorized,
+    /// The target's answer can never turn into a success.
+    #[error("{reason} (HTTP {status}{})", detail.as_deref().map(|d| format!(": {d}")).unwrap_or_default())]
+    Fatal {
+        /// The HTTP status.
+        status: u16,
+        /// What it means.
+        reason: FatalReason,
+        /// The target's reason, if it gave one.
+        detail: Option<String>,
+    },
+    /// No token could be obtained.
+    #[error(transparent)]
+    Token(TokenError),
+    /// The target kept failing through every attempt.
+    #[error("the target kept failing: {attempts} attempts, the last one failed with {last}")]
+    GaveUp {
+        /// Attempts made.
+        attempts: u32,
+        /// The last failure's label (`503`, `timeout`, ...).
+        last: String,
+    },
+}
+
+/// One sender: its own jitter generator, sharing the client, the gate and
+/// the rate limit with the run's other senders.
+#[derive(Debug)]
+pub struct Sender {
+    /// The run's client (one connection pool).
+    client: Arc<TargetClient>,
+    /// The run's throttle gate.
+    gate: Arc<ThrottleGate>,
+    /// The run's users-per-second limit, if any.
+    rate: Option<Arc<UserRate>>,
+    /// Per-body backoff and attempt limit.
+    backoff: Backoff,
+    /// Jitter source; seed it for reproducible runs.
+    rng: SmallRng,
+}
+
+/// The result of one attempt.
+enum Attempt {
+    /// The target answered (any status).
+    Answered(PutResponse),
+    /// No answer, or no token for now: retry.
+    Failed {
+        /// Why.
+        cause: RetryCause,
+        /// The token endpoint's `Retry-After`, if any.
+        after: Option<Duration>,
+    },
+}
+
+impl Sender {
+    /// A sender over shared parts.
+    pub fn new(
+        client: Arc<TargetClient>,
+        gate: Arc<ThrottleGate>,
+        rate: Option<Arc<UserRate>>,
+        backoff: Backoff,
+        rng: SmallRng,
+    ) -> Self {
+        Sender {
+            client,
+            gate,
+            rate,
+            backoff,
+            rng,
+        }
+    }
+
+    /// Sends `body` (holding `users` users) until it is stored, needs the
+    /// caller, or the run must stop.
+    pub async fn deliver(&mut self, body: Bytes, users: u32, mode: ImportMode) -> Delivery {
+        let mut delivery = Delivery {
+            verdict: Verdict::Stop(StopReason::Unauthorized),
+            attempts: 0,
+            retries: Vec::new(),
+            latencies: Vec::new(),
+        };
+        let mut failures = 0u32;
+        let mut renewed = false;
+        loop {
+            if let Some(rate) = &self.rate {
+                rate.acquire(users).await;
+            }
+            let pass = self.gate.pass().await;
+            delivery.attempts += 1;
+            let response = match self.attempt(body.clone(), mode).await {
+                Ok(Attempt::Answered(response)) => response,
+                Ok(Attempt::Failed { cause, after }) => {
+                    if let Err(stop) = self
+                        .retry(pass, cause, after, &mut delivery, &mut failures)
+                        .await
+                    {
+                        return delivery.ending(Verdict::Stop(stop));
+                    }
+                    continue;
+                }
+                Err(stop) => return delivery.ending(Verdict::Stop(stop)),
+            };
+            delivery.latencies.push(response.elapsed);
+            match response.decision() {
+                Decision::Success => {
+                    self.gate.succeeded();
+                    let users_existing = response.users_existing;
+                    return delivery.ending(Verdict::Stored { users_existing });
+                }
+                Decision::Split => return delivery.ending(Verdict::Split(response)),
+                Decision::Conflict => return delivery.ending(Verdict::Conflict(response)),
+                Decision::Renew if renewed => {
+                    return delivery.ending(Verdict::Stop(StopReason::Unauthorized))
+                }
+                Decision::Renew => {
+                    renewed = true;
+                    tracing::info!("Target refused the access token; renewing it once.");
+                    if let Err(stop) = self.renew(&response, &mut delivery, &mut failures).await {
+                        return delivery.ending(Verdict::Stop(stop));
+                    }
+                }
+                Decision::Fatal { status, reason } => {
+                    let stop = StopReason::Fatal {
+                        status,
+                        reason,
+                        detail: Some(response.reason()),
+                    };
+                    return delivery.ending(Verdict::Stop(stop));
+                }
+                Decision::Retry { cause, after } => {
+                    if let Err(stop) = self
+                        .retry(pass, cause, after, &mut delivery, &mut failures)
+                        .await
+                    {
+                        return delivery.ending(Verdict::Stop(stop));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Sends once. `Err` when the failure is not one to retry (no token).
+    async fn attempt(&self, body: Bytes, mode: ImportMode) -> Result<Attempt, StopReason> {
+        let err = match self.client.put_batch(body, mode).await {
+            Ok(response) => return Ok(Attempt::Answered(response)),
+            Err(err) => err,
+        };
+        match err.outcome().map(|outcome| decide(&outcome)) {
+            Some(Decision::Retry { cause, after }) => Ok(Attempt::Failed { cause, after }),
+            _ => Err(stop_for(err)),
+        }
+    }
+
+    /// Records a retry, closes the gate on a throttle, waits the backoff.
+    async fn retry(
+        &mut self,
+        pass: Pass,
+        cause: RetryCause,
+        after: Option<Duration>,
+        delivery: &mut Delivery,
+        failures: &mut u32,
+    ) -> Result<(), StopReason> {
+        *failures += 1;
+        delivery.retries.push(cause);
+        if cause.is_throttle() {
+            self.gate.throttled(pass, after, &mut self.rng);
+        }
+        let Some(wait) = self.backoff.delay(*failures, after, &mut self.rng) else {
+            tracing::error!(attempts = delivery.attempts, cause = %cause.label(), "Target kept failing; giving up on this batch.");
+            return Err(StopReason::GaveUp {
+                attempts: delivery.attempts,
+                last: cause.label(),
+            });
+        };
+        tracing::warn!(
+            cause = %cause.label(),
+            attempt = delivery.attempts,
+            wait_ms = wait.as_millis() as u64,
+            "Target did not store the batch; retrying."
+        );
+        tokio::time::sleep(wait).await;
+        Ok(())
+    }
+
+    /// Renews the token refused in `response`; a retryable failure of the
+    /// token endpoint counts as a failed attempt and is waited out.
+    async fn renew(
+        &mut self,
+        response: &PutResponse,
+        delivery: &mut Delivery,
+        failures: &mut u32,
+    ) -> Result<(), StopReason> {
+        let Err(err) = self.client.tokens().renew(response.token).await else {
+            return Ok(());
+        };
+        let err = SendError::Token(err);
+        let Some(Outcome::Failed(kind)) = err.outcome() else {
+            return Err(stop_for(err));
+        };
+        let pass = self.gate.pass().await;
+        self.retry(pass, RetryCause::Transport(kind), None, delivery, failures)
+            .await
+    }
+}
+
+impl Delivery {
+    /// Sets the verdict and hands the delivery back.
+    fn ending(mut self, verdict: Verdict) -> Delivery {
+        self.verdict = verdict;
+        self
+    }
+}
+
+/// The stop reason for an error the policy does not retry (a refused or
+/// unusable token; transport errors are always retried).
+fn stop_for(err: SendError) -> StopReason {
+    match err {
+        SendError::Token(err) => StopReason::Token(err),
+        SendError::Transport(err) => StopReason::GaveUp {
+            attempts: 0,
+            last: err.kind().label().to_string(),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::send::backoff::seeded_rng;
+    use crate::send::client::ClientConfig;
+    use crate::send::testing::{Reply, Script, ScriptedTarget};
+    use crate::send::token::ClientSecret;
+
+    /// Backoff in milliseconds, Retry-After clamped to 10 ms: the loop's
+    /// logic is under test, not its patience.
+    fn quick(max_attempts: u32) -> Backoff {
+        Backoff::new(
+            Duration::from_millis(1),
+            Duration::from_millis(4),
+            max_attempts,
+        )
+        .unwrap()
+        .with_retry_after_limit(Duration::from_millis(10))
+    }
+
+    fn sender_for(target: &ScriptedTarget, max_attempts: u32, secret: &str) -> Sender {
+        let config = ClientConfig::new(
+            target.base(),
+            "acme",
+            "ferry",
+            ClientSecret::new(secret).unwrap(),
+        );
+        let client = Arc::new(TargetClient::new(config).unwrap());
+        let gate = Arc::new(ThrottleGate::new(quick(max_attempts)));
+        Sender::new(client, gate, None, quick(max_attempts), seeded_rng(Some(9)))
+    }
+
+    fn body() -> Bytes {
+        Bytes::from_static(b"{\"users\":[]}")
+    }
+
+    #[tokio::test]
+    async fn transient_failures_are_retried_until_stored() {
+        let target = ScriptedTarget::start(Script::replies([
+            Reply::status(429).retry_after("1"),
+            Reply::status(503),
+            Reply::Drop,
+            Reply::status(500),
+            Reply::ok_existing(2),
+        ]))
+        .await;
+        let mut sender = sender_for(&target, 10, "secret");
+        let delivery = sender.deliver(body(), 5, ImportMode::Ignore).await;
+        assert!(
+            matches!(
+                delivery.verdict,
+                Verdict::Stored {
+                    users_existing: Some(2)
+                }
+            ),
+            "{:?}",
+            delivery.verdict
+        );
+        assert_eq!(delivery.attempts, 5);
+        let labels: Vec<_> = delivery.retries.iter().map(|c| c.label()).collect();
+        assert_eq!(labels, ["429", "503", "connection-closed", "500"]);
+        assert_eq!(delivery.latencies.len(), 4);
+        assert_eq!(target.puts().len(), 5);
+    }
+
+    #[tokio::test]
+    async fn a_body_that_keeps_failing_stops_the_run_after_the_limit() {
+        let target = ScriptedTarget::start(Script::replies(vec![Reply::status(502); 10])).await;
+        let mut sender = sender_for(&target, 3, "secret");
+        let delivery = sender.deliver(body(), 5, ImportMode::Ignore).await;
+        match delivery.verdict {
+            Verdict::Stop(StopReason::GaveUp { attempts, ref last }) => {
+                assert_eq!(attempts, 3);
+                assert_eq!(last, "502");
+            }
+            ref other => panic!("{other:?}"),
+        }
+        assert_eq!(target.puts().len(), 3);
+    }
+
+    #[tokio::test]
+    async fn a_401_renews_the_token_once() {
+        let target =
+            ScriptedTarget::start(Script::replies([Reply::status(401), Reply::ok()])).await;
+        let mut sender = sender_for(&target, 10, "secret");
+        let delivery = sender.deliver(body(), 5, ImportMode::Ignore).await;
+        assert!(
+            matches!(delivery.verdict, Verdict::Stored { .. }),
+            "{:?}",
+            delivery.verdict
+        );
+        assert_eq!(target.token_requests(), 2);
+        assert!(delivery.retries.is_empty());
+
+        let target =
+            ScriptedTarget::start(Script::replies([Reply::status(401), Reply::status(401)])).await;
+        let mut sender = sender_for(&target, 10, "secret");
+        let delivery = sender.deliver(body(), 5, ImportMode::Ignore).await;
+        assert!(
+            matches!(delivery.verdict, Verdict::Stop(StopReason::Unauthorized)),
+            "{:?}",
+            delivery.verdict
+        );
+        assert_eq!(target.puts().len(), 2);
+    }
+
+    #[tokio::test]
+    async fn answers_for_the_caller_come_back_with_the_target_reason() {
+        let target = ScriptedTarget::start(Script::replies([
+            Reply::error(422, "invalid_record", "users[3] has no status"),
+            Reply::error(409, "conflict", "identifier taken"),
+            Reply::status(413),
+        ]))
+        .await;
+        let mut sender = sender_for(&target, 10, "secret");
+        let split = sender.deliver(body(), 5, ImportMode::Ignore).await;
+        assert!(
+            matches!(&split.verdict, Verdict::Split(r) if r.reason() == "users[3] has no status (invalid_record)")
+        );
+        let conflict = sender.deliver(body(), 5, ImportMode::Fail).await;
+        assert!(matches!(&conflict.verdict, Verdict::Conflict(r) if r.status == 409));
+        let too_large = sender.deliver(body(), 5, ImportMode::Ignore).await;
+        assert!(matches!(&too_large.verdict, Verdict::Split(r) if r.status == 413));
+    }
+
+    #[tokio::test]
+    async fn fatal_answers_and_refused_credentials_stop_at_once() {
+        let target = ScriptedTarget::start(Script::replies([Reply::error(
+            404,
+            "not_found",
+            "no pool 'x'",
+        )]))
+        .await;
+        let mut sender = sender_for(&target, 10, "secret");
+        let delivery = sender.deliver(body(), 5, ImportMode::Ignore).await;
+        let Verdict::Stop(stop) = delivery.verdict else {
+            panic!("{:?}", delivery.verdict)
+        };
+        assert!(matches!(
+            stop,
+            StopReason::Fatal {
+                status: 404,
+                reason: FatalReason::NotFound,
+                ..
+            }
+        ));
+        assert!(
+            stop.to_string().contains("no pool 'x' (not_found)"),
+            "{stop}"
+        );
+        assert_eq!(delivery.attempts, 1);
+
+        let target = ScriptedTarget::start(Script::default()).await;
+        let mut sender = sender_for(&target, 10, "wrong");
+        let delivery = sender.deliver(body(), 5, ImportMode::Ignore).await;
+        assert!(matches!(
+            delivery.verdict,
+            Verdict::Stop(StopReason::Token(TokenError::Refused { .. }))
+        ));
+        assert!(target.puts().is_empty());
+    }
+}

@@ -1,0 +1,759 @@
+//! The access token: fetched from the contract's token endpoint, reused,
+//! renewed shortly before it expires, and renewed once when the target
+//! answers 401.
+//!
+//! `POST {base}/{tid}/system/oauth2/token` with `grant_type=client_credentials`
+//! and scope `manage_configuration read_configuration`, the client
+//! authenticated with HTTP Basic (`client_secret_basic`). As RFC 6749 §2.3.1
+//! asks, the client id and secret are form-urlencoded before they are joined
+//! and base64-encoded, which changes nothing for ids and secrets made of
+//! letters, digits and `-._~`.
+//!
+//! ## Sharing one token between concurrent senders
+//! [`TokenClient`] holds the current token behind an async mutex that is also
+//! held while a new token is fetched, so concurrent callers never fetch twice
+//! (single flight). Each token carries a generation number; a sender that got
+//! a 401 asks to [`TokenClient::renew`] *the generation it used*, and when
+//! another sender already renewed it the newer token is returned without a
+//! fetch. Eight senders hit by the same expiry cause one request to the token
+//! endpoint, not eight.
+//!
+//! ## Keeping secrets secret
+//! The client secret ([`ClientSecret`]) and the token ([`AccessToken`]) print
+//! as `[redacted]` through `Debug` and `Display`; errors carry statuses and
+//! the endpoint's error code, never a secret, a token or a request body. The
+//! secret is read from the environment or a file, never from argv.
+
+use std::ffi::OsString;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use reqwest::header::{ACCEPT, CONTENT_TYPE, RETRY_AFTER};
+use serde::Deserialize;
+use tokio::sync::Mutex;
+use tokio::time::Instant;
+use url::Url;
+
+use super::client::{endpoint, read_capped, TransportError};
+use super::retry::parse_retry_after;
+use crate::contract::{TokenResponse, SCOPE_MANAGE, SCOPE_READ};
+
+/// Environment variable holding the client secret.
+pub const SECRET_ENV: &str = "FERRY_CLIENT_SECRET";
+/// Environment variable holding the client id.
+pub const CLIENT_ID_ENV: &str = "FERRY_CLIENT_ID";
+/// A token is renewed this long before it expires, at most...
+const RENEW_MARGIN_MAX: Duration = Duration::from_secs(60);
+/// ...and at most this fraction of its lifetime (`1/RENEW_MARGIN_DIVISOR`).
+const RENEW_MARGIN_DIVISOR: u32 = 10;
+/// Longest lifetime believed, in seconds: a larger `expires_in` is clamped
+/// (a day is far beyond any real token, and keeps instant arithmetic safe).
+const MAX_TOKEN_LIFETIME_SECS: u64 = 24 * 60 * 60;
+/// Largest error answer of the token endpoint read, in bytes.
+const ERROR_BODY_LIMIT: usize = 16 * 1024;
+/// Largest token answer read, in bytes.
+const TOKEN_BODY_LIMIT: usize = 64 * 1024;
+
+/// The OAuth2 client secret. Prints as `[redacted]`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ClientSecret(String);
+
+/// Why the client secret could not be obtained. Never holds the secret.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SecretError {
+    /// Neither source is set.
+    #[error("no client secret: set {SECRET_ENV} or pass --client-secret-file FILE")]
+    Missing,
+    /// The secret file could not be read.
+    #[error("cannot read the client secret file {}", path.display())]
+    Unreadable {
+        /// The file given.
+        path: PathBuf,
+        /// Why it could not be read.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The secret is not UTF-8 text.
+    #[error("the client secret from {origin} is not UTF-8 text")]
+    NotText {
+        /// `FERRY_CLIENT_SECRET` or the file's path.
+        origin: String,
+    },
+    /// The secret is empty (after removing the trailing newline).
+    #[error("the client secret from {origin} is empty")]
+    Empty {
+        /// `FERRY_CLIENT_SECRET` or the file's path.
+        origin: String,
+    },
+}
+
+impl ClientSecret {
+    /// Wraps a secret; refuses an empty one.
+    pub fn new(secret: impl Into<String>) -> Result<Self, SecretError> {
+        Self::checked(secret.into(), "the caller")
+    }
+
+    /// Reads the secret from `file` when given (trailing newlines removed),
+    /// otherwise from `FERRY_CLIENT_SECRET`. The file wins because passing it
+    /// is the more explicit choice.
+    pub fn from_env_or_file(file: Option<&Path>) -> Result<Self, SecretError> {
+        Self::from_sources(std::env::var_os(SECRET_ENV), file)
+    }
+
+    /// [`ClientSecret::from_env_or_file`] with the environment's value given.
+    fn from_sources(env: Option<OsString>, file: Option<&Path>) -> Result<Self, SecretError> {
+        if let Some(path) = file {
+            let origin = path.display().to_string();
+            let bytes = std::fs::read(path).map_err(|source| SecretError::Unreadable {
+                path: path.to_path_buf(),
+                source,
+            })?;
+            let text = String::from_utf8(bytes).map_err(|_| SecretError::NotText {
+                origin: origin.clone(),
+            })?;
+            return Self::checked(text, &origin);
+        }
+        let value = env.ok_or(SecretError::Missing)?;
+        let text = value.into_string().map_err(|_| SecretError::NotText {
+            origin: SECRET_ENV.to_string(),
+        })?;
+        Self::checked(text, SECRET_ENV)
+    }
+
+    /// Removes trailing line endings and refuses an empty result.
+    fn checked(mut secret: String, origin: &str) -> Result<Self, SecretError> {
+        let kept = secret.trim_end_matches(['\n', '\r']).len();
+        secret.truncate(kept);
+        if secret.is_empty() {
+            return Err(SecretError::Empty {
+                origin: origin.to_string(),
+            });
+        }
+        Ok(ClientSecret(secret))
+    }
+
+    /// The secret itself, for the Authorization header only.
+    fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for ClientSecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ClientSecret([redacted])")
+    }
+}
+
+impl fmt::Display for ClientSecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+/// A bearer token and the generation it belongs to. Prints as `[redacted]`.
+#[derive(Clone)]
+pub struct AccessToken {
+    /// The token; shared, since every request of a run uses the same one.
+    value: Arc<str>,
+    /// Which fetch it came from; see [`TokenClient::renew`].
+    generation: TokenGeneration,
+}
+
+/// Which fetch a token came from: the first token is generation 1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct TokenGeneration(pub u64);
+
+impl AccessToken {
+    /// The fetch this token came from.
+    pub fn generation(&self) -> TokenGeneration {
+        self.generation
+    }
+
+    /// The token itself, for the Authorization header only.
+    pub(crate) fn expose(&self) -> &str {
+        &self.value
+    }
+}
+
+impl fmt::Debug for AccessToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "AccessToken([redacted], generation {})",
+            self.generation.0
+        )
+    }
+}
+
+impl fmt::Display for AccessToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+/// Why no token could be obtained. Never holds the secret or a token.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TokenError {
+    /// The endpoint refused the client (wrong id or secret, unknown tenant,
+    /// scope not granted): retrying will not help.
+    #[error(
+        "the token endpoint refused the client (HTTP {status}{}): check {CLIENT_ID_ENV}, the client secret and the tenant",
+        describe_refusal(.code.as_deref(), .message.as_deref())
+    )]
+    Refused {
+        /// The HTTP status (400, 401, 403, 404, ...).
+        status: u16,
+        /// The endpoint's machine-readable code (`error_code`, or OAuth's `error`).
+        code: Option<String>,
+        /// The endpoint's sentence (`error`, or OAuth's `error_description`).
+        message: Option<String>,
+    },
+    /// The endpoint is throttled or failing (429, 5xx): retry later.
+    #[error("the token endpoint is unavailable (HTTP {status})")]
+    Unavailable {
+        /// The HTTP status.
+        status: u16,
+        /// The endpoint's `Retry-After`, if any.
+        retry_after: Option<Duration>,
+    },
+    /// The endpoint answered 2xx with something that is not a bearer token.
+    #[error("the token endpoint's answer is not a usable bearer token: {reason}")]
+    InvalidAnswer {
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// The endpoint could not be reached.
+    #[error("cannot reach the token endpoint")]
+    Transport(#[source] TransportError),
+}
+
+impl TokenError {
+    /// True when trying again later may succeed (throttled, 5xx, network).
+    pub fn is_retryable(&self) -> bool {
+        matches!(
+            self,
+            TokenError::Unavailable { .. } | TokenError::Transport(_)
+        )
+    }
+}
+
+/// `": invalid_client: bad secret"`-style suffix of a refusal.
+fn describe_refusal(code: Option<&str>, message: Option<&str>) -> String {
+    [code, message]
+        .into_iter()
+        .flatten()
+        .fold(String::new(), |mut out, part| {
+            out.push_str(": ");
+            out.push_str(part);
+            out
+        })
+}
+
+/// The fields of an error answer of the token endpoint, in either the
+/// contract's shape (`error`, `error_code`) or OAuth's (`error`,
+/// `error_description`).
+#[derive(Debug, Deserialize)]
+struct TokenErrorAnswer {
+    /// The contract's sentence, or OAuth's code.
+    error: Option<String>,
+    /// The contract's code.
+    error_code: Option<String>,
+    /// OAuth's sentence.
+    error_description: Option<String>,
+}
+
+/// The cached token and when to renew it.
+#[derive(Debug, Clone)]
+struct Cached {
+    /// The token.
+    token: AccessToken,
+    /// From this instant on the token is renewed before use.
+    renew_at: Instant,
+}
+
+impl Cached {
+    /// Caches `token`, valid for `expires_in` from `obtained`.
+    fn new(token: AccessToken, obtained: Instant, expires_in: Duration) -> Self {
+        Cached {
+            token,
+            renew_at: obtained + renew_after(expires_in),
+        }
+    }
+
+    /// True while the token may be used without renewing it.
+    fn is_fresh(&self, now: Instant) -> bool {
+        now < self.renew_at
+    }
+}
+
+/// How long after it was obtained a token valid for `expires_in` is renewed:
+/// a margin of a tenth of its life, at most a minute, before it expires.
+fn renew_after(expires_in: Duration) -> Duration {
+    let margin = (expires_in / RENEW_MARGIN_DIVISOR).min(RENEW_MARGIN_MAX);
+    expires_in - margin
+}
+
+/// Fetches, caches and renews the token of one tenant.
+#[derive(Debug)]
+pub struct TokenClient {
+    /// The shared HTTP client (one connection pool for the whole run).
+    http: reqwest::Client,
+    /// `{base}/{tid}/system/oauth2/token`.
+    url: Url,
+    /// The OAuth2 client id (not a secret).
+    client_id: String,
+    /// The OAuth2 client secret.
+    secret: ClientSecret,
+    /// The scope asked for.
+    scope: String,
+    /// The current token, if any. Held across a fetch: single flight.
+    cached: Mutex<Option<Cached>>,
+}
+
+impl TokenClient {
+    /// A client for the token endpoint of `tenant` under `base`, asking for
+    /// scope `manage_configuration read_configuration`. Fetches nothing yet.
+    pub fn new(
+        http: reqwest::Client,
+        base: &Url,
+        tenant: &str,
+        client_id: impl Into<String>,
+        secret: ClientSecret,
+    ) -> Result<Self, super::client::ClientError> {
+        Ok(TokenClient {
+            http,
+            url: endpoint(base, &[tenant, "system", "oauth2", "token"])?,
+            client_id: client_id.into(),
+            secret,
+            scope: format!("{SCOPE_MANAGE} {SCOPE_READ}"),
+            cached: Mutex::new(None),
+        })
+    }
+
+    /// The token endpoint's URL.
+    pub fn url(&self) -> &Url {
+        &self.url
+    }
+
+    /// The current token, fetching a new one when there is none or it is
+    /// about to expire.
+    pub async fn token(&self) -> Result<AccessToken, TokenError> {
+        let mut cached = self.cached.lock().await;
+        if let Some(current) = cached.as_ref().filter(|c| c.is_fresh(Instant::now())) {
+            return Ok(current.token.clone());
+        }
+        self.fetch_into(&mut cached).await
+    }
+
+    /// Renews the token after the target refused generation `stale` (401).
+    /// When the current token is already newer than `stale` it is returned
+    /// as it is: another sender renewed it meanwhile.
+    pub async fn renew(&self, stale: TokenGeneration) -> Result<AccessToken, TokenError> {
+        let mut cached = self.cached.lock().await;
+        if let Some(current) = cached
+            .as_ref()
+            .filter(|c| c.token.generation > stale && c.is_fresh(Instant::now()))
+        {
+            return Ok(current.token.clone());
+        }
+        self.fetch_into(&mut cached).await
+    }
+
+    /// Forgets the current token; the next [`TokenClient::token`] fetches one.
+    pub async fn invalidate(&self) {
+        if let Some(current) = self.cached.lock().await.as_mut() {
+            current.renew_at = Instant::now();
+        }
+    }
+
+    /// Fetches a token and caches it in `slot` (whose lock the caller holds).
+    async fn fetch_into(&self, slot: &mut Option<Cached>) -> Result<AccessToken, TokenError> {
+        let generation = TokenGeneration(slot.as_ref().map_or(1, |c| c.token.generation.0 + 1));
+        let obtained = Instant::now();
+        let answer = self.fetch().await?;
+        let expires_in = Duration::from_secs(answer.expires_in.min(MAX_TOKEN_LIFETIME_SECS));
+        let token = AccessToken {
+            value: Arc::from(answer.access_token),
+            generation,
+        };
+        tracing::debug!(
+            generation = generation.0,
+            expires_in = answer.expires_in,
+            "Obtained an access token."
+        );
+        *slot = Some(Cached::new(token.clone(), obtained, expires_in));
+        Ok(token)
+    }
+
+    /// One request to the token endpoint.
+    async fn fetch(&self) -> Result<TokenResponse, TokenError> {
+        let body = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("grant_type", "client_credentials")
+            .append_pair("scope", &self.scope)
+            .finish();
+        let response = self
+            .http
+            .post(self.url.clone())
+            .basic_auth(
+                form_encode(&self.client_id),
+                Some(form_encode(self.secret.expose())),
+            )
+            .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header(ACCEPT, "application/json")
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| TokenError::Transport(TransportError::new(e)))?;
+        let status = response.status().as_u16();
+        let retry_after = response
+            .headers()
+            .get(RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| parse_retry_after(v, SystemTime::now()));
+        if !response.status().is_success() {
+            let body = read_capped(response, ERROR_BODY_LIMIT)
+                .await
+                .unwrap_or_default();
+            return Err(refusal(status, retry_after, &body));
+        }
+        let body = read_capped(response, TOKEN_BODY_LIMIT)
+            .await
+            .map_err(|e| TokenError::Transport(TransportError::new(e)))?;
+        parse_token_answer(&body)
+    }
+}
+
+/// RFC 6749 §2.3.1: client id and secret are form-urlencoded before Basic.
+fn form_encode(value: &str) -> String {
+    url::form_urlencoded::byte_serialize(value.as_bytes()).collect()
+}
+
+/// The error for a non-2xx answer of the token endpoint.
+fn refusal(status: u16, retry_after: Option<Duration>, body: &[u8]) -> TokenError {
+    if status == 429 || status >= 500 {
+        return TokenError::Unavailable {
+            status,
+            retry_after,
+        };
+    }
+    let answer: Option<TokenErrorAnswer> = serde_json::from_slice(body).ok();
+    let (code, message) = match answer {
+        Some(TokenErrorAnswer {
+            error,
+            error_code: Some(code),
+            ..
+        }) => (Some(code), error),
+        Some(TokenErrorAnswer {
+            error,
+            error_description,
+            ..
+        }) => (error, error_description),
+        None => (None, None),
+    };
+    TokenError::Refused {
+        status,
+        code,
+        message,
+    }
+}
+
+/// Checks a 2xx answer: a non-empty bearer token.
+fn parse_token_answer(body: &[u8]) -> Result<TokenResponse, TokenError> {
+    let answer: TokenResponse =
+        serde_json::from_slice(body).map_err(|_| TokenError::InvalidAnswer {
+            reason: "not a JSON token answer",
+        })?;
+    if !answer.token_type.eq_ignore_ascii_case("bearer") {
+        return Err(TokenError::InvalidAnswer {
+            reason: "token_type is not bearer",
+        });
+    }
+    if answer.access_token.is_empty() {
+        return Err(TokenError::InvalidAnswer {
+            reason: "access_token is empty",
+        });
+    }
+    Ok(answer)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::send::testing::{Script, ScriptedTarget};
+
+    fn token(generation: u64) -> AccessToken {
+        AccessToken {
+            value: Arc::from("tok"),
+            generation: TokenGeneration(generation),
+        }
+    }
+
+    #[test]
+    fn secrets_and_tokens_never_print() {
+        let secret = ClientSecret::new("hunter2").unwrap();
+        assert!(!format!("{secret:?} {secret}").contains("hunter2"));
+        let token = AccessToken {
+            value: Arc::from("eyJsecret"),
+            generation: TokenGeneration(3),
+        };
+        let shown = format!("{token:?} {token}");
+        assert!(!shown.contains("eyJ"), "{shown}");
+        assert!(shown.contains("generation 3"));
+    }
+
+    #[test]
+    fn secret_comes_from_the_file_before_the_environment() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("secret");
+        std::fs::write(&file, "from-file\r\n\n").unwrap();
+        let secret = ClientSecret::from_sources(Some("from-env".into()), Some(&file)).unwrap();
+        assert_eq!(secret.expose(), "from-file");
+        let secret = ClientSecret::from_sources(Some("from-env\n".into()), None).unwrap();
+        assert_eq!(secret.expose(), "from-env");
+        // Inner spaces and a trailing space are part of the secret.
+        std::fs::write(&file, "a b \n").unwrap();
+        let secret = ClientSecret::from_sources(None, Some(&file)).unwrap();
+        assert_eq!(secret.expose(), "a b ");
+    }
+
+    #[test]
+    fn missing_empty_or_unreadable_secrets_are_typed_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(matches!(
+            ClientSecret::from_sources(None, None),
+            Err(SecretError::Missing)
+        ));
+        assert!(matches!(
+            ClientSecret::from_sources(Some("\n".into()), None),
+            Err(SecretError::Empty { .. })
+        ));
+        let empty = dir.path().join("empty");
+        std::fs::write(&empty, "\n").unwrap();
+        assert!(matches!(
+            ClientSecret::from_sources(None, Some(&empty)),
+            Err(SecretError::Empty { .. })
+        ));
+        let absent = dir.path().join("absent");
+        let err = ClientSecret::from_sources(Some("env".into()), Some(&absent)).unwrap_err();
+        assert!(matches!(err, SecretError::Unreadable { .. }));
+        assert!(err.to_string().contains("absent"));
+        let binary = dir.path().join("binary");
+        std::fs::write(&binary, [0xff, 0xfe, 0x00]).unwrap();
+        assert!(matches!(
+            ClientSecret::from_sources(None, Some(&binary)),
+            Err(SecretError::NotText { .. })
+        ));
+    }
+
+    #[test]
+    fn tokens_are_renewed_a_tenth_of_their_life_early_at_most_a_minute() {
+        assert_eq!(
+            renew_after(Duration::from_secs(3600)),
+            Duration::from_secs(3540)
+        );
+        assert_eq!(
+            renew_after(Duration::from_secs(300)),
+            Duration::from_secs(270)
+        );
+        assert_eq!(renew_after(Duration::from_secs(10)), Duration::from_secs(9));
+        assert_eq!(renew_after(Duration::ZERO), Duration::ZERO);
+    }
+
+    #[test]
+    fn a_cached_token_is_fresh_until_its_renewal_time() {
+        let now = Instant::now();
+        let cached = Cached::new(token(1), now, Duration::from_secs(100));
+        assert!(cached.is_fresh(now));
+        assert!(cached.is_fresh(now + Duration::from_secs(89)));
+        assert!(!cached.is_fresh(now + Duration::from_secs(90)));
+        assert!(!cached.is_fresh(now + Duration::from_secs(101)));
+        // A token that expires at once is never fresh.
+        assert!(!Cached::new(token(1), now, Duration::ZERO).is_fresh(now));
+    }
+
+    #[test]
+    fn refusals_keep_the_endpoint_code_and_no_body_else() {
+        let err = refusal(
+            401,
+            None,
+            br#"{"error":"client authentication failed","status_code":401,"error_code":"invalid_client"}"#,
+        );
+        let text = err.to_string();
+        assert!(
+            text.contains("HTTP 401: invalid_client: client authentication failed"),
+            "{text}"
+        );
+        assert!(!err.is_retryable());
+        let oauth = refusal(
+            400,
+            None,
+            br#"{"error":"invalid_scope","error_description":"no"}"#,
+        );
+        assert!(
+            oauth.to_string().contains("HTTP 400: invalid_scope: no"),
+            "{oauth}"
+        );
+        let html = refusal(403, None, b"<html>secret-ish page</html>");
+        assert!(!html.to_string().contains("html"));
+        let busy = refusal(503, Some(Duration::from_secs(2)), b"");
+        assert!(busy.is_retryable());
+        assert!(matches!(
+            busy,
+            TokenError::Unavailable {
+                status: 503,
+                retry_after: Some(_)
+            }
+        ));
+    }
+
+    #[test]
+    fn token_answers_must_be_non_empty_bearer_tokens() {
+        let ok = br#"{"access_token":"t","token_type":"Bearer","expires_in":60}"#;
+        assert_eq!(parse_token_answer(ok).unwrap().expires_in, 60);
+        for bad in [
+            &br#"{"access_token":"t","token_type":"mac","expires_in":60}"#[..],
+            br#"{"access_token":"","token_type":"bearer","expires_in":60}"#,
+            br#"{"token_type":"bearer","expires_in":60}"#,
+            br#"{"access_token":"t","token_type":"bearer","expires_in":-1}"#,
+            b"not json",
+            b"",
+        ] {
+            assert!(
+                matches!(
+                    parse_token_answer(bad),
+                    Err(TokenError::InvalidAnswer { .. })
+                ),
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+    }
+
+    fn client_for(target: &ScriptedTarget, secret: &str) -> TokenClient {
+        // The scripted endpoint accepts "secret" unless told otherwise.
+        TokenClient::new(
+            reqwest::Client::new(),
+            &target.base(),
+            "acme",
+            "ferry client",
+            ClientSecret::new(secret).unwrap(),
+        )
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn fetches_once_and_reuses_the_token() {
+        let script = Script {
+            secret: "s3cr:t+%".to_string(),
+            ..Script::default()
+        };
+        let target = ScriptedTarget::start(script).await;
+        let tokens = client_for(&target, "s3cr:t+%");
+        assert_eq!(tokens.url().path(), "/acme/system/oauth2/token");
+        let first = tokens.token().await.unwrap();
+        let again = tokens.token().await.unwrap();
+        assert_eq!(first.generation(), TokenGeneration(1));
+        assert_eq!(again.generation(), TokenGeneration(1));
+        assert_eq!(target.token_requests(), 1);
+        // The endpoint saw client_secret_basic with form-encoded parts, the
+        // grant and the scope.
+        let seen = target.last_token_request().unwrap();
+        assert_eq!(seen.basic_user.as_deref(), Some("ferry+client"));
+        assert_eq!(seen.basic_password.as_deref(), Some("s3cr%3At%2B%25"));
+        assert_eq!(
+            seen.form.get("grant_type").map(String::as_str),
+            Some("client_credentials")
+        );
+        assert_eq!(
+            seen.form.get("scope").map(String::as_str),
+            Some("manage_configuration read_configuration")
+        );
+    }
+
+    #[tokio::test]
+    async fn concurrent_renewals_of_one_generation_fetch_once() {
+        let target = ScriptedTarget::start(Script::default()).await;
+        let tokens = Arc::new(client_for(&target, "secret"));
+        let stale = tokens.token().await.unwrap().generation();
+        let renewals: Vec<_> = (0..8)
+            .map(|_| {
+                let tokens = Arc::clone(&tokens);
+                tokio::spawn(async move { tokens.renew(stale).await.unwrap().generation() })
+            })
+            .collect();
+        for renewal in renewals {
+            assert_eq!(renewal.await.unwrap(), TokenGeneration(2));
+        }
+        assert_eq!(target.token_requests(), 2);
+        // Renewing an older generation returns the current token.
+        assert_eq!(
+            tokens.renew(stale).await.unwrap().generation(),
+            TokenGeneration(2)
+        );
+        assert_eq!(target.token_requests(), 2);
+        // Invalidation forces a fetch.
+        tokens.invalidate().await;
+        assert_eq!(
+            tokens.token().await.unwrap().generation(),
+            TokenGeneration(3)
+        );
+    }
+
+    #[tokio::test]
+    async fn a_short_lived_token_is_renewed_before_use() {
+        let script = Script {
+            token_expires_in: 0,
+            ..Script::default()
+        };
+        let target = ScriptedTarget::start(script).await;
+        let tokens = client_for(&target, "secret");
+        tokens.token().await.unwrap();
+        tokens.token().await.unwrap();
+        assert_eq!(target.token_requests(), 2);
+    }
+
+    #[tokio::test]
+    async fn an_absurd_lifetime_is_clamped_not_trusted() {
+        let script = Script {
+            token_expires_in: u64::MAX,
+            ..Script::default()
+        };
+        let target = ScriptedTarget::start(script).await;
+        let tokens = client_for(&target, "secret");
+        tokens.token().await.unwrap();
+        let renew_at = tokens.cached.lock().await.as_ref().unwrap().renew_at;
+        assert!(renew_at <= Instant::now() + Duration::from_secs(MAX_TOKEN_LIFETIME_SECS));
+    }
+
+    #[tokio::test]
+    async fn a_wrong_secret_is_refused_without_echoing_it() {
+        let target = ScriptedTarget::start(Script::default()).await;
+        let tokens = client_for(&target, "wrong-secret");
+        let err = tokens.token().await.unwrap_err();
+        assert!(
+            matches!(err, TokenError::Refused { status: 401, .. }),
+            "{err:?}"
+        );
+        let shown = format!("{err} {err:?}");
+        assert!(!shown.contains("wrong-secret"), "{shown}");
+    }
+
+    #[tokio::test]
+    async fn an_unreachable_endpoint_is_a_retryable_transport_error() {
+        let base = ScriptedTarget::unused_base().await;
+        let tokens = TokenClient::new(
+            reqwest::Client::new(),
+            &base,
+            "acme",
+            "id",
+            ClientSecret::new("secret").unwrap(),
+        )
+        .unwrap();
+        let err = tokens.token().await.unwrap_err();
+        assert!(err.is_retryable(), "{err:?}");
+    }
+}
