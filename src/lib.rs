@@ -25,3 +25,4 @@ pub mod sample;
 pub mod send;
 pub mod server;
 pub mod source;
+pub mod import;

@@ -374,12 +374,30 @@ impl TargetClient {
     /// the token once on a 401. Meant for tests and checks, not production
     /// tenants: the answer is read whole.
     pub async fn export(&self) -> Result<ImportBody, ExportError> {
+        self.export_query(&[]).await
+    }
+
+    /// Fetches one user with its sub-records through ferry's paging
+    /// extension of the export (`?pool_id=&after=&limit=1`, users ordered by
+    /// id): `None` when the target does not hold it.
+    pub async fn export_user(&self, pool: &str, id: uuid::Uuid) -> Result<Option<ImportBody>, ExportError> {
+        let before = uuid::Uuid::from_u128(id.as_u128().wrapping_sub(1)).to_string();
+        let body = self.export_query(&[("pool_id", pool), ("after", &before), ("limit", "1")]).await?;
+        Ok(body.users.iter().any(|u| u.id == id).then_some(body))
+    }
+
+    /// `GET` of the configuration with `query`, renewing the token once on a 401.
+    async fn export_query(&self, query: &[(&str, &str)]) -> Result<ImportBody, ExportError> {
+        let mut url = self.configuration_url.clone();
+        if !query.is_empty() {
+            url.query_pairs_mut().extend_pairs(query);
+        }
         let mut token = self.tokens.token().await.map_err(SendError::from)?;
         let mut renewed = false;
         loop {
             let response = self
                 .http
-                .get(self.configuration_url.clone())
+                .get(url.clone())
                 .bearer_auth(token.expose())
                 .header(ACCEPT, "application/json")
                 .send()
