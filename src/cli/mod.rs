@@ -53,6 +53,9 @@ pub const EXIT_INTERRUPTED: u8 = 130;
 
 /// The exit code of a run that ended with an error.
 pub fn exit_code_of(err: &anyhow::Error) -> u8 {
+    if let Some(e) = err.downcast_ref::<ferry::import::ImportError>() {
+        return if e.is_usage() { EXIT_USAGE } else { EXIT_FATAL };
+    }
     match err.downcast_ref::<ferry::error::Error>() {
         Some(e) if e.is_usage() => EXIT_USAGE,
         _ if err.downcast_ref::<clap::Error>().is_some() => EXIT_USAGE,
