@@ -1,0 +1,253 @@
+//! The fields of one record, looked up by column name.
+//!
+//! A CSV record is one string holding all its fields back to back, the end
+//! of each field, and a shared ([`Arc`]) header that maps a column name to
+//! its position; so a row costs two allocations, a lookup is one hash probe
+//! and a slice, and the row can move to another thread. A JSON record is the
+//! parsed object.
+//!
+//! Values are text, whatever the source: mapping reads `email_verified` the
+//! same way from a CSV cell `"true"` and a JSON `true`. An empty CSV cell is
+//! `Some("")`, not `None`: the reader reports what the file holds, and mapping
+//! decides that an empty value means "absent".
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::Arc;
+
+use serde_json::{Map, Value};
+
+/// The column names of a CSV source and their positions, shared by its records.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) struct Header {
+    /// The names in file order, trimmed.
+    names: Vec<String>,
+    /// Name → position in `names`; the names are unique.
+    index: HashMap<String, usize>,
+}
+
+impl Header {
+    /// A header of unique `names` (the CSV reader checks uniqueness first).
+    pub(super) fn new(names: Vec<String>) -> Header {
+        let index = names
+            .iter()
+            .enumerate()
+            .map(|(i, name)| (name.clone(), i))
+            .collect();
+        Header { names, index }
+    }
+
+    /// The names in file order.
+    pub(super) fn names(&self) -> &[String] {
+        &self.names
+    }
+}
+
+/// The fields of one record.
+#[derive(Clone, PartialEq)]
+pub struct Fields {
+    /// The record in the shape its format gives it.
+    repr: Repr,
+}
+
+/// A CSV record or a JSON object.
+#[derive(Clone, PartialEq)]
+enum Repr {
+    Csv(CsvFields),
+    Json(Map<String, Value>),
+}
+
+/// A CSV record: one field per header column.
+#[derive(Clone, PartialEq)]
+struct CsvFields {
+    /// The source's header, shared by all its records.
+    header: Arc<Header>,
+    /// All fields, concatenated.
+    text: Box<str>,
+    /// Where each field ends in `text`; as many as the header has columns.
+    /// A row is at most 64 KiB, so `u32` is plenty.
+    ends: Box<[u32]>,
+}
+
+impl CsvFields {
+    /// Field `i`, which exists: the reader only builds records with one field per column.
+    fn field(&self, i: usize) -> &str {
+        let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
+        &self.text[start..self.ends[i] as usize]
+    }
+}
+
+impl Fields {
+    /// A CSV record: `text` holds the fields back to back, `ends` where each
+    /// ends; there is one end per header column.
+    pub(super) fn csv(header: Arc<Header>, text: &str, ends: &[usize]) -> Fields {
+        debug_assert_eq!(ends.len(), header.names.len());
+        Fields {
+            repr: Repr::Csv(CsvFields {
+                header,
+                text: Box::from(text),
+                ends: ends.iter().map(|&e| e as u32).collect(),
+            }),
+        }
+    }
+
+    /// A record from a JSON object, as a JSON Lines source gives it.
+    pub fn from_json_object(object: Map<String, Value>) -> Fields {
+        Fields {
+            repr: Repr::Json(object),
+        }
+    }
+
+    /// A record of text values, for tests and for callers that build rows by
+    /// hand; a repeated column keeps its last value.
+    pub fn from_pairs<K, V>(pairs: impl IntoIterator<Item = (K, V)>) -> Fields
+    where
+        K: Into<String>,
+        V: Into<String>,
+    {
+        let object = pairs
+            .into_iter()
+            .map(|(k, v)| (k.into(), Value::String(v.into())))
+            .collect();
+        Fields::from_json_object(object)
+    }
+
+    /// The value of `column`; `None` when the column is absent (or JSON `null`).
+    ///
+    /// - CSV: the cell's text, `Some("")` for an empty cell (mapping treats
+    ///   empty as absent).
+    /// - JSON: strings as they are, booleans and numbers as their JSON text,
+    ///   arrays of scalars joined with `;` (nulls left out), other arrays and
+    ///   objects as compact JSON text.
+    pub fn get(&self, column: &str) -> Option<Cow<'_, str>> {
+        match &self.repr {
+            Repr::Csv(csv) => {
+                let i = *csv.header.index.get(column)?;
+                Some(Cow::Borrowed(csv.field(i)))
+            }
+            Repr::Json(object) => json_text(object.get(column)?),
+        }
+    }
+
+    /// The column names: the CSV header in file order, or the JSON object's
+    /// keys (in sorted order).
+    pub fn columns(&self) -> Vec<&str> {
+        match &self.repr {
+            Repr::Csv(csv) => csv.header.names.iter().map(String::as_str).collect(),
+            Repr::Json(object) => object.keys().map(String::as_str).collect(),
+        }
+    }
+
+    /// The record as a JSON object (column → value), for the rejects file:
+    /// CSV cells as strings, a JSON object as it was read.
+    pub fn to_json(&self) -> Value {
+        match &self.repr {
+            Repr::Csv(csv) => {
+                let object = csv
+                    .header
+                    .names
+                    .iter()
+                    .enumerate()
+                    .map(|(i, name)| (name.clone(), Value::String(csv.field(i).to_owned())))
+                    .collect();
+                Value::Object(object)
+            }
+            Repr::Json(object) => Value::Object(object.clone()),
+        }
+    }
+}
+
+impl fmt::Debug for Fields {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut map = f.debug_map();
+        for column in self.columns() {
+            map.entry(&column, &self.get(column));
+        }
+        map.finish()
+    }
+}
+
+/// The text of a JSON value, as [`Fields::get`] describes.
+fn json_text(value: &Value) -> Option<Cow<'_, str>> {
+    match value {
+        Value::Null => None,
+        Value::String(s) => Some(Cow::Borrowed(s)),
+        Value::Bool(true) => Some(Cow::Borrowed("true")),
+        Value::Bool(false) => Some(Cow::Borrowed("false")),
+        Value::Number(n) => Some(Cow::Owned(n.to_string())),
+        Value::Array(items) if items.iter().all(is_scalar) => {
+            let parts: Vec<Cow<'_, str>> = items.iter().filter_map(json_text).collect();
+            Some(Cow::Owned(parts.join(";")))
+        }
+        Value::Array(_) | Value::Object(_) => Some(Cow::Owned(value.to_string())),
+    }
+}
+
+/// Whether `value` is neither an array nor an object.
+fn is_scalar(value: &Value) -> bool {
+    !matches!(value, Value::Array(_) | Value::Object(_))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn csv_fields(names: &[&str], values: &[&str]) -> Fields {
+        let header = Arc::new(Header::new(names.iter().map(|s| s.to_string()).collect()));
+        let mut text = String::new();
+        let mut ends = Vec::new();
+        for v in values {
+            text.push_str(v);
+            ends.push(text.len());
+        }
+        Fields::csv(header, &text, &ends)
+    }
+
+    #[test]
+    fn csv_fields_are_found_by_name() {
+        let f = csv_fields(&["id", "email", "name"], &["u1", "", "Zoë"]);
+        assert_eq!(f.get("id").as_deref(), Some("u1"));
+        assert_eq!(f.get("email").as_deref(), Some(""));
+        assert_eq!(f.get("name").as_deref(), Some("Zoë"));
+        assert_eq!(f.get("phone"), None);
+        assert_eq!(f.columns(), vec!["id", "email", "name"]);
+        assert_eq!(f.to_json(), json!({"id": "u1", "email": "", "name": "Zoë"}));
+    }
+
+    #[test]
+    fn json_values_become_text() {
+        let object = json!({
+            "id": "u1",
+            "phone": null,
+            "email_verified": true,
+            "n": 12.5,
+            "groups": ["a", "b", null, 3],
+            "nested": [["x"]],
+            "obj": {"k": 1},
+            "empty": [],
+        });
+        let Value::Object(object) = object else {
+            unreachable!()
+        };
+        let f = Fields::from_json_object(object.clone());
+        assert_eq!(f.get("id").as_deref(), Some("u1"));
+        assert_eq!(f.get("phone"), None);
+        assert_eq!(f.get("missing"), None);
+        assert_eq!(f.get("email_verified").as_deref(), Some("true"));
+        assert_eq!(f.get("n").as_deref(), Some("12.5"));
+        assert_eq!(f.get("groups").as_deref(), Some("a;b;3"));
+        assert_eq!(f.get("nested").as_deref(), Some(r#"[["x"]]"#));
+        assert_eq!(f.get("obj").as_deref(), Some(r#"{"k":1}"#));
+        assert_eq!(f.get("empty").as_deref(), Some(""));
+        assert_eq!(f.to_json(), Value::Object(object));
+    }
+
+    #[test]
+    fn from_pairs_builds_text_fields() {
+        let f = Fields::from_pairs([("id", "u1"), ("email", "a@b.co"), ("id", "u2")]);
+        assert_eq!(f.get("id").as_deref(), Some("u2"));
+        assert_eq!(f.columns(), vec!["email", "id"]);
+    }
+}
