@@ -43,8 +43,9 @@ pub(super) struct CsvReader {
     /// The source bytes and the offset reached.
     bytes: ByteStream,
     /// The parser state machine; kept across the header and a resume seek so
-    /// that it never strips a BOM-like prefix from a data row.
-    core: csv_core::Reader,
+    /// that it never strips a BOM-like prefix from a data row. Boxed: its
+    /// transition table is large.
+    core: Box<csv_core::Reader>,
     /// The checked column names, shared with every record.
     header: Arc<Header>,
     /// The number the next row gets.
@@ -73,28 +74,32 @@ struct Span {
 }
 
 impl CsvReader {
-    /// Reads and checks the header of `bytes`, then moves to `resume` if given.
-    pub(super) fn open(
-        input: &Input,
-        bytes: ByteStream,
-        resume: Option<ResumePoint>,
-    ) -> Result<CsvReader, SourceError> {
+    /// Reads and checks the header of `bytes` (a source named `name`).
+    pub(super) fn open(name: &str, bytes: ByteStream) -> Result<CsvReader, SourceError> {
         let mut reader = CsvReader {
             bytes,
-            core: csv_core::Reader::new(),
+            core: Box::new(csv_core::Reader::new()),
             header: Arc::new(Header::new(Vec::new())),
             next_row: 1,
             out: vec![0; 1024],
             ends: vec![0; 32],
             raw: Vec::new(),
         };
-        let names = reader.read_header(input)?;
+        let names = reader.read_header(name)?;
         reader.header = Arc::new(Header::new(names));
-        if let Some(resume) = resume {
-            reader.bytes.skip_to(input, resume.offset)?;
-            reader.next_row = resume.row;
-        }
         Ok(reader)
+    }
+
+    /// Moves to `resume`, after the header has been read. The parser state
+    /// is kept: after a record it is ready for the next one, wherever it is.
+    pub(super) fn skip_to(
+        &mut self,
+        input: &Input,
+        resume: ResumePoint,
+    ) -> Result<(), SourceError> {
+        self.bytes.skip_to(input, resume.offset)?;
+        self.next_row = resume.row;
+        Ok(())
     }
 
     /// The column names.
@@ -123,15 +128,15 @@ impl CsvReader {
     }
 
     /// Reads the first record as column names and checks them.
-    fn read_header(&mut self, input: &Input) -> Result<Vec<String>, SourceError> {
+    fn read_header(&mut self, name: &str) -> Result<Vec<String>, SourceError> {
         let span = self
             .read_record()
-            .map_err(|e| SourceError::io(input, e))?
+            .map_err(|e| SourceError::io(name, e))?
             .ok_or_else(|| SourceError::NoHeader {
-                input: input.name(),
+                input: name.to_owned(),
             })?;
         let bad = |reason: String| SourceError::BadHeader {
-            input: input.name(),
+            input: name.to_owned(),
             reason,
         };
         if span.overflow || span.len > MAX_ROW_BYTES as u64 {
@@ -145,7 +150,7 @@ impl CsvReader {
         let names: Vec<String> = split_fields(text, ends)
             .map(|name| name.trim().to_owned())
             .collect();
-        check_names(input, &names)?;
+        check_names(name, &names)?;
         Ok(names)
     }
 
@@ -241,7 +246,10 @@ impl CsvReader {
             if buf.is_empty() {
                 return Ok(false);
             }
-            let n = buf.iter().take_while(|&&b| b == b'\r' || b == b'\n').count();
+            let n = buf
+                .iter()
+                .take_while(|&&b| b == b'\r' || b == b'\n')
+                .count();
             let rest = buf.len() - n;
             self.bytes.consume(n);
             if rest > 0 {
@@ -290,18 +298,18 @@ fn split_fields<'a>(text: &'a str, ends: &'a [usize]) -> impl Iterator<Item = &'
 }
 
 /// Checks that the header names are non-empty and unique.
-fn check_names(input: &Input, names: &[String]) -> Result<(), SourceError> {
+fn check_names(source: &str, names: &[String]) -> Result<(), SourceError> {
     let mut seen: HashMap<&str, usize> = HashMap::with_capacity(names.len());
     for (i, name) in names.iter().enumerate() {
         if name.is_empty() {
             return Err(SourceError::EmptyColumnName {
-                input: input.name(),
+                input: source.to_owned(),
                 column: i + 1,
             });
         }
         if let Some(first) = seen.insert(name, i) {
             return Err(SourceError::DuplicateColumn {
-                input: input.name(),
+                input: source.to_owned(),
                 name: name.clone(),
                 first: first + 1,
                 second: i + 1,
@@ -314,6 +322,36 @@ fn check_names(input: &Input, names: &[String]) -> Result<(), SourceError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::Cursor;
+
+    /// A reader of `data` held in memory.
+    fn reader(data: Vec<u8>) -> CsvReader {
+        let stream = ByteStream::start(Box::new(Cursor::new(data)), None, "memory").unwrap();
+        CsvReader::open("memory", stream).unwrap()
+    }
+
+    #[test]
+    fn huge_rows_do_not_grow_the_buffers_past_twice_the_limit() {
+        // An unclosed quote (one 5 MB field), then 5 MB of commas (many fields).
+        let mut data = b"a,b\nx,\"".to_vec();
+        data.extend(std::iter::repeat_n(b'y', 5_000_000));
+        let mut data2 = b"a,b\n".to_vec();
+        data2.extend(std::iter::repeat_n(b',', 5_000_000));
+        data2.extend_from_slice(b"\nu,v\n");
+        for data in [data, data2] {
+            let len = data.len();
+            let mut csv = reader(data);
+            let mut rows = Vec::new();
+            while let Some(row) = csv.next_row().unwrap() {
+                rows.push(row);
+            }
+            assert!(matches!(rows[0].body, RowBody::Invalid(_)));
+            assert_eq!(rows.last().unwrap().end as usize, len);
+            assert!(csv.out.len() <= 2 * RAW_CAP + 2, "{}", csv.out.len());
+            assert!(csv.ends.len() <= 2 * RAW_CAP + 2, "{}", csv.ends.len());
+            assert!(csv.raw.capacity() <= 2 * RAW_CAP, "{}", csv.raw.capacity());
+        }
+    }
 
     #[test]
     fn locate_finds_the_field_and_position() {

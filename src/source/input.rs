@@ -31,13 +31,23 @@ pub(super) struct ByteStream {
 impl ByteStream {
     /// Opens `input` at its start, checks its encoding and consumes a UTF-8 BOM.
     pub(super) fn open(input: &Input) -> Result<ByteStream, SourceError> {
-        let (mut raw, total_size) = open_raw(input)?;
+        let (raw, total_size) = open_raw(input)?;
+        ByteStream::start(raw, total_size, &input.name())
+    }
+
+    /// Starts reading `raw` (named `name` in errors): checks its encoding and
+    /// consumes a UTF-8 BOM.
+    pub(super) fn start(
+        mut raw: Box<dyn Read + Send>,
+        total_size: Option<u64>,
+        name: &str,
+    ) -> Result<ByteStream, SourceError> {
         let mut prefix = [0u8; 4];
-        let n = read_prefix(&mut raw, &mut prefix).map_err(|e| SourceError::io(input, e))?;
+        let n = read_prefix(&mut raw, &mut prefix).map_err(|e| SourceError::io(name, e))?;
         let prefix = &prefix[..n];
         if let Some(encoding) = foreign_encoding(prefix) {
             return Err(SourceError::UnsupportedEncoding {
-                input: input.name(),
+                input: name.to_owned(),
                 encoding,
             });
         }
@@ -48,8 +58,8 @@ impl ByteStream {
             total_size,
         };
         if prefix.starts_with(UTF8_BOM) {
-            // The BOM is in the first fill: the prefix is read before the file.
-            let buffered = stream.fill_buf().map_err(|e| SourceError::io(input, e))?;
+            // The BOM is in the first fill: the prefix is read before the rest.
+            let buffered = stream.fill_buf().map_err(|e| SourceError::io(name, e))?;
             debug_assert!(buffered.starts_with(UTF8_BOM));
             stream.consume(UTF8_BOM.len());
         }
@@ -66,9 +76,9 @@ impl ByteStream {
         let Input::File(path) = input else {
             return Err(SourceError::ResumeOnStdin);
         };
-        let mut file = File::open(path).map_err(|e| SourceError::io(input, e))?;
+        let mut file = File::open(path).map_err(|e| SourceError::io(&input.name(), e))?;
         file.seek(SeekFrom::Start(offset))
-            .map_err(|e| SourceError::io(input, e))?;
+            .map_err(|e| SourceError::io(&input.name(), e))?;
         self.reader = BufReader::with_capacity(BUFFER_BYTES, Box::new(file));
         self.offset = offset;
         Ok(())
@@ -108,10 +118,10 @@ fn open_raw(input: &Input) -> Result<(Box<dyn Read + Send>, Option<u64>), Source
     match input {
         Input::Stdin => Ok((Box::new(io::stdin()), None)),
         Input::File(path) => {
-            let file = File::open(path).map_err(|e| SourceError::io(input, e))?;
+            let file = File::open(path).map_err(|e| SourceError::io(&input.name(), e))?;
             let size = file
                 .metadata()
-                .map_err(|e| SourceError::io(input, e))?
+                .map_err(|e| SourceError::io(&input.name(), e))?
                 .len();
             Ok((Box::new(file), Some(size)))
         }

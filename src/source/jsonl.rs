@@ -47,22 +47,24 @@ struct Gathered {
 }
 
 impl JsonlReader {
-    /// A reader of `bytes`, moved to `resume` if given.
-    pub(super) fn open(
-        input: &Input,
-        mut bytes: ByteStream,
-        resume: Option<ResumePoint>,
-    ) -> Result<JsonlReader, SourceError> {
-        let mut next_row = 1;
-        if let Some(resume) = resume {
-            bytes.skip_to(input, resume.offset)?;
-            next_row = resume.row;
-        }
-        Ok(JsonlReader {
+    /// A reader of `bytes` from its first row.
+    pub(super) fn open(bytes: ByteStream) -> JsonlReader {
+        JsonlReader {
             bytes,
-            next_row,
+            next_row: 1,
             line: Vec::new(),
-        })
+        }
+    }
+
+    /// Moves to `resume`.
+    pub(super) fn skip_to(
+        &mut self,
+        input: &Input,
+        resume: ResumePoint,
+    ) -> Result<(), SourceError> {
+        self.bytes.skip_to(input, resume.offset)?;
+        self.next_row = resume.row;
+        Ok(())
     }
 
     /// The absolute offset reached.
@@ -136,7 +138,10 @@ impl JsonlReader {
 /// them when the line is within the size limit).
 fn line_body(content: &[u8], len: u64) -> RowBody {
     if len > MAX_ROW_BYTES as u64 {
-        return invalid(too_long_reason(len), lossy_prefix(content, RAW_PREFIX_BYTES));
+        return invalid(
+            too_long_reason(len),
+            lossy_prefix(content, RAW_PREFIX_BYTES),
+        );
     }
     let text = match std::str::from_utf8(content) {
         Ok(text) => text,
@@ -180,4 +185,28 @@ fn trim_cr(line: &[u8]) -> &[u8] {
 /// Whether `bytes` are all ASCII whitespace (or none).
 fn is_blank(bytes: &[u8]) -> bool {
     bytes.iter().all(u8::is_ascii_whitespace)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Cursor;
+
+    #[test]
+    fn a_huge_line_is_skipped_in_bounded_memory() {
+        let mut data = b"{\"id\":\"".to_vec();
+        data.extend(std::iter::repeat_n(b'x', 5_000_000));
+        data.extend_from_slice(b"\"}\n{\"id\":\"u2\"}\n");
+        let stream = ByteStream::start(Box::new(Cursor::new(data)), None, "memory").unwrap();
+        let mut jsonl = JsonlReader::open(stream);
+        let first = jsonl.next_row().unwrap().unwrap();
+        assert!(matches!(first.body, RowBody::Invalid(_)));
+        let second = jsonl.next_row().unwrap().unwrap();
+        assert!(matches!(second.body, RowBody::Fields(_)));
+        assert!(
+            jsonl.line.capacity() <= 2 * LINE_CAP,
+            "{}",
+            jsonl.line.capacity()
+        );
+    }
 }

@@ -37,7 +37,7 @@ mod jsonl;
 mod tests;
 
 use std::fmt;
-use std::io;
+use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
@@ -239,7 +239,9 @@ pub enum SourceError {
         reason: String,
     },
     /// Two header columns have the same name, so a value could not be found by name.
-    #[error("the header row of {input} names column {name:?} twice (columns {first} and {second})")]
+    #[error(
+        "the header row of {input} names column {name:?} twice (columns {first} and {second})"
+    )]
     DuplicateColumn {
         /// The file, or "standard input".
         input: String,
@@ -272,9 +274,9 @@ pub enum SourceError {
 }
 
 impl SourceError {
-    fn io(input: &Input, source: io::Error) -> SourceError {
+    fn io(input: &str, source: io::Error) -> SourceError {
         SourceError::Io {
-            input: input.name(),
+            input: input.to_owned(),
             source,
         }
     }
@@ -286,8 +288,8 @@ impl SourceError {
 /// is an `Ok` row with [`RowBody::Invalid`]. The reader is `Send`, so it can
 /// run on its own thread.
 pub struct SourceReader {
-    /// What is being read, for error messages.
-    input: Input,
+    /// What is being read ("standard input", a path), for error messages.
+    name: String,
     /// The format it is read as.
     format: Format,
     /// The file size, for progress; `None` for standard input.
@@ -318,26 +320,59 @@ impl SourceReader {
         if resume.is_some() && *input == Input::Stdin {
             return Err(SourceError::ResumeOnStdin);
         }
-        let start = ByteStream::open(input)?;
-        let total_size = start.total_size();
-        let inner = match format {
-            Format::Csv => Inner::Csv(CsvReader::open(input, start, resume)?),
-            Format::JsonLines => Inner::Jsonl(JsonlReader::open(input, start, resume)?),
-        };
+        let name = input.name();
+        let mut reader = SourceReader::start(name, ByteStream::open(input)?, format)?;
+        if let Some(resume) = resume {
+            reader.skip_to(input, resume)?;
+        }
         debug!(
-            input = %input.name(),
+            input = %reader.name,
             %format,
             resume_offset = resume.map(|r| r.offset),
             resume_row = resume.map(|r| r.row),
             "Opened source."
         );
+        Ok(reader)
+    }
+
+    /// Reads a source from any byte stream, the way standard input is read
+    /// (no size, no resume); `name` names it in errors. For tests and
+    /// benchmarks that hold a source in memory.
+    pub fn from_reader(
+        name: &str,
+        reader: impl Read + Send + 'static,
+        format: Format,
+    ) -> Result<SourceReader, SourceError> {
+        let stream = ByteStream::start(Box::new(reader), None, name)?;
+        SourceReader::start(name.to_owned(), stream, format)
+    }
+
+    /// A reader of `stream` positioned at its first data row.
+    fn start(
+        name: String,
+        stream: ByteStream,
+        format: Format,
+    ) -> Result<SourceReader, SourceError> {
+        let total_size = stream.total_size();
+        let inner = match format {
+            Format::Csv => Inner::Csv(CsvReader::open(&name, stream)?),
+            Format::JsonLines => Inner::Jsonl(JsonlReader::open(stream)),
+        };
         Ok(SourceReader {
-            input: input.clone(),
+            name,
             format,
             total_size,
             inner,
             failed: false,
         })
+    }
+
+    /// Moves to `resume` (a file only) and numbers rows from there.
+    fn skip_to(&mut self, input: &Input, resume: ResumePoint) -> Result<(), SourceError> {
+        match &mut self.inner {
+            Inner::Csv(csv) => csv.skip_to(input, resume),
+            Inner::Jsonl(jsonl) => jsonl.skip_to(input, resume),
+        }
     }
 
     /// The CSV column names, trimmed, in file order; `None` for JSON Lines.
@@ -348,8 +383,8 @@ impl SourceReader {
         }
     }
 
-    /// The absolute byte offset reached so far (the end of the last row read,
-    /// or a little beyond when a row terminator needed a look ahead).
+    /// The absolute byte offset reached so far: the end of the last row read
+    /// (a row ended by a lone `\r` may have looked one byte ahead).
     pub fn bytes_read(&self) -> u64 {
         match &self.inner {
             Inner::Csv(csv) => csv.bytes_read(),
@@ -367,9 +402,9 @@ impl SourceReader {
         self.format
     }
 
-    /// The input being read.
-    pub fn input(&self) -> &Input {
-        &self.input
+    /// What is being read: the path, or "standard input".
+    pub fn name(&self) -> &str {
+        &self.name
     }
 }
 
@@ -388,7 +423,7 @@ impl Iterator for SourceReader {
             Ok(row) => row.map(Ok),
             Err(e) => {
                 self.failed = true;
-                Some(Err(SourceError::io(&self.input, e)))
+                Some(Err(SourceError::io(&self.name, e)))
             }
         }
     }
@@ -397,7 +432,7 @@ impl Iterator for SourceReader {
 impl fmt::Debug for SourceReader {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SourceReader")
-            .field("input", &self.input)
+            .field("name", &self.name)
             .field("format", &self.format)
             .field("bytes_read", &self.bytes_read())
             .finish_non_exhaustive()

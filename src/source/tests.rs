@@ -120,7 +120,8 @@ fn csv_crlf_and_lf_read_the_same() {
 
 #[test]
 fn csv_quoted_fields_hold_commas_quotes_and_line_breaks() {
-    let data = b"id,name,note\n\"u,1\",\"say \"\"hi\"\"\",\"two\nlines\"\nu2,plain,\"crlf\r\ninside\"\r\n";
+    let data =
+        b"id,name,note\n\"u,1\",\"say \"\"hi\"\"\",\"two\nlines\"\nu2,plain,\"crlf\r\ninside\"\r\n";
     let rows = rows_of("q.csv", data);
     assert_eq!(rows.len(), 2);
     assert_eq!(get(&rows[0], "id").as_deref(), Some("u,1"));
@@ -168,7 +169,10 @@ fn csv_row_over_the_limit_is_rejected_and_reading_goes_on() {
     );
     assert_eq!(bad.raw.len(), RAW_PREFIX_BYTES);
     assert!(bad.raw.starts_with("u1,xxx"));
-    assert_eq!((rows[1].row, get(&rows[1], "note").as_deref()), (2, Some("ok")));
+    assert_eq!(
+        (rows[1].row, get(&rows[1], "note").as_deref()),
+        (2, Some("ok"))
+    );
 }
 
 #[test]
@@ -177,7 +181,10 @@ fn csv_row_exactly_at_the_limit_is_accepted() {
     data.extend(std::iter::repeat_n(b'x', MAX_ROW_BYTES - 3));
     data.extend_from_slice(b"\r\n");
     let rows = rows_of("edge.csv", &data);
-    assert_eq!(get(&rows[0], "note").map(|v| v.len()), Some(MAX_ROW_BYTES - 3));
+    assert_eq!(
+        get(&rows[0], "note").map(|v| v.len()),
+        Some(MAX_ROW_BYTES - 3)
+    );
 }
 
 #[test]
@@ -196,7 +203,10 @@ fn csv_unbalanced_quote_swallows_the_rest_as_one_bounded_row() {
 fn csv_blank_lines_are_skipped_and_not_counted() {
     let data = b"id\n\nu1\n\r\n\nu2\n\n";
     let rows = rows_of("blank.csv", data);
-    assert_eq!(spans(data, &rows), vec![(1, &b"u1\n"[..]), (2, &b"u2\n"[..])]);
+    assert_eq!(
+        spans(data, &rows),
+        vec![(1, &b"u1\n"[..]), (2, &b"u2\n"[..])]
+    );
 }
 
 #[test]
@@ -250,7 +260,10 @@ fn csv_header_names_are_trimmed_and_must_be_unique_and_non_empty() {
         } => assert_eq!((name.as_str(), *first, *second), ("email", 2, 4)),
         other => panic!("{other:?}"),
     }
-    assert!(e.to_string().contains("names column \"email\" twice"), "{e}");
+    assert!(
+        e.to_string().contains("names column \"email\" twice"),
+        "{e}"
+    );
 
     let e = open_error("empty-name.csv", b"id,,name\n");
     assert!(
@@ -326,7 +339,10 @@ fn jsonl_bad_lines_are_invalid_rows_with_reasons() {
     assert_eq!(reasons[3], "is not valid UTF-8 at byte 8");
     assert_eq!(invalid(&rows[0]).raw, "{\"id\":1,}");
     assert_eq!(invalid(&rows[3]).raw, "{\"id\":\"\u{FFFD}\"}");
-    assert_eq!((rows[4].row, get(&rows[4], "id").as_deref()), (5, Some("u5")));
+    assert_eq!(
+        (rows[4].row, get(&rows[4], "id").as_deref()),
+        (5, Some("u5"))
+    );
 }
 
 #[test]
@@ -377,8 +393,15 @@ fn format_comes_from_the_extension_or_the_flag() {
 
     let txt = Input::File(PathBuf::from("users.txt"));
     let e = Format::resolve(&txt, None).unwrap_err();
-    assert!(e.to_string().contains("cannot tell the format of users.txt"), "{e}");
-    assert_eq!(Format::resolve(&txt, Some(Format::Csv)).unwrap(), Format::Csv);
+    assert!(
+        e.to_string()
+            .contains("cannot tell the format of users.txt"),
+        "{e}"
+    );
+    assert_eq!(
+        Format::resolve(&txt, Some(Format::Csv)).unwrap(),
+        Format::Csv
+    );
     assert!(Format::resolve(&Input::Stdin, None).is_err());
     assert_eq!(Input::from_arg("-"), Input::Stdin);
 }
@@ -435,8 +458,93 @@ fn resume_before_the_first_row_starts_at_the_first_row() {
 fn resume_past_the_end_reads_nothing() {
     let dir = TempDir::new().unwrap();
     let path = write(&dir, "r.csv", b"id\nu1\n");
-    let resume = Some(ResumePoint { offset: 100, row: 9 });
+    let resume = Some(ResumePoint {
+        offset: 100,
+        row: 9,
+    });
     assert!(read(&path, resume).is_empty());
+}
+
+#[test]
+fn from_reader_reads_like_a_file() {
+    let data = b"\xEF\xBB\xBFid,n\r\nu1,\"a\nb\"\r\nu2,c\r\n".to_vec();
+    let from_file = rows_of("f.csv", &data);
+    let reader = SourceReader::from_reader("memory", Chunked::new(data, vec![1]), Format::Csv);
+    let reader = reader.unwrap();
+    assert_eq!((reader.total_size(), reader.name()), (None, "memory"));
+    let rows: Vec<Row> = reader.map(Result::unwrap).collect();
+    assert_eq!(rows, from_file);
+}
+
+#[test]
+fn read_failure_is_an_error_that_ends_the_stream() {
+    /// Hands out `data`, then fails.
+    struct Failing(&'static [u8]);
+    impl std::io::Read for Failing {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            if self.0.is_empty() {
+                return Err(std::io::Error::other("disk on fire"));
+            }
+            let n = buf.len().min(self.0.len());
+            buf[..n].copy_from_slice(&self.0[..n]);
+            self.0 = &self.0[n..];
+            Ok(n)
+        }
+    }
+    let reader = SourceReader::from_reader("flaky", Failing(b"id\nu1\nu2"), Format::Csv).unwrap();
+    let items: Vec<_> = reader.collect();
+    assert_eq!(items.len(), 2);
+    assert_eq!(items[0].as_ref().unwrap().row, 1);
+    let e = items[1].as_ref().unwrap_err();
+    assert!(matches!(e, SourceError::Io { .. }));
+    assert_eq!(e.to_string(), "cannot read flaky: disk on fire");
+}
+
+/// A reader that hands out its bytes in chunks of the given sizes (cycled),
+/// like a pipe, so that rows straddle reads at every possible place.
+struct Chunked {
+    data: Vec<u8>,
+    pos: usize,
+    sizes: Vec<usize>,
+    turn: usize,
+}
+
+impl Chunked {
+    fn new(data: Vec<u8>, sizes: Vec<usize>) -> Chunked {
+        Chunked {
+            data,
+            pos: 0,
+            sizes,
+            turn: 0,
+        }
+    }
+}
+
+impl std::io::Read for Chunked {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let size = self.sizes[self.turn % self.sizes.len()];
+        self.turn += 1;
+        let n = size.min(buf.len()).min(self.data.len() - self.pos);
+        buf[..n].copy_from_slice(&self.data[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
+    }
+}
+
+/// Checks that reading `bytes` through chunked reads gives the rows of `path`.
+fn check_chunked(
+    path: &Path,
+    bytes: &[u8],
+    format: Format,
+    sizes: Vec<usize>,
+) -> Result<(), TestCaseError> {
+    let chunked = Chunked::new(bytes.to_vec(), sizes);
+    let rows: Vec<Row> = SourceReader::from_reader("chunks", chunked, format)
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    prop_assert_eq!(rows, read(path, None));
+    Ok(())
 }
 
 // ---------------------------------------------------------------- properties
@@ -447,7 +555,10 @@ fn check_resume(path: &Path) -> Result<(), TestCaseError> {
     let all = read(path, None);
     for (i, row) in all.iter().enumerate() {
         prop_assert_eq!(&read(path, Some(ResumePoint::at(row)))[..], &all[i..]);
-        prop_assert_eq!(&read(path, Some(ResumePoint::after(row)))[..], &all[i + 1..]);
+        prop_assert_eq!(
+            &read(path, Some(ResumePoint::after(row)))[..],
+            &all[i + 1..]
+        );
     }
     Ok(())
 }
@@ -544,11 +655,14 @@ fn write_record(out: &mut Vec<u8>, record: &[Vec<u8>], quote_all: bool) {
 
 /// A JSON Lines line: an object, a blank line, or a broken line.
 fn jsonl_line() -> impl Strategy<Value = Vec<u8>> {
-    let object = ("[a-cé\"\\\\]{0,5}", any::<bool>(), prop::option::of(0..1000i64)).prop_map(
-        |(s, b, n)| {
+    let object = (
+        "[a-cé\"\\\\]{0,5}",
+        any::<bool>(),
+        prop::option::of(0..1000i64),
+    )
+        .prop_map(|(s, b, n)| {
             serde_json::to_vec(&json!({"id": s, "flag": b, "n": n, "groups": [s, "g"]})).unwrap()
-        },
-    );
+        });
     prop_oneof![
         6 => object,
         1 => "[ \t]{0,3}".prop_map(String::into_bytes),
@@ -584,7 +698,10 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(96))]
 
     #[test]
-    fn csv_reads_back_what_was_written_and_resumes_exactly(case in csv_case()) {
+    fn csv_reads_back_what_was_written_and_resumes_exactly(
+        case in csv_case(),
+        sizes in prop::collection::vec(1..8usize, 1..4),
+    ) {
         let dir = TempDir::new().unwrap();
         let path = write(&dir, "p.csv", &case.bytes);
         let rows = read(&path, None);
@@ -606,10 +723,14 @@ proptest! {
             }
         }
         check_resume(&path)?;
+        check_chunked(&path, &case.bytes, Format::Csv, sizes)?;
     }
 
     #[test]
-    fn jsonl_counts_non_blank_lines_and_resumes_exactly(bytes in jsonl_file()) {
+    fn jsonl_counts_non_blank_lines_and_resumes_exactly(
+        bytes in jsonl_file(),
+        sizes in prop::collection::vec(1..8usize, 1..4),
+    ) {
         let dir = TempDir::new().unwrap();
         let path = write(&dir, "p.jsonl", &bytes);
         let rows = read(&path, None);
@@ -633,5 +754,6 @@ proptest! {
             }
         }
         check_resume(&path)?;
+        check_chunked(&path, &bytes, Format::JsonLines, sizes)?;
     }
 }
