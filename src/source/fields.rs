@@ -1,10 +1,16 @@
 //! The fields of one record, looked up by column name.
 //!
-//! A CSV record is one string holding all its fields back to back, the end
-//! of each field, and a shared ([`Arc`]) header that maps a column name to
-//! its position; so a row costs two allocations, a lookup is one hash probe
-//! and a slice, and the row can move to another thread. A JSON record is the
-//! parsed object.
+//! Both shapes own their data (a row moves to another thread) in two
+//! allocations, and decode lazily:
+//! - a CSV record is one string holding all its fields back to back, the end
+//!   of each field, and a shared ([`Arc`]) header that maps a column name to
+//!   its position; a lookup is one hash probe and a slice;
+//! - a JSON record is the object's text, validated by `serde_json` when the
+//!   line was read, and where each member's key and raw value lie in it. A
+//!   lookup scans the (few) keys; a string value without escapes is a slice
+//!   of the text, anything else is decoded when asked for. Building a
+//!   `serde_json::Map` instead costs two allocations per member and was the
+//!   bulk of the reading time.
 //!
 //! Values are text, whatever the source: mapping reads `email_verified` the
 //! same way from a CSV cell `"true"` and a JSON `true`. An empty CSV cell is
@@ -55,7 +61,84 @@ pub struct Fields {
 #[derive(Clone, PartialEq)]
 enum Repr {
     Csv(CsvFields),
-    Json(Map<String, Value>),
+    Json(JsonFields),
+}
+
+/// A JSON object: its text and where each member lies in it.
+#[derive(Clone, PartialEq)]
+struct JsonFields {
+    /// The object as written in the source line (a line is at most 64 KiB,
+    /// so `u32` offsets into it are plenty).
+    text: Box<str>,
+    /// The members in source order; a repeated key keeps every occurrence and
+    /// lookups take the last one, as `serde_json` does.
+    members: Box<[Member]>,
+}
+
+/// Where one member of a JSON object lies in its text.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) struct Member {
+    /// The key.
+    pub(super) key: Key,
+    /// [`key_tag`] of the key: lookups compare it before the key itself.
+    pub(super) tag: u32,
+    /// Start and end of the raw value (`"a\"b"`, `12`, `[1,2]`, ...).
+    pub(super) value: (u32, u32),
+}
+
+/// A member's key.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) enum Key {
+    /// Start and end of the key's text (without quotes), which has no escapes.
+    Span(u32, u32),
+    /// A key written with escapes, decoded.
+    Decoded(Box<str>),
+}
+
+/// A cheap fingerprint of a key (its length and first and last bytes) that
+/// tells most column names apart without comparing them.
+pub(super) fn key_tag(key: &str) -> u32 {
+    let bytes = key.as_bytes();
+    let first = bytes.first().copied().unwrap_or(0) as u32;
+    let last = bytes.last().copied().unwrap_or(0) as u32;
+    ((bytes.len() as u32) << 16) ^ (first << 8) ^ last
+}
+
+impl JsonFields {
+    fn key<'a>(&'a self, member: &'a Member) -> &'a str {
+        match &member.key {
+            Key::Span(start, end) => &self.text[*start as usize..*end as usize],
+            Key::Decoded(key) => key,
+        }
+    }
+
+    fn raw_value(&self, member: &Member) -> &str {
+        let (start, end) = member.value;
+        &self.text[start as usize..end as usize]
+    }
+
+    /// The raw value of the last member named `column`.
+    fn find(&self, column: &str) -> Option<&str> {
+        let tag = key_tag(column);
+        let member = self
+            .members
+            .iter()
+            .rev()
+            .find(|m| m.tag == tag && self.key(m) == column)?;
+        Some(self.raw_value(member))
+    }
+
+    /// The keys in source order, each once.
+    fn keys(&self) -> Vec<&str> {
+        let mut keys: Vec<&str> = Vec::with_capacity(self.members.len());
+        for member in self.members.iter() {
+            let key = self.key(member);
+            if !keys.contains(&key) {
+                keys.push(key);
+            }
+        }
+        keys
+    }
 }
 
 /// A CSV record: one field per header column.
@@ -92,11 +175,26 @@ impl Fields {
         }
     }
 
-    /// A record from a JSON object, as a JSON Lines source gives it.
-    pub fn from_json_object(object: Map<String, Value>) -> Fields {
+    /// A JSON record: `text` is one JSON object, `members` where its members
+    /// lie in it (taken, leaving the vector empty for reuse).
+    pub(super) fn json(text: &str, members: &mut Vec<Member>) -> Fields {
         Fields {
-            repr: Repr::Json(object),
+            repr: Repr::Json(JsonFields {
+                text: Box::from(text),
+                members: members.drain(..).collect(),
+            }),
         }
+    }
+
+    /// A record from a JSON object, read as a JSON Lines source would read it.
+    pub fn from_json_object(object: Map<String, Value>) -> Fields {
+        let text = Value::Object(object).to_string();
+        let mut members = Vec::new();
+        // Cannot fail: serde_json has just written this text as an object.
+        if super::jsonl::index_object(&text, &mut members).is_err() {
+            members.clear();
+        }
+        Fields::json(&text, &mut members)
     }
 
     /// A record of text values, for tests and for callers that build rows by
@@ -117,30 +215,32 @@ impl Fields {
     ///
     /// - CSV: the cell's text, `Some("")` for an empty cell (mapping treats
     ///   empty as absent).
-    /// - JSON: strings as they are, booleans and numbers as their JSON text,
-    ///   arrays of scalars joined with `;` (nulls left out), other arrays and
-    ///   objects as compact JSON text.
+    /// - JSON: strings decoded, booleans and numbers as written in the source
+    ///   (`true`, `12.50`), arrays of scalars joined with `;` (nulls left
+    ///   out), other arrays and objects as compact JSON text. A repeated key
+    ///   gives its last value.
     pub fn get(&self, column: &str) -> Option<Cow<'_, str>> {
         match &self.repr {
             Repr::Csv(csv) => {
                 let i = *csv.header.index.get(column)?;
                 Some(Cow::Borrowed(csv.field(i)))
             }
-            Repr::Json(object) => json_text(object.get(column)?),
+            Repr::Json(json) => raw_json_text(json.find(column)?),
         }
     }
 
     /// The column names: the CSV header in file order, or the JSON object's
-    /// keys (in sorted order).
+    /// keys in source order.
     pub fn columns(&self) -> Vec<&str> {
         match &self.repr {
             Repr::Csv(csv) => csv.header.names.iter().map(String::as_str).collect(),
-            Repr::Json(object) => object.keys().map(String::as_str).collect(),
+            Repr::Json(json) => json.keys(),
         }
     }
 
     /// The record as a JSON object (column → value), for the rejects file:
-    /// CSV cells as strings, a JSON object as it was read.
+    /// CSV cells as strings, a JSON object as it was read (keys sorted, a
+    /// repeated key once with its last value).
     pub fn to_json(&self) -> Value {
         match &self.repr {
             Repr::Csv(csv) => {
@@ -153,7 +253,9 @@ impl Fields {
                     .collect();
                 Value::Object(object)
             }
-            Repr::Json(object) => Value::Object(object.clone()),
+            // Cannot fail: the text was validated as an object when read.
+            Repr::Json(json) => serde_json::from_str(&json.text)
+                .unwrap_or_else(|_| Value::String(json.text.to_string())),
         }
     }
 }
@@ -168,8 +270,23 @@ impl fmt::Debug for Fields {
     }
 }
 
+/// The text of a raw JSON value, as [`Fields::get`] describes.
+fn raw_json_text(raw: &str) -> Option<Cow<'_, str>> {
+    match raw.as_bytes().first()? {
+        b'"' if !raw.contains('\\') => raw.get(1..raw.len() - 1).map(Cow::Borrowed),
+        b'"' | b'[' | b'{' => match serde_json::from_str::<Value>(raw) {
+            Ok(value) => json_text(&value).map(|text| Cow::Owned(text.into_owned())),
+            // Not reached for validated text; a lone surrogate escape is the
+            // one thing serde_json skims over but refuses to decode.
+            Err(_) => Some(Cow::Borrowed(raw)),
+        },
+        b'n' => None,
+        _ => Some(Cow::Borrowed(raw)),
+    }
+}
+
 /// The text of a JSON value, as [`Fields::get`] describes.
-fn json_text(value: &Value) -> Option<Cow<'_, str>> {
+pub(super) fn json_text(value: &Value) -> Option<Cow<'_, str>> {
     match value {
         Value::Null => None,
         Value::String(s) => Some(Cow::Borrowed(s)),

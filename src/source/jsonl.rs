@@ -12,10 +12,16 @@
 //! [`RAW_PREFIX_BYTES`] kept as its text. Memory stays bounded even for a
 //! 1 GB line.
 
+use std::fmt;
 use std::io;
 
 use memchr::memchr;
+use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, Visitor};
+use serde::Deserialize;
+use serde_json::value::RawValue;
 use serde_json::Value;
+
+use super::fields::{key_tag, Key, Member};
 
 use super::input::ByteStream;
 use super::{
@@ -36,6 +42,8 @@ pub(super) struct JsonlReader {
     next_row: u64,
     /// Reused buffer for a line that straddles two reads, up to [`LINE_CAP`].
     line: Vec<u8>,
+    /// Reused buffer of the members of the object being read.
+    members: Vec<Member>,
 }
 
 /// A line gathered by [`JsonlReader::read_straddling_line`].
@@ -53,6 +61,7 @@ impl JsonlReader {
             bytes,
             next_row: 1,
             line: Vec::new(),
+            members: Vec::new(),
         }
     }
 
@@ -83,13 +92,15 @@ impl JsonlReader {
             let body = if let Some(i) = memchr(b'\n', buf) {
                 // Fast path: the whole line is in the buffer.
                 let content = trim_cr(&buf[..i]);
-                let body = (!is_blank(content)).then(|| line_body(content, content.len() as u64));
+                let members = &mut self.members;
+                let body =
+                    (!is_blank(content)).then(|| line_body(content, content.len() as u64, members));
                 self.bytes.consume(i + 1);
                 body
             } else {
                 let line = self.read_straddling_line()?;
                 let kept = &self.line[..self.line.len().min(line.len as usize)];
-                (!line.blank).then(|| line_body(kept, line.len))
+                (!line.blank).then(|| line_body(kept, line.len, &mut self.members))
             };
             if let Some(body) = body {
                 let row = self.next_row;
@@ -135,8 +146,8 @@ impl JsonlReader {
 }
 
 /// The body of a line of `len` bytes whose first bytes are `content` (all of
-/// them when the line is within the size limit).
-fn line_body(content: &[u8], len: u64) -> RowBody {
+/// them when the line is within the size limit); `members` is scratch space.
+fn line_body(content: &[u8], len: u64, members: &mut Vec<Member>) -> RowBody {
     if len > MAX_ROW_BYTES as u64 {
         return invalid(
             too_long_reason(len),
@@ -150,14 +161,132 @@ fn line_body(content: &[u8], len: u64) -> RowBody {
             return invalid(reason, String::from_utf8_lossy(content).into_owned());
         }
     };
-    match serde_json::from_str::<Value>(text) {
-        Ok(Value::Object(object)) => RowBody::Fields(Fields::from_json_object(object)),
-        Ok(other) => invalid(
-            format!("is a JSON {}, not an object", kind(&other)),
-            text.to_owned(),
-        ),
-        Err(e) => invalid(format!("is not valid JSON: {e}"), text.to_owned()),
+    if text.trim_start().starts_with('{') {
+        match index_object(text, members) {
+            Ok(()) => RowBody::Fields(Fields::json(text, members)),
+            Err(e) => invalid(format!("is not valid JSON: {e}"), text.to_owned()),
+        }
+    } else {
+        // Not an object: say what it is, if it is JSON at all.
+        let reason = match serde_json::from_str::<Value>(text) {
+            Ok(other) => format!("is a JSON {}, not an object", kind(&other)),
+            Err(e) => format!("is not valid JSON: {e}"),
+        };
+        invalid(reason, text.to_owned())
     }
+}
+
+/// Checks that `text` is one JSON object and records where each member's key
+/// and value lie in it (into `members`, cleared first).
+pub(super) fn index_object(text: &str, members: &mut Vec<Member>) -> serde_json::Result<()> {
+    members.clear();
+    let mut de = serde_json::Deserializer::from_str(text);
+    MembersSeed {
+        base: text,
+        members,
+    }
+    .deserialize(&mut de)?;
+    de.end()?;
+    if has_surrogate_escape(text) {
+        // Skimming checks `\uXXXX` for hex digits but not surrogate pairing:
+        // decode everything once so a lone surrogate is an invalid row here,
+        // not a surprise when a value is read.
+        serde_json::from_str::<Value>(text)?;
+    }
+    Ok(())
+}
+
+/// Whether `text` may hold a `\uD800`-`\uDFFF` escape (a UTF-16 surrogate).
+fn has_surrogate_escape(text: &str) -> bool {
+    memchr::memmem::find_iter(text.as_bytes(), b"\\u").any(|at| {
+        let hex = text.as_bytes().get(at + 2..at + 4);
+        matches!(
+            hex,
+            Some([b'd' | b'D', b'8'..=b'9' | b'a'..=b'f' | b'A'..=b'F'])
+        )
+    })
+}
+
+/// Fills `members` with the members of the JSON object being deserialised
+/// from `base`, validating it but decoding nothing.
+struct MembersSeed<'b> {
+    /// The whole text, to turn borrowed slices into offsets.
+    base: &'b str,
+    /// Where the members go.
+    members: &'b mut Vec<Member>,
+}
+
+impl<'de> DeserializeSeed<'de> for MembersSeed<'_> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for MembersSeed<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        while let Some(key) = map.next_key::<KeyText<'de>>()? {
+            let value: &'de RawValue = map.next_value()?;
+            let (key, tag) = match key {
+                KeyText::Borrowed(k) => (
+                    span_of(self.base, k)
+                        .map_or_else(|| Key::Decoded(k.into()), |(s, e)| Key::Span(s, e)),
+                    key_tag(k),
+                ),
+                KeyText::Decoded(k) => (Key::Decoded(k.as_str().into()), key_tag(&k)),
+            };
+            let value = span_of(self.base, value.get())
+                .ok_or_else(|| de::Error::custom("a value outside its line"))?;
+            self.members.push(Member { key, tag, value });
+        }
+        Ok(())
+    }
+}
+
+/// A key as the deserialiser gives it: a slice of the text when it has no
+/// escapes, else decoded.
+enum KeyText<'a> {
+    Borrowed(&'a str),
+    Decoded(String),
+}
+
+impl<'de> Deserialize<'de> for KeyText<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct KeyVisitor;
+        impl<'de> Visitor<'de> for KeyVisitor {
+            type Value = KeyText<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string key")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(KeyText::Borrowed(v))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(KeyText::Decoded(v.to_owned()))
+            }
+            fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
+                Ok(KeyText::Decoded(v))
+            }
+        }
+        deserializer.deserialize_str(KeyVisitor)
+    }
+}
+
+/// Start and end of `part` within `base`, if `part` is a slice of it.
+fn span_of(base: &str, part: &str) -> Option<(u32, u32)> {
+    let start = (part.as_ptr() as usize).checked_sub(base.as_ptr() as usize)?;
+    let end = start.checked_add(part.len())?;
+    if end > base.len() {
+        return None;
+    }
+    Some((u32::try_from(start).ok()?, u32::try_from(end).ok()?))
 }
 
 /// An invalid row.

@@ -346,6 +346,53 @@ fn jsonl_bad_lines_are_invalid_rows_with_reasons() {
 }
 
 #[test]
+fn jsonl_values_are_decoded_lazily_and_exactly() {
+    let line = concat!(
+        r#"{ "id" : "u1" , "na\u006de": "Zo\u00eb \"Z\"", "n": 12.50, "ok": false,"#,
+        r#" "phone": null, "groups": ["a", 2, null], "obj": {"k": [1, {}]}, "id": "u2"}"#
+    );
+    let rows = rows_of("esc.jsonl", line.as_bytes());
+    let f = fields(&rows[0]);
+    assert_eq!(
+        f.get("id").as_deref(),
+        Some("u2"),
+        "a repeated key gives its last value"
+    );
+    assert_eq!(f.get("name").as_deref(), Some("Zoë \"Z\""));
+    assert_eq!(f.get("n").as_deref(), Some("12.50"));
+    assert_eq!(f.get("ok").as_deref(), Some("false"));
+    assert_eq!(f.get("phone"), None);
+    assert_eq!(f.get("groups").as_deref(), Some("a;2"));
+    assert_eq!(f.get("obj").as_deref(), Some(r#"{"k":[1,{}]}"#));
+    assert_eq!(
+        f.columns(),
+        ["id", "name", "n", "ok", "phone", "groups", "obj"]
+    );
+    assert_eq!(
+        f.to_json(),
+        json!({"id": "u2", "name": "Zoë \"Z\"", "n": 12.5, "ok": false, "phone": null,
+               "groups": ["a", 2, null], "obj": {"k": [1, {}]}})
+    );
+}
+
+#[test]
+fn jsonl_surrogate_escapes_must_pair() {
+    let data = concat!(
+        r#"{"id":"u1","name":"\ud83d\ude00 \u00e9"}"#,
+        "\n",
+        r#"{"id":"u2","name":"\uD800x"}"#,
+        "\n",
+        r#"{"id":"u3","tags":["\udc00"]}"#,
+    );
+    let rows = rows_of("s.jsonl", data.as_bytes());
+    assert_eq!(get(&rows[0], "name").as_deref(), Some("😀 é"));
+    for bad in &rows[1..] {
+        let reason = &invalid(bad).reason;
+        assert!(reason.starts_with("is not valid JSON: "), "{reason}");
+    }
+}
+
+#[test]
 fn jsonl_oversized_lines_are_skipped_and_the_next_line_is_read() {
     // One line that fits the read buffer, one that spans several reads.
     for size in [100_000usize, 3_000_000] {
@@ -669,6 +716,9 @@ fn jsonl_line() -> impl Strategy<Value = Vec<u8>> {
         1 => Just(b"{\"id\":".to_vec()),
         1 => Just(b"[1,2]".to_vec()),
         1 => Just(b"{\"id\":\"\xFF\"}".to_vec()),
+        1 => Just(br#" {"i\u0064" : "\u00e9\n", "id": [1, "x"] } "#.to_vec()),
+        1 => Just(b"{\"id\":\"tab\there\"}".to_vec()),
+        1 => Just(br#"{"id":"\udbff\udfff","x":["\udfff"]}"#.to_vec()),
     ]
 }
 
@@ -746,7 +796,12 @@ proptest! {
             let line = line.strip_suffix(b"\r").unwrap_or(line);
             let parsed: Option<serde_json::Value> = serde_json::from_slice(line).ok();
             match (&row.body, parsed) {
-                (RowBody::Fields(f), Some(value)) => prop_assert_eq!(f.to_json(), value),
+                (RowBody::Fields(f), Some(value)) => {
+                    for (key, v) in value.as_object().unwrap() {
+                        prop_assert_eq!(f.get(key), fields::json_text(v));
+                    }
+                    prop_assert_eq!(f.to_json(), value);
+                }
                 (RowBody::Invalid(_), parsed) => {
                     prop_assert!(!parsed.is_some_and(|v| v.is_object()))
                 }
