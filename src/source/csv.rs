@@ -66,8 +66,9 @@ struct Span {
     end: u64,
     /// Its length without the terminator.
     len: u64,
-    /// Valid bytes in `out`, and valid entries in `ends`, unless `overflow`.
+    /// Bytes of `out` that hold its fields (unless `overflow`).
     nout: usize,
+    /// Entries of `ends` that hold its field ends: its field count (unless `overflow`).
     nend: usize,
     /// The row is over the limit; `out` and `ends` hold nothing useful.
     overflow: bool,

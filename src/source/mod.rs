@@ -384,7 +384,7 @@ impl SourceReader {
     }
 
     /// The absolute byte offset reached so far: the end of the last row read
-    /// (a row ended by a lone `\r` may have looked one byte ahead).
+    /// (or of the blank lines and header before it), for progress.
     pub fn bytes_read(&self) -> u64 {
         match &self.inner {
             Inner::Csv(csv) => csv.bytes_read(),
