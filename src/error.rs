@@ -32,7 +32,7 @@ impl Error {
     /// a failure while working (exit code 1).
     pub fn is_usage(&self) -> bool {
         match self {
-            Error::Source(e) => !e.is_io(),
+            Error::Source(e) => e.is_usage(),
             Error::Mapping(_) | Error::Usage(_) => true,
             Error::Output { .. } => false,
         }

@@ -41,8 +41,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::batch::{encode, Batch};
 use crate::checkpoint::{
-    resume_rejects_file, BatchAck, Checkpoint, CheckpointError, CheckpointWriter, Counts, Mismatch, Position,
-    Settings, SourceFingerprint,
+    resume_rejects_file, BatchAck, Checkpoint, CheckpointError, CheckpointWriter, Counts, Mismatch,
+    Position, Settings, SourceFingerprint,
 };
 use crate::contract::{ImportBody, ImportMode};
 use crate::error::Error;
@@ -158,7 +158,10 @@ pub enum ImportError {
     #[error("batch acknowledgement: {0}")]
     Ack(#[from] crate::checkpoint::AckError),
     #[error("cannot write the rejects file {path}: {source}")]
-    Rejects { path: PathBuf, source: std::io::Error },
+    Rejects {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 }
 
 impl ImportError {
@@ -180,7 +183,11 @@ fn ack_index(batch_number: u64) -> u64 {
 /// The settings a checkpoint records: everything that shapes request bodies.
 fn settings_of(config: &ImportConfig) -> Result<Settings, Error> {
     let body = &config.body;
-    let import_time = body.target.import_time.format(&Rfc3339).map_err(|e| Error::Usage(e.to_string()))?;
+    let import_time = body
+        .target
+        .import_time
+        .format(&Rfc3339)
+        .map_err(|e| Error::Usage(e.to_string()))?;
     Ok(Settings::new()
         .with("format", format!("{:?}", body.format))
         .with("tenant", &body.target.tenant)
@@ -256,23 +263,41 @@ struct Delivered {
 /// Runs an import against `client`. Returns when every row is accounted for,
 /// when `stop` fires (after the grace period at most), or when the target
 /// stops the run; the checkpoint is saved on every one of these paths.
-pub async fn run(config: ImportConfig, client: Arc<TargetClient>, stop: Stop) -> Result<Finished, ImportError> {
+pub async fn run(
+    config: ImportConfig,
+    client: Arc<TargetClient>,
+    stop: Stop,
+) -> Result<Finished, ImportError> {
     let started = Instant::now();
     let mut config = config;
     let (checkpoint, resumed) = open_checkpoint(&mut config)?;
     if checkpoint.complete {
         let report = report_of(&checkpoint, &Stats::default(), started.elapsed(), 0, true);
-        return Ok(Finished { report, end: End::AlreadyComplete });
+        return Ok(Finished {
+            report,
+            end: End::AlreadyComplete,
+        });
     }
     let mark = checkpoint.progress.watermark().clone();
-    let resume = (mark.next_batch > 0)
-        .then(|| (ResumePoint { offset: mark.next_start.byte, row: mark.next_start.row }, mark.next_batch + 1));
+    let resume = (mark.next_batch > 0).then(|| {
+        (
+            ResumePoint {
+                offset: mark.next_start.byte,
+                row: mark.next_start.row,
+            },
+            mark.next_batch + 1,
+        )
+    });
     let batches = config.body.batches(resume)?;
     let rejects_file = if resumed {
         resume_rejects_file(&config.rejects, mark.rejects_len)?
     } else {
-        crate::reject::RejectsWriter::create(&config.rejects)
-            .map_err(|source| ImportError::Rejects { path: config.rejects.clone(), source })?;
+        crate::reject::RejectsWriter::create(&config.rejects).map_err(|source| {
+            ImportError::Rejects {
+                path: config.rejects.clone(),
+                source,
+            }
+        })?;
         resume_rejects_file(&config.rejects, 0)?
     };
     set_private(&config.rejects);
@@ -284,7 +309,11 @@ pub async fn run(config: ImportConfig, client: Arc<TargetClient>, stop: Stop) ->
     Counters::add(&counters.skipped, totals.skipped);
     Counters::add(&counters.rejected, totals.rejected);
     let base = totals.imported + totals.skipped + totals.rejected;
-    let total_bytes = config.body.source_path().and_then(|p| std::fs::metadata(p).ok()).map(|m| m.len());
+    let total_bytes = config
+        .body
+        .source_path()
+        .and_then(|p| std::fs::metadata(p).ok())
+        .map(|m| m.len());
     let progress = Progress::start(config.progress, counters.clone(), total_bytes, base);
 
     // Reader thread: source → map → batch, a few batches ahead of the senders.
@@ -306,7 +335,10 @@ pub async fn run(config: ImportConfig, client: Arc<TargetClient>, stop: Stop) ->
                 }
             }
         })
-        .map_err(|e| Error::Output { path: PathBuf::from("(reader thread)"), source: e })?;
+        .map_err(|e| Error::Output {
+            path: PathBuf::from("(reader thread)"),
+            source: e,
+        })?;
 
     let shared = Arc::new(Shared {
         gate: Arc::new(ThrottleGate::new(config.backoff.clone())),
@@ -349,7 +381,13 @@ fn counters_done(c: &Counters) -> u64 {
     c.imported.load(Relaxed) + c.skipped.load(Relaxed) + c.rejected.load(Relaxed)
 }
 
-fn report_of(checkpoint: &Checkpoint, stats: &Stats, elapsed: Duration, done_now: u64, resumed: bool) -> ImportReport {
+fn report_of(
+    checkpoint: &Checkpoint,
+    stats: &Stats,
+    elapsed: Duration,
+    done_now: u64,
+    resumed: bool,
+) -> ImportReport {
     let totals = checkpoint.progress.totals();
     let elapsed_s = elapsed.as_secs_f64();
     ImportReport {
@@ -374,7 +412,11 @@ fn report_of(checkpoint: &Checkpoint, stats: &Stats, elapsed: Duration, done_now
 fn open_checkpoint(config: &mut ImportConfig) -> Result<(Checkpoint, bool), ImportError> {
     let fingerprint = match config.body.source_path() {
         Some(path) => SourceFingerprint::of_file(path)?,
-        None => SourceFingerprint { size: 0, modified: None, head_sha256: String::new() },
+        None => SourceFingerprint {
+            size: 0,
+            modified: None,
+            head_sha256: String::new(),
+        },
     };
     let existing = match &config.checkpoint {
         Some(path) if !config.restart => Checkpoint::load(path)?,
@@ -382,19 +424,29 @@ fn open_checkpoint(config: &mut ImportConfig) -> Result<(Checkpoint, bool), Impo
     };
     if let (Some(found), Some(path)) = (existing, &config.checkpoint) {
         if !config.import_time_pinned {
-            if let Some(time) = found.settings.get("import_time").and_then(|t| OffsetDateTime::parse(t, &Rfc3339).ok()) {
+            if let Some(time) = found
+                .settings
+                .get("import_time")
+                .and_then(|t| OffsetDateTime::parse(t, &Rfc3339).ok())
+            {
                 config.body.target.import_time = time;
             }
         }
         let settings = settings_of(config)?;
         found
             .compare(&fingerprint, &settings)
-            .map_err(|mismatch| ImportError::Mismatch { path: path.clone(), mismatch })?;
+            .map_err(|mismatch| ImportError::Mismatch {
+                path: path.clone(),
+                mismatch,
+            })?;
         tracing::info!(path = %path.display(), next_batch = found.progress.watermark().next_batch, "Resuming from the checkpoint.");
         return Ok((found, true));
     }
     let settings = settings_of(config)?;
-    Ok((Checkpoint::new(fingerprint, settings, Position::default(), 0), false))
+    Ok((
+        Checkpoint::new(fingerprint, settings, Position::default(), 0),
+        false,
+    ))
 }
 
 fn set_private(path: &Path) {
@@ -427,11 +479,14 @@ impl Acknowledger {
         stop: &Stop,
     ) -> Result<End, ImportError> {
         let acked = self.checkpoint.progress.clone();
-        let batches = futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|item| (item, rx)) });
+        let batches = futures::stream::unfold(rx, |mut rx| async move {
+            rx.recv().await.map(|item| (item, rx))
+        });
         let deliveries = batches
             .filter_map(move |item| {
                 // A resumed run re-reads batches acknowledged above the watermark: skip them.
-                let skip = matches!(&item, Ok(batch) if acked.is_acknowledged(ack_index(batch.number)));
+                let skip =
+                    matches!(&item, Ok(batch) if acked.is_acknowledged(ack_index(batch.number)));
                 async move { (!skip).then_some(item) }
             })
             .map(|item| {
@@ -448,7 +503,8 @@ impl Acknowledger {
         let mut tick = tokio::time::interval(Duration::from_secs(1));
         let mut grace_until: Option<tokio::time::Instant> = None;
         loop {
-            let deadline = grace_until.unwrap_or_else(|| tokio::time::Instant::now() + Duration::from_secs(86_400 * 365));
+            let deadline = grace_until
+                .unwrap_or_else(|| tokio::time::Instant::now() + Duration::from_secs(86_400 * 365));
             tokio::select! {
                 next = deliveries.next() => match next {
                     None => return Ok(if stop.requested() { End::Interrupted } else { End::Complete }),
@@ -496,7 +552,11 @@ impl Acknowledger {
         }
         let ack = BatchAck {
             batch: ack_index(delivered.number),
-            end: Position { byte: delivered.end.offset, line: 0, row: delivered.end.row },
+            end: Position {
+                byte: delivered.end.offset,
+                line: 0,
+                row: delivered.end.row,
+            },
             counts: delivered.counts,
             rejects,
         };
@@ -510,13 +570,21 @@ impl Acknowledger {
         for ack in released.iter().filter(|a| !a.rejects.is_empty()) {
             self.rejects
                 .write_all(ack.rejects.as_bytes())
-                .map_err(|source| ImportError::Rejects { path: self.rejects_path.clone(), source })?;
+                .map_err(|source| ImportError::Rejects {
+                    path: self.rejects_path.clone(),
+                    source,
+                })?;
         }
         Ok(())
     }
 
     fn sync_rejects(&mut self) -> Result<(), ImportError> {
-        self.rejects.sync_data().map_err(|source| ImportError::Rejects { path: self.rejects_path.clone(), source })
+        self.rejects
+            .sync_data()
+            .map_err(|source| ImportError::Rejects {
+                path: self.rejects_path.clone(),
+                source,
+            })
     }
 
     /// Saves the checkpoint if the last save is about a second old; the
@@ -542,10 +610,21 @@ impl Acknowledger {
 /// Delivers one batch: its users (bisecting on refusal), and accounts for its rows.
 async fn deliver_batch(shared: Arc<Shared>, batch: Batch) -> Result<Delivered, String> {
     let mut rejects = batch.rejected;
-    let mut counts = Counts { read: batch.end.row - batch.start.row, rejected: rejects.len() as u64, ..Counts::default() };
+    let mut counts = Counts {
+        read: batch.end.row - batch.start.row,
+        rejected: rejects.len() as u64,
+        ..Counts::default()
+    };
     let mut deliveries = Vec::new();
     if !batch.users.is_empty() {
-        let part = deliver_part(&shared, batch.number, &batch.users, batch.body, &mut deliveries).await;
+        let part = deliver_part(
+            &shared,
+            batch.number,
+            &batch.users,
+            batch.body,
+            &mut deliveries,
+        )
+        .await;
         let part = part.map_err(|stop| format!("batch {}: {stop}", batch.number))?;
         counts.imported += part.imported;
         counts.skipped += part.skipped;
@@ -553,7 +632,13 @@ async fn deliver_batch(shared: Arc<Shared>, batch: Batch) -> Result<Delivered, S
         rejects.extend(part.rejects);
     }
     rejects.sort_by_key(|r| r.row);
-    Ok(Delivered { number: batch.number, end: batch.end, counts, rejects, deliveries })
+    Ok(Delivered {
+        number: batch.number,
+        end: batch.end,
+        counts,
+        rejects,
+        deliveries,
+    })
 }
 
 /// How the users of one body (or part of it) ended.
@@ -574,25 +659,50 @@ fn deliver_part<'a>(
     deliveries: &'a mut Vec<Delivery>,
 ) -> BoxFuture<'a, Result<Part, StopReason>> {
     async move {
-        let seed = shared.seed.map(|s| s ^ batch.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ users[0].row);
-        let mut sender =
-            Sender::new(shared.client.clone(), shared.gate.clone(), shared.rate.clone(), shared.backoff.clone(), seeded_rng(seed));
+        let seed = shared
+            .seed
+            .map(|s| s ^ batch.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ users[0].row);
+        let mut sender = Sender::new(
+            shared.client.clone(),
+            shared.gate.clone(),
+            shared.rate.clone(),
+            shared.backoff.clone(),
+            seeded_rng(seed),
+        );
         let mut delivery = sender.deliver(body, users.len() as u32, shared.mode).await;
-        let verdict = std::mem::replace(&mut delivery.verdict, Verdict::Stored { users_existing: None });
+        let verdict = std::mem::replace(
+            &mut delivery.verdict,
+            Verdict::Stored {
+                users_existing: None,
+            },
+        );
         deliveries.push(delivery);
         match verdict {
             Verdict::Stored { users_existing } => {
                 let n = users.len() as u64;
                 let skipped = u64::from(users_existing.unwrap_or(0)).min(n);
-                Ok(Part { imported: n - skipped, skipped, rejects: Vec::new() })
+                Ok(Part {
+                    imported: n - skipped,
+                    skipped,
+                    rejects: Vec::new(),
+                })
             }
             Verdict::Stop(stop) => Err(stop),
             Verdict::Split(response) | Verdict::Conflict(response) if users.len() == 1 => {
                 let conflict = response.status == 409;
-                if conflict && shared.mode == ImportMode::Fail && already_stored(shared, &users[0]).await {
-                    return Ok(Part { imported: 1, ..Part::default() });
+                if conflict
+                    && shared.mode == ImportMode::Fail
+                    && already_stored(shared, &users[0]).await
+                {
+                    return Ok(Part {
+                        imported: 1,
+                        ..Part::default()
+                    });
                 }
-                Ok(Part { rejects: vec![target_rejection(&users[0], &response)], ..Part::default() })
+                Ok(Part {
+                    rejects: vec![target_rejection(&users[0], &response)],
+                    ..Part::default()
+                })
             }
             Verdict::Split(_) | Verdict::Conflict(_) => {
                 let (left, right) = users.split_at(users.len() / 2);
@@ -624,7 +734,11 @@ fn target_rejection(user: &MappedUser, response: &PutResponse) -> Rejection {
 /// Whether the target already holds exactly this user's records (sent by
 /// this migration before an interruption), found through the export.
 async fn already_stored(shared: &Shared, user: &MappedUser) -> bool {
-    let stored = match shared.client.export_user(&user.records.user.user_pool_id, user.records.user.id).await {
+    let stored = match shared
+        .client
+        .export_user(&user.records.user.user_pool_id, user.records.user.id)
+        .await
+    {
         Ok(Some(body)) => body,
         Ok(None) => return false,
         Err(e) => {

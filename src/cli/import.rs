@@ -18,9 +18,9 @@ use ferry::send::client::{ClientConfig, TargetClient};
 use ferry::send::token::ClientSecret;
 use ferry::server::{self, ServerConfig, ServerHandle};
 use ferry::source::{Format, Input};
-use url::Url;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
+use url::Url;
 
 /// Source format names on the command line.
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -146,15 +146,25 @@ impl From<ModeArg> for ImportMode {
 impl ImportArgs {
     /// Turns the flags into the settings that shape request bodies.
     fn body_settings(&self) -> Result<BodySettings, Error> {
-        let input = if self.source == "-" { Input::Stdin } else { Input::File(PathBuf::from(&self.source)) };
+        let input = if self.source == "-" {
+            Input::Stdin
+        } else {
+            Input::File(PathBuf::from(&self.source))
+        };
         let import_time = match &self.import_time {
             Some(text) => OffsetDateTime::parse(text, &Rfc3339)
                 .map_err(|e| Error::Usage(format!("--import-time '{text}' is not RFC 3339: {e}")))?
                 .to_offset(time::UtcOffset::UTC),
             None => now_seconds(),
         };
-        let mut settings = BodySettings::new(input, self.format.map(Format::from), &self.tenant, &self.pool, import_time)?
-            .with_batch_size(self.batch_size)?;
+        let mut settings = BodySettings::new(
+            input,
+            self.format.map(Format::from),
+            &self.tenant,
+            &self.pool,
+            import_time,
+        )?
+        .with_batch_size(self.batch_size)?;
         if let Some(path) = &self.mapping {
             settings = settings.with_mapping(MappingConfig::load(path)?);
         }
@@ -197,9 +207,14 @@ fn now_seconds() -> OffsetDateTime {
 pub async fn run(args: ImportArgs) -> anyhow::Result<ExitCode> {
     let body = args.body_settings()?;
     if let Some(dir) = args.dry_run.clone() {
-        let report = tokio::task::spawn_blocking(move || ferry::dry_run::run(&body, &dir)).await??;
+        let report =
+            tokio::task::spawn_blocking(move || ferry::dry_run::run(&body, &dir)).await??;
         println!("{}", report.summary());
-        return Ok(if report.rejected > 0 { ExitCode::from(super::EXIT_REJECTED) } else { ExitCode::SUCCESS });
+        return Ok(if report.rejected > 0 {
+            ExitCode::from(super::EXIT_REJECTED)
+        } else {
+            ExitCode::SUCCESS
+        });
     }
     let config = args.import_config(body)?;
     let (client, embedded) = target_client(&args, &config).await?;
@@ -220,7 +235,8 @@ pub async fn run(args: ImportArgs) -> anyhow::Result<ExitCode> {
     let report = &finished.report;
     if let Some(path) = &args.report {
         let json = serde_json::to_vec_pretty(report)?;
-        std::fs::write(path, json).with_context(|| format!("writing the report {}", path.display()))?;
+        std::fs::write(path, json)
+            .with_context(|| format!("writing the report {}", path.display()))?;
     }
     let code = match &finished.end {
         End::AlreadyComplete => {
@@ -234,7 +250,9 @@ pub async fn run(args: ImportArgs) -> anyhow::Result<ExitCode> {
         }
         End::Interrupted => {
             println!("{}", report.summary());
-            eprintln!("ferry: interrupted; the checkpoint is saved: run the same command again to resume");
+            eprintln!(
+                "ferry: interrupted; the checkpoint is saved: run the same command again to resume"
+            );
             ExitCode::from(super::EXIT_INTERRUPTED)
         }
         End::Stopped(reason) => {
@@ -255,11 +273,15 @@ fn exit_for(report: &ferry::report::ImportReport) -> ExitCode {
 }
 
 /// The target's client: the given URL, or the embedded reference server.
-async fn target_client(args: &ImportArgs, config: &ImportConfig) -> anyhow::Result<(Arc<TargetClient>, Option<ServerHandle>)> {
+async fn target_client(
+    args: &ImportArgs,
+    config: &ImportConfig,
+) -> anyhow::Result<(Arc<TargetClient>, Option<ServerHandle>)> {
     let tenant = config.body.target.tenant.clone();
     let (base, client_id, secret, embedded) = match &args.target {
         Some(url) => {
-            let base = Url::parse(url).map_err(|e| Error::Usage(format!("--target '{url}' is not a URL: {e}")))?;
+            let base = Url::parse(url)
+                .map_err(|e| Error::Usage(format!("--target '{url}' is not a URL: {e}")))?;
             let secret = ClientSecret::from_env_or_file(args.client_secret_file.as_deref())
                 .map_err(|e| Error::Usage(e.to_string()))?;
             (base, args.client_id.clone(), secret, None)
@@ -273,7 +295,8 @@ async fn target_client(args: &ImportArgs, config: &ImportConfig) -> anyhow::Resu
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
             let handle = server::spawn(server_config, listener).await?;
             let base = Url::parse(&handle.base_url())?;
-            let secret = ClientSecret::new(secret.expose()).map_err(|e| Error::Usage(e.to_string()))?;
+            let secret =
+                ClientSecret::new(secret.expose()).map_err(|e| Error::Usage(e.to_string()))?;
             (base, args.client_id.clone(), secret, Some(handle))
         }
     };
@@ -295,7 +318,9 @@ fn watch_signals(stop: Stop) {
             }
             count += 1;
             if count == 1 {
-                eprintln!("ferry: stopping after the requests in flight (signal again to stop at once)");
+                eprintln!(
+                    "ferry: stopping after the requests in flight (signal again to stop at once)"
+                );
                 stop.trigger();
             } else {
                 eprintln!("ferry: stopped at once; the checkpoint on disk is valid");

@@ -1,0 +1,372 @@
+//! CSV sources: a header row, then one record per row.
+//!
+//! Parsing is done by `csv-core`, the engine of the `csv` crate, driven
+//! directly rather than through `csv::Reader` for two reasons:
+//! - **bounded memory**: `csv::Reader` buffers a whole record before handing
+//!   it over, so one unbalanced quote would make the rest of a 1 GB file one
+//!   record in memory. Here the output buffer stops growing once a row is over
+//!   [`MAX_ROW_BYTES`]: the rest of that row is parsed and discarded, and it
+//!   becomes an invalid row with a short prefix as its text;
+//! - **exact offsets**: every consumed byte goes through [`ByteStream`], and
+//!   the line terminators `csv-core` would skip before a record (blank lines)
+//!   are skipped here first, so a row's `offset` is its first byte.
+//!
+//! The dialect is `csv-core`'s default, the same as the `csv` crate's: comma
+//! delimiter, `"` quotes with `""` as an escaped quote, quoted fields may hold
+//! commas, quotes and line breaks; `\n`, `\r\n` and `\r` end a row; empty
+//! lines are skipped and not counted. Rows may have any number of fields (an
+//! unequal count is a per-row rejection, not a parse failure).
+//!
+//! Header names are trimmed of surrounding whitespace and must be non-empty
+//! and unique.
+
+use std::collections::HashMap;
+use std::io;
+use std::sync::Arc;
+
+use csv_core::ReadRecordResult;
+
+use super::fields::Header;
+use super::input::ByteStream;
+use super::{
+    lossy_prefix, too_long_reason, Fields, Input, InvalidRow, ResumePoint, Row, RowBody,
+    SourceError, RAW_PREFIX_BYTES,
+};
+use crate::contract::rules::MAX_ROW_BYTES;
+
+/// How many bytes of a row are kept as its raw text: a whole row at the size
+/// limit, with its line terminator.
+const RAW_CAP: usize = MAX_ROW_BYTES + 2;
+
+/// Reads the rows of a CSV source.
+pub(super) struct CsvReader {
+    /// The source bytes and the offset reached.
+    bytes: ByteStream,
+    /// The parser state machine; kept across the header and a resume seek so
+    /// that it never strips a BOM-like prefix from a data row. Boxed: its
+    /// transition table is large.
+    core: Box<csv_core::Reader>,
+    /// The checked column names, shared with every record.
+    header: Arc<Header>,
+    /// The number the next row gets.
+    next_row: u64,
+    /// Reused buffer of the current record's field bytes (unescaped).
+    out: Vec<u8>,
+    /// Reused buffer of where each field ends in `out`.
+    ends: Vec<usize>,
+    /// Reused buffer of the current row's raw bytes, up to [`RAW_CAP`].
+    raw: Vec<u8>,
+}
+
+/// Where one record lies in the file and what the buffers hold of it.
+struct Span {
+    /// Offset of its first byte.
+    start: u64,
+    /// Offset just past its terminator.
+    end: u64,
+    /// Its length without the terminator.
+    len: u64,
+    /// Bytes of `out` that hold its fields (unless `overflow`).
+    nout: usize,
+    /// Entries of `ends` that hold its field ends: its field count (unless `overflow`).
+    nend: usize,
+    /// The row is over the limit; `out` and `ends` hold nothing useful.
+    overflow: bool,
+}
+
+impl CsvReader {
+    /// Reads and checks the header of `bytes` (a source named `name`).
+    pub(super) fn open(name: &str, bytes: ByteStream) -> Result<CsvReader, SourceError> {
+        let mut reader = CsvReader {
+            bytes,
+            core: Box::new(csv_core::Reader::new()),
+            header: Arc::new(Header::new(Vec::new())),
+            next_row: 1,
+            out: vec![0; 1024],
+            ends: vec![0; 32],
+            raw: Vec::new(),
+        };
+        let names = reader.read_header(name)?;
+        reader.header = Arc::new(Header::new(names));
+        Ok(reader)
+    }
+
+    /// Moves to `resume`, after the header has been read. The parser state
+    /// is kept: after a record it is ready for the next one, wherever it is.
+    pub(super) fn skip_to(
+        &mut self,
+        input: &Input,
+        resume: ResumePoint,
+    ) -> Result<(), SourceError> {
+        self.bytes.skip_to(input, resume.offset)?;
+        self.next_row = resume.row;
+        Ok(())
+    }
+
+    /// The column names.
+    pub(super) fn headers(&self) -> &[String] {
+        self.header.names()
+    }
+
+    /// The absolute offset reached.
+    pub(super) fn bytes_read(&self) -> u64 {
+        self.bytes.offset()
+    }
+
+    /// The next row, `None` at the end of the file.
+    pub(super) fn next_row(&mut self) -> io::Result<Option<Row>> {
+        let Some(span) = self.read_record()? else {
+            return Ok(None);
+        };
+        let row = self.next_row;
+        self.next_row += 1;
+        Ok(Some(Row {
+            row,
+            offset: span.start,
+            end: span.end,
+            body: self.body(&span),
+        }))
+    }
+
+    /// Reads the first record as column names and checks them.
+    fn read_header(&mut self, name: &str) -> Result<Vec<String>, SourceError> {
+        let span = self
+            .read_record()
+            .map_err(|e| SourceError::io(name, e))?
+            .ok_or_else(|| SourceError::NoHeader {
+                input: name.to_owned(),
+            })?;
+        let bad = |reason: String| SourceError::BadHeader {
+            input: name.to_owned(),
+            reason,
+        };
+        if span.overflow || span.len > MAX_ROW_BYTES as u64 {
+            return Err(bad(format!("is longer than {MAX_ROW_BYTES} bytes")));
+        }
+        let ends = &self.ends[..span.nend];
+        let text = std::str::from_utf8(&self.out[..span.nout]).map_err(|e| {
+            let (column, _) = locate(ends, e.valid_up_to());
+            bad(format!("is not valid UTF-8 in column {}", column + 1))
+        })?;
+        let names: Vec<String> = split_fields(text, ends)
+            .map(|name| name.trim().to_owned())
+            .collect();
+        check_names(name, &names)?;
+        Ok(names)
+    }
+
+    /// The body of the record the buffers hold: its fields, or why it is invalid.
+    fn body(&self, span: &Span) -> RowBody {
+        let columns = self.header.names().len();
+        if span.overflow || span.len > MAX_ROW_BYTES as u64 {
+            return invalid(too_long_reason(span.len), &self.raw, RAW_PREFIX_BYTES);
+        }
+        let raw = &self.raw[..span.len as usize];
+        if span.nend != columns {
+            let reason = format!(
+                "has {} field{}, the header has {columns}",
+                span.nend,
+                if span.nend == 1 { "" } else { "s" }
+            );
+            return invalid(reason, raw, RAW_CAP);
+        }
+        let ends = &self.ends[..span.nend];
+        match std::str::from_utf8(&self.out[..span.nout]) {
+            Ok(text) => RowBody::Fields(Fields::csv(Arc::clone(&self.header), text, ends)),
+            Err(e) => {
+                let (column, at) = locate(ends, e.valid_up_to());
+                let reason = format!(
+                    "column {:?} (field {}) is not valid UTF-8 at byte {} of the field",
+                    self.header.names()[column],
+                    column + 1,
+                    at + 1
+                );
+                invalid(reason, raw, RAW_CAP)
+            }
+        }
+    }
+
+    /// Reads one record into the reused buffers; `None` at the end of the file.
+    fn read_record(&mut self) -> io::Result<Option<Span>> {
+        if !self.skip_blank_lines()? {
+            return Ok(None);
+        }
+        let start = self.bytes.offset();
+        self.raw.clear();
+        let (mut nout, mut nend, mut overflow) = (0, 0, false);
+        let (last, at_eof) = loop {
+            let buf = self.bytes.fill_buf()?;
+            let (res, nin, o, e) =
+                self.core
+                    .read_record(buf, &mut self.out[nout..], &mut self.ends[nend..]);
+            let last = nin.checked_sub(1).map(|i| buf[i]);
+            let room = RAW_CAP - self.raw.len();
+            self.raw.extend_from_slice(&buf[..nin.min(room)]);
+            let at_eof = buf.is_empty();
+            self.bytes.consume(nin);
+            (nout, nend) = (nout + o, nend + e);
+            overflow |= self.bytes.offset() - start > RAW_CAP as u64;
+            if overflow {
+                // Past the limit: keep parsing to find the row's end, keep nothing.
+                (nout, nend) = (0, 0);
+            }
+            match res {
+                ReadRecordResult::InputEmpty => {}
+                ReadRecordResult::OutputFull if !overflow => grow(&mut self.out),
+                ReadRecordResult::OutputEndsFull if !overflow => grow(&mut self.ends),
+                ReadRecordResult::OutputFull | ReadRecordResult::OutputEndsFull => {}
+                ReadRecordResult::Record => break (last, at_eof),
+                // Not reached: `skip_blank_lines` saw a byte that starts a record.
+                ReadRecordResult::End => return Ok(None),
+            }
+        };
+        // The terminator is the last byte consumed, unless the file ended the row.
+        let mut len = self.bytes.offset() - start;
+        if !at_eof && last.is_some() {
+            len -= 1;
+        }
+        if last == Some(b'\r') && !at_eof {
+            self.skip_lf()?;
+        }
+        Ok(Some(Span {
+            start,
+            end: self.bytes.offset(),
+            len,
+            nout,
+            nend,
+            overflow,
+        }))
+    }
+
+    /// Skips line terminators before a record (`csv-core` would skip them
+    /// too), so that the record starts at the current offset. Returns whether
+    /// any input is left.
+    fn skip_blank_lines(&mut self) -> io::Result<bool> {
+        loop {
+            let buf = self.bytes.fill_buf()?;
+            if buf.is_empty() {
+                return Ok(false);
+            }
+            let n = buf
+                .iter()
+                .take_while(|&&b| b == b'\r' || b == b'\n')
+                .count();
+            let rest = buf.len() - n;
+            self.bytes.consume(n);
+            if rest > 0 {
+                return Ok(true);
+            }
+        }
+    }
+
+    /// After a row ended by `\r`, takes the `\n` of a `\r\n` into the row.
+    fn skip_lf(&mut self) -> io::Result<()> {
+        if self.bytes.fill_buf()?.first() == Some(&b'\n') {
+            self.bytes.consume(1);
+        }
+        Ok(())
+    }
+}
+
+/// Doubles a reused buffer.
+fn grow<T: Default + Clone>(buf: &mut Vec<T>) {
+    let len = buf.len().max(1) * 2;
+    buf.resize(len, T::default());
+}
+
+/// An invalid row with the first `keep` bytes of `raw` as its text.
+fn invalid(reason: String, raw: &[u8], keep: usize) -> RowBody {
+    RowBody::Invalid(InvalidRow {
+        reason,
+        raw: lossy_prefix(raw, keep),
+    })
+}
+
+/// The 0-based field holding byte `pos` of a record, and `pos` within that field.
+fn locate(ends: &[usize], pos: usize) -> (usize, usize) {
+    let field = ends.partition_point(|&end| end <= pos);
+    let start = field.checked_sub(1).map_or(0, |i| ends[i]);
+    (field, pos - start)
+}
+
+/// The fields of a record: `text` cut at `ends`.
+fn split_fields<'a>(text: &'a str, ends: &'a [usize]) -> impl Iterator<Item = &'a str> + 'a {
+    ends.iter().scan(0, move |start, &end| {
+        let field = &text[*start..end];
+        *start = end;
+        Some(field)
+    })
+}
+
+/// Checks that the header names are non-empty and unique.
+fn check_names(source: &str, names: &[String]) -> Result<(), SourceError> {
+    let mut seen: HashMap<&str, usize> = HashMap::with_capacity(names.len());
+    for (i, name) in names.iter().enumerate() {
+        if name.is_empty() {
+            return Err(SourceError::EmptyColumnName {
+                input: source.to_owned(),
+                column: i + 1,
+            });
+        }
+        if let Some(first) = seen.insert(name, i) {
+            return Err(SourceError::DuplicateColumn {
+                input: source.to_owned(),
+                name: name.clone(),
+                first: first + 1,
+                second: i + 1,
+            });
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Cursor;
+
+    /// A reader of `data` held in memory.
+    fn reader(data: Vec<u8>) -> CsvReader {
+        let stream = ByteStream::start(Box::new(Cursor::new(data)), None, "memory").unwrap();
+        CsvReader::open("memory", stream).unwrap()
+    }
+
+    #[test]
+    fn huge_rows_do_not_grow_the_buffers_past_twice_the_limit() {
+        // An unclosed quote (one 5 MB field), then 5 MB of commas (many fields).
+        let mut data = b"a,b\nx,\"".to_vec();
+        data.extend(std::iter::repeat_n(b'y', 5_000_000));
+        let mut data2 = b"a,b\n".to_vec();
+        data2.extend(std::iter::repeat_n(b',', 5_000_000));
+        data2.extend_from_slice(b"\nu,v\n");
+        for data in [data, data2] {
+            let len = data.len();
+            let mut csv = reader(data);
+            let mut rows = Vec::new();
+            while let Some(row) = csv.next_row().unwrap() {
+                rows.push(row);
+            }
+            assert!(matches!(rows[0].body, RowBody::Invalid(_)));
+            assert_eq!(rows.last().unwrap().end as usize, len);
+            assert!(csv.out.len() <= 2 * RAW_CAP + 2, "{}", csv.out.len());
+            assert!(csv.ends.len() <= 2 * RAW_CAP + 2, "{}", csv.ends.len());
+            assert!(csv.raw.capacity() <= 2 * RAW_CAP, "{}", csv.raw.capacity());
+        }
+    }
+
+    #[test]
+    fn locate_finds_the_field_and_position() {
+        // Fields "ab", "", "cde".
+        let ends = [2, 2, 5];
+        assert_eq!(locate(&ends, 0), (0, 0));
+        assert_eq!(locate(&ends, 1), (0, 1));
+        assert_eq!(locate(&ends, 2), (2, 0));
+        assert_eq!(locate(&ends, 4), (2, 2));
+    }
+
+    #[test]
+    fn split_fields_cuts_at_ends() {
+        let fields: Vec<&str> = split_fields("abcde", &[2, 2, 5]).collect();
+        assert_eq!(fields, vec!["ab", "", "cde"]);
+    }
+}

@@ -1,0 +1,370 @@
+//! The fields of one record, looked up by column name.
+//!
+//! Both shapes own their data (a row moves to another thread) in two
+//! allocations, and decode lazily:
+//! - a CSV record is one string holding all its fields back to back, the end
+//!   of each field, and a shared ([`Arc`]) header that maps a column name to
+//!   its position; a lookup is one hash probe and a slice;
+//! - a JSON record is the object's text, validated by `serde_json` when the
+//!   line was read, and where each member's key and raw value lie in it. A
+//!   lookup scans the (few) keys; a string value without escapes is a slice
+//!   of the text, anything else is decoded when asked for. Building a
+//!   `serde_json::Map` instead costs two allocations per member and was the
+//!   bulk of the reading time.
+//!
+//! Values are text, whatever the source: mapping reads `email_verified` the
+//! same way from a CSV cell `"true"` and a JSON `true`. An empty CSV cell is
+//! `Some("")`, not `None`: the reader reports what the file holds, and mapping
+//! decides that an empty value means "absent".
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::Arc;
+
+use serde_json::{Map, Value};
+
+/// The column names of a CSV source and their positions, shared by its records.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) struct Header {
+    /// The names in file order, trimmed.
+    names: Vec<String>,
+    /// Name → position in `names`; the names are unique.
+    index: HashMap<String, usize>,
+}
+
+impl Header {
+    /// A header of unique `names` (the CSV reader checks uniqueness first).
+    pub(super) fn new(names: Vec<String>) -> Header {
+        let index = names
+            .iter()
+            .enumerate()
+            .map(|(i, name)| (name.clone(), i))
+            .collect();
+        Header { names, index }
+    }
+
+    /// The names in file order.
+    pub(super) fn names(&self) -> &[String] {
+        &self.names
+    }
+}
+
+/// The fields of one record.
+#[derive(Clone, PartialEq)]
+pub struct Fields {
+    /// The record in the shape its format gives it.
+    repr: Repr,
+}
+
+/// A CSV record or a JSON object.
+#[derive(Clone, PartialEq)]
+enum Repr {
+    Csv(CsvFields),
+    Json(JsonFields),
+}
+
+/// A JSON object: its text and where each member lies in it.
+#[derive(Clone, PartialEq)]
+struct JsonFields {
+    /// The object as written in the source line (a line is at most 64 KiB,
+    /// so `u32` offsets into it are plenty).
+    text: Box<str>,
+    /// The members in source order; a repeated key keeps every occurrence and
+    /// lookups take the last one, as `serde_json` does.
+    members: Box<[Member]>,
+}
+
+/// Where one member of a JSON object lies in its text.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) struct Member {
+    /// The key.
+    pub(super) key: Key,
+    /// [`key_tag`] of the key: lookups compare it before the key itself.
+    pub(super) tag: u32,
+    /// Start and end of the raw value (`"a\"b"`, `12`, `[1,2]`, ...).
+    pub(super) value: (u32, u32),
+}
+
+/// A member's key.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) enum Key {
+    /// Start and end of the key's text (without quotes), which has no escapes.
+    Span(u32, u32),
+    /// A key written with escapes, decoded.
+    Decoded(Box<str>),
+}
+
+/// A cheap fingerprint of a key (its length and first and last bytes) that
+/// tells most column names apart without comparing them.
+pub(super) fn key_tag(key: &str) -> u32 {
+    let bytes = key.as_bytes();
+    let first = bytes.first().copied().unwrap_or(0) as u32;
+    let last = bytes.last().copied().unwrap_or(0) as u32;
+    ((bytes.len() as u32) << 16) ^ (first << 8) ^ last
+}
+
+impl JsonFields {
+    fn key<'a>(&'a self, member: &'a Member) -> &'a str {
+        match &member.key {
+            Key::Span(start, end) => &self.text[*start as usize..*end as usize],
+            Key::Decoded(key) => key,
+        }
+    }
+
+    fn raw_value(&self, member: &Member) -> &str {
+        let (start, end) = member.value;
+        &self.text[start as usize..end as usize]
+    }
+
+    /// The raw value of the last member named `column`.
+    fn find(&self, column: &str) -> Option<&str> {
+        let tag = key_tag(column);
+        let member = self
+            .members
+            .iter()
+            .rev()
+            .find(|m| m.tag == tag && self.key(m) == column)?;
+        Some(self.raw_value(member))
+    }
+
+    /// The keys in source order, each once.
+    fn keys(&self) -> Vec<&str> {
+        let mut keys: Vec<&str> = Vec::with_capacity(self.members.len());
+        for member in self.members.iter() {
+            let key = self.key(member);
+            if !keys.contains(&key) {
+                keys.push(key);
+            }
+        }
+        keys
+    }
+}
+
+/// A CSV record: one field per header column.
+#[derive(Clone, PartialEq)]
+struct CsvFields {
+    /// The source's header, shared by all its records.
+    header: Arc<Header>,
+    /// All fields, concatenated.
+    text: Box<str>,
+    /// Where each field ends in `text`; as many as the header has columns.
+    /// A row is at most 64 KiB, so `u32` is plenty.
+    ends: Box<[u32]>,
+}
+
+impl CsvFields {
+    /// Field `i`, which exists: the reader only builds records with one field per column.
+    fn field(&self, i: usize) -> &str {
+        let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
+        &self.text[start..self.ends[i] as usize]
+    }
+}
+
+impl Fields {
+    /// A CSV record: `text` holds the fields back to back, `ends` where each
+    /// ends; there is one end per header column.
+    pub(super) fn csv(header: Arc<Header>, text: &str, ends: &[usize]) -> Fields {
+        debug_assert_eq!(ends.len(), header.names.len());
+        Fields {
+            repr: Repr::Csv(CsvFields {
+                header,
+                text: Box::from(text),
+                ends: ends.iter().map(|&e| e as u32).collect(),
+            }),
+        }
+    }
+
+    /// A JSON record: `text` is one JSON object, `members` where its members
+    /// lie in it (taken, leaving the vector empty for reuse).
+    pub(super) fn json(text: &str, members: &mut Vec<Member>) -> Fields {
+        Fields {
+            repr: Repr::Json(JsonFields {
+                text: Box::from(text),
+                members: members.drain(..).collect(),
+            }),
+        }
+    }
+
+    /// A record from a JSON object, read as a JSON Lines source would read it.
+    pub fn from_json_object(object: Map<String, Value>) -> Fields {
+        let text = Value::Object(object).to_string();
+        let mut members = Vec::new();
+        // Cannot fail: serde_json has just written this text as an object.
+        if super::jsonl::index_object(&text, &mut members).is_err() {
+            members.clear();
+        }
+        Fields::json(&text, &mut members)
+    }
+
+    /// A record of text values, for tests and for callers that build rows by
+    /// hand; a repeated column keeps its last value.
+    pub fn from_pairs<K, V>(pairs: impl IntoIterator<Item = (K, V)>) -> Fields
+    where
+        K: Into<String>,
+        V: Into<String>,
+    {
+        let object = pairs
+            .into_iter()
+            .map(|(k, v)| (k.into(), Value::String(v.into())))
+            .collect();
+        Fields::from_json_object(object)
+    }
+
+    /// The value of `column`; `None` when the column is absent (or JSON `null`).
+    ///
+    /// - CSV: the cell's text, `Some("")` for an empty cell (mapping treats
+    ///   empty as absent).
+    /// - JSON: strings decoded, booleans and numbers as written in the source
+    ///   (`true`, `12.50`), arrays of scalars joined with `;` (nulls left
+    ///   out), other arrays and objects as compact JSON text. A repeated key
+    ///   gives its last value.
+    pub fn get(&self, column: &str) -> Option<Cow<'_, str>> {
+        match &self.repr {
+            Repr::Csv(csv) => {
+                let i = *csv.header.index.get(column)?;
+                Some(Cow::Borrowed(csv.field(i)))
+            }
+            Repr::Json(json) => raw_json_text(json.find(column)?),
+        }
+    }
+
+    /// The column names: the CSV header in file order, or the JSON object's
+    /// keys in source order.
+    pub fn columns(&self) -> Vec<&str> {
+        match &self.repr {
+            Repr::Csv(csv) => csv.header.names.iter().map(String::as_str).collect(),
+            Repr::Json(json) => json.keys(),
+        }
+    }
+
+    /// The record as a JSON object (column → value), for the rejects file:
+    /// CSV cells as strings, a JSON object as it was read (keys sorted, a
+    /// repeated key once with its last value).
+    pub fn to_json(&self) -> Value {
+        match &self.repr {
+            Repr::Csv(csv) => {
+                let object = csv
+                    .header
+                    .names
+                    .iter()
+                    .enumerate()
+                    .map(|(i, name)| (name.clone(), Value::String(csv.field(i).to_owned())))
+                    .collect();
+                Value::Object(object)
+            }
+            // Cannot fail: the text was validated as an object when read.
+            Repr::Json(json) => serde_json::from_str(&json.text)
+                .unwrap_or_else(|_| Value::String(json.text.to_string())),
+        }
+    }
+}
+
+impl fmt::Debug for Fields {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut map = f.debug_map();
+        for column in self.columns() {
+            map.entry(&column, &self.get(column));
+        }
+        map.finish()
+    }
+}
+
+/// The text of a raw JSON value, as [`Fields::get`] describes.
+fn raw_json_text(raw: &str) -> Option<Cow<'_, str>> {
+    match raw.as_bytes().first()? {
+        b'"' if !raw.contains('\\') => raw.get(1..raw.len() - 1).map(Cow::Borrowed),
+        b'"' | b'[' | b'{' => match serde_json::from_str::<Value>(raw) {
+            Ok(value) => json_text(&value).map(|text| Cow::Owned(text.into_owned())),
+            // Not reached for validated text; a lone surrogate escape is the
+            // one thing serde_json skims over but refuses to decode.
+            Err(_) => Some(Cow::Borrowed(raw)),
+        },
+        b'n' => None,
+        _ => Some(Cow::Borrowed(raw)),
+    }
+}
+
+/// The text of a JSON value, as [`Fields::get`] describes.
+pub(super) fn json_text(value: &Value) -> Option<Cow<'_, str>> {
+    match value {
+        Value::Null => None,
+        Value::String(s) => Some(Cow::Borrowed(s)),
+        Value::Bool(true) => Some(Cow::Borrowed("true")),
+        Value::Bool(false) => Some(Cow::Borrowed("false")),
+        Value::Number(n) => Some(Cow::Owned(n.to_string())),
+        Value::Array(items) if items.iter().all(is_scalar) => {
+            let parts: Vec<Cow<'_, str>> = items.iter().filter_map(json_text).collect();
+            Some(Cow::Owned(parts.join(";")))
+        }
+        Value::Array(_) | Value::Object(_) => Some(Cow::Owned(value.to_string())),
+    }
+}
+
+/// Whether `value` is neither an array nor an object.
+fn is_scalar(value: &Value) -> bool {
+    !matches!(value, Value::Array(_) | Value::Object(_))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn csv_fields(names: &[&str], values: &[&str]) -> Fields {
+        let header = Arc::new(Header::new(names.iter().map(|s| s.to_string()).collect()));
+        let mut text = String::new();
+        let mut ends = Vec::new();
+        for v in values {
+            text.push_str(v);
+            ends.push(text.len());
+        }
+        Fields::csv(header, &text, &ends)
+    }
+
+    #[test]
+    fn csv_fields_are_found_by_name() {
+        let f = csv_fields(&["id", "email", "name"], &["u1", "", "Zoë"]);
+        assert_eq!(f.get("id").as_deref(), Some("u1"));
+        assert_eq!(f.get("email").as_deref(), Some(""));
+        assert_eq!(f.get("name").as_deref(), Some("Zoë"));
+        assert_eq!(f.get("phone"), None);
+        assert_eq!(f.columns(), vec!["id", "email", "name"]);
+        assert_eq!(f.to_json(), json!({"id": "u1", "email": "", "name": "Zoë"}));
+    }
+
+    #[test]
+    fn json_values_become_text() {
+        let object = json!({
+            "id": "u1",
+            "phone": null,
+            "email_verified": true,
+            "n": 12.5,
+            "groups": ["a", "b", null, 3],
+            "nested": [["x"]],
+            "obj": {"k": 1},
+            "empty": [],
+        });
+        let Value::Object(object) = object else {
+            unreachable!()
+        };
+        let f = Fields::from_json_object(object.clone());
+        assert_eq!(f.get("id").as_deref(), Some("u1"));
+        assert_eq!(f.get("phone"), None);
+        assert_eq!(f.get("missing"), None);
+        assert_eq!(f.get("email_verified").as_deref(), Some("true"));
+        assert_eq!(f.get("n").as_deref(), Some("12.5"));
+        assert_eq!(f.get("groups").as_deref(), Some("a;b;3"));
+        assert_eq!(f.get("nested").as_deref(), Some(r#"[["x"]]"#));
+        assert_eq!(f.get("obj").as_deref(), Some(r#"{"k":1}"#));
+        assert_eq!(f.get("empty").as_deref(), Some(""));
+        assert_eq!(f.to_json(), Value::Object(object));
+    }
+
+    #[test]
+    fn from_pairs_builds_text_fields() {
+        let f = Fields::from_pairs([("id", "u1"), ("email", "a@b.co"), ("id", "u2")]);
+        assert_eq!(f.get("id").as_deref(), Some("u2"));
+        assert_eq!(f.columns(), vec!["email", "id"]);
+    }
+}

@@ -1,0 +1,196 @@
+//! The bytes of a source: a buffered reader that knows its absolute offset.
+//!
+//! Both parsers read through [`ByteStream`]'s `fill_buf` / `consume`, and
+//! every consumed byte moves `offset`, so a row's offsets are exact file
+//! offsets (a BOM included). Opening sniffs the first bytes: a UTF-8 BOM is
+//! consumed (it is not data), a UTF-16 or UTF-32 BOM is an error, because a
+//! UTF-8 parser would read such a file as garbage rows.
+
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, Cursor, Read, Seek, SeekFrom};
+
+use super::{Input, SourceError};
+
+/// Size of the read buffer. Large enough that a row (at most 64 KiB, usually
+/// a few hundred bytes) rarely straddles two reads.
+const BUFFER_BYTES: usize = 256 * 1024;
+
+/// The UTF-8 byte order mark.
+const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
+
+/// A buffered source of bytes that counts its absolute offset.
+pub(super) struct ByteStream {
+    /// The buffered bytes; `Send` so the reader can live on its own thread.
+    reader: BufReader<Box<dyn Read + Send>>,
+    /// Absolute offset of the next byte `fill_buf` returns.
+    offset: u64,
+    /// The file size, for progress; `None` for standard input.
+    total_size: Option<u64>,
+}
+
+impl ByteStream {
+    /// Opens `input` at its start, checks its encoding and consumes a UTF-8 BOM.
+    pub(super) fn open(input: &Input) -> Result<ByteStream, SourceError> {
+        let (raw, total_size) = open_raw(input)?;
+        ByteStream::start(raw, total_size, &input.name())
+    }
+
+    /// Starts reading `raw` (named `name` in errors): checks its encoding and
+    /// consumes a UTF-8 BOM.
+    pub(super) fn start(
+        mut raw: Box<dyn Read + Send>,
+        total_size: Option<u64>,
+        name: &str,
+    ) -> Result<ByteStream, SourceError> {
+        let mut prefix = [0u8; 4];
+        let n = read_prefix(&mut raw, &mut prefix).map_err(|e| SourceError::io(name, e))?;
+        let prefix = &prefix[..n];
+        if let Some(encoding) = foreign_encoding(prefix) {
+            return Err(SourceError::UnsupportedEncoding {
+                input: name.to_owned(),
+                encoding,
+            });
+        }
+        let chained: Box<dyn Read + Send> = Box::new(Cursor::new(prefix.to_vec()).chain(raw));
+        let mut stream = ByteStream {
+            reader: BufReader::with_capacity(BUFFER_BYTES, chained),
+            offset: 0,
+            total_size,
+        };
+        if prefix.starts_with(UTF8_BOM) {
+            // The BOM is in the first fill: the prefix is read before the rest.
+            let buffered = stream.fill_buf().map_err(|e| SourceError::io(name, e))?;
+            debug_assert!(buffered.starts_with(UTF8_BOM));
+            stream.consume(UTF8_BOM.len());
+        }
+        Ok(stream)
+    }
+
+    /// Moves to `offset` by opening the file again and seeking. An offset at
+    /// or before the current position leaves the stream where it is: that is
+    /// how a resume point before the first data row starts at the first one.
+    pub(super) fn skip_to(&mut self, input: &Input, offset: u64) -> Result<(), SourceError> {
+        if offset <= self.offset {
+            return Ok(());
+        }
+        let Input::File(path) = input else {
+            return Err(SourceError::ResumeOnStdin);
+        };
+        let mut file = File::open(path).map_err(|e| SourceError::io(&input.name(), e))?;
+        file.seek(SeekFrom::Start(offset))
+            .map_err(|e| SourceError::io(&input.name(), e))?;
+        self.reader = BufReader::with_capacity(BUFFER_BYTES, Box::new(file));
+        self.offset = offset;
+        Ok(())
+    }
+
+    /// The buffered bytes from the current offset; empty at end of input.
+    pub(super) fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        loop {
+            match self.reader.fill_buf() {
+                Ok(_) => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(self.reader.buffer())
+    }
+
+    /// Marks `n` bytes of the last `fill_buf` as read.
+    pub(super) fn consume(&mut self, n: usize) {
+        self.reader.consume(n);
+        self.offset += n as u64;
+    }
+
+    /// Absolute offset of the next unread byte.
+    pub(super) fn offset(&self) -> u64 {
+        self.offset
+    }
+
+    /// The file size; `None` for standard input.
+    pub(super) fn total_size(&self) -> Option<u64> {
+        self.total_size
+    }
+}
+
+/// Opens the raw bytes of `input` and, for a file, its size.
+fn open_raw(input: &Input) -> Result<(Box<dyn Read + Send>, Option<u64>), SourceError> {
+    match input {
+        Input::Stdin => Ok((Box::new(io::stdin()), None)),
+        Input::File(path) => {
+            let file = File::open(path).map_err(|e| SourceError::io(&input.name(), e))?;
+            let size = file
+                .metadata()
+                .map_err(|e| SourceError::io(&input.name(), e))?
+                .len();
+            Ok((Box::new(file), Some(size)))
+        }
+    }
+}
+
+/// Reads until `buf` is full or the input ends (a pipe may deliver fewer
+/// bytes per read); returns how many bytes were read.
+fn read_prefix(reader: &mut dyn Read, buf: &mut [u8]) -> io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match reader.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
+}
+
+/// The encoding a file's first bytes announce when it is not UTF-8: a UTF-16
+/// or UTF-32 byte order mark (UTF-32 is checked first, its little-endian BOM
+/// starts like UTF-16's).
+fn foreign_encoding(prefix: &[u8]) -> Option<&'static str> {
+    const BOMS: [(&[u8], &str); 4] = [
+        (b"\xFF\xFE\x00\x00", "UTF-32LE"),
+        (b"\x00\x00\xFE\xFF", "UTF-32BE"),
+        (b"\xFF\xFE", "UTF-16LE"),
+        (b"\xFE\xFF", "UTF-16BE"),
+    ];
+    BOMS.iter()
+        .find(|(bom, _)| prefix.starts_with(bom))
+        .map(|(_, name)| *name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn boms_name_their_encoding() {
+        assert_eq!(foreign_encoding(b"\xFF\xFEi\x00"), Some("UTF-16LE"));
+        assert_eq!(foreign_encoding(b"\xFE\xFF\x00i"), Some("UTF-16BE"));
+        assert_eq!(foreign_encoding(b"\xFF\xFE\x00\x00"), Some("UTF-32LE"));
+        assert_eq!(foreign_encoding(b"\x00\x00\xFE\xFF"), Some("UTF-32BE"));
+        assert_eq!(foreign_encoding(b"\xEF\xBB\xBFid"), None);
+        assert_eq!(foreign_encoding(b"id,e"), None);
+        assert_eq!(foreign_encoding(b""), None);
+    }
+
+    #[test]
+    fn read_prefix_collects_short_reads() {
+        // A reader that hands out one byte per call, like a slow pipe.
+        struct OneByte(Vec<u8>);
+        impl Read for OneByte {
+            fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+                if self.0.is_empty() || buf.is_empty() {
+                    return Ok(0);
+                }
+                buf[0] = self.0.remove(0);
+                Ok(1)
+            }
+        }
+        let mut reader = OneByte(b"\xFF\xFEab".to_vec());
+        let mut buf = [0u8; 4];
+        assert_eq!(read_prefix(&mut reader, &mut buf).unwrap(), 4);
+        assert_eq!(&buf, b"\xFF\xFEab");
+        let mut short = OneByte(b"a".to_vec());
+        assert_eq!(read_prefix(&mut short, &mut buf).unwrap(), 1);
+    }
+}

@@ -1,0 +1,814 @@
+//! Behaviour of [`SourceReader`] on real files: edge cases of both formats,
+//! fatal source errors, and the resume property (reading from any row's
+//! position gives exactly the rest of a full read).
+
+use std::path::{Path, PathBuf};
+
+use proptest::prelude::*;
+use serde_json::json;
+use tempfile::TempDir;
+
+use super::*;
+use crate::contract::rules::MAX_ROW_BYTES;
+
+/// Writes `bytes` to `name` in `dir`.
+fn write(dir: &TempDir, name: &str, bytes: &[u8]) -> PathBuf {
+    let path = dir.path().join(name);
+    std::fs::write(&path, bytes).unwrap();
+    path
+}
+
+fn open(path: &Path, resume: Option<ResumePoint>) -> Result<SourceReader, SourceError> {
+    let input = Input::File(path.to_path_buf());
+    let format = Format::resolve(&input, None)?;
+    SourceReader::open(&input, format, resume)
+}
+
+/// All rows of the file, from `resume` if given.
+fn read(path: &Path, resume: Option<ResumePoint>) -> Vec<Row> {
+    open(path, resume)
+        .unwrap()
+        .collect::<Result<Vec<_>, _>>()
+        .unwrap()
+}
+
+/// Writes `bytes` as `name` and reads all its rows.
+fn rows_of(name: &str, bytes: &[u8]) -> Vec<Row> {
+    let dir = TempDir::new().unwrap();
+    read(&write(&dir, name, bytes), None)
+}
+
+/// Writes `bytes` as `name` and returns the error opening it gives.
+fn open_error(name: &str, bytes: &[u8]) -> SourceError {
+    let dir = TempDir::new().unwrap();
+    match open(&write(&dir, name, bytes), None) {
+        Ok(reader) => panic!("{name} opened: {reader:?}"),
+        Err(e) => e,
+    }
+}
+
+fn fields(row: &Row) -> &Fields {
+    match &row.body {
+        RowBody::Fields(f) => f,
+        RowBody::Invalid(bad) => panic!("row {} is invalid: {bad:?}", row.row),
+    }
+}
+
+fn invalid(row: &Row) -> &InvalidRow {
+    match &row.body {
+        RowBody::Invalid(bad) => bad,
+        RowBody::Fields(f) => panic!("row {} is valid: {f:?}", row.row),
+    }
+}
+
+fn get(row: &Row, column: &str) -> Option<String> {
+    fields(row).get(column).map(|v| v.into_owned())
+}
+
+/// Row numbers, offsets and the bytes each row spans.
+fn spans<'a>(bytes: &'a [u8], rows: &[Row]) -> Vec<(u64, &'a [u8])> {
+    rows.iter()
+        .map(|r| (r.row, &bytes[r.offset as usize..r.end as usize]))
+        .collect()
+}
+
+// ---------------------------------------------------------------- CSV
+
+#[test]
+fn csv_rows_carry_numbers_offsets_and_fields() {
+    let data = b"id,email\nu1,a@x.io\nu2,b@x.io\n";
+    let rows = rows_of("u.csv", data);
+    assert_eq!(
+        spans(data, &rows),
+        vec![(1, &b"u1,a@x.io\n"[..]), (2, &b"u2,b@x.io\n"[..])]
+    );
+    assert_eq!(get(&rows[1], "email").as_deref(), Some("b@x.io"));
+    assert_eq!(get(&rows[1], "phone"), None);
+}
+
+#[test]
+fn csv_bom_is_skipped_but_counted_in_offsets() {
+    let plain = b"id,name\nu1,Zo\xC3\xAB\n".to_vec();
+    let mut with_bom = b"\xEF\xBB\xBF".to_vec();
+    with_bom.extend_from_slice(&plain);
+    let dir = TempDir::new().unwrap();
+    let reader = open(&write(&dir, "b.csv", &with_bom), None).unwrap();
+    assert_eq!(reader.headers().unwrap(), ["id", "name"]);
+    let a = rows_of("a.csv", &plain);
+    let b: Vec<Row> = reader.map(Result::unwrap).collect();
+    assert_eq!(get(&b[0], "id").as_deref(), Some("u1"));
+    assert_eq!(get(&b[0], "name").as_deref(), Some("Zoë"));
+    assert_eq!(b[0].offset, a[0].offset + 3);
+    assert_eq!(b[0].end, a[0].end + 3);
+}
+
+#[test]
+fn csv_crlf_and_lf_read_the_same() {
+    let lf = rows_of("lf.csv", b"id,n\nu1,a\nu2,b\n");
+    let crlf_data = b"id,n\r\nu1,a\r\nu2,b\r\n";
+    let crlf = rows_of("crlf.csv", crlf_data);
+    assert_eq!(
+        spans(crlf_data, &crlf),
+        vec![(1, &b"u1,a\r\n"[..]), (2, &b"u2,b\r\n"[..])]
+    );
+    for (a, b) in lf.iter().zip(&crlf) {
+        assert_eq!(fields(a), fields(b));
+    }
+    let cr = rows_of("cr.csv", b"id,n\ru1,a\ru2,b");
+    assert_eq!(get(&cr[1], "n").as_deref(), Some("b"));
+}
+
+#[test]
+fn csv_quoted_fields_hold_commas_quotes_and_line_breaks() {
+    let data =
+        b"id,name,note\n\"u,1\",\"say \"\"hi\"\"\",\"two\nlines\"\nu2,plain,\"crlf\r\ninside\"\r\n";
+    let rows = rows_of("q.csv", data);
+    assert_eq!(rows.len(), 2);
+    assert_eq!(get(&rows[0], "id").as_deref(), Some("u,1"));
+    assert_eq!(get(&rows[0], "name").as_deref(), Some("say \"hi\""));
+    assert_eq!(get(&rows[0], "note").as_deref(), Some("two\nlines"));
+    assert_eq!(get(&rows[1], "note").as_deref(), Some("crlf\r\ninside"));
+    assert_eq!(rows[1].end as usize, data.len());
+}
+
+#[test]
+fn csv_invalid_utf8_names_the_column_and_reading_goes_on() {
+    let rows = rows_of("bad.csv", b"id,name\nu1,Zo\xFF\nu2,ok\n");
+    let bad = invalid(&rows[0]);
+    assert_eq!(
+        bad.reason,
+        "column \"name\" (field 2) is not valid UTF-8 at byte 3 of the field"
+    );
+    assert_eq!(bad.raw, "u1,Zo\u{FFFD}");
+    assert_eq!(get(&rows[1], "name").as_deref(), Some("ok"));
+}
+
+#[test]
+fn csv_wrong_field_counts_are_rejected_with_both_counts() {
+    let rows = rows_of("n.csv", b"id,a,b\nu1,1,2,3\nu2\nu3,1\r\nu4,1,2\n");
+    assert_eq!(invalid(&rows[0]).reason, "has 4 fields, the header has 3");
+    assert_eq!(invalid(&rows[0]).raw, "u1,1,2,3");
+    assert_eq!(invalid(&rows[1]).reason, "has 1 field, the header has 3");
+    assert_eq!(invalid(&rows[2]).reason, "has 2 fields, the header has 3");
+    assert_eq!(invalid(&rows[2]).raw, "u3,1");
+    assert_eq!(get(&rows[3], "b").as_deref(), Some("2"));
+}
+
+#[test]
+fn csv_row_over_the_limit_is_rejected_and_reading_goes_on() {
+    let mut data = b"id,note\n".to_vec();
+    data.extend_from_slice(b"u1,");
+    data.extend(std::iter::repeat_n(b'x', MAX_ROW_BYTES));
+    data.extend_from_slice(b"\nu2,ok\n");
+    let rows = rows_of("long.csv", &data);
+    let bad = invalid(&rows[0]);
+    let len = MAX_ROW_BYTES + 3;
+    assert_eq!(
+        bad.reason,
+        format!("is {len} bytes long, over the 65536-byte limit for a row")
+    );
+    assert_eq!(bad.raw.len(), RAW_PREFIX_BYTES);
+    assert!(bad.raw.starts_with("u1,xxx"));
+    assert_eq!(
+        (rows[1].row, get(&rows[1], "note").as_deref()),
+        (2, Some("ok"))
+    );
+}
+
+#[test]
+fn csv_row_exactly_at_the_limit_is_accepted() {
+    let mut data = b"id,note\nu1,".to_vec();
+    data.extend(std::iter::repeat_n(b'x', MAX_ROW_BYTES - 3));
+    data.extend_from_slice(b"\r\n");
+    let rows = rows_of("edge.csv", &data);
+    assert_eq!(
+        get(&rows[0], "note").map(|v| v.len()),
+        Some(MAX_ROW_BYTES - 3)
+    );
+}
+
+#[test]
+fn csv_unbalanced_quote_swallows_the_rest_as_one_bounded_row() {
+    let mut data = b"id,note\nu1,\"never closed\n".to_vec();
+    for i in 0..20_000 {
+        data.extend_from_slice(format!("u{i},fine\n").as_bytes());
+    }
+    let rows = rows_of("quote.csv", &data);
+    assert_eq!(rows.len(), 1);
+    assert!(invalid(&rows[0]).reason.starts_with("is "));
+    assert_eq!(rows[0].end as usize, data.len());
+}
+
+#[test]
+fn csv_blank_lines_are_skipped_and_not_counted() {
+    let data = b"id\n\nu1\n\r\n\nu2\n\n";
+    let rows = rows_of("blank.csv", data);
+    assert_eq!(
+        spans(data, &rows),
+        vec![(1, &b"u1\n"[..]), (2, &b"u2\n"[..])]
+    );
+}
+
+#[test]
+fn csv_last_row_may_lack_a_newline() {
+    let data = b"id,n\nu1,a\nu2,b";
+    let rows = rows_of("end.csv", data);
+    assert_eq!(spans(data, &rows)[1], (2, &b"u2,b"[..]));
+    assert_eq!(get(&rows[1], "n").as_deref(), Some("b"));
+}
+
+#[test]
+fn csv_empty_cells_are_empty_strings() {
+    let rows = rows_of("e.csv", b"id,email,phone\nu1,,\"\"\n");
+    assert_eq!(get(&rows[0], "email").as_deref(), Some(""));
+    assert_eq!(get(&rows[0], "phone").as_deref(), Some(""));
+    assert_eq!(
+        fields(&rows[0]).to_json(),
+        json!({"id": "u1", "email": "", "phone": ""})
+    );
+}
+
+#[test]
+fn csv_header_only_is_an_empty_source() {
+    assert!(rows_of("h.csv", b"id,email\n").is_empty());
+    assert!(rows_of("h.csv", b"id,email").is_empty());
+    assert!(rows_of("h.csv", b"\xEF\xBB\xBFid,email\r\n\r\n").is_empty());
+}
+
+#[test]
+fn csv_without_header_is_an_error() {
+    for data in [&b""[..], b"\xEF\xBB\xBF", b"\n\r\n\n"] {
+        let e = open_error("empty.csv", data);
+        assert!(matches!(e, SourceError::NoHeader { .. }), "{e:?}");
+        assert!(e.to_string().contains("has no header row"), "{e}");
+    }
+}
+
+#[test]
+fn csv_header_names_are_trimmed_and_must_be_unique_and_non_empty() {
+    let dir = TempDir::new().unwrap();
+    let reader = open(&write(&dir, "t.csv", b" id , email\n"), None).unwrap();
+    assert_eq!(reader.headers().unwrap(), ["id", "email"]);
+
+    let e = open_error("dup.csv", b"id,email,name, email\nu1,a,b,c\n");
+    match &e {
+        SourceError::DuplicateColumn {
+            name,
+            first,
+            second,
+            ..
+        } => assert_eq!((name.as_str(), *first, *second), ("email", 2, 4)),
+        other => panic!("{other:?}"),
+    }
+    assert!(
+        e.to_string().contains("names column \"email\" twice"),
+        "{e}"
+    );
+
+    let e = open_error("empty-name.csv", b"id,,name\n");
+    assert!(
+        matches!(e, SourceError::EmptyColumnName { column: 2, .. }),
+        "{e:?}"
+    );
+}
+
+#[test]
+fn csv_header_must_be_utf8_and_within_the_limit() {
+    let e = open_error("h.csv", b"id,n\xE9\n");
+    assert!(matches!(e, SourceError::BadHeader { .. }), "{e:?}");
+    assert!(e.to_string().contains("not valid UTF-8 in column 2"), "{e}");
+
+    let mut long = vec![b'a'; MAX_ROW_BYTES + 10];
+    long.push(b'\n');
+    let e = open_error("h.csv", &long);
+    assert!(e.to_string().contains("is longer than 65536 bytes"), "{e}");
+}
+
+#[test]
+fn utf16_and_utf32_are_rejected_for_both_formats() {
+    let cases: [(&[u8], &str); 3] = [
+        (b"\xFF\xFEi\x00d\x00\n\x00", "UTF-16LE"),
+        (b"\xFE\xFF\x00i\x00d\x00\n", "UTF-16BE"),
+        (b"\xFF\xFE\x00\x00i\x00\x00\x00", "UTF-32LE"),
+    ];
+    for (data, expected) in cases {
+        for name in ["u.csv", "u.jsonl"] {
+            match open_error(name, data) {
+                SourceError::UnsupportedEncoding { encoding, .. } => {
+                    assert_eq!(encoding, expected)
+                }
+                other => panic!("{name}: {other:?}"),
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------- JSON Lines
+
+#[test]
+fn jsonl_rows_are_objects_and_blank_lines_do_not_count() {
+    let data = b"\xEF\xBB\xBF{\"id\":\"u1\",\"email_verified\":true}\r\n\n   \t\r\n{\"id\":\"u2\",\"groups\":[\"a\",\"b\"]}";
+    let rows = rows_of("u.jsonl", data);
+    assert_eq!(
+        spans(data, &rows),
+        vec![
+            (1, &b"{\"id\":\"u1\",\"email_verified\":true}\r\n"[..]),
+            (2, &b"{\"id\":\"u2\",\"groups\":[\"a\",\"b\"]}"[..]),
+        ]
+    );
+    assert_eq!(rows[0].offset, 3);
+    assert_eq!(get(&rows[0], "email_verified").as_deref(), Some("true"));
+    assert_eq!(get(&rows[1], "groups").as_deref(), Some("a;b"));
+}
+
+#[test]
+fn jsonl_bad_lines_are_invalid_rows_with_reasons() {
+    let data = b"{\"id\":1,}\n[1,2]\n\"text\"\n{\"id\":\"\xFF\"}\n{\"id\":\"u5\"}\n";
+    let rows = rows_of("bad.ndjson", data);
+    let reasons: Vec<&str> = rows[..4]
+        .iter()
+        .map(|r| invalid(r).reason.as_str())
+        .collect();
+    assert!(
+        reasons[0].starts_with("is not valid JSON: trailing comma at line 1 column 9"),
+        "{}",
+        reasons[0]
+    );
+    assert_eq!(reasons[1], "is a JSON array, not an object");
+    assert_eq!(reasons[2], "is a JSON string, not an object");
+    assert_eq!(reasons[3], "is not valid UTF-8 at byte 8");
+    assert_eq!(invalid(&rows[0]).raw, "{\"id\":1,}");
+    assert_eq!(invalid(&rows[3]).raw, "{\"id\":\"\u{FFFD}\"}");
+    assert_eq!(
+        (rows[4].row, get(&rows[4], "id").as_deref()),
+        (5, Some("u5"))
+    );
+}
+
+#[test]
+fn jsonl_values_are_decoded_lazily_and_exactly() {
+    let line = concat!(
+        r#"{ "id" : "u1" , "na\u006de": "Zo\u00eb \"Z\"", "n": 12.50, "ok": false,"#,
+        r#" "phone": null, "groups": ["a", 2, null], "obj": {"k": [1, {}]}, "id": "u2"}"#
+    );
+    let rows = rows_of("esc.jsonl", line.as_bytes());
+    let f = fields(&rows[0]);
+    assert_eq!(
+        f.get("id").as_deref(),
+        Some("u2"),
+        "a repeated key gives its last value"
+    );
+    assert_eq!(f.get("name").as_deref(), Some("Zoë \"Z\""));
+    assert_eq!(f.get("n").as_deref(), Some("12.50"));
+    assert_eq!(f.get("ok").as_deref(), Some("false"));
+    assert_eq!(f.get("phone"), None);
+    assert_eq!(f.get("groups").as_deref(), Some("a;2"));
+    assert_eq!(f.get("obj").as_deref(), Some(r#"{"k":[1,{}]}"#));
+    assert_eq!(
+        f.columns(),
+        ["id", "name", "n", "ok", "phone", "groups", "obj"]
+    );
+    assert_eq!(
+        f.to_json(),
+        json!({"id": "u2", "name": "Zoë \"Z\"", "n": 12.5, "ok": false, "phone": null,
+               "groups": ["a", 2, null], "obj": {"k": [1, {}]}})
+    );
+}
+
+#[test]
+fn jsonl_surrogate_escapes_must_pair() {
+    let data = concat!(
+        r#"{"id":"u1","name":"\ud83d\ude00 \u00e9"}"#,
+        "\n",
+        r#"{"id":"u2","name":"\uD800x"}"#,
+        "\n",
+        r#"{"id":"u3","tags":["\udc00"]}"#,
+    );
+    let rows = rows_of("s.jsonl", data.as_bytes());
+    assert_eq!(get(&rows[0], "name").as_deref(), Some("😀 é"));
+    for bad in &rows[1..] {
+        let reason = &invalid(bad).reason;
+        assert!(reason.starts_with("is not valid JSON: "), "{reason}");
+    }
+}
+
+#[test]
+fn jsonl_oversized_lines_are_skipped_and_the_next_line_is_read() {
+    // One line that fits the read buffer, one that spans several reads.
+    for size in [100_000usize, 3_000_000] {
+        let mut data = b"{\"id\":\"u1\"}\n{\"id\":\"".to_vec();
+        data.extend(std::iter::repeat_n(b'x', size));
+        data.extend_from_slice(b"\"}\r\n{\"id\":\"u3\"}\n");
+        let rows = rows_of("big.jsonl", &data);
+        assert_eq!(rows.len(), 3);
+        let bad = invalid(&rows[1]);
+        let len = size + 9;
+        assert_eq!(
+            bad.reason,
+            format!("is {len} bytes long, over the 65536-byte limit for a row")
+        );
+        assert_eq!(bad.raw.len(), RAW_PREFIX_BYTES);
+        assert!(bad.raw.starts_with("{\"id\":\"xxx"));
+        assert_eq!(rows[2].offset, rows[1].end);
+        assert_eq!(get(&rows[2], "id").as_deref(), Some("u3"));
+    }
+}
+
+#[test]
+fn jsonl_empty_file_is_an_empty_source() {
+    assert!(rows_of("e.jsonl", b"").is_empty());
+    assert!(rows_of("e.jsonl", b"\xEF\xBB\xBF\n \n").is_empty());
+}
+
+// ---------------------------------------------------------------- opening
+
+#[test]
+fn format_comes_from_the_extension_or_the_flag() {
+    assert_eq!(Format::from_path(Path::new("a/b.CSV")), Some(Format::Csv));
+    assert_eq!(
+        Format::from_path(Path::new("b.NdJson")),
+        Some(Format::JsonLines)
+    );
+    assert_eq!(
+        Format::from_path(Path::new("b.jsonl")),
+        Some(Format::JsonLines)
+    );
+    assert_eq!(Format::from_path(Path::new("b.json")), None);
+    assert_eq!(Format::from_path(Path::new("csv")), None);
+    assert_eq!("JSONL".parse::<Format>(), Ok(Format::JsonLines));
+    assert!("xml".parse::<Format>().is_err());
+
+    let txt = Input::File(PathBuf::from("users.txt"));
+    let e = Format::resolve(&txt, None).unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("cannot tell the format of users.txt"),
+        "{e}"
+    );
+    assert_eq!(
+        Format::resolve(&txt, Some(Format::Csv)).unwrap(),
+        Format::Csv
+    );
+    assert!(Format::resolve(&Input::Stdin, None).is_err());
+    assert_eq!(Input::from_arg("-"), Input::Stdin);
+}
+
+#[test]
+fn missing_file_is_an_io_error_naming_it() {
+    let dir = TempDir::new().unwrap();
+    let path = dir.path().join("nope.csv");
+    let e = open(&path, None).unwrap_err();
+    assert!(matches!(e, SourceError::Io { .. }), "{e:?}");
+    assert!(e.to_string().contains("nope.csv"), "{e}");
+}
+
+#[test]
+fn stdin_cannot_be_resumed() {
+    let resume = Some(ResumePoint { offset: 10, row: 2 });
+    for format in [Format::Csv, Format::JsonLines] {
+        let e = SourceReader::open(&Input::Stdin, format, resume).unwrap_err();
+        assert!(matches!(e, SourceError::ResumeOnStdin), "{e:?}");
+    }
+}
+
+#[test]
+fn reader_reports_sizes_and_is_send() {
+    fn assert_send<T: Send>() {}
+    assert_send::<SourceReader>();
+    assert_send::<Row>();
+
+    let dir = TempDir::new().unwrap();
+    let data = b"id\nu1\nu2\n";
+    let mut reader = open(&write(&dir, "s.csv", data), None).unwrap();
+    assert_eq!(reader.total_size(), Some(data.len() as u64));
+    assert_eq!(reader.format(), Format::Csv);
+    assert_eq!(reader.bytes_read(), 3);
+    let first = reader.next().unwrap().unwrap();
+    assert_eq!(reader.bytes_read(), first.end);
+    assert_eq!(reader.by_ref().count(), 1);
+    assert_eq!(reader.bytes_read(), data.len() as u64);
+}
+
+#[test]
+fn resume_before_the_first_row_starts_at_the_first_row() {
+    let dir = TempDir::new().unwrap();
+    let csv = write(&dir, "r.csv", b"\xEF\xBB\xBFid\nu1\nu2\n");
+    let jsonl = write(&dir, "r.jsonl", b"\xEF\xBB\xBF{\"id\":\"u1\"}\n");
+    for path in [csv, jsonl] {
+        let all = read(&path, None);
+        let from_zero = read(&path, Some(ResumePoint { offset: 0, row: 1 }));
+        assert_eq!(all, from_zero);
+    }
+}
+
+#[test]
+fn resume_past_the_end_reads_nothing() {
+    let dir = TempDir::new().unwrap();
+    let path = write(&dir, "r.csv", b"id\nu1\n");
+    let resume = Some(ResumePoint {
+        offset: 100,
+        row: 9,
+    });
+    assert!(read(&path, resume).is_empty());
+}
+
+#[test]
+fn from_reader_reads_like_a_file() {
+    let data = b"\xEF\xBB\xBFid,n\r\nu1,\"a\nb\"\r\nu2,c\r\n".to_vec();
+    let from_file = rows_of("f.csv", &data);
+    let reader = SourceReader::from_reader("memory", Chunked::new(data, vec![1]), Format::Csv);
+    let reader = reader.unwrap();
+    assert_eq!((reader.total_size(), reader.name()), (None, "memory"));
+    let rows: Vec<Row> = reader.map(Result::unwrap).collect();
+    assert_eq!(rows, from_file);
+}
+
+#[test]
+fn read_failure_is_an_error_that_ends_the_stream() {
+    /// Hands out `data`, then fails.
+    struct Failing(&'static [u8]);
+    impl std::io::Read for Failing {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            if self.0.is_empty() {
+                return Err(std::io::Error::other("disk on fire"));
+            }
+            let n = buf.len().min(self.0.len());
+            buf[..n].copy_from_slice(&self.0[..n]);
+            self.0 = &self.0[n..];
+            Ok(n)
+        }
+    }
+    let reader = SourceReader::from_reader("flaky", Failing(b"id\nu1\nu2"), Format::Csv).unwrap();
+    let items: Vec<_> = reader.collect();
+    assert_eq!(items.len(), 2);
+    assert_eq!(items[0].as_ref().unwrap().row, 1);
+    let e = items[1].as_ref().unwrap_err();
+    assert!(matches!(e, SourceError::Io { .. }));
+    assert_eq!(e.to_string(), "cannot read flaky: disk on fire");
+}
+
+/// A reader that hands out its bytes in chunks of the given sizes (cycled),
+/// like a pipe, so that rows straddle reads at every possible place.
+struct Chunked {
+    data: Vec<u8>,
+    pos: usize,
+    sizes: Vec<usize>,
+    turn: usize,
+}
+
+impl Chunked {
+    fn new(data: Vec<u8>, sizes: Vec<usize>) -> Chunked {
+        Chunked {
+            data,
+            pos: 0,
+            sizes,
+            turn: 0,
+        }
+    }
+}
+
+impl std::io::Read for Chunked {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let size = self.sizes[self.turn % self.sizes.len()];
+        self.turn += 1;
+        let n = size.min(buf.len()).min(self.data.len() - self.pos);
+        buf[..n].copy_from_slice(&self.data[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
+    }
+}
+
+/// Checks that reading `bytes` through chunked reads gives the rows of `path`.
+fn check_chunked(
+    path: &Path,
+    bytes: &[u8],
+    format: Format,
+    sizes: Vec<usize>,
+) -> Result<(), TestCaseError> {
+    let chunked = Chunked::new(bytes.to_vec(), sizes);
+    let rows: Vec<Row> = SourceReader::from_reader("chunks", chunked, format)
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    prop_assert_eq!(rows, read(path, None));
+    Ok(())
+}
+
+// ---------------------------------------------------------------- properties
+
+/// Checks that resuming at any row, or just after it, reads exactly the rest
+/// of the full read.
+fn check_resume(path: &Path) -> Result<(), TestCaseError> {
+    let all = read(path, None);
+    for (i, row) in all.iter().enumerate() {
+        prop_assert_eq!(&read(path, Some(ResumePoint::at(row)))[..], &all[i..]);
+        prop_assert_eq!(
+            &read(path, Some(ResumePoint::after(row)))[..],
+            &all[i + 1..]
+        );
+    }
+    Ok(())
+}
+
+/// A CSV cell: text with the characters that need quoting, or broken UTF-8.
+fn cell() -> impl Strategy<Value = Vec<u8>> {
+    prop_oneof![
+        8 => "[a-cé ,\"\r\n]{0,6}".prop_map(String::into_bytes),
+        1 => Just(b"x\xFFy".to_vec()),
+    ]
+}
+
+/// A generated CSV file and the records it holds (each with its expected
+/// fields when it has the header's field count and is UTF-8).
+#[derive(Debug)]
+struct CsvCase {
+    bytes: Vec<u8>,
+    records: Vec<Vec<Vec<u8>>>,
+    columns: usize,
+}
+
+fn csv_case() -> impl Strategy<Value = CsvCase> {
+    let columns = 1..4usize;
+    columns
+        .prop_flat_map(|columns| {
+            let record = prop::collection::vec(cell(), 1..=columns + 1);
+            // Per record: fields, terminator, blank lines after, quote everything.
+            let line = (
+                record,
+                prop_oneof![Just("\n"), Just("\r\n"), Just("\r")],
+                0..2usize,
+                any::<bool>(),
+            );
+            (
+                Just(columns),
+                any::<bool>(),
+                prop::collection::vec(line, 0..12),
+                any::<bool>(),
+            )
+        })
+        .prop_map(|(columns, bom, lines, final_newline)| {
+            let mut bytes = Vec::new();
+            if bom {
+                bytes.extend_from_slice(b"\xEF\xBB\xBF");
+            }
+            let header: Vec<String> = (0..columns).map(|i| format!("c{i}")).collect();
+            bytes.extend_from_slice(header.join(",").as_bytes());
+            bytes.extend_from_slice(b"\n");
+            let count = lines.len();
+            let mut records = Vec::new();
+            for (i, (record, term, blanks, quote_all)) in lines.into_iter().enumerate() {
+                write_record(&mut bytes, &record, quote_all);
+                if i + 1 < count || final_newline {
+                    bytes.extend_from_slice(term.as_bytes());
+                    for _ in 0..blanks {
+                        bytes.extend_from_slice(term.as_bytes());
+                    }
+                }
+                records.push(record);
+            }
+            CsvCase {
+                bytes,
+                records,
+                columns,
+            }
+        })
+}
+
+/// Writes one CSV record, quoting where needed (and everywhere if `quote_all`).
+fn write_record(out: &mut Vec<u8>, record: &[Vec<u8>], quote_all: bool) {
+    for (i, field) in record.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        // A lone empty field must be quoted, or the row is a blank line.
+        let lone_empty = record.len() == 1 && field.is_empty();
+        let special = field
+            .iter()
+            .any(|b| matches!(b, b',' | b'"' | b'\r' | b'\n'));
+        if quote_all || special || lone_empty {
+            out.push(b'"');
+            for &b in field {
+                if b == b'"' {
+                    out.push(b'"');
+                }
+                out.push(b);
+            }
+            out.push(b'"');
+        } else {
+            out.extend_from_slice(field);
+        }
+    }
+}
+
+/// A JSON Lines line: an object, a blank line, or a broken line.
+fn jsonl_line() -> impl Strategy<Value = Vec<u8>> {
+    let object = (
+        "[a-cé\"\\\\]{0,5}",
+        any::<bool>(),
+        prop::option::of(0..1000i64),
+    )
+        .prop_map(|(s, b, n)| {
+            serde_json::to_vec(&json!({"id": s, "flag": b, "n": n, "groups": [s, "g"]})).unwrap()
+        });
+    prop_oneof![
+        6 => object,
+        1 => "[ \t]{0,3}".prop_map(String::into_bytes),
+        1 => Just(b"{\"id\":".to_vec()),
+        1 => Just(b"[1,2]".to_vec()),
+        1 => Just(b"{\"id\":\"\xFF\"}".to_vec()),
+        1 => Just(br#" {"i\u0064" : "\u00e9\n", "id": [1, "x"] } "#.to_vec()),
+        1 => Just(b"{\"id\":\"tab\there\"}".to_vec()),
+        1 => Just(br#"{"id":"\udbff\udfff","x":["\udfff"]}"#.to_vec()),
+    ]
+}
+
+fn jsonl_file() -> impl Strategy<Value = Vec<u8>> {
+    (
+        any::<bool>(),
+        prop::collection::vec((jsonl_line(), any::<bool>()), 0..12),
+        any::<bool>(),
+    )
+        .prop_map(|(bom, lines, final_newline)| {
+            let mut bytes = Vec::new();
+            if bom {
+                bytes.extend_from_slice(b"\xEF\xBB\xBF");
+            }
+            let count = lines.len();
+            for (i, (line, crlf)) in lines.into_iter().enumerate() {
+                bytes.extend_from_slice(&line);
+                if i + 1 < count || final_newline {
+                    bytes.extend_from_slice(if crlf { b"\r\n" } else { b"\n" });
+                }
+            }
+            bytes
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(96))]
+
+    #[test]
+    fn csv_reads_back_what_was_written_and_resumes_exactly(
+        case in csv_case(),
+        sizes in prop::collection::vec(1..8usize, 1..4),
+    ) {
+        let dir = TempDir::new().unwrap();
+        let path = write(&dir, "p.csv", &case.bytes);
+        let rows = read(&path, None);
+        prop_assert_eq!(rows.len(), case.records.len());
+        for (i, (row, record)) in rows.iter().zip(&case.records).enumerate() {
+            prop_assert_eq!(row.row, i as u64 + 1);
+            let utf8 = record.iter().all(|f| std::str::from_utf8(f).is_ok());
+            match &row.body {
+                RowBody::Fields(f) => {
+                    prop_assert!(utf8 && record.len() == case.columns);
+                    for (c, expected) in record.iter().enumerate() {
+                        let got = f.get(&format!("c{c}"));
+                        prop_assert_eq!(got.as_deref().map(str::as_bytes), Some(&expected[..]));
+                    }
+                }
+                RowBody::Invalid(bad) => {
+                    prop_assert!(!utf8 || record.len() != case.columns, "{:?}", bad);
+                }
+            }
+        }
+        check_resume(&path)?;
+        check_chunked(&path, &case.bytes, Format::Csv, sizes)?;
+    }
+
+    #[test]
+    fn jsonl_counts_non_blank_lines_and_resumes_exactly(
+        bytes in jsonl_file(),
+        sizes in prop::collection::vec(1..8usize, 1..4),
+    ) {
+        let dir = TempDir::new().unwrap();
+        let path = write(&dir, "p.jsonl", &bytes);
+        let rows = read(&path, None);
+        let text = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes);
+        let non_blank = text
+            .split(|&b| b == b'\n')
+            .filter(|line| !line.iter().all(u8::is_ascii_whitespace))
+            .count();
+        prop_assert_eq!(rows.len(), non_blank);
+        for row in &rows {
+            let line = &bytes[row.offset as usize..row.end as usize];
+            let line = line.strip_suffix(b"\n").unwrap_or(line);
+            let line = line.strip_suffix(b"\r").unwrap_or(line);
+            let parsed: Option<serde_json::Value> = serde_json::from_slice(line).ok();
+            match (&row.body, parsed) {
+                (RowBody::Fields(f), Some(value)) => {
+                    for (key, v) in value.as_object().unwrap() {
+                        prop_assert_eq!(f.get(key), fields::json_text(v));
+                    }
+                    prop_assert_eq!(f.to_json(), value);
+                }
+                (RowBody::Invalid(_), parsed) => {
+                    prop_assert!(!parsed.is_some_and(|v| v.is_object()))
+                }
+                (RowBody::Fields(_), None) => prop_assert!(false, "{:?} parsed", row),
+            }
+        }
+        check_resume(&path)?;
+        check_chunked(&path, &bytes, Format::JsonLines, sizes)?;
+    }
+}
