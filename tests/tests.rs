@@ -2,3 +2,4 @@
 
 mod common;
 mod dry_run;
+mod import;
