@@ -154,7 +154,9 @@ impl TokenStore {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<[u8; 32], Grant>> {
         // A panic while holding this lock cannot leave the map inconsistent.
-        self.grants.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.grants
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -194,10 +196,7 @@ pub fn credentials_match(
     secret: &str,
 ) -> bool {
     let id_ok = id == expected_id;
-    let secret_ok = constant_time_eq(
-        &digest(expected_secret.expose()),
-        &digest(secret),
-    );
+    let secret_ok = constant_time_eq(&digest(expected_secret.expose()), &digest(secret));
     id_ok & secret_ok
 }
 

@@ -74,7 +74,8 @@ impl ServerConfig {
 
     /// All tenants to create at start: `tenant_id` first, then `extra_tenants`.
     pub fn tenants(&self) -> impl Iterator<Item = &str> {
-        std::iter::once(self.tenant_id.as_str()).chain(self.extra_tenants.iter().map(String::as_str))
+        std::iter::once(self.tenant_id.as_str())
+            .chain(self.extra_tenants.iter().map(String::as_str))
     }
 
     /// Checks every value once, so the rest of the server can trust them.
@@ -253,7 +254,9 @@ impl std::str::FromStr for LatencyRange {
             }
         };
         if min > max {
-            return Err(format!("latency range '{s}' has its minimum above its maximum"));
+            return Err(format!(
+                "latency range '{s}' has its minimum above its maximum"
+            ));
         }
         Ok(LatencyRange { min, max })
     }

@@ -198,16 +198,23 @@ mod tests {
     #[test]
     fn statuses_follow_the_contract() {
         let rejected = |kind| {
-            ApiError::Rejected(Rejection::record(kind, RecordRef::new("users", 0, "x"), "r"))
-                .status()
-                .as_u16()
+            ApiError::Rejected(Rejection::record(
+                kind,
+                RecordRef::new("users", 0, "x"),
+                "r",
+            ))
+            .status()
+            .as_u16()
         };
         assert_eq!(rejected(RejectionKind::Invalid), 400);
         assert_eq!(rejected(RejectionKind::WrongTenant), 403);
         assert_eq!(rejected(RejectionKind::UnknownPool), 404);
         assert_eq!(rejected(RejectionKind::Exists), 409);
         assert_eq!(rejected(RejectionKind::IdentifierTaken), 409);
-        assert_eq!(ApiError::PayloadTooLarge { limit: 1 }.status().as_u16(), 413);
+        assert_eq!(
+            ApiError::PayloadTooLarge { limit: 1 }.status().as_u16(),
+            413
+        );
         assert_eq!(ApiError::InvalidClient.body().status_code, 401);
     }
 }

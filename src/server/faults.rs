@@ -128,7 +128,11 @@ impl Faults {
     pub fn take_slot(&self) -> Result<Option<OwnedSemaphorePermit>, NoSlot> {
         match &self.slots {
             None => Ok(None),
-            Some(slots) => slots.clone().try_acquire_owned().map(Some).map_err(|_| NoSlot),
+            Some(slots) => slots
+                .clone()
+                .try_acquire_owned()
+                .map(Some)
+                .map_err(|_| NoSlot),
         }
     }
 }

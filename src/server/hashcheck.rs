@@ -53,7 +53,8 @@ fn bcrypt_cost(value: &str) -> Option<u32> {
     if bytes.len() != 60 {
         return None;
     }
-    let prefix_ok = bytes.starts_with(b"$2a$") || bytes.starts_with(b"$2b$") || bytes.starts_with(b"$2y$");
+    let prefix_ok =
+        bytes.starts_with(b"$2a$") || bytes.starts_with(b"$2b$") || bytes.starts_with(b"$2y$");
     let digits = &value[4..6];
     let cost: u32 = digits.parse().ok()?;
     let body_ok = bytes[6] == b'$'
@@ -65,10 +66,10 @@ fn bcrypt_cost(value: &str) -> Option<u32> {
 }
 
 fn check_pbkdf2(config: &HashConfig, value: &str) -> Result<(), HashProblem> {
-    let block = config
-        .pbkdf2
-        .as_ref()
-        .ok_or(("config.pbkdf2", "is required when method is pbkdf2".to_owned()))?;
+    let block = config.pbkdf2.as_ref().ok_or((
+        "config.pbkdf2",
+        "is required when method is pbkdf2".to_owned(),
+    ))?;
     if block.function == DigestFunction::Sha384 {
         return Err((
             "config.pbkdf2.function",
@@ -76,7 +77,10 @@ fn check_pbkdf2(config: &HashConfig, value: &str) -> Result<(), HashProblem> {
         ));
     }
     if block.number_of_iterations == 0 {
-        return Err(("config.pbkdf2.number_of_iterations", "must be at least 1".to_owned()));
+        return Err((
+            "config.pbkdf2.number_of_iterations",
+            "must be at least 1".to_owned(),
+        ));
     }
     check_key_length("config.pbkdf2.key_length", block.key_length, 1)?;
     let salted = split_salt(
@@ -90,10 +94,10 @@ fn check_pbkdf2(config: &HashConfig, value: &str) -> Result<(), HashProblem> {
 }
 
 fn check_argon2(config: &HashConfig, value: &str) -> Result<(), HashProblem> {
-    let block = config
-        .argon2
-        .as_ref()
-        .ok_or(("config.argon2", "is required when method is argon2".to_owned()))?;
+    let block = config.argon2.as_ref().ok_or((
+        "config.argon2",
+        "is required when method is argon2".to_owned(),
+    ))?;
     if block.iterations == 0 {
         return Err(("config.argon2.iterations", "must be at least 1".to_owned()));
     }
@@ -198,8 +202,8 @@ fn split_salt(
     salt_length: u32,
     salt_after_digest: bool,
 ) -> Result<Salted, HashProblem> {
-    let decoded = decode_bytes(value)
-        .map_err(|_| ("value", "is not standard padded base64".to_owned()))?;
+    let decoded =
+        decode_bytes(value).map_err(|_| ("value", "is not standard padded base64".to_owned()))?;
     let salt_length = salt_length as usize;
     match salt {
         Some(salt) => {
@@ -212,7 +216,10 @@ fn split_salt(
             if salt_length != 0 && salt_length != salt.len() {
                 return Err((
                     salt_field(block),
-                    format!("decodes to {} bytes but salt_length is {salt_length}", salt.len()),
+                    format!(
+                        "decodes to {} bytes but salt_length is {salt_length}",
+                        salt.len()
+                    ),
                 ));
             }
             Ok(Salted {
@@ -276,7 +283,10 @@ mod tests {
         assert_eq!(check(&hash(config(HashMethod::Bcrypt), BCRYPT)), Ok(()));
         let mut with_cost = config(HashMethod::Bcrypt);
         with_cost.bcrypt = Some(BcryptConfig { cost: 10 });
-        assert_eq!(check(&hash(with_cost, BCRYPT)).unwrap_err().0, "config.bcrypt.cost");
+        assert_eq!(
+            check(&hash(with_cost, BCRYPT)).unwrap_err().0,
+            "config.bcrypt.cost"
+        );
         for bad in [
             "$2x$12$R9h/cIPz0gi.URNNX3kh2OPST9/PgBkqquzi.Ss7KIUgO2t0jWMUW",
             "$2b$03$R9h/cIPz0gi.URNNX3kh2OPST9/PgBkqquzi.Ss7KIUgO2t0jWMUW",
@@ -284,7 +294,10 @@ mod tests {
             "$2b$12$R9h/cIPz0gi.URNNX3kh2OPST9/PgBkqquzi.Ss7KIUgO2t0jWMU!",
             "",
         ] {
-            assert_eq!(check(&hash(config(HashMethod::Bcrypt), bad)).unwrap_err().0, "value");
+            assert_eq!(
+                check(&hash(config(HashMethod::Bcrypt), bad)).unwrap_err().0,
+                "value"
+            );
         }
     }
 
@@ -298,18 +311,33 @@ mod tests {
             salt_after_digest_in_hash: true,
         });
         assert_eq!(check(&hash(c.clone(), encode_bytes(&[1u8; 40]))), Ok(()));
-        assert_eq!(check(&hash(c.clone(), encode_bytes(&[1u8; 39]))).unwrap_err().0, "value");
-        assert_eq!(check(&hash(c.clone(), encode_bytes(&[1u8; 4]))).unwrap_err().0, "value");
+        assert_eq!(
+            check(&hash(c.clone(), encode_bytes(&[1u8; 39])))
+                .unwrap_err()
+                .0,
+            "value"
+        );
+        assert_eq!(
+            check(&hash(c.clone(), encode_bytes(&[1u8; 4])))
+                .unwrap_err()
+                .0,
+            "value"
+        );
         assert_eq!(check(&hash(c, "not base64!")).unwrap_err().0, "value");
         assert_eq!(
-            check(&hash(config(HashMethod::Sha), encode_bytes(&[0u8; 20]))).unwrap_err().0,
+            check(&hash(config(HashMethod::Sha), encode_bytes(&[0u8; 20])))
+                .unwrap_err()
+                .0,
             "config.sha"
         );
     }
 
     #[test]
     fn md5_with_and_without_block() {
-        assert_eq!(check(&hash(config(HashMethod::Md5), encode_bytes(&[7u8; 16]))), Ok(()));
+        assert_eq!(
+            check(&hash(config(HashMethod::Md5), encode_bytes(&[7u8; 16]))),
+            Ok(())
+        );
         let mut c = config(HashMethod::Md5);
         c.md5 = Some(Md5Config {
             salt: Some(encode_bytes(b"salt")),
@@ -333,7 +361,12 @@ mod tests {
             salt_length: 16,
         });
         assert_eq!(check(&hash(c.clone(), encode_bytes(&[3u8; 32]))), Ok(()));
-        assert_eq!(check(&hash(c.clone(), encode_bytes(&[3u8; 31]))).unwrap_err().0, "value");
+        assert_eq!(
+            check(&hash(c.clone(), encode_bytes(&[3u8; 31])))
+                .unwrap_err()
+                .0,
+            "value"
+        );
         if let Some(block) = c.pbkdf2.as_mut() {
             block.number_of_iterations = 0;
         }
@@ -372,6 +405,9 @@ mod tests {
             salt_after_digest_in_hash: false,
         });
         let (_, reason) = check(&hash(c, secret)).unwrap_err();
-        assert!(!reason.contains(secret) && !reason.contains("c2FsdHlzYWx0"), "{reason}");
+        assert!(
+            !reason.contains(secret) && !reason.contains("c2FsdHlzYWx0"),
+            "{reason}"
+        );
     }
 }

@@ -5,6 +5,7 @@
 //! - `ferry_http_request_duration_seconds{route}`: latency histogram;
 //! - `ferry_records_stored_total{kind}`: rows written by imports;
 //! - `ferry_import_users_existing_total`: users of imports already stored;
+//! - `ferry_imports_in_flight`: imports being handled right now;
 //! - `ferry_faults_injected_total{fault}`: injected faults.
 //!
 //! `route` is the route template (`/api/identity/system/{tid}/configuration`),
@@ -12,7 +13,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -37,6 +38,8 @@ pub struct Metrics {
     identifiers: AtomicU64,
     addresses: AtomicU64,
     users_existing: AtomicU64,
+    /// Imports being handled right now.
+    imports_in_flight: AtomicI64,
     /// Injected faults by kind.
     faults: Mutex<BTreeMap<&'static str, u64>>,
 }
@@ -82,6 +85,12 @@ impl Metrics {
         ] {
             counter.fetch_add(n as u64, Ordering::Relaxed);
         }
+    }
+
+    /// Counts an import as running until the guard is dropped.
+    pub fn import_started(&self) -> InFlight<'_> {
+        self.imports_in_flight.fetch_add(1, Ordering::Relaxed);
+        InFlight(self)
     }
 
     /// Counts an injected fault.
@@ -160,6 +169,13 @@ impl Metrics {
                 counter.load(Ordering::Relaxed)
             );
         }
+        out.push_str("# HELP ferry_imports_in_flight Imports being handled right now.\n");
+        out.push_str("# TYPE ferry_imports_in_flight gauge\n");
+        let _ = writeln!(
+            out,
+            "ferry_imports_in_flight {}",
+            self.imports_in_flight.load(Ordering::Relaxed)
+        );
         out.push_str(
             "# HELP ferry_import_users_existing_total Users of imports that were already stored.\n",
         );
@@ -178,6 +194,16 @@ impl Metrics {
         for (name, n) in faults.iter() {
             let _ = writeln!(out, "ferry_faults_injected_total{{fault=\"{name}\"}} {n}");
         }
+    }
+}
+
+/// Keeps an import counted in `ferry_imports_in_flight` while alive.
+#[derive(Debug)]
+pub struct InFlight<'a>(&'a Metrics);
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.imports_in_flight.fetch_sub(1, Ordering::Relaxed);
     }
 }
 

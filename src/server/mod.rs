@@ -47,6 +47,7 @@ mod hashcheck;
 mod metrics;
 mod rejection;
 mod routes;
+pub mod sample;
 mod serve;
 mod store;
 mod validate;

@@ -148,11 +148,11 @@ async fn observe(State(state): State<AppState>, request: Request, next: Next) ->
         .inner
         .metrics
         .request(&route, method.as_str(), status, elapsed);
-    let elapsed_ms = elapsed.as_secs_f64() * 1000.0;
+    let elapsed_us = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);
     if response.status().is_server_error() {
-        tracing::warn!(%method, path, status, elapsed_ms, "Request failed.");
+        tracing::warn!(%method, path, status, elapsed_us, "Request failed.");
     } else {
-        tracing::info!(%method, path, status, elapsed_ms, "Request answered.");
+        tracing::info!(%method, path, status, elapsed_us, "Request answered.");
     }
     response
 }
@@ -175,17 +175,20 @@ async fn token(
 ) -> Result<Response, ApiError> {
     let config = &state.inner.config;
     let Form(form) = form.map_err(|r| form_rejection(r, config.max_body))?;
-    let (id, secret) = match (basic_credentials(&headers), form.client_id, form.client_secret) {
-        (Some(_), Some(_), _) | (Some(_), _, Some(_)) => {
-            return Err(bad_request(
+    let (id, secret) =
+        match (
+            basic_credentials(&headers),
+            form.client_id,
+            form.client_secret,
+        ) {
+            (Some(_), Some(_), _) | (Some(_), _, Some(_)) => return Err(bad_request(
                 "invalid_request",
                 "present the client credentials either with Basic auth or in the form, not both",
-            ))
-        }
-        (Some(basic), None, None) => basic,
-        (None, Some(id), Some(secret)) => (id, secret),
-        _ => return Err(ApiError::InvalidClient),
-    };
+            )),
+            (Some(basic), None, None) => basic,
+            (None, Some(id), Some(secret)) => (id, secret),
+            _ => return Err(ApiError::InvalidClient),
+        };
     if !credentials_match(&config.client_id, &config.client_secret, &id, &secret) {
         tracing::warn!(tenant = %tid, client_id = %id, "Token request with wrong client credentials.");
         return Err(ApiError::InvalidClient);
@@ -259,6 +262,7 @@ async fn import(
             retry_after: RETRY_AFTER,
         }
     })?;
+    let _in_flight = shared.metrics.import_started();
     let plan = shared.faults.next_plan();
     if !plan.latency.is_zero() {
         tokio::time::sleep(plan.latency).await;
@@ -266,7 +270,9 @@ async fn import(
     match plan.action {
         Action::Fail => {
             shared.metrics.fault(plan.action.name());
-            return Err(ApiError::Unavailable("the service is unavailable (injected failure)"));
+            return Err(ApiError::Unavailable(
+                "the service is unavailable (injected failure)",
+            ));
         }
         Action::Throttle => {
             shared.metrics.fault(plan.action.name());
@@ -345,7 +351,12 @@ fn require_json(headers: &HeaderMap) -> Result<(), ApiError> {
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .map(|v| {
-            let essence = v.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+            let essence = v
+                .split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase();
             essence == "application/json"
                 || (essence.starts_with("application/") && essence.ends_with("+json"))
         })
@@ -361,7 +372,11 @@ fn require_json(headers: &HeaderMap) -> Result<(), ApiError> {
 
 /// Reads the body up to `limit` bytes; 413 beyond, without reading a
 /// declared oversized body at all.
-async fn read_body(body: Body, headers: &HeaderMap, limit: usize) -> Result<bytes::Bytes, ApiError> {
+async fn read_body(
+    body: Body,
+    headers: &HeaderMap,
+    limit: usize,
+) -> Result<bytes::Bytes, ApiError> {
     let declared = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
@@ -411,7 +426,10 @@ async fn drop_connection(
     shared.metrics.fault(action.name());
     match kill {
         Some(kill) => {
-            tracing::warn!(fault = action.name(), "Closing the connection without an answer (injected).");
+            tracing::warn!(
+                fault = action.name(),
+                "Closing the connection without an answer (injected)."
+            );
             kill.fire();
             // The connection task drops this handler with the connection.
             std::future::pending().await
@@ -473,7 +491,9 @@ async fn export(
     Ok(response)
 }
 
-fn export_scope(query: Result<Query<ExportQuery>, QueryRejection>) -> Result<ExportScope, ApiError> {
+fn export_scope(
+    query: Result<Query<ExportQuery>, QueryRejection>,
+) -> Result<ExportScope, ApiError> {
     let Query(query) =
         query.map_err(|_| bad_request("invalid_query", "the query string cannot be parsed"))?;
     let after = query

@@ -100,7 +100,10 @@ impl ServerHandle {
 
 /// Opens the database and serves `config` on `listener` in a background
 /// task. Returns once the server is ready to answer.
-pub async fn spawn(config: ServerConfig, listener: TcpListener) -> Result<ServerHandle, ServerError> {
+pub async fn spawn(
+    config: ServerConfig,
+    listener: TcpListener,
+) -> Result<ServerHandle, ServerError> {
     let addr = listener.local_addr()?;
     let state = AppState::open(config).await?;
     let (stop, stopped) = oneshot::channel::<()>();

@@ -225,7 +225,12 @@ struct Links<'a> {
 impl Links<'_> {
     /// A sub-record of a user of the request must be in that user's pool.
     /// A `user_id` not in the request is checked by the store.
-    fn check(&self, at: impl Fn() -> RecordRef, user_id: Uuid, pool: &str) -> Result<(), Rejection> {
+    fn check(
+        &self,
+        at: impl Fn() -> RecordRef,
+        user_id: Uuid,
+        pool: &str,
+    ) -> Result<(), Rejection> {
         match self.user_pools.get(&user_id) {
             Some(user_pool) if *user_pool != pool => Err(invalid(
                 at(),
@@ -274,13 +279,12 @@ fn check_identifiers(records: &[UserIdentifier], links: &Links<'_>) -> Result<()
         links.check(at, record.user_id, &record.user_pool_id)?;
         let rule = match record.kind {
             IdentifierType::Email => check_email(&record.identifier).err(),
-            IdentifierType::Mobile => {
-                (!is_e164(&record.identifier)).then_some("is not an E.164 number (+ and 8 to 15 digits)")
+            IdentifierType::Mobile => (!is_e164(&record.identifier))
+                .then_some("is not an E.164 number (+ and 8 to 15 digits)"),
+            IdentifierType::Uid | IdentifierType::External => {
+                (!is_printable_ascii_token(&record.identifier))
+                    .then_some("must be printable ASCII without spaces")
             }
-            IdentifierType::Uid | IdentifierType::External => (!is_printable_ascii_token(
-                &record.identifier,
-            ))
-            .then_some("must be printable ASCII without spaces"),
             IdentifierType::Federated => record.identifier.is_empty().then_some("is empty"),
         };
         if let Some(reason) = rule {
@@ -311,15 +315,18 @@ fn check_addresses(records: &[UserVerifiableAddress], links: &Links<'_>) -> Resu
         links.check(at, record.user_id, &record.user_pool_id)?;
         let rule = match record.kind {
             AddressType::Email => check_email(&record.address).err(),
-            AddressType::Mobile => {
-                (!is_e164(&record.address)).then_some("is not an E.164 number (+ and 8 to 15 digits)")
-            }
+            AddressType::Mobile => (!is_e164(&record.address))
+                .then_some("is not an E.164 number (+ and 8 to 15 digits)"),
         };
         if let Some(reason) = rule {
             return Err(invalid(at(), "address", reason));
         }
         if !is_lowercase_of(&record.address, &record.address_lc) {
-            return Err(invalid(at(), "address_lc", "is not the lower-cased address"));
+            return Err(invalid(
+                at(),
+                "address_lc",
+                "is not the lower-cased address",
+            ));
         }
         if record.kind == AddressType::Email && record.preferred_contact_method.is_some() {
             let method = record.preferred_contact_method.map(|m| match m {
@@ -365,7 +372,10 @@ fn is_lowercase_of(value: &str, lc: &str) -> bool {
 fn pools_used(body: &ImportBody) -> Vec<(String, RecordRef)> {
     let mut seen: HashSet<&str> = HashSet::new();
     let mut used = Vec::new();
-    let users = body.users.iter().map(|r| (r.user_pool_id.as_str(), USERS, r.id));
+    let users = body
+        .users
+        .iter()
+        .map(|r| (r.user_pool_id.as_str(), USERS, r.id));
     let credentials = body
         .user_credentials
         .iter()
@@ -379,16 +389,24 @@ fn pools_used(body: &ImportBody) -> Vec<(String, RecordRef)> {
         .iter()
         .map(|r| (r.user_pool_id.as_str(), ADDRESSES, r.id));
     for (index, (pool, array, id)) in users.enumerate() {
-        note_pool(&mut seen, &mut used, pool, || RecordRef::new(array, index, id));
+        note_pool(&mut seen, &mut used, pool, || {
+            RecordRef::new(array, index, id)
+        });
     }
     for (index, (pool, array, id)) in credentials.enumerate() {
-        note_pool(&mut seen, &mut used, pool, || RecordRef::new(array, index, id));
+        note_pool(&mut seen, &mut used, pool, || {
+            RecordRef::new(array, index, id)
+        });
     }
     for (index, (pool, array, id)) in identifiers.enumerate() {
-        note_pool(&mut seen, &mut used, pool, || RecordRef::new(array, index, id));
+        note_pool(&mut seen, &mut used, pool, || {
+            RecordRef::new(array, index, id)
+        });
     }
     for (index, (pool, array, id)) in addresses.enumerate() {
-        note_pool(&mut seen, &mut used, pool, || RecordRef::new(array, index, id));
+        note_pool(&mut seen, &mut used, pool, || {
+            RecordRef::new(array, index, id)
+        });
     }
     used
 }
@@ -437,7 +455,10 @@ mod tests {
         bad["status"] = json!("sleeping");
         let r = check(json!({"users": [user(I1), bad]})).unwrap_err();
         assert_eq!(r.kind, RejectionKind::Invalid);
-        assert_eq!(r.record.as_ref().map(|r| (r.array.as_str(), r.index)), Some(("users", 1)));
+        assert_eq!(
+            r.record.as_ref().map(|r| (r.array.as_str(), r.index)),
+            Some(("users", 1))
+        );
         assert_eq!(r.field.as_deref(), Some("status"));
 
         let mut missing = user(U1);
@@ -479,11 +500,17 @@ mod tests {
         assert!(check(ok).is_ok());
         for (kind, value, lc, field) in [
             ("email", "not-an-email", "not-an-email", "identifier"),
-            ("email", "Jane@Example.com", "Jane@Example.com", "identifier_lc"),
+            (
+                "email",
+                "Jane@Example.com",
+                "Jane@Example.com",
+                "identifier_lc",
+            ),
             ("mobile", "+1 415 555 0100", "+1 415 555 0100", "identifier"),
             ("uid", "has space", "has space", "identifier"),
         ] {
-            let body = json!({"users": [user(U1)], "user_identifiers": [identifier(kind, value, lc)]});
+            let body =
+                json!({"users": [user(U1)], "user_identifiers": [identifier(kind, value, lc)]});
             let r = check(body).unwrap_err();
             assert_eq!(r.field.as_deref(), Some(field), "{kind} {value}");
             assert!(!r.to_string().contains(value), "{r}");

@@ -35,7 +35,8 @@ pub fn opt_json(object: &Option<Object>) -> rusqlite::Result<Option<String>> {
 
 /// A JSON column value.
 pub fn json<T: serde::Serialize>(value: &T) -> rusqlite::Result<String> {
-    serde_json::to_string(value).map_err(|err| rusqlite::Error::ToSqlConversionFailure(Box::new(err)))
+    serde_json::to_string(value)
+        .map_err(|err| rusqlite::Error::ToSqlConversionFailure(Box::new(err)))
 }
 
 /// Wire name of a credential type.
@@ -138,18 +139,31 @@ mod tests {
 
     #[test]
     fn enum_names_round_trip() {
-        for kind in [CredentialType::Password, CredentialType::Webauthn, CredentialType::Totp] {
-            assert_eq!(parse_enum::<CredentialType>(credential_type(kind)).unwrap(), kind);
+        for kind in [
+            CredentialType::Password,
+            CredentialType::Webauthn,
+            CredentialType::Totp,
+        ] {
+            assert_eq!(
+                parse_enum::<CredentialType>(credential_type(kind)).unwrap(),
+                kind
+            );
         }
         for state in [
             CredentialState::Valid,
             CredentialState::MustBeReset,
             CredentialState::MustBeChanged,
         ] {
-            assert_eq!(parse_enum::<CredentialState>(credential_state(state)).unwrap(), state);
+            assert_eq!(
+                parse_enum::<CredentialState>(credential_state(state)).unwrap(),
+                state
+            );
         }
         for status in [AddressStatus::Active, AddressStatus::Inactive] {
-            assert_eq!(parse_enum::<AddressStatus>(address_status(status)).unwrap(), status);
+            assert_eq!(
+                parse_enum::<AddressStatus>(address_status(status)).unwrap(),
+                status
+            );
         }
         for method in [PreferredContactMethod::Sms, PreferredContactMethod::Voice] {
             assert_eq!(

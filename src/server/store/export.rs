@@ -90,7 +90,9 @@ pub fn run(
         Ok(()) => out.flush(),
         Err(StoreError::ClientGone) => Ok(()),
         Err(err) => {
-            out.fail(io::Error::other("the export failed while reading the database"));
+            out.fail(io::Error::other(
+                "the export failed while reading the database",
+            ));
             Err(err)
         }
     }
@@ -157,18 +159,47 @@ fn write_body(
     for (i, pool) in pools.iter().enumerate() {
         out.record(i, pool)?;
     }
-    let pool_ids: Vec<&str> = pools
-        .iter()
-        .filter_map(|p| p.id.as_deref())
-        .collect();
+    let pool_ids: Vec<&str> = pools.iter().filter_map(|p| p.id.as_deref()).collect();
     out.raw(b"],\"users\":[")?;
-    array(conn, USERS_SQL, tenant, &pool_ids, bounds, out, user_from_row)?;
+    array(
+        conn,
+        USERS_SQL,
+        tenant,
+        &pool_ids,
+        bounds,
+        out,
+        user_from_row,
+    )?;
     out.raw(b"],\"user_credentials\":[")?;
-    array(conn, CREDENTIALS_SQL, tenant, &pool_ids, bounds, out, credential_from_row)?;
+    array(
+        conn,
+        CREDENTIALS_SQL,
+        tenant,
+        &pool_ids,
+        bounds,
+        out,
+        credential_from_row,
+    )?;
     out.raw(b"],\"user_identifiers\":[")?;
-    array(conn, IDENTIFIERS_SQL, tenant, &pool_ids, bounds, out, identifier_from_row)?;
+    array(
+        conn,
+        IDENTIFIERS_SQL,
+        tenant,
+        &pool_ids,
+        bounds,
+        out,
+        identifier_from_row,
+    )?;
     out.raw(b"],\"user_verifiable_addresses\":[")?;
-    array(conn, ADDRESSES_SQL, tenant, &pool_ids, bounds, out, address_from_row)?;
+    array(
+        conn,
+        ADDRESSES_SQL,
+        tenant,
+        &pool_ids,
+        bounds,
+        out,
+        address_from_row,
+    )?;
     out.raw(b"]}")
 }
 

@@ -214,7 +214,13 @@ impl Store {
         &self,
         tenant: &str,
         scope: ExportScope,
-    ) -> Result<(ExportStart, impl Stream<Item = Result<Bytes, io::Error>> + use<>), StoreError> {
+    ) -> Result<
+        (
+            ExportStart,
+            impl Stream<Item = Result<Bytes, io::Error>> + use<>,
+        ),
+        StoreError,
+    > {
         let (start_tx, start_rx) = oneshot::channel();
         let (chunk_tx, chunk_rx) = mpsc::channel(EXPORT_QUEUE);
         let path = self.path.clone();

@@ -570,8 +570,7 @@ impl SubRecord for UserVerifiableAddress {
         preferred_contact_method = excluded.preferred_contact_method,
         created_at = excluded.created_at, updated_at = excluded.updated_at
         WHERE user_verifiable_addresses.tenant_id = excluded.tenant_id";
-    const TENANT_OF: &'static str =
-        "SELECT tenant_id FROM user_verifiable_addresses WHERE id = ?1";
+    const TENANT_OF: &'static str = "SELECT tenant_id FROM user_verifiable_addresses WHERE id = ?1";
 
     fn id(&self) -> Uuid {
         self.id
