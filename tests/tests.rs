@@ -3,3 +3,4 @@
 mod common;
 mod dry_run;
 mod import;
+mod server;

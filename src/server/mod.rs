@@ -1,1 +1,78 @@
-//! The reference target server (`ferry serve`). INTERFACE STUB — to be implemented.
+//! The reference target server (`ferry serve`): the Identity Pools bulk
+//! import API of `shared/spec/identity-pool-import-api.md` on an embedded
+//! SQLite database.
+//!
+//! It is what ferry loads into when no target is given, what the tests and
+//! benchmarks run against, and a way to rehearse a migration on a laptop.
+//! Start it in-process with [`spawn`] (the tests bind `127.0.0.1:0`) or with
+//! [`run`] and a shutdown future; [`app`] gives the bare router for
+//! socket-less handler tests.
+//!
+//! ```text
+//! request → serve (connection loop, kill switch for injected drops)
+//!         → routes (observe: logs + metrics) → faults → auth
+//!         → validate (parse, record rules; async side, in parallel)
+//!         → store (one writer thread, one transaction per request) → 204
+//! ```
+//!
+//! # Ferry extensions to the contract
+//!
+//! - **`Ferry-Users-Existing: N`** on the `204` of an import: how many users
+//!   of the request were already stored before it (kept as they were under
+//!   `ignore`, overwritten under `update`). A client counts them as skipped.
+//! - **Export paging**: `GET …/configuration?pool_id=P&after=UUID&limit=N`
+//!   returns the users of pool `P` whose id sorts after `after` (ids compare
+//!   as their 16 bytes, which is the order of their lower-case hex form),
+//!   at most `N` (default 1000, at most 10000), with their credentials,
+//!   identifiers and addresses, in the import body's shape. When the page is
+//!   full, the `Ferry-Next-After` header gives the `after` of the next page.
+//!   `pool_id` alone exports one pool whole.
+//! - **Pools without an id** in an import are stored under their `name`.
+//! - **`update` replaces a user's sub-records**: a re-imported user's stored
+//!   credentials, identifiers and addresses are replaced by the request's.
+//!
+//! # Durability
+//!
+//! WAL with `synchronous=NORMAL` by default: a 204 is sent after the commit
+//! reached the WAL file through the OS, so an acknowledged import survives a
+//! `kill -9` of the server; [`Durability::PowerLoss`] adds an fsync per commit
+//! to survive power loss too.
+
+mod auth;
+mod config;
+pub mod credentials;
+mod error;
+mod faults;
+mod hashcheck;
+mod metrics;
+mod rejection;
+mod routes;
+pub mod sample;
+mod serve;
+mod store;
+mod validate;
+
+pub use config::{
+    ClientSecret, ConfigError, Durability, FaultConfig, LatencyRange, ServerConfig,
+    DEFAULT_CLIENT_ID, DEFAULT_MAX_BODY, DEFAULT_POOL, DEFAULT_TENANT, DEFAULT_TOKEN_TTL,
+};
+pub use error::ApiError;
+pub use rejection::{RecordRef, Rejection, RejectionKind};
+pub use routes::{app, AppState, NEXT_AFTER_HEADER, USERS_EXISTING_HEADER};
+pub use serve::{run, spawn, ConnectionKill, ServerHandle};
+pub use store::{ExportScope, StoreError};
+
+/// The server could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ServerError {
+    /// The configuration is invalid.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The database could not be opened or prepared.
+    #[error("cannot open the database: {0}")]
+    Store(#[from] StoreError),
+    /// A socket or thread operation failed.
+    #[error("I/O error: {0}")]
+    Io(#[from] std::io::Error),
+}

@@ -1,0 +1,220 @@
+//! Every error answer of the server, and the one place that turns it into
+//! an HTTP response with the contract's error body
+//! (`{"error", "status_code", "error_code", "details"}`).
+//!
+//! Internal failures are logged where they happen and answered with a
+//! generic 500 that carries no internals. No variant holds a secret.
+
+use std::time::Duration;
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::{json, Value};
+
+use super::rejection::{Rejection, RejectionKind};
+use crate::contract::records::ErrorBody;
+
+/// An error answer.
+#[derive(Debug)]
+pub enum ApiError {
+    /// The import body or one of its records was refused (400/403/404/409).
+    Rejected(Rejection),
+    /// A malformed request outside the body's records (bad query, bad form).
+    BadRequest {
+        /// Stable error code.
+        code: &'static str,
+        /// What is wrong.
+        message: String,
+    },
+    /// No token, or an invalid or expired one (401).
+    InvalidToken(&'static str),
+    /// Wrong client credentials at the token endpoint (401).
+    InvalidClient,
+    /// The token is for another tenant (403).
+    WrongTenant,
+    /// The token lacks the scope the route needs (403).
+    InsufficientScope(&'static str),
+    /// The tenant in the URL does not exist (404).
+    UnknownTenant,
+    /// The pool in the export's query does not exist (404).
+    UnknownPool,
+    /// No route for this path (404).
+    NoRoute,
+    /// The route exists but not for this method (405).
+    MethodNotAllowed,
+    /// The body is larger than `--max-body` (413).
+    PayloadTooLarge {
+        /// The limit in bytes.
+        limit: usize,
+    },
+    /// The body is not of the expected content type (415).
+    UnsupportedMediaType {
+        /// The content type the route wants.
+        expected: &'static str,
+    },
+    /// Too many requests: injected throttling or `--max-in-flight` (429).
+    Throttled {
+        /// Why, for people.
+        reason: &'static str,
+        /// Sent as `Retry-After`, in whole seconds.
+        retry_after: Duration,
+    },
+    /// Injected failure or shutdown (503).
+    Unavailable(&'static str),
+    /// Something failed inside the server; already logged (500).
+    Internal,
+}
+
+impl ApiError {
+    /// The status code of the answer.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::Rejected(r) => match r.kind {
+                RejectionKind::Invalid => StatusCode::BAD_REQUEST,
+                RejectionKind::WrongTenant => StatusCode::FORBIDDEN,
+                RejectionKind::UnknownPool => StatusCode::NOT_FOUND,
+                RejectionKind::Exists | RejectionKind::IdentifierTaken => StatusCode::CONFLICT,
+            },
+            ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            ApiError::InvalidToken(_) | ApiError::InvalidClient => StatusCode::UNAUTHORIZED,
+            ApiError::WrongTenant | ApiError::InsufficientScope(_) => StatusCode::FORBIDDEN,
+            ApiError::UnknownTenant | ApiError::UnknownPool | ApiError::NoRoute => {
+                StatusCode::NOT_FOUND
+            }
+            ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UnsupportedMediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The stable `error_code`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ApiError::Rejected(r) => r.kind.code(),
+            ApiError::BadRequest { code, .. } => code,
+            ApiError::InvalidToken(_) => "invalid_token",
+            ApiError::InvalidClient => "invalid_client",
+            ApiError::WrongTenant => "wrong_tenant",
+            ApiError::InsufficientScope(_) => "insufficient_scope",
+            ApiError::UnknownTenant => "unknown_tenant",
+            ApiError::UnknownPool => "unknown_pool",
+            ApiError::NoRoute => "not_found",
+            ApiError::MethodNotAllowed => "method_not_allowed",
+            ApiError::PayloadTooLarge { .. } => "payload_too_large",
+            ApiError::UnsupportedMediaType { .. } => "unsupported_media_type",
+            ApiError::Throttled { .. } => "throttled",
+            ApiError::Unavailable(_) => "unavailable",
+            ApiError::Internal => "internal_error",
+        }
+    }
+
+    /// The sentence of the error body.
+    pub fn message(&self) -> String {
+        match self {
+            ApiError::Rejected(r) => r.to_string(),
+            ApiError::BadRequest { message, .. } => message.clone(),
+            ApiError::InvalidToken(why) => format!("the bearer token {why}"),
+            ApiError::InvalidClient => "the client id or secret is wrong".into(),
+            ApiError::WrongTenant => "the token was issued for another tenant".into(),
+            ApiError::InsufficientScope(scope) => format!("the token lacks the scope '{scope}'"),
+            ApiError::UnknownTenant => "the tenant does not exist".into(),
+            ApiError::UnknownPool => "the pool does not exist in the tenant".into(),
+            ApiError::NoRoute => "no such resource".into(),
+            ApiError::MethodNotAllowed => "this method is not allowed on this resource".into(),
+            ApiError::PayloadTooLarge { limit } => {
+                format!("the request body is larger than {limit} bytes")
+            }
+            ApiError::UnsupportedMediaType { expected } => {
+                format!("the request body must be {expected}")
+            }
+            ApiError::Throttled { reason, .. } => (*reason).into(),
+            ApiError::Unavailable(reason) => (*reason).into(),
+            ApiError::Internal => "the server failed; the request was not applied".into(),
+        }
+    }
+
+    fn details(&self) -> Option<Value> {
+        match self {
+            ApiError::Rejected(r) => Some(r.details()),
+            ApiError::InsufficientScope(scope) => Some(json!({ "scope": scope })),
+            ApiError::PayloadTooLarge { limit } => Some(json!({ "limit": limit })),
+            _ => None,
+        }
+    }
+
+    /// The contract's error body for this error.
+    pub fn body(&self) -> ErrorBody {
+        ErrorBody {
+            error: self.message(),
+            status_code: self.status().as_u16(),
+            error_code: self.code().to_owned(),
+            details: self.details(),
+        }
+    }
+}
+
+impl From<Rejection> for ApiError {
+    fn from(rejection: Rejection) -> ApiError {
+        ApiError::Rejected(rejection)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut response = (self.status(), Json(self.body())).into_response();
+        let headers = response.headers_mut();
+        match &self {
+            ApiError::Throttled { retry_after, .. } => {
+                let seconds = retry_after.as_secs().max(1);
+                headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+            }
+            ApiError::InvalidToken(_) => {
+                headers.insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Bearer error=\"invalid_token\""),
+                );
+            }
+            ApiError::InvalidClient => {
+                headers.insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Basic realm=\"ferry\""),
+                );
+            }
+            _ => {}
+        }
+        response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::server::rejection::RecordRef;
+
+    #[test]
+    fn statuses_follow_the_contract() {
+        let rejected = |kind| {
+            ApiError::Rejected(Rejection::record(
+                kind,
+                RecordRef::new("users", 0, "x"),
+                "r",
+            ))
+            .status()
+            .as_u16()
+        };
+        assert_eq!(rejected(RejectionKind::Invalid), 400);
+        assert_eq!(rejected(RejectionKind::WrongTenant), 403);
+        assert_eq!(rejected(RejectionKind::UnknownPool), 404);
+        assert_eq!(rejected(RejectionKind::Exists), 409);
+        assert_eq!(rejected(RejectionKind::IdentifierTaken), 409);
+        assert_eq!(
+            ApiError::PayloadTooLarge { limit: 1 }.status().as_u16(),
+            413
+        );
+        assert_eq!(ApiError::InvalidClient.body().status_code, 401);
+    }
+}

@@ -1,0 +1,198 @@
+//! The connection loop: accepts TCP connections and serves each with hyper.
+//!
+//! ferry runs its own loop instead of `axum::serve` for one reason: an
+//! injected drop must close the connection without an answer. Each
+//! connection gets a [`ConnectionKill`] in its requests' extensions; a
+//! handler that fires it makes the connection task drop the connection
+//! future, which closes the socket with nothing written.
+//!
+//! Shutdown is graceful: the listener closes, every connection finishes the
+//! request it is serving (idle keep-alive connections close at once), then
+//! the database writer finishes the imports already queued and closes.
+
+use std::future::Future;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::Request;
+use axum::Router;
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{oneshot, watch, Notify};
+use tokio::task::JoinHandle;
+use tower::ServiceExt;
+
+use super::config::ServerConfig;
+use super::routes::{app, AppState};
+use super::ServerError;
+
+/// Lets a handler close its connection without answering. Present in the
+/// extensions of every request served by [`run`] or [`spawn`].
+#[derive(Debug, Clone)]
+pub struct ConnectionKill(Arc<Notify>);
+
+impl ConnectionKill {
+    /// Closes the connection; the handler that calls this is dropped with it.
+    pub fn fire(&self) {
+        self.0.notify_one();
+    }
+}
+
+/// Pause after a failed `accept` (e.g. out of file descriptors) before trying again.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+
+/// Serves `config` on `listener` until `shutdown` completes, then shuts down
+/// gracefully (see the module docs) and returns.
+pub async fn run(
+    listener: TcpListener,
+    config: ServerConfig,
+    shutdown: impl Future<Output = ()> + Send,
+) -> Result<(), ServerError> {
+    let state = AppState::open(config).await?;
+    serve(listener, app(state.clone()), shutdown).await;
+    state.close().await;
+    Ok(())
+}
+
+/// A server running in the background, started by [`spawn`].
+///
+/// Dropping the handle also stops the server, without waiting for it;
+/// call [`ServerHandle::shutdown`] to wait until the database is closed.
+#[derive(Debug)]
+pub struct ServerHandle {
+    /// The address the listener is bound to.
+    addr: SocketAddr,
+    /// Completing it starts the graceful shutdown.
+    stop: oneshot::Sender<()>,
+    /// The server task; ends once the database is closed.
+    task: JoinHandle<()>,
+}
+
+impl ServerHandle {
+    /// The bound address (the real port when bound to port 0).
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://IP:PORT`, with a wildcard address replaced by the loopback one
+    /// so that clients can connect to it.
+    pub fn base_url(&self) -> String {
+        let mut addr = self.addr;
+        if addr.ip().is_unspecified() {
+            addr.set_ip(Ipv4Addr::LOCALHOST.into());
+        }
+        format!("http://{addr}")
+    }
+
+    /// Stops accepting connections, lets running requests finish, closes the
+    /// database, and returns when all of that is done.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(());
+        if let Err(err) = self.task.await {
+            tracing::error!(error = %err, "The server task panicked.");
+        }
+    }
+}
+
+/// Opens the database and serves `config` on `listener` in a background
+/// task. Returns once the server is ready to answer.
+pub async fn spawn(
+    config: ServerConfig,
+    listener: TcpListener,
+) -> Result<ServerHandle, ServerError> {
+    let addr = listener.local_addr()?;
+    let state = AppState::open(config).await?;
+    let (stop, stopped) = oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        let shutdown = async {
+            // A dropped handle stops the server too.
+            let _ = stopped.await;
+        };
+        serve(listener, app(state.clone()), shutdown).await;
+        state.close().await;
+    });
+    Ok(ServerHandle { addr, stop, task })
+}
+
+/// The accept loop; returns when `shutdown` has completed and every
+/// connection has ended.
+async fn serve(listener: TcpListener, router: Router, shutdown: impl Future<Output = ()> + Send) {
+    tokio::pin!(shutdown);
+    // `stopping` tells connections to finish; `alive` counts them.
+    let (stopping_tx, stopping) = watch::channel(false);
+    let (alive_tx, alive) = watch::channel(());
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, peer)) => {
+                    let connection = serve_connection(stream, peer, router.clone(), stopping.clone());
+                    let alive = alive.clone();
+                    tokio::spawn(async move {
+                        connection.await;
+                        drop(alive);
+                    });
+                }
+                Err(err) => {
+                    tracing::warn!(error = %err, "Accepting a connection failed.");
+                    tokio::time::sleep(ACCEPT_BACKOFF).await;
+                }
+            },
+            () = &mut shutdown => break,
+        }
+    }
+    drop(listener);
+    tracing::info!("Shutting down: finishing running requests.");
+    let _ = stopping_tx.send(true);
+    drop(alive);
+    alive_tx.closed().await;
+}
+
+/// Serves one connection until it closes, its kill switch fires, or the
+/// server stops (then gracefully).
+async fn serve_connection(
+    stream: TcpStream,
+    peer: SocketAddr,
+    router: Router,
+    mut stopping: watch::Receiver<bool>,
+) {
+    if let Err(err) = stream.set_nodelay(true) {
+        tracing::debug!(%peer, error = %err, "Could not set TCP_NODELAY.");
+    }
+    let kill = ConnectionKill(Arc::new(Notify::new()));
+    let service = {
+        let kill = kill.clone();
+        router.map_request(move |mut request: Request<Incoming>| {
+            request.extensions_mut().insert(kill.clone());
+            request.map(Body::new)
+        })
+    };
+    let connection = hyper::server::conn::http1::Builder::new()
+        .timer(TokioTimer::new())
+        .serve_connection(TokioIo::new(stream), TowerToHyperService::new(service));
+    tokio::pin!(connection);
+    let mut graceful = false;
+    loop {
+        tokio::select! {
+            result = connection.as_mut() => {
+                if let Err(err) = result {
+                    tracing::debug!(%peer, error = %err, "Connection ended with an error.");
+                }
+                return;
+            }
+            () = kill.0.notified() => {
+                tracing::debug!(%peer, "Connection closed without an answer.");
+                return;
+            }
+            changed = stopping.changed(), if !graceful => {
+                graceful = true;
+                if changed.is_ok() {
+                    connection.as_mut().graceful_shutdown();
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,204 @@
+//! 204 and what is stored, under each mode.
+
+use ferry::server::sample;
+use reqwest::StatusCode;
+use serde_json::json;
+
+use super::support::{detail, expect_error, sorted, users_existing, TestServer, POOL, TENANT};
+
+#[tokio::test]
+async fn import_answers_204_and_stores_every_record() {
+    let server = TestServer::start().await;
+    let token = server.token(TENANT).await;
+    let body = sample::users(TENANT, POOL, 0..20);
+
+    let response = server.put(TENANT, &token, None, &body).await;
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    assert_eq!(users_existing(&response), 0);
+
+    let exported = server.export(TENANT, &token, "").await;
+    assert_eq!(exported.pools.len(), 1, "the default pool");
+    assert_eq!(sorted(exported), sorted(body));
+    let metrics = server.metrics().await;
+    assert!(
+        metrics.contains("ferry_records_stored_total{kind=\"user\"} 20"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("ferry_records_stored_total{kind=\"address\"} 40"),
+        "{metrics}"
+    );
+    server.handle.shutdown().await;
+}
+
+#[tokio::test]
+async fn resend_under_ignore_changes_nothing() {
+    let server = TestServer::start().await;
+    let token = server.token(TENANT).await;
+    let body = sample::users(TENANT, POOL, 0..10);
+    assert_eq!(
+        server
+            .put(TENANT, &token, Some("ignore"), &body)
+            .await
+            .status(),
+        StatusCode::NO_CONTENT
+    );
+    let before = server.export(TENANT, &token, "").await;
+
+    // The same body again, then a changed one: both leave the stored records as they were.
+    let again = server.put(TENANT, &token, None, &body).await;
+    assert_eq!(again.status(), StatusCode::NO_CONTENT);
+    assert_eq!(users_existing(&again), 10);
+    let mut changed = body.clone();
+    changed.users[3].payload = Some(serde_json::Map::from_iter([(
+        "name".into(),
+        json!("Changed"),
+    )]));
+    let response = server.put(TENANT, &token, Some("ignore"), &changed).await;
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    assert_eq!(users_existing(&response), 10);
+
+    assert_eq!(server.export(TENANT, &token, "").await, before);
+    server.handle.shutdown().await;
+}
+
+#[tokio::test]
+async fn ignore_inserts_the_new_users_of_a_partly_stored_body() {
+    let server = TestServer::start().await;
+    let token = server.token(TENANT).await;
+    let first = sample::users(TENANT, POOL, 0..5);
+    assert_eq!(
+        server.put(TENANT, &token, None, &first).await.status(),
+        StatusCode::NO_CONTENT
+    );
+    let overlapping = sample::users(TENANT, POOL, 3..8);
+    let response = server.put(TENANT, &token, None, &overlapping).await;
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    assert_eq!(users_existing(&response), 2);
+    let all = server.export(TENANT, &token, "").await;
+    assert_eq!(sorted(all), sorted(sample::users(TENANT, POOL, 0..8)));
+    server.handle.shutdown().await;
+}
+
+#[tokio::test]
+async fn fail_mode_refuses_any_existing_record_and_applies_nothing() {
+    let server = TestServer::start().await;
+    let token = server.token(TENANT).await;
+    let first = sample::users(TENANT, POOL, 0..3);
+    assert_eq!(
+        server
+            .put(TENANT, &token, Some("fail"), &first)
+            .await
+            .status(),
+        StatusCode::NO_CONTENT
+    );
+
+    // Users 2..5: user 2 exists, so nothing of the request is applied (3 and 4 neither).
+    let overlapping = sample::users(TENANT, POOL, 2..5);
+    let response = server.put(TENANT, &token, Some("fail"), &overlapping).await;
+    let error = expect_error(response, 409, "record_exists").await;
+    assert_eq!(detail(&error, "array"), "users");
+    assert_eq!(detail(&error, "index"), 0);
+    assert_eq!(
+        detail(&error, "id"),
+        &json!(overlapping.users[0].id.to_string())
+    );
+
+    let stored = server.export(TENANT, &token, "").await;
+    assert_eq!(sorted(stored), sorted(first));
+
+    // An existing sub-record alone is refused too.
+    let mut only_address = sample::users(TENANT, POOL, 0..1);
+    only_address.users.clear();
+    only_address.user_credentials.clear();
+    only_address.user_identifiers.clear();
+    let response = server
+        .put(TENANT, &token, Some("fail"), &only_address)
+        .await;
+    let error = expect_error(response, 409, "record_exists").await;
+    assert_eq!(detail(&error, "array"), "user_verifiable_addresses");
+    server.handle.shutdown().await;
+}
+
+#[tokio::test]
+async fn update_overwrites_and_replaces_sub_records() {
+    let server = TestServer::start().await;
+    let token = server.token(TENANT).await;
+    let body = sample::users(TENANT, POOL, 0..4);
+    assert_eq!(
+        server.put(TENANT, &token, None, &body).await.status(),
+        StatusCode::NO_CONTENT
+    );
+
+    // User 1 comes back with a new name and without its mobile address.
+    let mut user = sample::users(TENANT, POOL, 1..2);
+    user.users[0].payload = Some(serde_json::Map::from_iter([(
+        "name".into(),
+        json!("Renamed"),
+    )]));
+    user.user_verifiable_addresses
+        .retain(|a| a.address.contains('@'));
+    let response = server.put(TENANT, &token, Some("update"), &user).await;
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    assert_eq!(users_existing(&response), 1);
+
+    let mut expected = body.clone();
+    expected.users[1] = user.users[0].clone();
+    let mobile_of_user_1 = body
+        .user_verifiable_addresses
+        .iter()
+        .find(|a| a.user_id == user.users[0].id && !a.address.contains('@'))
+        .map(|a| a.id);
+    expected
+        .user_verifiable_addresses
+        .retain(|a| Some(a.id) != mobile_of_user_1);
+    let stored = server.export(TENANT, &token, "").await;
+    assert_eq!(sorted(stored), sorted(expected));
+    server.handle.shutdown().await;
+}
+
+#[tokio::test]
+async fn sub_records_may_point_at_stored_users() {
+    let server = TestServer::start().await;
+    let token = server.token(TENANT).await;
+    let full = sample::users(TENANT, POOL, 0..2);
+    let mut users_only = full.clone();
+    users_only.user_credentials.clear();
+    users_only.user_identifiers.clear();
+    users_only.user_verifiable_addresses.clear();
+    assert_eq!(
+        server.put(TENANT, &token, None, &users_only).await.status(),
+        StatusCode::NO_CONTENT
+    );
+    let mut rest = full.clone();
+    rest.users.clear();
+    assert_eq!(
+        server.put(TENANT, &token, None, &rest).await.status(),
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        sorted(server.export(TENANT, &token, "").await),
+        sorted(full)
+    );
+    server.handle.shutdown().await;
+}
+
+#[tokio::test]
+async fn pools_in_the_body_are_created() {
+    let server = TestServer::start().await;
+    let token = server.token(TENANT).await;
+    let mut body = sample::users(TENANT, "staff", 0..2);
+    body.pools.push(
+        serde_json::from_value(json!({"id": "staff", "tenant_id": TENANT, "name": "Staff",
+            "identifier_case_insensitive": true}))
+        .expect("pool"),
+    );
+    assert_eq!(
+        server.put(TENANT, &token, None, &body).await.status(),
+        StatusCode::NO_CONTENT
+    );
+    let staff = server.export(TENANT, &token, "?pool_id=staff").await;
+    assert_eq!(staff.pools, body.pools);
+    assert_eq!(sorted(staff), sorted(body));
+    server.handle.shutdown().await;
+}

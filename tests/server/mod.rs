@@ -1,0 +1,10 @@
+//! Black-box tests of the reference target server (`ferry serve`): each test
+//! starts it in-process on an ephemeral loopback port with a database in a
+//! temporary directory and talks to it over HTTP with reqwest.
+
+mod errors;
+mod export;
+mod faults;
+mod import;
+mod restart;
+mod support;

@@ -1,0 +1,32 @@
+//! Durability: what was acknowledged is there after a restart.
+
+use ferry::server::sample;
+use reqwest::StatusCode;
+
+use super::support::{expect_error, sorted, TestServer, POOL, TENANT};
+
+#[tokio::test]
+async fn acknowledged_imports_survive_a_restart() {
+    let server = TestServer::start().await;
+    let token = server.token(TENANT).await;
+    let body = sample::users(TENANT, POOL, 0..40);
+    assert_eq!(
+        server.put(TENANT, &token, None, &body).await.status(),
+        StatusCode::NO_CONTENT
+    );
+
+    let server = server.restart().await;
+    // Tokens live in memory: the old one is gone, a new one works.
+    let response = server.export_response(TENANT, &token, "").await;
+    expect_error(response, 401, "invalid_token").await;
+    let token = server.token(TENANT).await;
+    assert_eq!(
+        sorted(server.export(TENANT, &token, "").await),
+        sorted(body.clone())
+    );
+
+    // And the restarted server still knows what exists.
+    let again = server.put(TENANT, &token, Some("fail"), &body).await;
+    expect_error(again, 409, "record_exists").await;
+    server.handle.shutdown().await;
+}
