@@ -10,8 +10,8 @@ use time::OffsetDateTime;
 
 use crate::batch::{Batcher, DEFAULT_BATCH_SIZE, MAX_BATCH_SIZE};
 use crate::error::Error;
-use crate::mapping::{KeyPolicy, Mapper, MappingConfig, Target};
-use crate::source::{Format, Input, ResumePoint, RowBody, SourceReader};
+use crate::mapping::{Mapper, MappingConfig, Target};
+use crate::source::{Format, Input, ResumePoint, SourceReader};
 
 /// Everything that shapes the request bodies of a run. Two runs with equal
 /// settings over the same source produce the same bytes.
@@ -95,33 +95,39 @@ impl BodySettings {
 
     /// Opens the source and returns its batches, starting at `resume` (batch
     /// `first_batch`) or at the beginning.
+    ///
+    /// A resumed run first maps the rows before the resume point again,
+    /// without keeping them, so that its mapper knows every key, email and
+    /// phone the interrupted run had seen: duplicates are then decided exactly
+    /// as in an uninterrupted run (and so is the key policy of a JSON Lines
+    /// source, decided by its first record). Reading is cheap next to sending.
     pub fn batches(
         &self,
         resume: Option<(ResumePoint, u64)>,
     ) -> Result<Batcher<SourceReader>, Error> {
         let reader = SourceReader::open(&self.input, self.format, resume.map(|(point, _)| point))?;
-        let mut mapping = self.mapping.resolve(reader.headers())?;
-        if *mapping.key() == KeyPolicy::Undecided && self.input != Input::Stdin {
-            // Decide from the file's first record, wherever this run starts, so
-            // that a resumed run keys users exactly as the first one did.
-            let first = SourceReader::open(&self.input, self.format, None)?
-                .filter_map(Result::ok)
-                .find_map(|row| match row.body {
-                    RowBody::Fields(fields) => Some(fields),
-                    RowBody::Invalid(_) => None,
-                });
-            if let Some(fields) = first {
-                mapping.decide_key(|column| fields.get(column).is_some());
+        let mapping = self.mapping.resolve(reader.headers())?;
+        let mut mapper = Mapper::new(self.target.clone(), mapping);
+        let (from, number) = match resume {
+            Some((point, number)) => {
+                let before = SourceReader::open(&self.input, self.format, None)?;
+                for row in before {
+                    let row = row?;
+                    if row.offset >= point.offset {
+                        break;
+                    }
+                    mapper.map_row(row);
+                }
+                (point, number)
             }
-        }
-        let mapper = Mapper::new(self.target.clone(), mapping);
-        let (from, number) = resume.unwrap_or((
-            ResumePoint {
-                offset: reader.bytes_read(),
-                row: 1,
-            },
-            1,
-        ));
+            None => (
+                ResumePoint {
+                    offset: reader.bytes_read(),
+                    row: 1,
+                },
+                1,
+            ),
+        };
         Ok(Batcher::new(reader, mapper, self.batch_size, from, number))
     }
 }

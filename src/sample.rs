@@ -475,13 +475,13 @@ fn phone(rng: &mut ChaCha8Rng, n: u64) -> String {
         .copied()
         .unwrap_or(("+1", &[3, 3, 4], "us"));
     let digits_needed: usize = groups.iter().sum();
-    // Unique per user: the user number fills the low digits, a random non-zero digit leads.
+    // Unique per user: the user number, scrambled by a multiplication that is
+    // a bijection modulo a power of ten, fills the low digits; a random
+    // non-zero digit leads.
+    let modulus = 10u64.pow(digits_needed as u32 - 1);
+    let low = (n % modulus).wrapping_mul(48_271) % modulus;
     let lead = rng.random_range(2..=9u64);
-    let digits = format!(
-        "{lead}{:0width$}",
-        n % 10u64.pow(digits_needed as u32 - 1),
-        width = digits_needed - 1
-    );
+    let digits = format!("{lead}{low:0width$}", width = digits_needed - 1);
     let mut parts = Vec::new();
     let mut at = 0;
     for g in groups {
