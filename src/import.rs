@@ -341,9 +341,9 @@ pub async fn run(
         })?;
 
     let shared = Arc::new(Shared {
-        gate: Arc::new(ThrottleGate::new(config.backoff.clone())),
+        gate: Arc::new(ThrottleGate::new(config.backoff)),
         rate: config.rate.map(|r| Arc::new(UserRate::per_second(r))),
-        backoff: config.backoff.clone(),
+        backoff: config.backoff,
         mode: config.mode,
         seed: config.seed,
         client,
@@ -666,7 +666,7 @@ fn deliver_part<'a>(
             shared.client.clone(),
             shared.gate.clone(),
             shared.rate.clone(),
-            shared.backoff.clone(),
+            shared.backoff,
             seeded_rng(seed),
         );
         let mut delivery = sender.deliver(body, users.len() as u32, shared.mode).await;

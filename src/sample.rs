@@ -540,7 +540,7 @@ fn capitalise(s: &str) -> String {
 
 /// Writes rows in the sample's format.
 enum Sink<'w, W: Write> {
-    Csv(csv::Writer<&'w mut W>),
+    Csv(Box<csv::Writer<&'w mut W>>),
     Jsonl(&'w mut W),
 }
 
@@ -550,7 +550,7 @@ impl<'w, W: Write> Sink<'w, W> {
             Format::Csv => {
                 let mut writer = csv::WriterBuilder::new().flexible(true).from_writer(out);
                 writer.write_record(Field::ALL.map(Field::name))?;
-                Sink::Csv(writer)
+                Sink::Csv(Box::new(writer))
             }
             Format::JsonLines => Sink::Jsonl(out),
         })
