@@ -10,6 +10,7 @@ use anyhow::Context;
 use ferry::contract::ImportMode;
 use ferry::error::Error;
 use ferry::import::{End, ImportConfig, Stop};
+use ferry::mapping::passwords::{PasswordPolicy, UnsupportedPolicy};
 use ferry::mapping::MappingConfig;
 use ferry::pipeline::BodySettings;
 use ferry::progress::ProgressMode;
@@ -123,6 +124,17 @@ pub struct ImportArgs {
     /// Seed of the retry jitter, for reproducible runs.
     #[arg(long)]
     pub seed: Option<u64>,
+    /// Passwords: carry them over (keep), carry them expired so users must
+    /// reset them (expire), or import no credentials (none). Overrides the
+    /// mapping file's [passwords] policy; default keep.
+    #[arg(long, value_enum, value_name = "keep|expire|none")]
+    pub passwords: Option<PasswordPolicy>,
+    /// A hash the target cannot verify (scrypt, HMAC, MD4, crypt(3), salt ‖
+    /// password digests): reject the row, import the user with an expired
+    /// credential, or import it without one. Overrides the mapping file's
+    /// [passwords] unsupported; default reject.
+    #[arg(long, value_enum, value_name = "reject|expire|drop")]
+    pub unsupported_hash: Option<UnsupportedPolicy>,
 }
 
 /// Import modes on the command line.
@@ -167,6 +179,12 @@ impl ImportArgs {
         .with_batch_size(self.batch_size)?;
         if let Some(path) = &self.mapping {
             settings = settings.with_mapping(MappingConfig::load(path)?);
+        }
+        if let Some(policy) = self.passwords {
+            settings.mapping.passwords.policy = policy;
+        }
+        if let Some(policy) = self.unsupported_hash {
+            settings.mapping.passwords.unsupported = policy;
         }
         Ok(settings)
     }

@@ -18,6 +18,10 @@
 //!
 //! [defaults]                     # ferry field = value used when the row's is empty
 //! password_algorithm = "sha256"
+//!
+//! [passwords]                    # see mapping::passwords::options
+//! salt_encoding = "base64"       # hex (default) | base64 | plain
+//! plaintext_column = "pw"        # plaintext passwords, hashed with argon2id
 //! ```
 //!
 //! A [`MappingConfig`] is checked against the source's columns once, before
@@ -27,6 +31,8 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
+
+use super::passwords::PasswordOptions;
 
 /// The fields ferry reads from a source user.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -109,6 +115,10 @@ pub struct MappingConfig {
     /// ferry field → value when the row's own value is empty.
     #[serde(default)]
     pub defaults: BTreeMap<String, String>,
+    /// How passwords are carried: policy, unsupported hashes, salt encoding,
+    /// plaintext column and its argon2id parameters.
+    #[serde(default)]
+    pub passwords: PasswordOptions,
 }
 
 /// A mapping file that cannot be used.
@@ -132,6 +142,8 @@ pub enum MappingError {
     MissingColumn { field: String, column: String },
     #[error("the source has neither a key column '{column}' nor an email column to key users on")]
     NoKey { column: String },
+    #[error("mapping: {0}")]
+    Passwords(String),
 }
 
 impl MappingConfig {
@@ -195,12 +207,25 @@ impl MappingConfig {
                 })
             }
         };
+        if let Some(column) = &self.passwords.plaintext_column {
+            if !has(column) {
+                return Err(MappingError::MissingColumn {
+                    field: "passwords.plaintext_column".into(),
+                    column: column.clone(),
+                });
+            }
+            self.passwords
+                .argon2
+                .check()
+                .map_err(MappingError::Passwords)?;
+        }
         let columns = columns.into_iter().filter(|(_, c)| has(c)).collect();
         Ok(Mapping {
             columns,
             constants,
             defaults,
             key,
+            passwords: self.passwords.clone(),
         })
     }
 }
@@ -246,6 +271,8 @@ pub struct Mapping {
     defaults: BTreeMap<Field, String>,
     /// Where the user key comes from.
     key: KeyPolicy,
+    /// How passwords are carried.
+    passwords: PasswordOptions,
 }
 
 impl Mapping {
@@ -267,6 +294,11 @@ impl Mapping {
     /// Default value of `field`, if set.
     pub fn default_value(&self, field: Field) -> Option<&str> {
         self.defaults.get(&field).map(String::as_str)
+    }
+
+    /// How passwords are carried.
+    pub fn passwords(&self) -> &PasswordOptions {
+        &self.passwords
     }
 
     /// How the user key is found.

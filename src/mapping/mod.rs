@@ -107,6 +107,11 @@ pub struct Mapper {
     seen: HashSet<u64, BuildHasherDefault<PassThrough>>,
 }
 
+/// What the rejects file holds in place of a plaintext password.
+pub const REDACTED: &str = "[redacted]";
+/// What the rejects file holds in place of an unreadable row of a source with plaintext passwords.
+const WITHHELD_ROW: &str = "[row withheld: the source has a plaintext password column]";
+
 /// Why a row is rejected, with the key when it was read.
 type Refusal = (Option<String>, String);
 
@@ -133,9 +138,16 @@ impl Mapper {
                 key: None,
                 stage: Stage::Source,
                 reason: invalid.reason,
-                source: Value::String(invalid.raw),
+                source: match self.plaintext_column() {
+                    // The raw text may hold a plaintext password: never written out.
+                    Some(_) => Value::String(WITHHELD_ROW.to_string()),
+                    None => Value::String(invalid.raw),
+                },
             }),
-            RowBody::Fields(fields) => match self.map_fields(&fields) {
+            RowBody::Fields(fields) => {
+                let mapped = self.map_fields(&fields);
+                let fields = self.redact(fields);
+                match mapped {
                 Ok((key, records)) => Mapped::User(Box::new(MappedUser {
                     row: row.row,
                     key,
@@ -149,7 +161,31 @@ impl Mapper {
                     reason,
                     source: fields.to_json(),
                 }),
-            },
+                }
+            }
+        }
+    }
+
+    /// The declared plaintext password column, if any.
+    fn plaintext_column(&self) -> Option<&str> {
+        self.mapping.passwords().plaintext_column.as_deref()
+    }
+
+    /// The record with its plaintext password replaced by [`REDACTED`], so
+    /// that the rejects file never holds it.
+    fn redact(&self, fields: Fields) -> Fields {
+        let Some(column) = self.plaintext_column() else {
+            return fields;
+        };
+        if fields.get(column).is_none() {
+            return fields;
+        }
+        match fields.to_json() {
+            Value::Object(mut object) => {
+                object.insert(column.to_string(), Value::String(REDACTED.to_string()));
+                Fields::from_json_object(object)
+            }
+            _ => Fields::from_pairs([(column, REDACTED)]),
         }
     }
 
@@ -157,7 +193,7 @@ impl Mapper {
     pub fn map_fields(&mut self, fields: &impl Lookup) -> Result<(String, UserRecords), Refusal> {
         self.mapping
             .decide_key(|column| fields.get(column).is_some());
-        let user = SourceUser::read(&self.mapping, fields)?;
+        let user = SourceUser::read(&self.mapping, &self.target, fields)?;
         let fingerprints = [
             Some((Tag::Key, user.key.as_str())),
             user.email.as_ref().map(|e| (Tag::Email, e.lower.as_str())),
@@ -260,7 +296,7 @@ impl Mapper {
         let credentials = source
             .password
             .iter()
-            .map(|hashed| UserCredential {
+            .map(|planned| UserCredential {
                 id: self
                     .ids
                     .derive(RecordKind::PasswordCredential, &source.key, ""),
@@ -269,11 +305,11 @@ impl Mapper {
                 user_id,
                 kind: CredentialType::Password,
                 payload: CredentialPayload {
-                    hashed_password: Some(hashed.clone()),
+                    hashed_password: Some(planned.hashed.clone()),
                     other: Map::new(),
                 },
                 state: None,
-                expires_at: None,
+                expires_at: planned.expired.then_some(passwords::EXPIRED_AT),
                 created_at: created,
                 updated_at: now,
             })
@@ -351,11 +387,52 @@ struct SourceUser {
     status: UserStatus,
     created_at: Option<OffsetDateTime>,
     groups: Vec<String>,
-    password: Option<crate::contract::HashedPassword>,
+    password: Option<passwords::PlannedCredential>,
+}
+
+/// The credential of a row under the mapping's password options.
+fn read_password<L: Lookup>(
+    reader: &FieldReader<'_, L>,
+    mapping: &Mapping,
+    target: &Target,
+    key: &str,
+) -> Result<Option<passwords::PlannedCredential>, String> {
+    let options = mapping.passwords();
+    if options.policy == passwords::PasswordPolicy::None {
+        return Ok(None);
+    }
+    let hash = reader.limited(Field::PasswordHash, MAX_FIELD_BYTES)?;
+    let salt = reader.limited(Field::PasswordSalt, MAX_FIELD_BYTES)?;
+    let algorithm = reader.limited(Field::PasswordAlgorithm, 64)?;
+    let plaintext = match &options.plaintext_column {
+        Some(column) => reader.column(column),
+        None => None,
+    };
+    if plaintext.as_ref().is_some_and(|p| p.len() > MAX_FIELD_BYTES) {
+        return Err(format!(
+            "the plaintext password is over the {MAX_FIELD_BYTES}-byte limit"
+        ));
+    }
+    let input = passwords::PasswordInput {
+        hash: hash.as_deref(),
+        salt: salt.as_deref(),
+        algorithm: algorithm.as_deref(),
+        plaintext: plaintext.as_deref(),
+    };
+    let owner = passwords::Owner {
+        tenant: &target.tenant,
+        pool: &target.pool,
+        key,
+    };
+    passwords::credential(options, input, owner)
 }
 
 impl SourceUser {
-    fn read(mapping: &Mapping, fields: &impl Lookup) -> Result<SourceUser, Refusal> {
+    fn read(
+        mapping: &Mapping,
+        target: &Target,
+        fields: &impl Lookup,
+    ) -> Result<SourceUser, Refusal> {
         let reader = FieldReader { mapping, fields };
         let email_raw = reader
             .limited(Field::Email, rules::MAX_EMAIL_BYTES)
@@ -434,24 +511,7 @@ impl SourceUser {
             })?),
         };
         let groups = reader.groups().map_err(refuse)?;
-        let password = match reader
-            .limited(Field::PasswordHash, MAX_FIELD_BYTES)
-            .map_err(refuse)?
-        {
-            None => None,
-            Some(hash) => {
-                let salt = reader
-                    .limited(Field::PasswordSalt, MAX_FIELD_BYTES)
-                    .map_err(refuse)?;
-                let algorithm = reader
-                    .limited(Field::PasswordAlgorithm, 64)
-                    .map_err(refuse)?;
-                Some(
-                    passwords::hashed_password(&hash, salt.as_deref(), algorithm.as_deref())
-                        .map_err(refuse)?,
-                )
-            }
-        };
+        let password = read_password(&reader, mapping, target, &key).map_err(refuse)?;
         Ok(SourceUser {
             key,
             email,

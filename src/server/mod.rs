@@ -28,6 +28,10 @@
 //!   full, the `Ferry-Next-After` header gives the `after` of the next page.
 //!   `pool_id` alone exports one pool whole.
 //! - **Pools without an id** in an import are stored under their `name`.
+//! - **Password verification**: `POST /api/identity/{tid}/pools/{pool}/password/verify`
+//!   with `{"identifier", "password"}` signs a user in (200 with the user id,
+//!   401 `invalid_credentials`, `credential_expired` or `user_inactive`),
+//!   rate-limited per identifier; see [`verify`].
 //! - **`update` replaces a user's sub-records**: a re-imported user's stored
 //!   credentials, identifiers and addresses are replaced by the request's.
 //!
@@ -51,6 +55,7 @@ pub mod sample;
 mod serve;
 mod store;
 mod validate;
+pub mod verify;
 
 pub use config::{
     ClientSecret, ConfigError, Durability, FaultConfig, LatencyRange, ServerConfig,

@@ -5,6 +5,7 @@
 //! | `POST /{tid}/system/oauth2/token` | [`token`] |
 //! | `PUT /api/identity/system/{tid}/configuration?mode=` | [`import`] |
 //! | `GET /api/identity/system/{tid}/configuration?pool_id=&after=&limit=` | [`export`] |
+//! | `POST /api/identity/{tid}/pools/{pool}/password/verify` | [`super::verify`] (ferry extension) |
 //! | `GET /healthz` | liveness |
 //! | `GET /metrics` | Prometheus text |
 //!
@@ -36,6 +37,7 @@ use super::metrics::Metrics;
 use super::serve::ConnectionKill;
 use super::store::{ApplyError, ExportScope, ExportStart, ImportOutcome, Store, StoreError};
 use super::validate;
+use super::verify::VerifyLimiter;
 use super::ServerError;
 use crate::contract::records::{ImportMode, TokenResponse};
 
@@ -72,6 +74,8 @@ struct Shared {
     faults: Faults,
     /// Counters for `/metrics`.
     metrics: Metrics,
+    /// Per-identifier limits of the password verification endpoint.
+    verify_limiter: VerifyLimiter,
 }
 
 impl AppState {
@@ -95,6 +99,7 @@ impl AppState {
                 tokens: TokenStore::new(config.token_ttl),
                 faults: Faults::new(config.faults.clone()),
                 metrics: Metrics::default(),
+                verify_limiter: VerifyLimiter::default(),
                 store,
                 config,
             }),
@@ -104,6 +109,21 @@ impl AppState {
     /// The configuration the server runs with.
     pub fn config(&self) -> &ServerConfig {
         &self.inner.config
+    }
+
+    /// Issued tokens, for handlers outside this module.
+    pub(super) fn tokens(&self) -> &TokenStore {
+        &self.inner.tokens
+    }
+
+    /// The database, for handlers outside this module.
+    pub(super) fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
+    /// Limits of the password verification endpoint.
+    pub(super) fn verify_limiter(&self) -> &VerifyLimiter {
+        &self.inner.verify_limiter
     }
 
     /// Stops the database writer once queued imports are done.
@@ -121,6 +141,10 @@ pub fn app(state: AppState) -> Router {
         .route(
             "/api/identity/system/{tid}/configuration",
             get(export).put(import),
+        )
+        .route(
+            "/api/identity/{tid}/pools/{pool}/password/verify",
+            post(super::verify::verify),
         )
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))

@@ -17,6 +17,7 @@
 //! (the default) a commit survives a `kill -9` of the server but not power
 //! loss; `synchronous=FULL` survives both at the price of an fsync per request.
 
+pub mod accounts;
 mod columns;
 pub mod export;
 mod schema;
@@ -240,6 +241,24 @@ impl Store {
                 _ => Err(StoreError::Closed),
             },
         }
+    }
+
+    /// Finds the owner of an identifier in a pool with its password
+    /// credentials, on a read-only connection of its own (see [`accounts`]).
+    pub async fn account(
+        &self,
+        tenant: &str,
+        pool: &str,
+        identifier_lc: &str,
+    ) -> Result<accounts::AccountLookup, StoreError> {
+        let path = self.path.clone();
+        let (tenant, pool, identifier) = (tenant.to_owned(), pool.to_owned(), identifier_lc.to_owned());
+        tokio::task::spawn_blocking(move || {
+            let conn = schema::open_reader(&path)?;
+            accounts::find(&conn, &tenant, &pool, &identifier)
+        })
+        .await
+        .map_err(|_| StoreError::Closed)?
     }
 
     /// Stops the writer thread after the jobs already queued, and waits

@@ -1,0 +1,272 @@
+//! Self-describing hash strings, recognised by their prefix:
+//!
+//! | source | example | becomes |
+//! |---|---|---|
+//! | bcrypt | `$2b$12$…` (`$2a$`, `$2y$`) | `bcrypt`, the string as it is |
+//! | PHC argon2 | `$argon2id$v=19$m=…,t=…,p=…$salt$hash` | `argon2` |
+//! | PHC pbkdf2 | `$pbkdf2-sha256$29000$salt$hash` (passlib, adapted base64), `$pbkdf2$…` (SHA-1), `$pbkdf2-sha512$i=…,l=…$…` | `pbkdf2` |
+//! | Django | `pbkdf2_sha256$iterations$salt$hash`, `pbkdf2_sha1$…`, `argon2$argon2id$…`, `bcrypt$$2b$…` | `pbkdf2`, `argon2`, `bcrypt` |
+//! | LDAP | `{SSHA}`, `{SSHA256}`, `{SSHA384}`, `{SSHA512}`, `{SMD5}` (salt after the digest), `{SHA}`, `{SHA256}`, `{SHA512}`, `{MD5}`, `{CRYPT}$2b$…`, `{ARGON2}$argon2id$…` | `sha`/`md5` with `salt_after_digest_in_hash`, or the inner format |
+//!
+//! Recognised but unverifiable by the target, so [`Carried::Unsupported`]:
+//! argon2i/argon2d and argon2 version 0x10, scrypt (`$scrypt$`, `$s0$`,
+//! `$7$`, Django `scrypt$`), md5-crypt/sha-crypt/yescrypt (`$1$`, `$5$`,
+//! `$6$`, `$y$`, `$apr1$`), crypt(3) DES (`{CRYPT}` without `$`), `{MD4}`,
+//! bcrypt's `$2x$`, and Django's salt-first `sha1$`/`md5$` and `bcrypt_sha256$`.
+
+use base64::Engine;
+
+use super::digest::{DigestKind, BASE64_ANY_PAD};
+use super::{empty_config, Carried};
+use crate::contract::choices::encode_bytes;
+use crate::contract::{
+    Argon2Config, BcryptConfig, DigestFunction, HashMethod, HashedPassword, Pbkdf2Config,
+};
+
+/// Longest key or digest accepted from a PHC or Django string, in bytes.
+const MAX_KEY: usize = 1024;
+
+/// Recognises a self-describing string: `None` when it is not one (a bare
+/// digest), else what it becomes or why it is malformed.
+pub fn self_describing(hash: &str) -> Option<Result<Carried, String>> {
+    if let Some(rest) = hash.strip_prefix('{') {
+        return Some(ldap(rest));
+    }
+    if hash.starts_with('$') {
+        return Some(modular(hash));
+    }
+    django(hash)
+}
+
+fn unsupported(reason: &str) -> Result<Carried, String> {
+    Ok(Carried::Unsupported(reason.to_string()))
+}
+
+/// `$id$…` strings: bcrypt, PHC and the crypt(3) family.
+fn modular(hash: &str) -> Result<Carried, String> {
+    let id = hash[1..].split('$').next().unwrap_or("");
+    match id {
+        "2a" | "2b" | "2y" => bcrypt(hash),
+        "2x" | "2" => unsupported("bcrypt $2x$ and $2$ hashes (old, buggy variants) cannot be verified by the target"),
+        "argon2id" => argon2(hash),
+        "argon2i" | "argon2d" => unsupported("the target verifies argon2id only, and this hash is argon2i or argon2d"),
+        "pbkdf2" => pbkdf2_phc(hash, DigestFunction::Sha1),
+        "pbkdf2-sha1" => pbkdf2_phc(hash, DigestFunction::Sha1),
+        "pbkdf2-sha256" => pbkdf2_phc(hash, DigestFunction::Sha256),
+        "pbkdf2-sha512" => pbkdf2_phc(hash, DigestFunction::Sha512),
+        "scrypt" | "s0" | "7" => unsupported("scrypt hashes cannot be verified by the target"),
+        "1" | "apr1" | "md5" => unsupported("md5-crypt hashes cannot be verified by the target"),
+        "5" | "6" => unsupported("sha-crypt hashes ($5$, $6$) cannot be verified by the target"),
+        "y" | "gy" => unsupported("yescrypt hashes cannot be verified by the target"),
+        _ => unsupported("this modular crypt format ($id$…) is not one the target verifies"),
+    }
+}
+
+/// `$2b$NN$` + 53 characters of bcrypt's base64.
+fn bcrypt(hash: &str) -> Result<Carried, String> {
+    let bytes = hash.as_bytes();
+    let cost = hash
+        .get(4..6)
+        .filter(|d| d.bytes().all(|b| b.is_ascii_digit()))
+        .and_then(|d| d.parse::<u32>().ok());
+    let body_ok = bytes.len() == 60
+        && bytes[6] == b'$'
+        && bytes[7..]
+            .iter()
+            .all(|&b| b.is_ascii_alphanumeric() || b == b'.' || b == b'/');
+    match cost {
+        Some(cost) if body_ok && (4..=31).contains(&cost) => {
+            let mut config = empty_config(HashMethod::Bcrypt);
+            config.bcrypt = Some(BcryptConfig { cost });
+            Ok(Carried::Hash(HashedPassword {
+                config,
+                value: hash.to_string(),
+            }))
+        }
+        _ => Err("password_hash is not a well-formed bcrypt string ($2b$, cost 04-31, 60 characters)".to_string()),
+    }
+}
+
+/// `$argon2id$v=19$m=…,t=…,p=…$salt$hash`, salt and hash in unpadded base64.
+fn argon2(hash: &str) -> Result<Carried, String> {
+    let malformed = || "password_hash is not a well-formed argon2id PHC string".to_string();
+    let parts: Vec<&str> = hash.split('$').collect();
+    let (version, params, salt, digest) = match parts.as_slice() {
+        ["", _, v, p, s, d] if v.starts_with("v=") => (Some(&v[2..]), *p, *s, *d),
+        ["", _, p, s, d] => (None, *p, *s, *d),
+        _ => return Err(malformed()),
+    };
+    if version != Some("19") {
+        return unsupported("argon2 version 0x10 hashes cannot be verified by the target (it uses version 0x13)");
+    }
+    let (mut m, mut t, mut p) = (None, None, None);
+    for pair in params.split(',') {
+        let (name, value) = pair.split_once('=').ok_or_else(malformed)?;
+        let value = || value.parse::<u32>().map_err(|_| malformed());
+        match name {
+            "m" => m = Some(value()?),
+            "t" => t = Some(value()?),
+            "p" => p = Some(value()?),
+            "keyid" | "data" => {
+                return unsupported("argon2 hashes with a secret key or associated data cannot be verified by the target")
+            }
+            _ => return Err(malformed()),
+        }
+    }
+    let (Some(memory_in_kb), Some(iterations), Some(parallelism)) = (m, t, p) else {
+        return Err(malformed());
+    };
+    let salt = BASE64_ANY_PAD.decode(salt).map_err(|_| malformed())?;
+    let digest = BASE64_ANY_PAD.decode(digest).map_err(|_| malformed())?;
+    if salt.len() < 8 || !(4..=MAX_KEY).contains(&digest.len()) {
+        return Err(malformed());
+    }
+    let mut config = empty_config(HashMethod::Argon2);
+    config.argon2 = Some(Argon2Config {
+        iterations,
+        memory_in_kb,
+        parallelism,
+        key_length: digest.len() as u32,
+        salt: Some(encode_bytes(&salt)),
+        salt_length: salt.len() as u32,
+    });
+    Ok(Carried::Hash(HashedPassword {
+        config,
+        value: encode_bytes(&digest),
+    }))
+}
+
+/// passlib's adapted base64: the standard alphabet with `.` for `+`, no padding.
+/// PHC's own base64 (no `.`) decodes the same way.
+fn ab64(text: &str) -> Option<Vec<u8>> {
+    BASE64_ANY_PAD.decode(text.replace('.', "+")).ok()
+}
+
+/// `$pbkdf2-sha256$ROUNDS$salt$hash` (passlib) or `$pbkdf2-sha256$i=ROUNDS,l=LEN$salt$hash` (PHC).
+fn pbkdf2_phc(hash: &str, function: DigestFunction) -> Result<Carried, String> {
+    let malformed = || "password_hash is not a well-formed PHC pbkdf2 string".to_string();
+    let parts: Vec<&str> = hash.split('$').collect();
+    let ["", _, params, salt, digest] = parts.as_slice() else {
+        return Err(malformed());
+    };
+    let mut rounds = None;
+    if params.bytes().all(|b| b.is_ascii_digit()) {
+        rounds = params.parse::<u32>().ok();
+    } else {
+        for pair in params.split(',') {
+            match pair.split_once('=') {
+                Some(("i", v)) => rounds = v.parse::<u32>().ok(),
+                Some(("l", _)) => {} // the digest's own length decides
+                _ => return Err(malformed()),
+            }
+        }
+    }
+    let rounds = rounds.filter(|r| *r > 0).ok_or_else(malformed)?;
+    let salt = ab64(salt).ok_or_else(malformed)?;
+    let digest = ab64(digest).ok_or_else(malformed)?;
+    pbkdf2_hash(function, rounds, &salt, &digest).ok_or_else(malformed)
+}
+
+fn pbkdf2_hash(function: DigestFunction, rounds: u32, salt: &[u8], digest: &[u8]) -> Option<Carried> {
+    if !(1..=MAX_KEY).contains(&digest.len()) || rounds == 0 {
+        return None;
+    }
+    let mut config = empty_config(HashMethod::Pbkdf2);
+    config.pbkdf2 = Some(Pbkdf2Config {
+        function,
+        number_of_iterations: rounds,
+        key_length: digest.len() as u32,
+        salt: (!salt.is_empty()).then(|| encode_bytes(salt)),
+        salt_length: salt.len() as u32,
+    });
+    Some(Carried::Hash(HashedPassword {
+        config,
+        value: encode_bytes(digest),
+    }))
+}
+
+/// Django's `algorithm$…` strings; `None` when the prefix is not Django's.
+fn django(hash: &str) -> Option<Result<Carried, String>> {
+    let (algorithm, rest) = hash.split_once('$')?;
+    Some(match algorithm {
+        "pbkdf2_sha256" => django_pbkdf2(rest, DigestFunction::Sha256),
+        "pbkdf2_sha1" => django_pbkdf2(rest, DigestFunction::Sha1),
+        "argon2" => match modular(&format!("${rest}")) {
+            Ok(Carried::Hash(h)) if h.config.method == HashMethod::Argon2 => Ok(Carried::Hash(h)),
+            Ok(Carried::Unsupported(why)) => Ok(Carried::Unsupported(why)),
+            _ => Err("password_hash is not a well-formed Django argon2 string".to_string()),
+        },
+        "bcrypt" => match rest.strip_prefix('$') {
+            Some(inner) if inner.starts_with('$') => bcrypt(inner),
+            _ => Err("password_hash is not a well-formed Django bcrypt string".to_string()),
+        },
+        "bcrypt_sha256" => unsupported("Django's bcrypt_sha256 (bcrypt over a SHA-256 of the password) cannot be verified by the target"),
+        "sha1" | "md5" => unsupported("Django's salted sha1$/md5$ digest salt ‖ password; the target digests password ‖ salt"),
+        "unsalted_sha1" => match rest.strip_prefix('$').and_then(|h| hex::decode(h).ok()) {
+            Some(d) if d.len() == 20 => Ok(Carried::Hash(DigestKind::Sha(DigestFunction::Sha1).hashed(&d, &[], false))),
+            _ => Err("password_hash is not a well-formed Django unsalted_sha1 string".to_string()),
+        },
+        "scrypt" => unsupported("scrypt hashes cannot be verified by the target"),
+        "crypt" => unsupported("crypt(3) DES hashes cannot be verified by the target"),
+        _ => return None,
+    })
+}
+
+/// `pbkdf2_sha256$ITERATIONS$SALT$HASH`: the salt is text (its UTF-8 bytes),
+/// the hash standard base64.
+fn django_pbkdf2(rest: &str, function: DigestFunction) -> Result<Carried, String> {
+    let malformed = || "password_hash is not a well-formed Django pbkdf2 string".to_string();
+    let mut parts = rest.split('$');
+    let (Some(rounds), Some(salt), Some(digest), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(malformed());
+    };
+    let rounds = rounds.parse::<u32>().map_err(|_| malformed())?;
+    let digest = BASE64_ANY_PAD.decode(digest).map_err(|_| malformed())?;
+    pbkdf2_hash(function, rounds, salt.as_bytes(), &digest).ok_or_else(malformed)
+}
+
+/// `{SCHEME}value` (the leading `{` already removed).
+fn ldap(rest: &str) -> Result<Carried, String> {
+    let Some((scheme, value)) = rest.split_once('}') else {
+        return Err("password_hash starts with '{' but has no LDAP {SCHEME}".to_string());
+    };
+    let (kind, salted) = match scheme.to_ascii_uppercase().as_str() {
+        "SSHA" => (DigestKind::Sha(DigestFunction::Sha1), true),
+        "SSHA256" => (DigestKind::Sha(DigestFunction::Sha256), true),
+        "SSHA384" => (DigestKind::Sha(DigestFunction::Sha384), true),
+        "SSHA512" => (DigestKind::Sha(DigestFunction::Sha512), true),
+        "SMD5" => (DigestKind::Md5, true),
+        "SHA" => (DigestKind::Sha(DigestFunction::Sha1), false),
+        "SHA256" => (DigestKind::Sha(DigestFunction::Sha256), false),
+        "SHA384" => (DigestKind::Sha(DigestFunction::Sha384), false),
+        "SHA512" => (DigestKind::Sha(DigestFunction::Sha512), false),
+        "MD5" => (DigestKind::Md5, false),
+        "CRYPT" if value.starts_with("$2") => return modular(value),
+        "CRYPT" if value.starts_with('$') => return modular(value),
+        "CRYPT" => return unsupported("crypt(3) DES hashes cannot be verified by the target"),
+        "ARGON2" => return modular(value),
+        "MD4" => return unsupported("MD4 hashes cannot be verified by the target"),
+        _ => return unsupported("this LDAP {SCHEME} is not one the target verifies"),
+    };
+    let malformed = || {
+        format!(
+            "password_hash is not a well-formed LDAP {{{}}} value (base64 of a {}-byte digest{})",
+            scheme.to_ascii_uppercase(),
+            kind.len(),
+            if salted { " and its salt" } else { "" }
+        )
+    };
+    let decoded = BASE64_ANY_PAD.decode(value).map_err(|_| malformed())?;
+    let ok = if salted {
+        decoded.len() >= kind.len()
+    } else {
+        decoded.len() == kind.len()
+    };
+    if !ok {
+        return Err(malformed());
+    }
+    let salt = &decoded[kind.len()..];
+    Ok(Carried::Hash(kind.hashed(&decoded, salt, true)))
+}

@@ -1,0 +1,226 @@
+//! Bare salted digests: a hex or base64 digest in `password_hash`, its salt
+//! in `password_salt` (hex, base64 or plain text as the mapping declares),
+//! and the algorithm in `password_algorithm`.
+//!
+//! The target digests password ‖ salt, so only sources that did the same can
+//! be carried; a name that says the source digested salt ‖ password
+//! (`sha256_salt_password`, `salt_sha256`) is reported as unsupported.
+//! Without a name, a hex digest of 40, 64, 96 or 128 digits is taken as
+//! SHA-1, SHA-256, SHA-384 or SHA-512; 32 digits stays ambiguous (MD5, MD4
+//! and NTLM look alike) and must be named.
+
+use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
+use base64::engine::DecodePaddingMode;
+use base64::{alphabet, Engine};
+
+use super::{empty_config, Carried, SaltEncoding};
+use crate::contract::choices::encode_bytes;
+use crate::contract::{DigestFunction, HashMethod, HashedPassword, Md5Config, ShaConfig};
+
+/// Standard base64 that accepts input with or without padding.
+pub(super) const BASE64_ANY_PAD: GeneralPurpose = GeneralPurpose::new(
+    &alphabet::STANDARD,
+    GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
+);
+
+/// A digest algorithm the target verifies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DigestKind {
+    Md5,
+    Sha(DigestFunction),
+}
+
+impl DigestKind {
+    /// Digest length in bytes.
+    pub fn len(self) -> usize {
+        match self {
+            DigestKind::Md5 => 16,
+            DigestKind::Sha(DigestFunction::Sha1) => 20,
+            DigestKind::Sha(DigestFunction::Sha256) => 32,
+            DigestKind::Sha(DigestFunction::Sha384) => 48,
+            DigestKind::Sha(DigestFunction::Sha512) => 64,
+        }
+    }
+
+    /// The name in reasons.
+    pub fn name(self) -> &'static str {
+        match self {
+            DigestKind::Md5 => "MD5",
+            DigestKind::Sha(DigestFunction::Sha1) => "SHA-1",
+            DigestKind::Sha(DigestFunction::Sha256) => "SHA-256",
+            DigestKind::Sha(DigestFunction::Sha384) => "SHA-384",
+            DigestKind::Sha(DigestFunction::Sha512) => "SHA-512",
+        }
+    }
+
+    /// The contract hash of `digest` with `salt` either separate or inside
+    /// the value (`embedded`: appended after the digest, LDAP's layout).
+    pub fn hashed(self, digest_and_salt: &[u8], salt: &[u8], embedded: bool) -> HashedPassword {
+        let (salt_field, salt_length) = match (embedded, salt.is_empty()) {
+            (true, _) => (None, salt.len() as u32),
+            (false, true) => (None, 0),
+            (false, false) => (Some(encode_bytes(salt)), salt.len() as u32),
+        };
+        let mut config = match self {
+            DigestKind::Md5 => empty_config(HashMethod::Md5),
+            DigestKind::Sha(_) => empty_config(HashMethod::Sha),
+        };
+        match self {
+            DigestKind::Md5 => {
+                config.md5 = Some(Md5Config {
+                    salt: salt_field,
+                    salt_length,
+                    salt_after_digest_in_hash: embedded,
+                })
+            }
+            DigestKind::Sha(function) => {
+                config.sha = Some(ShaConfig {
+                    function,
+                    salt: salt_field,
+                    salt_length,
+                    salt_after_digest_in_hash: embedded,
+                })
+            }
+        }
+        HashedPassword {
+            config,
+            value: encode_bytes(digest_and_salt),
+        }
+    }
+}
+
+/// What a `password_algorithm` value names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Named {
+    /// A digest over password ‖ salt.
+    Digest(DigestKind),
+    /// A family whose strings describe themselves (bcrypt, argon2, pbkdf2,
+    /// Django, LDAP): the string decides.
+    SelfDescribing(String),
+    /// Something the target cannot verify, with the reason.
+    Unsupported(String),
+}
+
+impl Named {
+    /// Parses a `password_algorithm` value. Case, `-`, `_`, spaces and
+    /// punctuation are ignored: `SHA-256`, `sha256`, `salted_sha256` and
+    /// `sha256(password+salt)` are the same.
+    pub fn parse(name: &str) -> Named {
+        let compact: String = name
+            .chars()
+            .filter(char::is_ascii_alphanumeric)
+            .flat_map(|c| c.to_lowercase())
+            .collect();
+        let shown = name.trim();
+        for (prefix, kind) in [
+            ("md5", DigestKind::Md5),
+            ("sha1", DigestKind::Sha(DigestFunction::Sha1)),
+            ("sha256", DigestKind::Sha(DigestFunction::Sha256)),
+            ("sha384", DigestKind::Sha(DigestFunction::Sha384)),
+            ("sha512", DigestKind::Sha(DigestFunction::Sha512)),
+            ("sha", DigestKind::Sha(DigestFunction::Sha1)),
+        ] {
+            let bare = compact.strip_prefix("salted").unwrap_or(&compact);
+            if let Some(rest) = bare.strip_prefix(prefix) {
+                match rest {
+                    "" | "passwordsalt" | "passsalt" | "pwsalt" => return Named::Digest(kind),
+                    "saltpassword" | "saltpass" | "saltpw" | "saltfirst" => {
+                        return Named::Unsupported(salt_first(kind))
+                    }
+                    _ => {}
+                }
+            }
+            if compact == format!("salt{prefix}") {
+                return Named::Unsupported(salt_first(kind));
+            }
+        }
+        let self_describing = [
+            "bcrypt", "2a", "2b", "2y", "argon2", "argon2id", "argon2i", "argon2d", "pbkdf2",
+            "django", "ldap", "ssha", "ssha256", "ssha384", "ssha512", "smd5", "phc",
+        ];
+        if self_describing.contains(&compact.as_str()) || compact.starts_with("pbkdf2") {
+            return Named::SelfDescribing(shown.to_string());
+        }
+        let unsupported = |why: &str| Named::Unsupported(format!("password algorithm '{shown}': {why}"));
+        match compact.as_str() {
+            c if c.contains("scrypt") => {
+                unsupported("scrypt hashes (Firebase's modified scrypt too) cannot be verified by the target")
+            }
+            c if c.starts_with("hmac") => {
+                unsupported("HMAC digests need the source's secret key, which the target does not have")
+            }
+            "md4" | "ntlm" | "nthash" => unsupported("MD4 hashes cannot be verified by the target"),
+            "crypt" | "des" | "descrypt" | "crypt3" => {
+                unsupported("crypt(3) DES hashes cannot be verified by the target")
+            }
+            _ => unsupported("not a hash format ferry knows"),
+        }
+    }
+}
+
+fn salt_first(kind: DigestKind) -> String {
+    format!(
+        "{} over salt ‖ password cannot be verified by the target, which digests password ‖ salt",
+        kind.name()
+    )
+}
+
+/// The SHA digest a bare hex string of this length must be, if any.
+pub fn infer(hash: &str) -> Option<DigestKind> {
+    if !hash.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    let function = match hash.len() {
+        40 => DigestFunction::Sha1,
+        64 => DigestFunction::Sha256,
+        96 => DigestFunction::Sha384,
+        128 => DigestFunction::Sha512,
+        _ => return None,
+    };
+    Some(DigestKind::Sha(function))
+}
+
+/// Converts a bare digest and its salt column.
+pub fn convert(
+    hash: &str,
+    salt: Option<&str>,
+    kind: DigestKind,
+    salt_encoding: SaltEncoding,
+) -> Result<Carried, String> {
+    let digest = decode_digest(hash, kind.len()).ok_or_else(|| {
+        format!(
+            "password_hash is not a hex or base64 {} digest ({} bytes)",
+            kind.name(),
+            kind.len()
+        )
+    })?;
+    let salt = match salt {
+        None => Vec::new(),
+        Some(text) => decode_salt(text, salt_encoding)?,
+    };
+    Ok(Carried::Hash(kind.hashed(&digest, &salt, false)))
+}
+
+/// Hex (exactly twice the length) or base64 of exactly `len` bytes.
+fn decode_digest(text: &str, len: usize) -> Option<Vec<u8>> {
+    if text.len() == 2 * len {
+        if let Ok(bytes) = hex::decode(text) {
+            return Some(bytes);
+        }
+    }
+    BASE64_ANY_PAD
+        .decode(text)
+        .ok()
+        .filter(|bytes| bytes.len() == len)
+}
+
+/// Decodes `password_salt` as the mapping declares it.
+pub fn decode_salt(text: &str, encoding: SaltEncoding) -> Result<Vec<u8>, String> {
+    match encoding {
+        SaltEncoding::Hex => hex::decode(text).map_err(|_| "password_salt is not hex".to_string()),
+        SaltEncoding::Base64 => BASE64_ANY_PAD
+            .decode(text)
+            .map_err(|_| "password_salt is not base64".to_string()),
+        SaltEncoding::Plain => Ok(text.as_bytes().to_vec()),
+    }
+}

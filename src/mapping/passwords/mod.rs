@@ -1,0 +1,205 @@
+//! Password hashes from the source → the contract's `hashed_password`.
+//!
+//! A source hash is carried over, never recomputed: the target must verify
+//! the password the user always had, so ferry only re-encodes what the source
+//! stored into the shape the contract's encoding choices define
+//! ([`crate::contract::choices`]). Three steps:
+//!
+//! 1. [`detect`] recognises self-describing strings: bcrypt modular crypt,
+//!    PHC strings (argon2, pbkdf2 including passlib's adapted base64),
+//!    Django's `algorithm$…` strings and LDAP `{SCHEME}` values.
+//! 2. [`digest`] handles bare hex or base64 digests with a separate salt
+//!    column, whose algorithm is named by `password_algorithm` (or inferred
+//!    from the length for the SHA family).
+//! 3. [`plaintext`] hashes a declared plaintext column with argon2id before
+//!    the password leaves the mapper.
+//!
+//! What the target cannot verify (scrypt, HMAC with a key, MD4, crypt(3),
+//! digests over salt ‖ password, argon2i/argon2d) is [`Carried::Unsupported`]
+//! with a reason; [`UnsupportedPolicy`] decides what becomes of such a user.
+//! A malformed hash is an `Err`: the row is rejected whatever the policy.
+//!
+//! Reasons never echo the hash, the salt or a plaintext password.
+
+pub mod detect;
+pub mod digest;
+pub mod options;
+pub mod plaintext;
+
+use sha2::{Digest, Sha256};
+use time::OffsetDateTime;
+
+use crate::contract::choices::encode_bytes;
+use crate::contract::{DigestFunction, HashConfig, HashMethod, HashedPassword, ShaConfig};
+pub use options::{Argon2Params, PasswordOptions, PasswordPolicy, SaltEncoding, UnsupportedPolicy};
+
+/// The `expires_at` of a credential the user must reset (`--passwords
+/// expire`, `--unsupported-hash expire`): the Unix epoch, well in the past
+/// and distinct from the contract's "never expires" (1900-01-01).
+pub const EXPIRED_AT: OffsetDateTime = time::macros::datetime!(1970-01-01 00:00:00 UTC);
+
+/// What a source hash becomes.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Carried {
+    /// A hash the target verifies as the source did.
+    Hash(HashedPassword),
+    /// A format the target cannot verify; the reason names it.
+    Unsupported(String),
+}
+
+/// The password columns of one source row (trimmed, empty ones `None`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PasswordInput<'a> {
+    /// `password_hash`.
+    pub hash: Option<&'a str>,
+    /// `password_salt`, for bare digests.
+    pub salt: Option<&'a str>,
+    /// `password_algorithm`, naming the algorithm of a bare digest.
+    pub algorithm: Option<&'a str>,
+    /// The declared plaintext column, when the mapping has one.
+    pub plaintext: Option<&'a str>,
+}
+
+/// The credential to import for a user.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlannedCredential {
+    /// What goes into `payload.hashed_password`.
+    pub hashed: HashedPassword,
+    /// Import with `expires_at` = [`EXPIRED_AT`]: the user must reset it.
+    pub expired: bool,
+    /// Why the credential was replaced or expired, for a per-row warning.
+    pub note: Option<String>,
+}
+
+/// Whose credential it is: salts of hashed plaintexts and placeholders derive from it.
+#[derive(Debug, Clone, Copy)]
+pub struct Owner<'a> {
+    pub tenant: &'a str,
+    pub pool: &'a str,
+    pub key: &'a str,
+}
+
+/// Decides the credential of one row under `options`: `Ok(None)` for no
+/// credential, `Err(reason)` to reject the row.
+pub fn credential(
+    options: &PasswordOptions,
+    input: PasswordInput<'_>,
+    owner: Owner<'_>,
+) -> Result<Option<PlannedCredential>, String> {
+    if options.policy == PasswordPolicy::None {
+        return Ok(None);
+    }
+    let expired = options.policy == PasswordPolicy::Expire;
+    let carried = match (input.hash, input.plaintext) {
+        (Some(hash), _) => convert(hash, input.salt, input.algorithm, options.salt_encoding)?,
+        (None, Some(password)) => Carried::Hash(plaintext::hash(password, &options.argon2, owner)?),
+        (None, None) => return Ok(None),
+    };
+    match carried {
+        Carried::Hash(hashed) => Ok(Some(PlannedCredential {
+            hashed,
+            expired,
+            note: None,
+        })),
+        Carried::Unsupported(reason) => match options.unsupported {
+            UnsupportedPolicy::Reject => Err(reason),
+            UnsupportedPolicy::Drop => {
+                tracing::warn!(key = owner.key, reason, "Password hash cannot be carried over; the user is imported without a credential.");
+                Ok(None)
+            }
+            UnsupportedPolicy::Expire => {
+                tracing::warn!(key = owner.key, reason, "Password hash cannot be carried over; the user is imported with an expired credential.");
+                Ok(Some(PlannedCredential {
+                    hashed: unusable(owner),
+                    expired: true,
+                    note: Some(reason),
+                }))
+            }
+        },
+    }
+}
+
+/// Converts a source hash. `Err` when it is malformed for the format it
+/// claims to be (the row is rejected).
+pub fn convert(
+    hash: &str,
+    salt: Option<&str>,
+    algorithm: Option<&str>,
+    salt_encoding: SaltEncoding,
+) -> Result<Carried, String> {
+    let named = algorithm.map(digest::Named::parse);
+    if let Some(digest::Named::Unsupported(reason)) = named {
+        return Ok(Carried::Unsupported(reason));
+    }
+    if let Some(found) = detect::self_describing(hash) {
+        return found;
+    }
+    match named {
+        Some(digest::Named::Digest(kind)) => digest::convert(hash, salt, kind, salt_encoding),
+        Some(digest::Named::SelfDescribing(name)) => Err(format!(
+            "password_algorithm says '{name}' but password_hash is not in that format"
+        )),
+        Some(digest::Named::Unsupported(reason)) => Ok(Carried::Unsupported(reason)),
+        None => match digest::infer(hash) {
+            Some(kind) => digest::convert(hash, salt, kind, salt_encoding),
+            None => Ok(Carried::Unsupported(
+                "the password_hash format is not recognised; name it in password_algorithm"
+                    .to_string(),
+            )),
+        },
+    }
+}
+
+/// A hash no password matches, for a credential that is imported expired
+/// because its source hash cannot be carried: SHA-256 with a 32-byte value
+/// derived from the owner. Matching it would need a SHA-256 preimage.
+fn unusable(owner: Owner<'_>) -> HashedPassword {
+    let value = Sha256::new()
+        .chain_update(b"ferry: no usable password\0")
+        .chain_update(owner.tenant)
+        .chain_update([0])
+        .chain_update(owner.pool)
+        .chain_update([0])
+        .chain_update(owner.key)
+        .finalize();
+    HashedPassword {
+        config: HashConfig {
+            sha: Some(ShaConfig {
+                function: DigestFunction::Sha256,
+                salt: None,
+                salt_length: 0,
+                salt_after_digest_in_hash: false,
+            }),
+            ..empty_config(HashMethod::Sha)
+        },
+        value: encode_bytes(&value),
+    }
+}
+
+/// A config with only `method` set; the caller fills in its block.
+pub(crate) fn empty_config(method: HashMethod) -> HashConfig {
+    HashConfig {
+        method,
+        bcrypt: None,
+        pbkdf2: None,
+        argon2: None,
+        sha: None,
+        md5: None,
+    }
+}
+
+/// Builds the contract hash from a source hash, its salt and algorithm with
+/// the default options (hex salts); `Err` when it cannot be carried.
+pub fn hashed_password(
+    hash: &str,
+    salt: Option<&str>,
+    algorithm: Option<&str>,
+) -> Result<HashedPassword, String> {
+    match convert(hash, salt, algorithm, SaltEncoding::Hex)? {
+        Carried::Hash(hashed) => Ok(hashed),
+        Carried::Unsupported(reason) => Err(reason),
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,341 @@
+//! Password verification, a ferry extension to the contract: proof that a
+//! migrated user signs in with the password they always had.
+//!
+//! `POST /api/identity/{tid}/pools/{pool}/password/verify` with
+//! `{"identifier": "...", "password": "..."}` and a bearer token of the
+//! tenant (either scope), answers:
+//!
+//! | answer | when |
+//! |---|---|
+//! | `200 {"user_id": "…"}` | the password matches a valid, unexpired credential of an `active` user |
+//! | `401 invalid_credentials` | no such identifier, no password credential, or a wrong password |
+//! | `401 credential_expired` | the user's password credentials are all expired or must be reset (the password is not checked: the user must reset it either way) |
+//! | `401 user_inactive` | the password matches but the user is not `active` |
+//! | `429 throttled` | too many attempts for this identifier |
+//!
+//! The five methods are verified exactly as the contract's encoding choices
+//! define them ([`crate::contract::choices`]); digests are compared in
+//! constant time. Attempts are rate-limited per (tenant, pool, identifier)
+//! with a GCRA limiter: a burst of [`BURST`], then one every
+//! [`REPLENISH`]. Neither the password nor the hash is ever logged or
+//! answered.
+
+use std::num::NonZeroU32;
+use std::time::{Duration, Instant};
+
+use argon2::{Algorithm, Argon2, Params, Version};
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use serde::Deserialize;
+use sha2::Digest;
+use subtle::ConstantTimeEq;
+use time::OffsetDateTime;
+
+use super::auth::Need;
+use super::error::ApiError;
+use super::routes::AppState;
+use super::store::accounts::{Account, AccountLookup, StoredPassword};
+use crate::contract::choices::{decode_bytes, split_embedded_salt, NEVER_EXPIRES};
+use crate::contract::records::{
+    CredentialState, DigestFunction, ErrorBody, HashMethod, HashedPassword, UserStatus,
+};
+
+/// Attempts an identifier may make at once.
+pub const BURST: u32 = 10;
+/// One more attempt becomes available this often.
+pub const REPLENISH: Duration = Duration::from_secs(6);
+/// Longest accepted password, in bytes.
+const MAX_PASSWORD: usize = 4096;
+/// Largest argon2 memory the server will spend on one verification (1 GiB).
+const MAX_ARGON2_KB: u32 = 1 << 20;
+/// Limiter entries kept before idle ones are swept.
+const SWEEP_AT: usize = 100_000;
+
+/// Per-identifier attempt limits.
+#[derive(Debug)]
+pub struct VerifyLimiter {
+    /// GCRA state per "tenant\0pool\0identifier_lc".
+    limiter: DefaultKeyedRateLimiter<String>,
+}
+
+impl Default for VerifyLimiter {
+    fn default() -> VerifyLimiter {
+        let burst = NonZeroU32::new(BURST).unwrap_or(NonZeroU32::MIN);
+        let quota = Quota::with_period(REPLENISH)
+            .unwrap_or_else(|| Quota::per_second(NonZeroU32::MIN))
+            .allow_burst(burst);
+        VerifyLimiter {
+            limiter: RateLimiter::keyed(quota),
+        }
+    }
+}
+
+impl VerifyLimiter {
+    /// Takes one attempt for `key`; `false` when it has none left.
+    fn attempt(&self, key: String) -> bool {
+        if self.limiter.len() >= SWEEP_AT {
+            self.limiter.retain_recent();
+        }
+        self.limiter.check_key(&key).is_ok()
+    }
+}
+
+/// The body of a verification.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VerifyRequest {
+    /// An email, phone or other identifier of the user.
+    identifier: String,
+    /// The password to check.
+    password: String,
+}
+
+/// Why a verification failed (all answered 401).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    InvalidCredentials,
+    CredentialExpired,
+    UserInactive,
+}
+
+impl Refusal {
+    fn code(self) -> &'static str {
+        match self {
+            Refusal::InvalidCredentials => "invalid_credentials",
+            Refusal::CredentialExpired => "credential_expired",
+            Refusal::UserInactive => "user_inactive",
+        }
+    }
+
+    fn message(self) -> &'static str {
+        match self {
+            Refusal::InvalidCredentials => "the identifier or password is wrong",
+            Refusal::CredentialExpired => "the password has expired and must be reset",
+            Refusal::UserInactive => "the user is not active",
+        }
+    }
+}
+
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        let body = ErrorBody {
+            error: self.message().to_owned(),
+            status_code: StatusCode::UNAUTHORIZED.as_u16(),
+            error_code: self.code().to_owned(),
+            details: None,
+        };
+        (StatusCode::UNAUTHORIZED, Json(body)).into_response()
+    }
+}
+
+/// `POST /api/identity/{tid}/pools/{pool}/password/verify`.
+pub async fn verify(
+    State(state): State<AppState>,
+    Path((tid, pool)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Result<Json<VerifyRequest>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    state
+        .tokens()
+        .authorize(&headers, &tid, Need::Read, Instant::now())?;
+    if !state.store().has_tenant(&tid) {
+        return Err(ApiError::UnknownTenant);
+    }
+    let Json(request) = body.map_err(|_| ApiError::BadRequest {
+        code: "invalid_request",
+        message: "the body must be JSON {\"identifier\": \"...\", \"password\": \"...\"}".into(),
+    })?;
+    if request.password.len() > MAX_PASSWORD || request.identifier.len() > MAX_PASSWORD {
+        return Ok(Refusal::InvalidCredentials.into_response());
+    }
+    let identifier_lc = request.identifier.trim().to_lowercase();
+    if !state
+        .verify_limiter()
+        .attempt(format!("{tid}\0{pool}\0{identifier_lc}"))
+    {
+        tracing::warn!(tenant = %tid, pool, "Too many password attempts for one identifier.");
+        return Err(ApiError::Throttled {
+            reason: "too many sign-in attempts for this identifier; wait and try again",
+            retry_after: REPLENISH,
+        });
+    }
+    let lookup = state
+        .store()
+        .account(&tid, &pool, &identifier_lc)
+        .await
+        .map_err(|err| {
+            tracing::error!(tenant = %tid, error = %err, "A password verification could not read the database.");
+            ApiError::Internal
+        })?;
+    let account = match lookup {
+        AccountLookup::UnknownPool => return Err(ApiError::UnknownPool),
+        AccountLookup::NoUser => return Ok(Refusal::InvalidCredentials.into_response()),
+        AccountLookup::Found(account) => account,
+    };
+    let password = request.password;
+    let now = OffsetDateTime::now_utc();
+    let decision = tokio::task::spawn_blocking(move || decide(&account, &password, now))
+        .await
+        .map_err(|err| {
+            tracing::error!(error = %err, "A password verification task failed.");
+            ApiError::Internal
+        })?;
+    tracing::debug!(tenant = %tid, pool, ok = decision.is_ok(), "Password verified.");
+    Ok(match decision {
+        Ok(user_id) => Json(serde_json::json!({ "user_id": user_id })).into_response(),
+        Err(refusal) => refusal.into_response(),
+    })
+}
+
+/// The answer for `account` and `password` at `now`: the user id or why not.
+pub fn decide(account: &Account, password: &str, now: OffsetDateTime) -> Result<uuid::Uuid, Refusal> {
+    let hashes: Vec<(&StoredPassword, &HashedPassword)> = account
+        .passwords
+        .iter()
+        .filter_map(|c| c.payload.hashed_password.as_ref().map(|h| (c, h)))
+        .collect();
+    if hashes.is_empty() {
+        return Err(Refusal::InvalidCredentials);
+    }
+    let usable: Vec<&HashedPassword> = hashes
+        .iter()
+        .filter(|(c, _)| usable(c, now))
+        .map(|(_, h)| *h)
+        .collect();
+    if usable.is_empty() {
+        return Err(Refusal::CredentialExpired);
+    }
+    // Every usable credential is checked, so the time taken does not say which matched.
+    let matched = usable
+        .iter()
+        .fold(false, |any, hash| password_matches(hash, password) | any);
+    if !matched {
+        return Err(Refusal::InvalidCredentials);
+    }
+    if account.status != UserStatus::Active {
+        return Err(Refusal::UserInactive);
+    }
+    Ok(account.user_id)
+}
+
+/// A credential may be used: valid (or stateless) and not expired.
+fn usable(credential: &StoredPassword, now: OffsetDateTime) -> bool {
+    let state_ok = matches!(credential.state, None | Some(CredentialState::Valid));
+    let unexpired = match credential.expires_at {
+        None => true,
+        Some(t) if t == NEVER_EXPIRES => true,
+        Some(t) => t > now,
+    };
+    state_ok && unexpired
+}
+
+/// Whether `password` matches `hash` under the contract's encoding choices.
+/// A hash that cannot be decoded matches nothing.
+pub fn password_matches(hash: &HashedPassword, password: &str) -> bool {
+    let config = &hash.config;
+    let password = password.as_bytes();
+    match config.method {
+        HashMethod::Bcrypt => bcrypt::verify(password, &hash.value).unwrap_or(false),
+        HashMethod::Pbkdf2 => config.pbkdf2.as_ref().is_some_and(|c| {
+            salted(&hash.value, c.salt.as_deref(), c.salt_length, false).is_some_and(
+                |(salt, expected)| {
+                    let mut out = vec![0u8; expected.len()];
+                    let rounds = c.number_of_iterations;
+                    let done = match c.function {
+                        DigestFunction::Sha1 => {
+                            pbkdf2::pbkdf2_hmac::<sha1::Sha1>(password, &salt, rounds, &mut out);
+                            true
+                        }
+                        DigestFunction::Sha256 => {
+                            pbkdf2::pbkdf2_hmac::<sha2::Sha256>(password, &salt, rounds, &mut out);
+                            true
+                        }
+                        DigestFunction::Sha512 => {
+                            pbkdf2::pbkdf2_hmac::<sha2::Sha512>(password, &salt, rounds, &mut out);
+                            true
+                        }
+                        DigestFunction::Sha384 => false,
+                    };
+                    done && bool::from(out.ct_eq(&expected))
+                },
+            )
+        }),
+        HashMethod::Argon2 => config.argon2.as_ref().is_some_and(|c| {
+            salted(&hash.value, c.salt.as_deref(), c.salt_length, false).is_some_and(
+                |(salt, expected)| {
+                    if c.memory_in_kb > MAX_ARGON2_KB {
+                        return false;
+                    }
+                    let Ok(params) =
+                        Params::new(c.memory_in_kb, c.iterations, c.parallelism, Some(expected.len()))
+                    else {
+                        return false;
+                    };
+                    let mut out = vec![0u8; expected.len()];
+                    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+                        .hash_password_into(password, &salt, &mut out)
+                        .is_ok()
+                        && bool::from(out.ct_eq(&expected))
+                },
+            )
+        }),
+        HashMethod::Sha => config.sha.as_ref().is_some_and(|c| {
+            salted(
+                &hash.value,
+                c.salt.as_deref(),
+                c.salt_length,
+                c.salt_after_digest_in_hash,
+            )
+            .is_some_and(|(salt, expected)| {
+                let actual = match c.function {
+                    DigestFunction::Sha1 => digest::<sha1::Sha1>(password, &salt),
+                    DigestFunction::Sha256 => digest::<sha2::Sha256>(password, &salt),
+                    DigestFunction::Sha384 => digest::<sha2::Sha384>(password, &salt),
+                    DigestFunction::Sha512 => digest::<sha2::Sha512>(password, &salt),
+                };
+                bool::from(actual.ct_eq(&expected))
+            })
+        }),
+        HashMethod::Md5 => {
+            let (salt, salt_length, after) = match &config.md5 {
+                Some(c) => (c.salt.as_deref(), c.salt_length, c.salt_after_digest_in_hash),
+                None => (None, 0, false),
+            };
+            salted(&hash.value, salt, salt_length, after).is_some_and(|(salt, expected)| {
+                bool::from(digest::<md5::Md5>(password, &salt).ct_eq(&expected))
+            })
+        }
+    }
+}
+
+/// H(password ‖ salt).
+fn digest<D: Digest>(password: &[u8], salt: &[u8]) -> Vec<u8> {
+    D::new()
+        .chain_update(password)
+        .chain_update(salt)
+        .finalize()
+        .to_vec()
+}
+
+/// (salt, digest) of a hash value: the separate `salt` field, or the salt
+/// embedded in the value when `salt` is absent.
+fn salted(
+    value: &str,
+    salt: Option<&str>,
+    salt_length: u32,
+    salt_after_digest: bool,
+) -> Option<(Vec<u8>, Vec<u8>)> {
+    let decoded = decode_bytes(value).ok()?;
+    match salt {
+        Some(salt) => Some((decode_bytes(salt).ok()?, decoded)),
+        None => {
+            let (salt, digest) =
+                split_embedded_salt(&decoded, salt_length as usize, salt_after_digest)?;
+            Some((salt.to_vec(), digest.to_vec()))
+        }
+    }
+}
