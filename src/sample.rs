@@ -11,6 +11,14 @@
 //! country code), verified flags in several spellings, groups, creation times
 //! in two formats, and passwords hashed as SHA-256(password ‖ salt) in hex with
 //! their 8-byte salts in hex.
+//!
+//! [`write_with_passwords`] hashes the passwords in the formats of a
+//! [`SampleHash`] list instead (users take them in turn), and can write each
+//! user's plaintext password to a second file, so that tests and rehearsals
+//! can sign in as the sample users. To keep generation fast the work factors
+//! are deliberately cheap, and each hash string states its own: bcrypt cost 4
+//! (`$2b$04$`), argon2id `m=64,t=1,p=1`, pbkdf2 1000 rounds. Never use such
+//! parameters for real passwords.
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -164,15 +172,75 @@ impl SampleReport {
 
 /// Writes a sample to `path`.
 pub fn write_file(spec: &SampleSpec, path: &Path) -> std::io::Result<SampleReport> {
+    write_file_with_passwords(spec, &[SampleHash::Sha256], path, None)
+}
+
+/// Writes a sample to `path` with passwords hashed in `hashes` (in turn),
+/// and, with `plaintext_out`, each user's identifier and plaintext password
+/// as JSON Lines (`{"identifier": email, "password": ...}`) to a file
+/// created with mode 0600.
+pub fn write_file_with_passwords(
+    spec: &SampleSpec,
+    hashes: &[SampleHash],
+    path: &Path,
+    plaintext_out: Option<&Path>,
+) -> std::io::Result<SampleReport> {
     let file = File::create(path)?;
     let mut out = BufWriter::with_capacity(1 << 16, file);
-    let report = write(spec, &mut out)?;
+    let mut plain = match plaintext_out {
+        Some(path) => Some(BufWriter::new(create_private(path)?)),
+        None => None,
+    };
+    let report = write_with_passwords(
+        spec,
+        hashes,
+        &mut out,
+        plain.as_mut().map(|w| w as &mut dyn Write),
+    )?;
     out.flush()?;
+    if let Some(mut plain) = plain {
+        plain.flush()?;
+    }
     Ok(report)
+}
+
+/// Creates (truncating) a file only its owner may read.
+fn create_private(path: &Path) -> std::io::Result<File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let file = options.open(path)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    }
+    Ok(file)
 }
 
 /// Writes a sample to `out`.
 pub fn write(spec: &SampleSpec, out: &mut impl Write) -> std::io::Result<SampleReport> {
+    write_with_passwords(spec, &[SampleHash::Sha256], out, None)
+}
+
+/// Writes a sample to `out` with passwords hashed in `hashes`, taken in turn
+/// by the users that have a password, and the plaintexts to `plaintext`.
+/// With `[SampleHash::Sha256]` the bytes are those of [`write`].
+pub fn write_with_passwords(
+    spec: &SampleSpec,
+    hashes: &[SampleHash],
+    out: &mut impl Write,
+    mut plaintext: Option<&mut dyn Write>,
+) -> std::io::Result<SampleReport> {
+    let hashes = if hashes.is_empty() {
+        &[SampleHash::Sha256][..]
+    } else {
+        hashes
+    };
     let mut rng = ChaCha8Rng::seed_from_u64(spec.seed);
     // Bad rows need a valid row before them (duplicates copy one).
     let bad_rows = if spec.users == 0 { 0 } else { spec.bad_rows };
@@ -187,8 +255,14 @@ pub fn write(spec: &SampleSpec, out: &mut impl Write) -> std::io::Result<SampleR
     };
     let mut first: Option<(String, String)> = None;
     for n in 1..=spec.users {
-        let person = Person::generate(&mut rng, n);
+        let hash = hashes[(n as usize - 1) % hashes.len()];
+        let person = Person::generate(&mut rng, n, hash);
         sink.write(&person.fields())?;
+        if let (Some(plain), Some(password)) = (plaintext.as_mut(), &person.password) {
+            let line = serde_json::json!({ "identifier": person.email, "password": password });
+            serde_json::to_writer(&mut **plain, &line)?;
+            plain.write_all(b"\n")?;
+        }
         report.rows += 1;
         let earlier = first
             .get_or_insert_with(|| (person.id.clone(), person.email.clone()))
@@ -197,7 +271,8 @@ pub fn write(spec: &SampleSpec, out: &mut impl Write) -> std::io::Result<SampleR
             let kind = *BadKind::for_format(spec.format)
                 .choose(&mut rng)
                 .unwrap_or(&BadKind::MissingKey);
-            let mut person = Person::generate(&mut rng, BAD_ROW_NUMBERS + report.rows);
+            let mut person =
+                Person::generate(&mut rng, BAD_ROW_NUMBERS + report.rows, SampleHash::Sha256);
             person.break_rule(kind, &earlier);
             sink.write_bad(&person, kind)?;
             report.rows += 1;
@@ -326,13 +401,15 @@ struct Person {
     password_hash: String,
     password_salt: String,
     password_algorithm: String,
+    /// The plaintext the hash was made from (never written to the sample itself).
+    password: Option<String>,
     status: String,
     created_at: String,
     groups: String,
 }
 
 impl Person {
-    fn generate(rng: &mut ChaCha8Rng, n: u64) -> Person {
+    fn generate(rng: &mut ChaCha8Rng, n: u64, hash: SampleHash) -> Person {
         let given = *GIVEN.choose(rng).unwrap_or(&"Ana");
         let family = *FAMILY.choose(rng).unwrap_or(&"Silva");
         let local = format!("{}.{}{}", ascii_fold(given), ascii_fold(family), n);
@@ -366,28 +443,16 @@ impl Person {
             1 => format!("Dr. {given} {family}"),
             _ => String::new(),
         };
-        let (password_hash, password_salt, password_algorithm) = if rng.random_bool(0.95) {
-            let password: String = (0..12)
-                .map(|_| rng.random_range(b'!'..=b'~') as char)
-                .collect();
-            let salt: [u8; 8] = rng.random();
-            let digest = Sha256::new()
-                .chain_update(password.as_bytes())
-                .chain_update(salt)
-                .finalize();
-            let algorithm = if rng.random_bool(0.8) {
-                "sha256"
+        let (password, (password_hash, password_salt, password_algorithm)) =
+            if rng.random_bool(0.95) {
+                let password: String = (0..12)
+                    .map(|_| rng.random_range(b'!'..=b'~') as char)
+                    .collect();
+                let columns = hash.columns(rng, &password);
+                (Some(password), columns)
             } else {
-                "SHA-256"
+                (None, (String::new(), String::new(), String::new()))
             };
-            (
-                hex::encode(digest),
-                hex::encode(salt),
-                algorithm.to_string(),
-            )
-        } else {
-            (String::new(), String::new(), String::new())
-        };
         let status = match rng.random_range(0..20) {
             0 | 1 => "inactive",
             2 => "new",
@@ -420,6 +485,7 @@ impl Person {
             password_hash,
             password_salt,
             password_algorithm,
+            password,
             status: status.to_string(),
             created_at: created_at.unwrap_or_default(),
             groups: groups.join(";"),
@@ -436,10 +502,10 @@ impl Person {
             BadKind::DuplicateKey => self.id = earlier.0.clone(),
             BadKind::DuplicateEmail => self.email = earlier.1.to_uppercase(),
             BadKind::UnsupportedAlgorithm => {
-                self.password_hash =
-                    "$2b$10$N9qo8uLOickgx2ZMRZoMyeIjZAgcfl7p92ldGxad68LJZdL17lhWy".to_string();
-                self.password_salt.clear();
-                self.password_algorithm = "bcrypt".to_string();
+                // A Firebase-style scrypt export: the target cannot verify it.
+                self.password_hash = "lSrfV15cpx95/sZS2W9c9Kp6i/LVgQNDNC/qzrCnh1SAyZvqmZqAjTdn3aoItz+VHjoZilo78198JAdRuid5lQ==".to_string();
+                self.password_salt = "42xEC+ixf3L2lw==".to_string();
+                self.password_algorithm = "firebase_scrypt".to_string();
             }
             BadKind::InvalidStatus => self.status = "suspended?".to_string(),
             BadKind::InvalidCreatedAt => self.created_at = "31/12/2019".to_string(),
@@ -536,6 +602,206 @@ fn capitalise(s: &str) -> String {
         })
         .collect::<Vec<_>>()
         .join(".")
+}
+
+/// A password format of the sample (`ferry sample --password-formats`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SampleHash {
+    /// SHA-256(password ‖ salt), hex digest, 8-byte hex salt; `password_algorithm` sha256.
+    Sha256,
+    /// SHA-1(password ‖ salt), hex, hex salt.
+    Sha1,
+    /// SHA-512(password ‖ salt), hex, hex salt.
+    Sha512,
+    /// MD5(password ‖ salt), hex, hex salt.
+    Md5,
+    /// bcrypt `$2b$04$…` (cost 4).
+    Bcrypt,
+    /// argon2id PHC string, `m=64,t=1,p=1`.
+    Argon2id,
+    /// passlib's `$pbkdf2-sha256$1000$…` (adapted base64).
+    Pbkdf2Sha256,
+    /// Django's `pbkdf2_sha256$1000$salt$hash`.
+    DjangoPbkdf2Sha256,
+    /// LDAP `{SSHA}` (SHA-1, salt after the digest).
+    Ssha,
+    /// LDAP `{SSHA512}`.
+    Ssha512,
+}
+
+impl SampleHash {
+    /// Every format, in the order of [`SampleHash::name`].
+    pub const ALL: [SampleHash; 10] = [
+        SampleHash::Sha256,
+        SampleHash::Sha1,
+        SampleHash::Sha512,
+        SampleHash::Md5,
+        SampleHash::Bcrypt,
+        SampleHash::Argon2id,
+        SampleHash::Pbkdf2Sha256,
+        SampleHash::DjangoPbkdf2Sha256,
+        SampleHash::Ssha,
+        SampleHash::Ssha512,
+    ];
+
+    /// The name on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            SampleHash::Sha256 => "sha256",
+            SampleHash::Sha1 => "sha1",
+            SampleHash::Sha512 => "sha512",
+            SampleHash::Md5 => "md5",
+            SampleHash::Bcrypt => "bcrypt",
+            SampleHash::Argon2id => "argon2id",
+            SampleHash::Pbkdf2Sha256 => "pbkdf2-sha256",
+            SampleHash::DjangoPbkdf2Sha256 => "django-pbkdf2-sha256",
+            SampleHash::Ssha => "ssha",
+            SampleHash::Ssha512 => "ssha512",
+        }
+    }
+
+    /// Parses a comma-separated list of names (`all` for every format).
+    pub fn parse_list(text: &str) -> Result<Vec<SampleHash>, String> {
+        let mut list = Vec::new();
+        for name in text.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+            if name == "all" {
+                list.extend(SampleHash::ALL);
+                continue;
+            }
+            let format = SampleHash::ALL
+                .into_iter()
+                .find(|f| f.name() == name)
+                .ok_or_else(|| {
+                    format!(
+                        "unknown password format '{name}' (known: all, {})",
+                        SampleHash::ALL.map(SampleHash::name).join(", ")
+                    )
+                })?;
+            list.push(format);
+        }
+        Ok(list)
+    }
+
+    /// The (password_hash, password_salt, password_algorithm) columns for `password`.
+    fn columns(self, rng: &mut ChaCha8Rng, password: &str) -> (String, String, String) {
+        use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD};
+        use base64::Engine;
+        let pw = password.as_bytes();
+        let salted = |digest: Vec<u8>, salt: &[u8], name: &str| {
+            (hex::encode(digest), hex::encode(salt), name.to_string())
+        };
+        match self {
+            SampleHash::Sha256 => {
+                let salt: [u8; 8] = rng.random();
+                let digest = Sha256::new().chain_update(pw).chain_update(salt).finalize();
+                let algorithm = if rng.random_bool(0.8) {
+                    "sha256"
+                } else {
+                    "SHA-256"
+                };
+                salted(digest.to_vec(), &salt, algorithm)
+            }
+            SampleHash::Sha1 => {
+                let salt: [u8; 8] = rng.random();
+                let digest = sha1::Sha1::new()
+                    .chain_update(pw)
+                    .chain_update(salt)
+                    .finalize();
+                salted(digest.to_vec(), &salt, "sha1")
+            }
+            SampleHash::Sha512 => {
+                let salt: [u8; 8] = rng.random();
+                let digest = sha2::Sha512::new()
+                    .chain_update(pw)
+                    .chain_update(salt)
+                    .finalize();
+                salted(digest.to_vec(), &salt, "sha512")
+            }
+            SampleHash::Md5 => {
+                let salt: [u8; 8] = rng.random();
+                let digest = md5::Md5::new()
+                    .chain_update(pw)
+                    .chain_update(salt)
+                    .finalize();
+                salted(digest.to_vec(), &salt, "md5")
+            }
+            SampleHash::Bcrypt => {
+                let salt: [u8; 16] = rng.random();
+                let hash = bcrypt::hash_with_salt(pw, 4, salt)
+                    .map(|h| h.format_for_version(bcrypt::Version::TwoB))
+                    .unwrap_or_default();
+                (hash, String::new(), String::new())
+            }
+            SampleHash::Argon2id => {
+                let salt: [u8; 16] = rng.random();
+                let mut key = [0u8; 32];
+                let params = argon2::Params::new(64, 1, 1, Some(32));
+                let ok = params.is_ok_and(|params| {
+                    argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params)
+                        .hash_password_into(pw, &salt, &mut key)
+                        .is_ok()
+                });
+                let hash = format!(
+                    "$argon2id$v=19$m=64,t=1,p=1${}${}",
+                    STANDARD_NO_PAD.encode(salt),
+                    STANDARD_NO_PAD.encode(key)
+                );
+                (
+                    if ok { hash } else { String::new() },
+                    String::new(),
+                    String::new(),
+                )
+            }
+            SampleHash::Pbkdf2Sha256 => {
+                let salt: [u8; 16] = rng.random();
+                let mut key = [0u8; 32];
+                pbkdf2::pbkdf2_hmac::<Sha256>(pw, &salt, 1000, &mut key);
+                let ab64 = |b: &[u8]| STANDARD_NO_PAD.encode(b).replace('+', ".");
+                let hash = format!("$pbkdf2-sha256$1000${}${}", ab64(&salt), ab64(&key));
+                (hash, String::new(), String::new())
+            }
+            SampleHash::DjangoPbkdf2Sha256 => {
+                let salt: String = (0..12)
+                    .map(|_| {
+                        *b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+                            .choose(rng)
+                            .unwrap_or(&b'a') as char
+                    })
+                    .collect();
+                let mut key = [0u8; 32];
+                pbkdf2::pbkdf2_hmac::<Sha256>(pw, salt.as_bytes(), 1000, &mut key);
+                let hash = format!("pbkdf2_sha256$1000${salt}${}", STANDARD.encode(key));
+                (hash, String::new(), String::new())
+            }
+            SampleHash::Ssha | SampleHash::Ssha512 => {
+                let salt: [u8; 8] = rng.random();
+                let (scheme, mut raw) = match self {
+                    SampleHash::Ssha => (
+                        "SSHA",
+                        sha1::Sha1::new()
+                            .chain_update(pw)
+                            .chain_update(salt)
+                            .finalize()
+                            .to_vec(),
+                    ),
+                    _ => (
+                        "SSHA512",
+                        sha2::Sha512::new()
+                            .chain_update(pw)
+                            .chain_update(salt)
+                            .finalize()
+                            .to_vec(),
+                    ),
+                };
+                raw.extend_from_slice(&salt);
+                (
+                    format!("{{{scheme}}}{}", STANDARD.encode(raw)),
+                    String::new(),
+                    String::new(),
+                )
+            }
+        }
+    }
 }
 
 /// Writes rows in the sample's format.

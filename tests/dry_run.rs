@@ -232,7 +232,7 @@ fn check_thousand_users(name: &str) {
             BadKind::OversizeName => "given_name is 1200 bytes, over the 1024-byte limit",
             BadKind::DuplicateKey => "user key '",
             BadKind::DuplicateEmail => "email '",
-            BadKind::UnsupportedAlgorithm => "password algorithm 'bcrypt' is not supported yet",
+            BadKind::UnsupportedAlgorithm => "password algorithm 'firebase_scrypt'",
             BadKind::InvalidStatus => "status 'suspended?' is not one of",
             BadKind::InvalidCreatedAt => "created_at '31/12/2019' is not a time",
             BadKind::WrongColumnCount => "has 5 fields, the header has 14",

@@ -16,9 +16,9 @@ use serde_json::Value;
 
 use crate::common::{describe, ferry, run_in};
 
-const SECRET: &str = "import-test-secret";
-const TENANT: &str = "acme";
-const POOL: &str = "main";
+pub const SECRET: &str = "import-test-secret";
+pub const TENANT: &str = "acme";
+pub const POOL: &str = "main";
 const IMPORT_TIME: &str = "2026-11-01T12:00:00Z";
 
 /// `ferry serve` in-process, on its own runtime, over a database in `dir`.
@@ -59,6 +59,11 @@ impl Target {
             .as_ref()
             .map(|h| h.base_url())
             .unwrap_or_default()
+    }
+
+    /// Runs `future` on the target's runtime (for tests that talk to it directly).
+    pub fn block_on<F: std::future::Future>(&self, future: F) -> F::Output {
+        self.runtime.block_on(future)
     }
 
     /// Everything the tenant holds, each array sorted by id.
@@ -175,7 +180,7 @@ fn import_args<'a>(target: &'a str, source: &'a str, extra: &[&'a str]) -> Vec<&
     args
 }
 
-fn import(dir: &Path, target: &Target, source: &str, extra: &[&str]) -> Output {
+pub fn import(dir: &Path, target: &Target, source: &str, extra: &[&str]) -> Output {
     let url = target.url();
     let output = ferry()
         .current_dir(dir)
@@ -211,7 +216,7 @@ fn write_sample(dir: &Path, name: &str, users: u64, bad: u64) -> sample::SampleR
     .unwrap()
 }
 
-fn report(dir: &Path, name: &str) -> Value {
+pub fn report(dir: &Path, name: &str) -> Value {
     serde_json::from_slice(&std::fs::read(dir.join(name)).unwrap()).unwrap()
 }
 

@@ -3,4 +3,5 @@
 mod common;
 mod dry_run;
 mod import;
+mod passwords;
 mod server;

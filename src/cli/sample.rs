@@ -4,12 +4,13 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use ferry::sample::{self, SampleSpec};
+use ferry::sample::{self, SampleHash, SampleSpec};
 use ferry::source::Format;
 
 /// Write a realistic synthetic user export: non-ASCII names, mixed-case
-/// emails, phones in local notations, verified flags, groups and salted
-/// SHA-256 password hashes, with optional bad rows that each break one rule.
+/// emails, phones in local notations, verified flags, groups and password
+/// hashes (salted SHA-256 by default, see --password-formats), with optional
+/// bad rows that each break one rule.
 #[derive(Debug, clap::Args)]
 pub struct SampleArgs {
     /// Number of valid users.
@@ -24,6 +25,16 @@ pub struct SampleArgs {
     /// Output file; CSV or JSON Lines from its extension (.csv, .jsonl, .ndjson).
     #[arg(short, long)]
     pub output: PathBuf,
+    /// Password formats, comma-separated, taken by the users in turn: sha256,
+    /// sha1, sha512, md5, bcrypt, argon2id, pbkdf2-sha256,
+    /// django-pbkdf2-sha256, ssha, ssha512, or all. Work factors are cheap
+    /// (bcrypt cost 4, argon2id m=64,t=1,p=1, pbkdf2 1000 rounds).
+    #[arg(long, value_name = "LIST", default_value = "sha256")]
+    pub password_formats: String,
+    /// Also write each user's identifier (email) and plaintext password, as
+    /// JSON Lines, to FILE (mode 0600), to sign in as the sample users.
+    #[arg(long, value_name = "FILE")]
+    pub plaintext_out: Option<PathBuf>,
 }
 
 pub fn run(args: SampleArgs) -> anyhow::Result<ExitCode> {
@@ -39,8 +50,15 @@ pub fn run(args: SampleArgs) -> anyhow::Result<ExitCode> {
         seed: args.seed,
         format,
     };
-    let report = sample::write_file(&spec, &args.output)
-        .with_context(|| format!("writing {}", args.output.display()))?;
+    let hashes = SampleHash::parse_list(&args.password_formats)
+        .map_err(|e| ferry::error::Error::Usage(format!("--password-formats: {e}")))?;
+    let report = sample::write_file_with_passwords(
+        &spec,
+        &hashes,
+        &args.output,
+        args.plaintext_out.as_deref(),
+    )
+    .with_context(|| format!("writing {}", args.output.display()))?;
     println!("wrote {}: {}", args.output.display(), report.summary());
     Ok(ExitCode::SUCCESS)
 }

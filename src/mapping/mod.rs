@@ -148,19 +148,19 @@ impl Mapper {
                 let mapped = self.map_fields(&fields);
                 let fields = self.redact(fields);
                 match mapped {
-                Ok((key, records)) => Mapped::User(Box::new(MappedUser {
-                    row: row.row,
-                    key,
-                    records,
-                    source: fields,
-                })),
-                Err((key, reason)) => Mapped::Rejected(Rejection {
-                    row: row.row,
-                    key,
-                    stage: Stage::Mapping,
-                    reason,
-                    source: fields.to_json(),
-                }),
+                    Ok((key, records)) => Mapped::User(Box::new(MappedUser {
+                        row: row.row,
+                        key,
+                        records,
+                        source: fields,
+                    })),
+                    Err((key, reason)) => Mapped::Rejected(Rejection {
+                        row: row.row,
+                        key,
+                        stage: Stage::Mapping,
+                        reason,
+                        source: fields.to_json(),
+                    }),
                 }
             }
         }
@@ -408,7 +408,10 @@ fn read_password<L: Lookup>(
         Some(column) => reader.column(column),
         None => None,
     };
-    if plaintext.as_ref().is_some_and(|p| p.len() > MAX_FIELD_BYTES) {
+    if plaintext
+        .as_ref()
+        .is_some_and(|p| p.len() > MAX_FIELD_BYTES)
+    {
         return Err(format!(
             "the plaintext password is over the {MAX_FIELD_BYTES}-byte limit"
         ));

@@ -188,7 +188,7 @@ fn every_rejection_reason() {
                 ("password_hash", "$2b$10$abc"),
                 ("password_algorithm", "bcrypt"),
             ],
-            "password algorithm 'bcrypt' is not supported yet",
+            "password_hash is not a well-formed bcrypt string",
         ),
         (
             vec![
@@ -196,7 +196,7 @@ fn every_rejection_reason() {
                 ("password_hash", "abcd"),
                 ("password_algorithm", "sha256"),
             ],
-            "password_hash is not a 64-digit hex SHA-256 digest",
+            "password_hash is not a hex or base64 SHA-256 digest",
         ),
         (
             vec![
@@ -344,4 +344,64 @@ fn source_times() {
     );
     assert_eq!(parse_time("02/01/2020"), None);
     assert_eq!(parse_time(""), None);
+}
+
+#[test]
+fn plaintext_passwords_are_hashed_and_never_reach_the_rejects() {
+    let config = MappingConfig::parse(
+        r#"
+        [passwords]
+        plaintext_column = "pw"
+        [passwords.argon2]
+        memory_kb = 64
+        iterations = 1
+        parallelism = 1
+        "#,
+    )
+    .unwrap();
+    let header: Vec<String> = ["id", "email", "pw"]
+        .iter()
+        .map(|c| c.to_string())
+        .collect();
+    let mapping = config.resolve(Some(&header)).unwrap();
+    let mut mapper = Mapper::new(target(), mapping);
+    let secret = "Sup3r-secret-plaintext";
+    let make = |n: u64, email: &str| crate::source::Row {
+        row: n,
+        offset: 0,
+        end: 0,
+        body: crate::source::RowBody::Fields(Fields::from_pairs([
+            ("id", n.to_string().as_str()),
+            ("email", email),
+            ("pw", secret),
+        ])),
+    };
+    match mapper.map_row(make(1, "a@example.com")) {
+        crate::mapping::Mapped::User(user) => {
+            let hashed = user.records.credentials[0]
+                .payload
+                .hashed_password
+                .as_ref()
+                .unwrap();
+            assert_eq!(hashed.config.method, crate::contract::HashMethod::Argon2);
+            assert!(crate::server::verify::password_matches(hashed, secret));
+            let kept = user.source.to_json().to_string();
+            assert!(!kept.contains(secret), "{kept}");
+            assert!(!format!("{:?}", user.records).contains(secret));
+        }
+        other => panic!("{other:?}"),
+    }
+    match mapper.map_row(make(2, "not an email")) {
+        crate::mapping::Mapped::Rejected(r) => {
+            let line = serde_json::to_string(&r).unwrap();
+            assert!(!line.contains(secret), "{line}");
+            assert!(line.contains(crate::mapping::REDACTED), "{line}");
+        }
+        other => panic!("{other:?}"),
+    }
+    let config = MappingConfig::parse("[passwords]\nplaintext_column = \"nope\"").unwrap();
+    assert!(
+        config.resolve(Some(&header)).is_err(),
+        "a declared column must exist"
+    );
 }

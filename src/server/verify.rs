@@ -192,7 +192,11 @@ pub async fn verify(
 }
 
 /// The answer for `account` and `password` at `now`: the user id or why not.
-pub fn decide(account: &Account, password: &str, now: OffsetDateTime) -> Result<uuid::Uuid, Refusal> {
+pub fn decide(
+    account: &Account,
+    password: &str,
+    now: OffsetDateTime,
+) -> Result<uuid::Uuid, Refusal> {
     let hashes: Vec<(&StoredPassword, &HashedPassword)> = account
         .passwords
         .iter()
@@ -270,9 +274,12 @@ pub fn password_matches(hash: &HashedPassword, password: &str) -> bool {
                     if c.memory_in_kb > MAX_ARGON2_KB {
                         return false;
                     }
-                    let Ok(params) =
-                        Params::new(c.memory_in_kb, c.iterations, c.parallelism, Some(expected.len()))
-                    else {
+                    let Ok(params) = Params::new(
+                        c.memory_in_kb,
+                        c.iterations,
+                        c.parallelism,
+                        Some(expected.len()),
+                    ) else {
                         return false;
                     };
                     let mut out = vec![0u8; expected.len()];
@@ -302,7 +309,11 @@ pub fn password_matches(hash: &HashedPassword, password: &str) -> bool {
         }),
         HashMethod::Md5 => {
             let (salt, salt_length, after) = match &config.md5 {
-                Some(c) => (c.salt.as_deref(), c.salt_length, c.salt_after_digest_in_hash),
+                Some(c) => (
+                    c.salt.as_deref(),
+                    c.salt_length,
+                    c.salt_after_digest_in_hash,
+                ),
                 None => (None, 0, false),
             };
             salted(&hash.value, salt, salt_length, after).is_some_and(|(salt, expected)| {

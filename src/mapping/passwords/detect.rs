@@ -47,9 +47,13 @@ fn modular(hash: &str) -> Result<Carried, String> {
     let id = hash[1..].split('$').next().unwrap_or("");
     match id {
         "2a" | "2b" | "2y" => bcrypt(hash),
-        "2x" | "2" => unsupported("bcrypt $2x$ and $2$ hashes (old, buggy variants) cannot be verified by the target"),
+        "2x" | "2" => unsupported(
+            "bcrypt $2x$ and $2$ hashes (old, buggy variants) cannot be verified by the target",
+        ),
         "argon2id" => argon2(hash),
-        "argon2i" | "argon2d" => unsupported("the target verifies argon2id only, and this hash is argon2i or argon2d"),
+        "argon2i" | "argon2d" => {
+            unsupported("the target verifies argon2id only, and this hash is argon2i or argon2d")
+        }
         "pbkdf2" => pbkdf2_phc(hash, DigestFunction::Sha1),
         "pbkdf2-sha1" => pbkdf2_phc(hash, DigestFunction::Sha1),
         "pbkdf2-sha256" => pbkdf2_phc(hash, DigestFunction::Sha256),
@@ -83,7 +87,10 @@ fn bcrypt(hash: &str) -> Result<Carried, String> {
                 value: hash.to_string(),
             }))
         }
-        _ => Err("password_hash is not a well-formed bcrypt string ($2b$, cost 04-31, 60 characters)".to_string()),
+        _ => Err(
+            "password_hash is not a well-formed bcrypt string ($2b$, cost 04-31, 60 characters)"
+                .to_string(),
+        ),
     }
 }
 
@@ -97,7 +104,9 @@ fn argon2(hash: &str) -> Result<Carried, String> {
         _ => return Err(malformed()),
     };
     if version != Some("19") {
-        return unsupported("argon2 version 0x10 hashes cannot be verified by the target (it uses version 0x13)");
+        return unsupported(
+            "argon2 version 0x10 hashes cannot be verified by the target (it uses version 0x13)",
+        );
     }
     let (mut m, mut t, mut p) = (None, None, None);
     for pair in params.split(',') {
@@ -167,7 +176,12 @@ fn pbkdf2_phc(hash: &str, function: DigestFunction) -> Result<Carried, String> {
     pbkdf2_hash(function, rounds, &salt, &digest).ok_or_else(malformed)
 }
 
-fn pbkdf2_hash(function: DigestFunction, rounds: u32, salt: &[u8], digest: &[u8]) -> Option<Carried> {
+fn pbkdf2_hash(
+    function: DigestFunction,
+    rounds: u32,
+    salt: &[u8],
+    digest: &[u8],
+) -> Option<Carried> {
     if !(1..=MAX_KEY).contains(&digest.len()) || rounds == 0 {
         return None;
     }

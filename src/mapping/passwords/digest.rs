@@ -141,14 +141,15 @@ impl Named {
         if self_describing.contains(&compact.as_str()) || compact.starts_with("pbkdf2") {
             return Named::SelfDescribing(shown.to_string());
         }
-        let unsupported = |why: &str| Named::Unsupported(format!("password algorithm '{shown}': {why}"));
+        let unsupported =
+            |why: &str| Named::Unsupported(format!("password algorithm '{shown}': {why}"));
         match compact.as_str() {
-            c if c.contains("scrypt") => {
-                unsupported("scrypt hashes (Firebase's modified scrypt too) cannot be verified by the target")
-            }
-            c if c.starts_with("hmac") => {
-                unsupported("HMAC digests need the source's secret key, which the target does not have")
-            }
+            c if c.contains("scrypt") => unsupported(
+                "scrypt hashes (Firebase's modified scrypt too) cannot be verified by the target",
+            ),
+            c if c.starts_with("hmac") => unsupported(
+                "HMAC digests need the source's secret key, which the target does not have",
+            ),
             "md4" | "ntlm" | "nthash" => unsupported("MD4 hashes cannot be verified by the target"),
             "crypt" | "des" | "descrypt" | "crypt3" => {
                 unsupported("crypt(3) DES hashes cannot be verified by the target")

@@ -17,7 +17,9 @@
 use serde::{Deserialize, Serialize};
 
 /// What to do with the passwords of the source (`--passwords`).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum PasswordPolicy {
     /// Carry each password over so users keep signing in with it.
@@ -30,7 +32,9 @@ pub enum PasswordPolicy {
 }
 
 /// What becomes of a user whose hash the target cannot verify (`--unsupported-hash`).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum UnsupportedPolicy {
     /// Reject the row, with the reason in the rejects file.

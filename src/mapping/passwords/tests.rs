@@ -48,8 +48,16 @@ fn every_vector_converts_and_verifies_with_its_password_only() {
                     v.format
                 );
                 let wrong = format!("{}!", v.password);
-                assert!(!password_matches(&hashed, &wrong), "{}: a wrong password verifies", v.format);
-                assert!(!password_matches(&hashed, ""), "{}: the empty password verifies", v.format);
+                assert!(
+                    !password_matches(&hashed, &wrong),
+                    "{}: a wrong password verifies",
+                    v.format
+                );
+                assert!(
+                    !password_matches(&hashed, ""),
+                    "{}: the empty password verifies",
+                    v.format
+                );
             }
             ("unsupported", Ok(Carried::Unsupported(reason))) => {
                 assert!(!reason.contains(&v.hash), "{}: {reason}", v.format);
@@ -87,7 +95,14 @@ fn ldap_salt_stays_after_the_digest() {
     raw.extend_from_slice(b"salt");
     let h = hashed_password(&format!("{{SSHA}}{}", encode_bytes(&raw)), None, None).unwrap();
     let sha = h.config.sha.as_ref().unwrap();
-    assert_eq!((sha.salt_length, sha.salt_after_digest_in_hash, sha.salt.as_deref()), (4, true, None));
+    assert_eq!(
+        (
+            sha.salt_length,
+            sha.salt_after_digest_in_hash,
+            sha.salt.as_deref()
+        ),
+        (4, true, None)
+    );
     assert!(password_matches(&h, "secret"));
 }
 
@@ -95,17 +110,52 @@ fn ldap_salt_stays_after_the_digest() {
 fn algorithm_names() {
     use digest::{DigestKind, Named};
     let sha256 = Named::Digest(DigestKind::Sha(DigestFunction::Sha256));
-    for name in ["sha256", "SHA-256", "salted_sha256", "sha256(password+salt)", "SHA256_PASSWORD_SALT"] {
+    for name in [
+        "sha256",
+        "SHA-256",
+        "salted_sha256",
+        "sha256(password+salt)",
+        "SHA256_PASSWORD_SALT",
+    ] {
         assert_eq!(Named::parse(name), sha256, "{name}");
     }
-    for name in ["sha256_salt_password", "salt_sha256", "md5(salt+password)", "sha1-salt-first"] {
-        assert!(matches!(Named::parse(name), Named::Unsupported(_)), "{name}");
+    for name in [
+        "sha256_salt_password",
+        "salt_sha256",
+        "md5(salt+password)",
+        "sha1-salt-first",
+    ] {
+        assert!(
+            matches!(Named::parse(name), Named::Unsupported(_)),
+            "{name}"
+        );
     }
-    for name in ["scrypt", "firebase_scrypt", "HMAC-SHA256", "md4", "NTLM", "crypt", "rot13"] {
-        assert!(matches!(Named::parse(name), Named::Unsupported(_)), "{name}");
+    for name in [
+        "scrypt",
+        "firebase_scrypt",
+        "HMAC-SHA256",
+        "md4",
+        "NTLM",
+        "crypt",
+        "rot13",
+    ] {
+        assert!(
+            matches!(Named::parse(name), Named::Unsupported(_)),
+            "{name}"
+        );
     }
-    for name in ["bcrypt", "argon2id", "pbkdf2_sha256", "django", "ldap", "ssha"] {
-        assert!(matches!(Named::parse(name), Named::SelfDescribing(_)), "{name}");
+    for name in [
+        "bcrypt",
+        "argon2id",
+        "pbkdf2_sha256",
+        "django",
+        "ldap",
+        "ssha",
+    ] {
+        assert!(
+            matches!(Named::parse(name), Named::SelfDescribing(_)),
+            "{name}"
+        );
     }
 }
 
@@ -115,7 +165,10 @@ fn hex_digest_lengths_infer_the_sha_family_only() {
     assert!(hashed_password(&"ab".repeat(32), None, None).is_ok());
     assert!(hashed_password(&"ab".repeat(64), None, None).is_ok());
     // 32 hex digits: MD5, MD4 or NTLM; it must be named.
-    assert!(matches!(convert(&"ab".repeat(16), None, None, SaltEncoding::Hex), Ok(Carried::Unsupported(_))));
+    assert!(matches!(
+        convert(&"ab".repeat(16), None, None, SaltEncoding::Hex),
+        Ok(Carried::Unsupported(_))
+    ));
     assert!(hashed_password(&"ab".repeat(16), None, Some("md5")).is_ok());
 }
 
@@ -123,8 +176,16 @@ fn hex_digest_lengths_infer_the_sha_family_only() {
 fn malformed_hashes_are_errors_that_never_echo_them() {
     let cases: &[(&str, Option<&str>, Option<&str>)] = &[
         ("$2b$10$abcdefghijklmnopqrstuu", None, None),
-        ("$2b$99$N9qo8uLOickgx2ZMRZoMyeIjZAgcfl7p92ldGxad68LJZdL17lhWy", None, None),
-        ("$argon2id$v=19$m=64,t=1$c2FsdHNhbHQ$aGFzaGhhc2g", None, None),
+        (
+            "$2b$99$N9qo8uLOickgx2ZMRZoMyeIjZAgcfl7p92ldGxad68LJZdL17lhWy",
+            None,
+            None,
+        ),
+        (
+            "$argon2id$v=19$m=64,t=1$c2FsdHNhbHQ$aGFzaGhhc2g",
+            None,
+            None,
+        ),
         ("$argon2id$v=19$m=64,t=1,p=1$c2Fs$aGFzaGhhc2g", None, None),
         ("$pbkdf2-sha256$0$c2FsdA$aGFzaA", None, None),
         ("pbkdf2_sha256$many$salt$aGFzaA==", None, None),
@@ -135,8 +196,7 @@ fn malformed_hashes_are_errors_that_never_echo_them() {
         ("ab".repeat(32).leak(), Some("xyz"), None),
     ];
     for (hash, salt, algorithm) in cases {
-        let err = hashed_password(hash, *salt, *algorithm)
-            .expect_err(hash);
+        let err = hashed_password(hash, *salt, *algorithm).expect_err(hash);
         assert!(!err.contains(hash), "{err}");
         if let Some(salt) = salt {
             assert!(!err.contains(salt), "{err}");
@@ -174,13 +234,18 @@ fn policies_decide_the_credential() {
     assert_eq!(credential(&none, good, owner), Ok(None));
     assert_eq!(credential(&keep, PasswordInput::default(), owner), Ok(None));
 
-    assert!(credential(&keep, scrypt, owner).unwrap_err().contains("scrypt"));
+    assert!(credential(&keep, scrypt, owner)
+        .unwrap_err()
+        .contains("scrypt"));
     let drop = with(PasswordPolicy::Keep, UnsupportedPolicy::Drop);
     assert_eq!(credential(&drop, scrypt, owner), Ok(None));
     let expired = with(PasswordPolicy::Keep, UnsupportedPolicy::Expire);
     let planned = credential(&expired, scrypt, owner).unwrap().unwrap();
     assert!(planned.expired && planned.note.is_some());
-    assert!(!password_matches(&planned.hashed, ""), "the placeholder matches nothing");
+    assert!(
+        !password_matches(&planned.hashed, ""),
+        "the placeholder matches nothing"
+    );
 }
 
 #[test]
@@ -210,6 +275,9 @@ fn plaintext_is_hashed_with_argon2id_deterministically() {
     assert!(!password_matches(&a.hashed, "passwörd 🔑"));
     let other = Owner { key: "43", ..owner };
     let c = credential(&options, input, other).unwrap().unwrap();
-    assert_ne!(a.hashed.config.argon2, c.hashed.config.argon2, "salts differ per user");
+    assert_ne!(
+        a.hashed.config.argon2, c.hashed.config.argon2,
+        "salts differ per user"
+    );
     assert!(!format!("{a:?}").contains("pässwörd"));
 }

@@ -252,7 +252,8 @@ impl Store {
         identifier_lc: &str,
     ) -> Result<accounts::AccountLookup, StoreError> {
         let path = self.path.clone();
-        let (tenant, pool, identifier) = (tenant.to_owned(), pool.to_owned(), identifier_lc.to_owned());
+        let (tenant, pool, identifier) =
+            (tenant.to_owned(), pool.to_owned(), identifier_lc.to_owned());
         tokio::task::spawn_blocking(move || {
             let conn = schema::open_reader(&path)?;
             accounts::find(&conn, &tenant, &pool, &identifier)
