@@ -350,3 +350,87 @@ fn salted(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::contract::records::CredentialPayload;
+    use crate::mapping::passwords::hashed_password;
+
+    fn account(status: UserStatus, expires_at: Option<OffsetDateTime>) -> Account {
+        // {SSHA} of "secret" with salt "salt", made with Python's hashlib.
+        let hash = hashed_password("{SSHA}gVK8WC9YyFT1gMsQHTGCgT3sSv5zYWx0", None, None).unwrap();
+        Account {
+            user_id: uuid::Uuid::from_u128(7),
+            status,
+            passwords: vec![StoredPassword {
+                payload: CredentialPayload {
+                    hashed_password: Some(hash),
+                    other: Default::default(),
+                },
+                state: None,
+                expires_at,
+            }],
+        }
+    }
+
+    #[test]
+    fn answers_follow_the_documented_order() {
+        let now = time::macros::datetime!(2026-11-23 12:00:00 UTC);
+        let active = account(UserStatus::Active, None);
+        assert_eq!(decide(&active, "secret", now), Ok(uuid::Uuid::from_u128(7)));
+        assert_eq!(
+            decide(&active, "Secret", now),
+            Err(Refusal::InvalidCredentials)
+        );
+        let never = account(UserStatus::Active, Some(NEVER_EXPIRES));
+        assert!(
+            decide(&never, "secret", now).is_ok(),
+            "1900-01-01 never expires"
+        );
+        let future = account(UserStatus::Active, Some(now + time::Duration::days(1)));
+        assert!(decide(&future, "secret", now).is_ok());
+        let past = account(UserStatus::Active, Some(now - time::Duration::days(1)));
+        assert_eq!(
+            decide(&past, "secret", now),
+            Err(Refusal::CredentialExpired)
+        );
+        let inactive = account(UserStatus::Inactive, None);
+        assert_eq!(decide(&inactive, "secret", now), Err(Refusal::UserInactive));
+        assert_eq!(
+            decide(&inactive, "wrong", now),
+            Err(Refusal::InvalidCredentials),
+            "the status is only told to who knows the password"
+        );
+        let mut reset = account(UserStatus::Active, None);
+        reset.passwords[0].state = Some(CredentialState::MustBeReset);
+        assert_eq!(
+            decide(&reset, "secret", now),
+            Err(Refusal::CredentialExpired)
+        );
+        let mut none = account(UserStatus::Active, None);
+        none.passwords.clear();
+        assert_eq!(
+            decide(&none, "secret", now),
+            Err(Refusal::InvalidCredentials)
+        );
+    }
+
+    #[test]
+    fn the_limiter_counts_per_identifier() {
+        let limiter = VerifyLimiter::default();
+        for _ in 0..BURST {
+            assert!(limiter.attempt("t\0p\0a@example.com".into()));
+        }
+        assert!(!limiter.attempt("t\0p\0a@example.com".into()));
+        assert!(limiter.attempt("t\0p\0b@example.com".into()));
+    }
+
+    #[test]
+    fn undecodable_hashes_match_nothing() {
+        let mut hash =
+            hashed_password("{SSHA}gVK8WC9YyFT1gMsQHTGCgT3sSv5zYWx0", None, None).unwrap();
+        hash.value = "not base64!".into();
+        assert!(!password_matches(&hash, "secret"));
+    }
+}

@@ -268,19 +268,19 @@ fn ldap(rest: &str) -> Result<Carried, String> {
         format!(
             "password_hash is not a well-formed LDAP {{{}}} value (base64 of a {}-byte digest{})",
             scheme.to_ascii_uppercase(),
-            kind.len(),
+            kind.size(),
             if salted { " and its salt" } else { "" }
         )
     };
     let decoded = BASE64_ANY_PAD.decode(value).map_err(|_| malformed())?;
     let ok = if salted {
-        decoded.len() >= kind.len()
+        decoded.len() >= kind.size()
     } else {
-        decoded.len() == kind.len()
+        decoded.len() == kind.size()
     };
     if !ok {
         return Err(malformed());
     }
-    let salt = &decoded[kind.len()..];
+    let salt = &decoded[kind.size()..];
     Ok(Carried::Hash(kind.hashed(&decoded, salt, true)))
 }

@@ -32,7 +32,7 @@ pub enum DigestKind {
 
 impl DigestKind {
     /// Digest length in bytes.
-    pub fn len(self) -> usize {
+    pub fn size(self) -> usize {
         match self {
             DigestKind::Md5 => 16,
             DigestKind::Sha(DigestFunction::Sha1) => 20,
@@ -188,11 +188,11 @@ pub fn convert(
     kind: DigestKind,
     salt_encoding: SaltEncoding,
 ) -> Result<Carried, String> {
-    let digest = decode_digest(hash, kind.len()).ok_or_else(|| {
+    let digest = decode_digest(hash, kind.size()).ok_or_else(|| {
         format!(
             "password_hash is not a hex or base64 {} digest ({} bytes)",
             kind.name(),
-            kind.len()
+            kind.size()
         )
     })?;
     let salt = match salt {
