@@ -5,7 +5,7 @@
 //! | bcrypt | `$2b$12$…` (`$2a$`, `$2y$`) | `bcrypt`, the string as it is |
 //! | PHC argon2 | `$argon2id$v=19$m=…,t=…,p=…$salt$hash` | `argon2` |
 //! | PHC pbkdf2 | `$pbkdf2-sha256$29000$salt$hash` (passlib, adapted base64), `$pbkdf2$…` (SHA-1), `$pbkdf2-sha512$i=…,l=…$…` | `pbkdf2` |
-//! | Django | `pbkdf2_sha256$iterations$salt$hash`, `pbkdf2_sha1$…`, `argon2$argon2id$…`, `bcrypt$$2b$…` | `pbkdf2`, `argon2`, `bcrypt` |
+//! | Django | `pbkdf2_sha256$iterations$salt$hash`, `pbkdf2_sha1$…`, `argon2$argon2id$…`, `bcrypt$$2b$…` (`bcrypt$` then the bcrypt string) | `pbkdf2`, `argon2`, `bcrypt` |
 //! | LDAP | `{SSHA}`, `{SSHA256}`, `{SSHA384}`, `{SSHA512}`, `{SMD5}` (salt after the digest), `{SHA}`, `{SHA256}`, `{SHA512}`, `{MD5}`, `{CRYPT}$2b$…`, `{ARGON2}$argon2id$…` | `sha`/`md5` with `salt_after_digest_in_hash`, or the inner format |
 //!
 //! Recognised but unverifiable by the target, so [`Carried::Unsupported`]:
@@ -210,10 +210,9 @@ fn django(hash: &str) -> Option<Result<Carried, String>> {
             Ok(Carried::Unsupported(why)) => Ok(Carried::Unsupported(why)),
             _ => Err("password_hash is not a well-formed Django argon2 string".to_string()),
         },
-        "bcrypt" => match rest.strip_prefix('$') {
-            Some(inner) if inner.starts_with('$') => bcrypt(inner),
-            _ => Err("password_hash is not a well-formed Django bcrypt string".to_string()),
-        },
+        // `bcrypt$` followed by the bcrypt string itself: `bcrypt$$2b$12$…`.
+        "bcrypt" if rest.starts_with("$2") => modular(rest),
+        "bcrypt" => Err("password_hash is not a well-formed Django bcrypt string".to_string()),
         "bcrypt_sha256" => unsupported("Django's bcrypt_sha256 (bcrypt over a SHA-256 of the password) cannot be verified by the target"),
         "sha1" | "md5" => unsupported("Django's salted sha1$/md5$ digest salt ‖ password; the target digests password ‖ salt"),
         "unsalted_sha1" => match rest.strip_prefix('$').and_then(|h| hex::decode(h).ok()) {

@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """Known-answer vectors for ferry's password formats, made by independent
-implementations: Python's hashlib, passlib 1.7.4, the bcrypt 5 package and
-argon2-cffi 25 (the reference argon2 library's binding).
+implementations: Python's hashlib, passlib 1.7.4, the bcrypt 5 package,
+argon2-cffi 25 (the reference argon2 library's binding) and Django 5.1's own
+hashers.
 
-    python3 -m venv /tmp/kat && /tmp/kat/bin/pip install passlib==1.7.4 bcrypt==5.0.0 argon2-cffi==25.1.0
+    python3 -m venv /tmp/kat && /tmp/kat/bin/pip install passlib==1.7.4 bcrypt==5.0.0 argon2-cffi==25.1.0 'django==5.1.*'
     /tmp/kat/bin/python tests/data/passwords/make_vectors.py > tests/data/passwords/vectors.json
 
 Cost parameters are deliberately cheap (bcrypt cost 4, argon2 m=64 KiB t=1,
@@ -19,7 +20,35 @@ import os
 
 import argon2
 import bcrypt
+import django
+from django.conf import settings
 from passlib import hash as ph
+
+settings.configure()
+django.setup()
+from django.contrib.auth import hashers as dj  # noqa: E402
+
+
+class DjangoPBKDF2(dj.PBKDF2PasswordHasher):
+    iterations = 1000
+
+
+class DjangoPBKDF2SHA1(dj.PBKDF2SHA1PasswordHasher):
+    iterations = 1000
+
+
+class DjangoArgon2(dj.Argon2PasswordHasher):
+    time_cost = 1
+    memory_cost = 64
+    parallelism = 1
+
+
+class DjangoBCrypt(dj.BCryptPasswordHasher):
+    rounds = 4
+
+
+class DjangoBCryptSHA256(dj.BCryptSHA256PasswordHasher):
+    rounds = 4
 
 PASSWORDS = ["correct horse battery staple", "pässwörd 🔑", "x", "Tr0ub4dor&3"]
 vectors = []
@@ -53,6 +82,14 @@ for i, pw in enumerate(PASSWORDS):
     # Django's BCryptSHA256PasswordHasher: bcrypt over the SHA-256 hex digest.
     add("django-bcrypt-sha256", pw, "bcrypt_sha256$" + bcrypt.hashpw(hashlib.sha256(b).hexdigest().encode(), bcrypt.gensalt(rounds=4)).decode(), expect="unsupported")
     add("django-salted-sha1", pw, ph.django_salted_sha1.hash(pw), expect="unsupported")
+    # Django's own hashers.
+    add("django5-pbkdf2-sha256", pw, DjangoPBKDF2().encode(pw, DjangoPBKDF2().salt()))
+    add("django5-pbkdf2-sha1", pw, DjangoPBKDF2SHA1().encode(pw, DjangoPBKDF2SHA1().salt()))
+    add("django5-argon2", pw, DjangoArgon2().encode(pw, DjangoArgon2().salt()))
+    add("django5-bcrypt", pw, DjangoBCrypt().encode(pw, DjangoBCrypt().salt()))
+    add("django5-bcrypt-sha256", pw, DjangoBCryptSHA256().encode(pw, DjangoBCryptSHA256().salt()), expect="unsupported")
+    add("django5-scrypt", pw, dj.ScryptPasswordHasher().encode(pw, dj.ScryptPasswordHasher().salt(), n=16), expect="unsupported")
+    add("django5-md5", pw, dj.MD5PasswordHasher().encode(pw, dj.MD5PasswordHasher().salt()), expect="unsupported")
     # LDAP.
     add("ldap-ssha", pw, ph.ldap_salted_sha1.hash(pw))
     add("ldap-ssha256", pw, ph.ldap_salted_sha256.hash(pw))
