@@ -256,7 +256,6 @@ fn ldap(rest: &str) -> Result<Carried, String> {
         "SHA384" => (DigestKind::Sha(DigestFunction::Sha384), false),
         "SHA512" => (DigestKind::Sha(DigestFunction::Sha512), false),
         "MD5" => (DigestKind::Md5, false),
-        "CRYPT" if value.starts_with("$2") => return modular(value),
         "CRYPT" if value.starts_with('$') => return modular(value),
         "CRYPT" => return unsupported("crypt(3) DES hashes cannot be verified by the target"),
         "ARGON2" => return modular(value),

@@ -128,6 +128,8 @@ pub fn convert(
     salt_encoding: SaltEncoding,
 ) -> Result<Carried, String> {
     let named = algorithm.map(digest::Named::parse);
+    // An explicit name of an unverifiable algorithm wins; else a
+    // self-describing string decides; else the name (or the length) does.
     if let Some(digest::Named::Unsupported(reason)) = named {
         return Ok(Carried::Unsupported(reason));
     }
