@@ -30,7 +30,7 @@ use std::thread::JoinHandle;
 
 use bytes::Bytes;
 use futures::Stream;
-use rusqlite::{params, Connection};
+use rusqlite::{params, Connection, TransactionBehavior};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 use tokio::sync::{mpsc, oneshot};
@@ -123,15 +123,16 @@ pub struct ImportOutcome {
 
 /// Work for the writer thread.
 enum Job {
-    Import {
-        tenant: String,
-        batch: Box<ValidBatch>,
-        mode: ImportMode,
-        reply: oneshot::Sender<Result<ImportOutcome, ApplyError>>,
-    },
-    Close {
-        reply: oneshot::Sender<()>,
-    },
+    Import(ImportJob),
+    Close { reply: oneshot::Sender<()> },
+}
+
+/// One import request waiting for the writer.
+struct ImportJob {
+    tenant: String,
+    batch: Box<ValidBatch>,
+    mode: ImportMode,
+    reply: oneshot::Sender<Result<ImportOutcome, ApplyError>>,
 }
 
 /// Handle to the database: the writer thread's queue and the file path for readers.
@@ -151,7 +152,7 @@ pub struct Store {
 impl std::fmt::Debug for Job {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Job::Import { tenant, mode, .. } => write!(f, "Import({tenant}, {mode})"),
+            Job::Import(job) => write!(f, "Import({}, {})", job.tenant, job.mode),
             Job::Close { .. } => f.write_str("Close"),
         }
     }
@@ -197,12 +198,12 @@ impl Store {
         mode: ImportMode,
     ) -> Result<ImportOutcome, ApplyError> {
         let (reply, answer) = oneshot::channel();
-        let job = Job::Import {
+        let job = Job::Import(ImportJob {
             tenant: tenant.to_owned(),
             batch: Box::new(batch),
             mode,
             reply,
-        };
+        });
         self.jobs.send(job).await.map_err(|_| StoreError::Closed)?;
         answer.await.map_err(|_| StoreError::Closed)?
     }
@@ -259,15 +260,10 @@ impl Store {
 fn writer_loop(mut conn: Connection, mut queue: mpsc::Receiver<Job>) {
     while let Some(job) = queue.blocking_recv() {
         match job {
-            Job::Import {
-                tenant,
-                batch,
-                mode,
-                reply,
-            } => {
-                let result = write::apply(&mut conn, &tenant, &batch, mode);
+            Job::Import(job) => {
+                let result = import_in_transaction(&mut conn, &job);
                 // The handler may have gone (client disconnected): the commit stands.
-                let _ = reply.send(result);
+                let _ = job.reply.send(result);
             }
             Job::Close { reply } => {
                 close_connection(conn);
@@ -277,6 +273,18 @@ fn writer_loop(mut conn: Connection, mut queue: mpsc::Receiver<Job>) {
         }
     }
     close_connection(conn);
+}
+
+/// Applies one import in its own `BEGIN IMMEDIATE` transaction; commits
+/// only if every record was accepted (dropping the transaction rolls back).
+fn import_in_transaction(
+    conn: &mut Connection,
+    job: &ImportJob,
+) -> Result<ImportOutcome, ApplyError> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let outcome = write::apply(&tx, &job.tenant, &job.batch, job.mode)?;
+    tx.commit()?;
+    Ok(outcome)
 }
 
 fn close_connection(conn: Connection) {
