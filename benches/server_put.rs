@@ -221,5 +221,11 @@ async fn run(options: Options) {
         let client_cpu = cpu_seconds("self") - client_before;
         report(label, &options, elapsed, server_cpu, client_cpu);
     }
+    let size = |name: &str| std::fs::metadata(dir.path().join(name)).map_or(0, |m| m.len()) >> 20;
+    println!(
+        "database {} MiB, WAL {} MiB",
+        size("bench.db"),
+        size("bench.db-wal")
+    );
     drop(server);
 }

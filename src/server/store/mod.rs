@@ -17,6 +17,7 @@
 //! (the default) a commit survives a `kill -9` of the server but not power
 //! loss; `synchronous=FULL` survives both at the price of an fsync per request.
 
+mod checkpoint;
 mod columns;
 pub mod export;
 mod schema;
@@ -35,6 +36,7 @@ use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 use tokio::sync::{mpsc, oneshot};
 
+use checkpoint::Checkpointer;
 pub use export::{ExportScope, ExportStart};
 
 use super::config::Durability;
@@ -173,10 +175,11 @@ impl Store {
             ensure_tenant(&mut conn, tenant, pool)?;
         }
         let known = load_tenants(&conn)?;
+        let checkpointer = Checkpointer::start(&conn, path)?;
         let (jobs, queue) = mpsc::channel(WRITER_QUEUE);
         let writer = std::thread::Builder::new()
             .name("ferry-db-writer".into())
-            .spawn(move || writer_loop(conn, queue))?;
+            .spawn(move || writer_loop(conn, checkpointer, queue))?;
         Ok(Store {
             jobs,
             path: path.to_owned(),
@@ -257,21 +260,29 @@ impl Store {
     }
 }
 
-fn writer_loop(mut conn: Connection, mut queue: mpsc::Receiver<Job>) {
+fn writer_loop(
+    mut conn: Connection,
+    mut checkpointer: Checkpointer,
+    mut queue: mpsc::Receiver<Job>,
+) {
     while let Some(job) = queue.blocking_recv() {
         match job {
             Job::Import(job) => {
                 let result = import_in_transaction(&mut conn, &job);
                 // The handler may have gone (client disconnected): the commit stands.
                 let _ = job.reply.send(result);
+                drop(job.batch);
+                checkpointer.after_commit(&conn);
             }
             Job::Close { reply } => {
+                checkpointer.stop();
                 close_connection(conn);
                 let _ = reply.send(());
                 return;
             }
         }
     }
+    checkpointer.stop();
     close_connection(conn);
 }
 

@@ -116,9 +116,6 @@ CREATE TABLE IF NOT EXISTS user_verifiable_addresses (
 CREATE INDEX IF NOT EXISTS addresses_by_user ON user_verifiable_addresses(user_pk);
 ";
 
-/// WAL pages (of 4 KiB) after which a commit runs a checkpoint.
-const WAL_CHECKPOINT_PAGES: i64 = 10_000;
-
 /// How long a connection waits for another one's lock before failing.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -135,16 +132,20 @@ pub fn open_writer(path: &Path, durability: Durability) -> Result<Connection, St
     };
     conn.pragma_update(None, "synchronous", synchronous)?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
-    // Checkpoint every ~40 MiB of WAL instead of SQLite's 4 MiB: a page that
-    // several imports touch is copied back once, and the checkpoint's fsync
-    // (which stalls the writer) happens ten times less often. The WAL file is
-    // cut back to 64 MiB after a checkpoint.
-    conn.pragma_update(None, "wal_autocheckpoint", WAL_CHECKPOINT_PAGES)?;
+    // Checkpoints run in the background (see `checkpoint`); when the WAL
+    // restarts, its file is cut back to 64 MiB.
     conn.pragma_update(None, "journal_size_limit", 64 * 1024 * 1024)?;
     // 64 MiB of page cache: indexes of a few million users stay in memory.
     conn.pragma_update(None, "cache_size", -65_536)?;
     conn.set_prepared_statement_cache_capacity(64);
     migrate(&conn)?;
+    Ok(conn)
+}
+
+/// Opens the background checkpointer's connection.
+pub fn open_checkpointer(path: &Path) -> Result<Connection, StoreError> {
+    let conn = Connection::open(path)?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
     Ok(conn)
 }
 
