@@ -276,7 +276,7 @@ const CREDENTIALS_SQL: &str = "SELECT c.id, c.tenant_id, c.user_pool_id, c.user_
     c.payload, c.state, c.expires_at, c.created_at, c.updated_at
     FROM users u JOIN user_credentials c ON c.user_pk = u.pk
     WHERE u.tenant_id = ?1 AND u.user_pool_id = ?2 AND u.pk > ?3 AND u.pk <= ?4
-    ORDER BY u.pk, c.pk";
+    ORDER BY u.pk, c.id";
 
 fn credential_from_row(row: &Row<'_>) -> rusqlite::Result<UserCredential> {
     Ok(UserCredential {
@@ -297,7 +297,7 @@ const IDENTIFIERS_SQL: &str = "SELECT i.id, i.tenant_id, i.user_pool_id, i.user_
     i.identifier, i.identifier_lc, i.metadata, i.created_at, i.updated_at
     FROM users u JOIN user_identifiers i ON i.user_pk = u.pk
     WHERE u.tenant_id = ?1 AND u.user_pool_id = ?2 AND u.pk > ?3 AND u.pk <= ?4
-    ORDER BY u.pk, i.pk";
+    ORDER BY u.pk, i.id";
 
 fn identifier_from_row(row: &Row<'_>) -> rusqlite::Result<UserIdentifier> {
     Ok(UserIdentifier {
@@ -319,7 +319,7 @@ const ADDRESSES_SQL: &str = "SELECT a.id, a.tenant_id, a.user_pool_id, a.user_id
     a.created_at, a.updated_at
     FROM users u JOIN user_verifiable_addresses a ON a.user_pk = u.pk
     WHERE u.tenant_id = ?1 AND u.user_pool_id = ?2 AND u.pk > ?3 AND u.pk <= ?4
-    ORDER BY u.pk, a.pk";
+    ORDER BY u.pk, a.id";
 
 fn address_from_row(row: &Row<'_>) -> rusqlite::Result<UserVerifiableAddress> {
     Ok(UserVerifiableAddress {

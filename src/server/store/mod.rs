@@ -20,6 +20,7 @@
 mod checkpoint;
 mod columns;
 pub mod export;
+mod ids;
 mod schema;
 mod write;
 
@@ -38,6 +39,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use checkpoint::Checkpointer;
 pub use export::{ExportScope, ExportStart};
+use ids::SubRecordIds;
 
 use super::config::Durability;
 use super::rejection::Rejection;
@@ -175,11 +177,27 @@ impl Store {
             ensure_tenant(&mut conn, tenant, pool)?;
         }
         let known = load_tenants(&conn)?;
+        let ids = SubRecordIds::load(&conn)?;
+        tracing::info!(
+            path = %path.display(),
+            tenants = known.len(),
+            sub_records = ids.len(),
+            "Database open."
+        );
         let checkpointer = Checkpointer::start(&conn, path)?;
         let (jobs, queue) = mpsc::channel(WRITER_QUEUE);
         let writer = std::thread::Builder::new()
             .name("ferry-db-writer".into())
-            .spawn(move || writer_loop(conn, checkpointer, queue))?;
+            .spawn(move || {
+                writer_loop(
+                    Writer {
+                        conn,
+                        ids,
+                        checkpointer,
+                    },
+                    queue,
+                )
+            })?;
         Ok(Store {
             jobs,
             path: path.to_owned(),
@@ -260,42 +278,57 @@ impl Store {
     }
 }
 
-fn writer_loop(
-    mut conn: Connection,
-    mut checkpointer: Checkpointer,
-    mut queue: mpsc::Receiver<Job>,
-) {
+/// What the writer thread owns.
+struct Writer {
+    /// The only write connection.
+    conn: Connection,
+    /// Stored sub-record ids (see [`ids`]).
+    ids: SubRecordIds,
+    /// Background WAL checkpoints.
+    checkpointer: Checkpointer,
+}
+
+fn writer_loop(mut writer: Writer, mut queue: mpsc::Receiver<Job>) {
     while let Some(job) = queue.blocking_recv() {
         match job {
             Job::Import(job) => {
-                let result = import_in_transaction(&mut conn, &job);
+                let result = import_in_transaction(&mut writer, &job);
                 // The handler may have gone (client disconnected): the commit stands.
                 let _ = job.reply.send(result);
-                drop(job.batch);
-                checkpointer.after_commit(&conn);
+                writer.checkpointer.after_commit(&writer.conn);
             }
             Job::Close { reply } => {
-                checkpointer.stop();
-                close_connection(conn);
+                writer.checkpointer.stop();
+                close_connection(writer.conn);
                 let _ = reply.send(());
                 return;
             }
         }
     }
-    checkpointer.stop();
-    close_connection(conn);
+    writer.checkpointer.stop();
+    close_connection(writer.conn);
 }
 
 /// Applies one import in its own `BEGIN IMMEDIATE` transaction; commits
-/// only if every record was accepted (dropping the transaction rolls back).
+/// only if every record was accepted (dropping the transaction rolls back),
+/// and keeps the id set in step with what was committed.
 fn import_in_transaction(
-    conn: &mut Connection,
+    writer: &mut Writer,
     job: &ImportJob,
 ) -> Result<ImportOutcome, ApplyError> {
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let outcome = write::apply(&tx, &job.tenant, &job.batch, job.mode)?;
-    tx.commit()?;
-    Ok(outcome)
+    let result = (|| {
+        let tx = writer
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let outcome = write::apply(&tx, &mut writer.ids, &job.tenant, &job.batch, job.mode)?;
+        tx.commit()?;
+        Ok(outcome)
+    })();
+    match &result {
+        Ok(_) => writer.ids.keep(),
+        Err(_) => writer.ids.undo(),
+    }
+    result
 }
 
 fn close_connection(conn: Connection) {

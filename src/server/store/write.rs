@@ -2,13 +2,14 @@
 //! thread opened for it ([`super`] commits it only if every record is
 //! accepted, and rolls it back otherwise).
 //!
-//! Per record, by `id` (ids are global: a record never moves to another tenant):
+//! Per record, by `id` (ids are global: a record never moves to another
+//! tenant, and a sub-record never moves to another user):
 //!
-//! | mode     | new id   | id of this tenant                    | id of another tenant |
-//! |----------|----------|--------------------------------------|----------------------|
-//! | `ignore` | inserted | kept as stored                       | 409                  |
-//! | `fail`   | inserted | 409                                  | 409                  |
-//! | `update` | inserted | overwritten                          | 409                  |
+//! | mode     | new id   | id stored (user: same tenant; sub-record: same user) | id stored elsewhere |
+//! |----------|----------|-------------------------------------------------------|---------------------|
+//! | `ignore` | inserted | kept as stored                                        | 409                 |
+//! | `fail`   | inserted | 409                                                   | 409                 |
+//! | `update` | inserted | overwritten                                           | 409                 |
 //!
 //! Under `update` a user that already existed comes with all its
 //! sub-records: its stored credentials, identifiers and addresses are deleted
@@ -22,7 +23,9 @@
 //!
 //! Statements are prepared once per request from the connection's statement
 //! cache and reused for every record. Sub-records are linked to their user's
-//! `pk`, known from the users phase (`last_insert_rowid`) or looked up once.
+//! `pk`, known from the users phase (`last_insert_rowid`) or looked up once;
+//! whether a sub-record id is stored is answered by [`SubRecordIds`] first,
+//! so a new record costs one append and no index probe.
 
 use std::collections::HashMap;
 
@@ -33,6 +36,7 @@ use super::columns::{
     address_status, contact_method, credential_state, credential_type, json, opt_json, opt_time,
     time,
 };
+use super::ids::SubRecordIds;
 use super::{ApplyError, ImportOutcome};
 use crate::contract::records::{
     ImportMode, Pool, User, UserCredential, UserIdentifier, UserVerifiableAddress,
@@ -47,12 +51,14 @@ use crate::server::validate::{
 /// the batch may be partly written.
 pub fn apply(
     conn: &Connection,
+    ids: &mut SubRecordIds,
     tenant: &str,
     batch: &ValidBatch,
     mode: ImportMode,
 ) -> Result<ImportOutcome, ApplyError> {
     let mut writer = Writer {
         tx: conn,
+        ids,
         tenant,
         mode,
         users: HashMap::with_capacity(batch.body.users.len()),
@@ -72,6 +78,8 @@ pub fn apply(
 struct Writer<'t> {
     /// The connection, inside the request's transaction or savepoint.
     tx: &'t Connection,
+    /// Stored sub-record ids; changes are journaled for a rollback.
+    ids: &'t mut SubRecordIds,
     /// The URL's tenant; every record was checked to name it.
     tenant: &'t str,
     /// What to do with records that exist.
@@ -98,9 +106,9 @@ const USER_UPDATE: &str = "UPDATE users SET user_pool_id = ?3, status = ?4, payl
     created_at = ?10, updated_at = ?11, status_updated_at = ?12
     WHERE id = ?1 AND tenant_id = ?2";
 const DELETE_SUB_RECORDS: [&str; 3] = [
-    "DELETE FROM user_credentials WHERE user_pk = ?1",
-    "DELETE FROM user_identifiers WHERE user_pk = ?1",
-    "DELETE FROM user_verifiable_addresses WHERE user_pk = ?1",
+    "DELETE FROM user_credentials WHERE user_pk = ?1 RETURNING id",
+    "DELETE FROM user_identifiers WHERE user_pk = ?1 RETURNING id",
+    "DELETE FROM user_verifiable_addresses WHERE user_pk = ?1 RETURNING id",
 ];
 
 impl Writer<'_> {
@@ -200,9 +208,7 @@ impl Writer<'_> {
                 self.tx
                     .prepare_cached(USER_UPDATE)?
                     .execute(values.as_params())?;
-                for sql in DELETE_SUB_RECORDS {
-                    self.tx.prepare_cached(sql)?.execute(params![pk])?;
-                }
+                self.delete_sub_records(pk)?;
                 self.outcome.written.users += 1;
                 let pool = user.user_pool_id.clone();
                 Ok((StoredUser { pk, pool }, true))
@@ -224,6 +230,18 @@ impl Writer<'_> {
         }
     }
 
+    /// Deletes a user's sub-records (its full set comes with the request).
+    fn delete_sub_records(&mut self, user_pk: i64) -> rusqlite::Result<()> {
+        for sql in DELETE_SUB_RECORDS {
+            let mut delete = self.tx.prepare_cached(sql)?;
+            let mut rows = delete.query(params![user_pk])?;
+            while let Some(row) = rows.next()? {
+                self.ids.remove_id(row.get_ref(0)?.as_blob()?);
+            }
+        }
+        Ok(())
+    }
+
     fn sub_records<R: SubRecord>(&mut self, records: &[R]) -> Result<(), ApplyError> {
         if records.is_empty() {
             return Ok(());
@@ -233,46 +251,36 @@ impl Writer<'_> {
         } else {
             R::INSERT
         };
-        let mut insert = self.tx.prepare_cached(sql)?;
+        let mut write = self.tx.prepare_cached(sql)?;
         let mut lookup = self.tx.prepare_cached(USER_LOOKUP)?;
-        let mut tenant_of = self.tx.prepare_cached(R::TENANT_OF)?;
+        let mut stored_here = self.tx.prepare_cached(R::EXISTS)?;
         for (i, record) in records.iter().enumerate() {
             let at = || RecordRef::new(R::ARRAY, i, record.id());
             let user_pk = self.check_link(&mut lookup, record, at)?;
-            let changed = match record.insert(&mut insert, user_pk) {
-                Ok(changed) => changed,
+            let fingerprint = self.ids.fingerprint(record.id());
+            if self.ids.contains(fingerprint) {
+                // Stored already: under this user, or another user's or tenant's id.
+                let id = record.id();
+                if !stored_here.exists(params![user_pk, &id.as_bytes()[..]])? {
+                    return Err(other_record(at()).into());
+                }
+                match self.mode {
+                    ImportMode::Ignore => continue,
+                    ImportMode::Fail => return Err(exists(at()).into()),
+                    ImportMode::Update => {}
+                }
+            }
+            match record.insert(&mut write, user_pk) {
+                Ok(_) => {}
                 Err(err) if is_unique_violation(&err) => {
                     return Err(record.taken(self.tx, at())?.into())
                 }
                 Err(err) => return Err(err.into()),
-            };
-            if changed == 0 {
-                self.existing_sub_record(&mut tenant_of, record.id(), at)?;
-            } else {
-                R::count(&mut self.outcome);
             }
+            self.ids.insert(fingerprint);
+            R::count(&mut self.outcome);
         }
         Ok(())
-    }
-
-    /// An insert that did nothing (or an upsert whose tenant guard refused):
-    /// fine under `ignore`, a 409 under `fail` or for another tenant's id.
-    fn existing_sub_record(
-        &self,
-        tenant_of: &mut CachedStatement<'_>,
-        id: Uuid,
-        at: impl Fn() -> RecordRef,
-    ) -> Result<(), ApplyError> {
-        if self.mode == ImportMode::Fail {
-            return Err(exists(at()).into());
-        }
-        let tenant: Option<String> = tenant_of
-            .query_row(params![&id.as_bytes()[..]], |row| row.get(0))
-            .optional()?;
-        match tenant {
-            Some(tenant) if tenant == self.tenant && self.mode == ImportMode::Ignore => Ok(()),
-            _ => Err(other_tenant(at()).into()),
-        }
     }
 
     /// `user_id` names a user of the request or of the tenant, in the
@@ -336,6 +344,15 @@ fn exists(at: RecordRef) -> Rejection {
         RejectionKind::Exists,
         at,
         "already exists and the mode is 'fail'",
+    )
+}
+
+fn other_record(at: RecordRef) -> Rejection {
+    Rejection::field(
+        RejectionKind::Exists,
+        at,
+        "id",
+        "is already used by another user's or another tenant's record",
     )
 }
 
@@ -413,12 +430,12 @@ impl UserParams<'_> {
 trait SubRecord {
     /// Its array in the import body.
     const ARRAY: &'static str;
-    /// Insert that does nothing when the id exists.
+    /// Insert of a new record.
     const INSERT: &'static str;
-    /// Insert that overwrites an existing id of the same tenant.
+    /// Insert that overwrites the record if its user already has it.
     const UPSERT: &'static str;
-    /// The tenant a stored id belongs to.
-    const TENANT_OF: &'static str;
+    /// Whether a user (`?1`, its `pk`) has the record `?2`.
+    const EXISTS: &'static str;
 
     fn id(&self) -> Uuid;
     fn user_id(&self) -> Uuid;
@@ -437,15 +454,15 @@ impl SubRecord for UserCredential {
     const ARRAY: &'static str = CREDENTIALS;
     const INSERT: &'static str = "INSERT INTO user_credentials (id, user_pk, tenant_id,
         user_pool_id, user_id, type, payload, state, expires_at, created_at, updated_at)
-        VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) ON CONFLICT (id) DO NOTHING";
+        VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)";
     const UPSERT: &'static str = "INSERT INTO user_credentials (id, user_pk, tenant_id,
         user_pool_id, user_id, type, payload, state, expires_at, created_at, updated_at)
-        VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) ON CONFLICT (id) DO UPDATE SET
-        user_pk = excluded.user_pk, user_pool_id = excluded.user_pool_id, user_id = excluded.user_id, type = excluded.type,
+        VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+        ON CONFLICT (user_pk, id) DO UPDATE SET
+        user_pool_id = excluded.user_pool_id, type = excluded.type,
         payload = excluded.payload, state = excluded.state, expires_at = excluded.expires_at,
-        created_at = excluded.created_at, updated_at = excluded.updated_at
-        WHERE user_credentials.tenant_id = excluded.tenant_id";
-    const TENANT_OF: &'static str = "SELECT tenant_id FROM user_credentials WHERE id = ?1";
+        created_at = excluded.created_at, updated_at = excluded.updated_at";
+    const EXISTS: &'static str = "SELECT 1 FROM user_credentials WHERE user_pk = ?1 AND id = ?2";
 
     fn id(&self) -> Uuid {
         self.id
@@ -480,16 +497,16 @@ impl SubRecord for UserIdentifier {
     const ARRAY: &'static str = IDENTIFIERS;
     const INSERT: &'static str = "INSERT INTO user_identifiers (id, user_pk, tenant_id,
         user_pool_id, user_id, type, identifier, identifier_lc, metadata, created_at, updated_at)
-        VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) ON CONFLICT (id) DO NOTHING";
+        VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)";
     const UPSERT: &'static str = "INSERT INTO user_identifiers (id, user_pk, tenant_id,
         user_pool_id, user_id, type, identifier, identifier_lc, metadata, created_at, updated_at)
-        VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) ON CONFLICT (id) DO UPDATE SET
-        user_pk = excluded.user_pk, user_pool_id = excluded.user_pool_id, user_id = excluded.user_id, type = excluded.type,
+        VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+        ON CONFLICT (user_pk, id) DO UPDATE SET
+        user_pool_id = excluded.user_pool_id, type = excluded.type,
         identifier = excluded.identifier, identifier_lc = excluded.identifier_lc,
         metadata = excluded.metadata, created_at = excluded.created_at,
-        updated_at = excluded.updated_at
-        WHERE user_identifiers.tenant_id = excluded.tenant_id";
-    const TENANT_OF: &'static str = "SELECT tenant_id FROM user_identifiers WHERE id = ?1";
+        updated_at = excluded.updated_at";
+    const EXISTS: &'static str = "SELECT 1 FROM user_identifiers WHERE user_pk = ?1 AND id = ?2";
 
     fn id(&self) -> Uuid {
         self.id
@@ -565,20 +582,19 @@ impl SubRecord for UserVerifiableAddress {
     const INSERT: &'static str = "INSERT INTO user_verifiable_addresses (id, user_pk,
         tenant_id, user_pool_id, user_id, type, address, address_lc, status, verified,
         verified_at, preferred_contact_method, created_at, updated_at)
-        VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
-        ON CONFLICT (id) DO NOTHING";
+        VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)";
     const UPSERT: &'static str = "INSERT INTO user_verifiable_addresses (id, user_pk,
         tenant_id, user_pool_id, user_id, type, address, address_lc, status, verified,
         verified_at, preferred_contact_method, created_at, updated_at)
         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
-        ON CONFLICT (id) DO UPDATE SET
-        user_pk = excluded.user_pk, user_pool_id = excluded.user_pool_id, user_id = excluded.user_id, type = excluded.type,
+        ON CONFLICT (user_pk, id) DO UPDATE SET
+        user_pool_id = excluded.user_pool_id, type = excluded.type,
         address = excluded.address, address_lc = excluded.address_lc, status = excluded.status,
         verified = excluded.verified, verified_at = excluded.verified_at,
         preferred_contact_method = excluded.preferred_contact_method,
-        created_at = excluded.created_at, updated_at = excluded.updated_at
-        WHERE user_verifiable_addresses.tenant_id = excluded.tenant_id";
-    const TENANT_OF: &'static str = "SELECT tenant_id FROM user_verifiable_addresses WHERE id = ?1";
+        created_at = excluded.created_at, updated_at = excluded.updated_at";
+    const EXISTS: &'static str =
+        "SELECT 1 FROM user_verifiable_addresses WHERE user_pk = ?1 AND id = ?2";
 
     fn id(&self) -> Uuid {
         self.id
