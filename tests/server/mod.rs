@@ -6,5 +6,6 @@ mod errors;
 mod export;
 mod faults;
 mod import;
+mod kill;
 mod restart;
 mod support;

@@ -6,8 +6,10 @@
 //! answer goes back once the transaction has committed, so a 204 is only ever
 //! sent for data in the WAL. One writer means no lock contention and lets the
 //! connection keep its prepared statements warm; SQLite allows one writer at
-//! a time anyway. Parsing and validation happen before, on the async workers,
-//! in parallel.
+//! a time anyway. Parsing and validation happen before, on other threads, in
+//! parallel. The writer also owns the set of stored sub-record ids
+//! ([`ids`]), and leaves WAL checkpoints to a background thread
+//! ([`checkpoint`]), so its time goes to appending records.
 //!
 //! Exports run on blocking threads with read-only connections of their own
 //! ([`export`]); WAL lets them read a consistent snapshot while the writer
