@@ -11,7 +11,7 @@
 //! ```text
 //! request → serve (connection loop, kill switch for injected drops)
 //!         → routes (observe: logs + metrics) → faults → auth
-//!         → validate (parse, record rules; async side, in parallel)
+//!         → validate (parse, record rules; blocking pool, in parallel)
 //!         → store (one writer thread, one transaction per request) → 204
 //! ```
 //!
@@ -30,6 +30,11 @@
 //! - **Pools without an id** in an import are stored under their `name`.
 //! - **`update` replaces a user's sub-records**: a re-imported user's stored
 //!   credentials, identifiers and addresses are replaced by the request's.
+//! - **Records never move**: an id stored for another tenant, or a
+//!   sub-record id stored for another user, is a 409 in every mode.
+//! - **Fault injection** (`--fail-rate`, `--throttle-rate`, `--drop-rate`,
+//!   `--latency-ms`, `--max-in-flight`) applies to imports only, so the token
+//!   endpoint and the export always tell the truth.
 //!
 //! # Durability
 //!
