@@ -8,4 +8,5 @@ mod faults;
 mod import;
 mod kill;
 mod restart;
+mod router;
 mod support;
