@@ -452,7 +452,7 @@ struct ExportQuery {
 ///
 /// Without a query, the tenant's whole dump. As a ferry extension,
 /// `pool_id=P` restricts it to pool `P`, and `after=UUID` and/or `limit=N`
-/// (with `pool_id`) page through the pool's users in id order, each page
+/// (with `pool_id`) page through the pool's users in import order, each page
 /// carrying those users' sub-records; the `Ferry-Next-After` header of a full
 /// page gives the `after` of the next.
 async fn export(
@@ -475,6 +475,12 @@ async fn export(
     })?;
     let next_after = match start {
         ExportStart::UnknownPool => return Err(ApiError::UnknownPool),
+        ExportStart::UnknownCursor => {
+            return Err(bad_request(
+                "invalid_query",
+                "after names no user of the pool",
+            ))
+        }
         ExportStart::Ready { next_after } => next_after,
     };
     let mut response = Response::new(Body::from_stream(stream));
