@@ -377,17 +377,16 @@ impl TargetClient {
         self.export_query(&[]).await
     }
 
-    /// Fetches one user with its sub-records through ferry's paging
-    /// extension of the export (`?pool_id=&after=&limit=1`, users ordered by
-    /// id): `None` when the target does not hold it.
+    /// Fetches one user with its sub-records through ferry's extension of
+    /// the export (`?pool_id=&user_id=`): `None` when the target does not
+    /// hold it.
     pub async fn export_user(
         &self,
         pool: &str,
         id: uuid::Uuid,
     ) -> Result<Option<ImportBody>, ExportError> {
-        let before = uuid::Uuid::from_u128(id.as_u128().wrapping_sub(1)).to_string();
         let body = self
-            .export_query(&[("pool_id", pool), ("after", &before), ("limit", "1")])
+            .export_query(&[("pool_id", pool), ("user_id", &id.to_string())])
             .await?;
         Ok(body.users.iter().any(|u| u.id == id).then_some(body))
     }

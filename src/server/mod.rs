@@ -27,6 +27,9 @@
 //!   shape. When the page is full, the `Ferry-Next-After` header gives the
 //!   `after` of the next page (the page's last user). `pool_id` alone exports
 //!   one pool whole. An `after` that names no user of the pool is a 400.
+//! - **One user**: `GET …/configuration?pool_id=P&user_id=UUID` exports that
+//!   user with its sub-records (empty arrays when it is not stored); the
+//!   importer uses it to tell its own earlier write from a conflict.
 //! - **Pools without an id** in an import are stored under their `name`.
 //! - **`update` replaces a user's sub-records**: a re-imported user's stored
 //!   credentials, identifiers and addresses are replaced by the request's.

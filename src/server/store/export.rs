@@ -36,6 +36,8 @@ pub const CHUNK_BYTES: usize = 64 * 1024;
 pub struct ExportScope {
     /// Only this pool (required for paging).
     pub pool: Option<String>,
+    /// Only this user, with its sub-records (a ferry extension; needs `pool`).
+    pub user: Option<Uuid>,
     /// Only users imported after this one (exclusive), with their sub-records.
     pub after: Option<Uuid>,
     /// At most this many users, with their sub-records.
@@ -127,6 +129,21 @@ fn page_bounds(
     let Some(pool) = &scope.pool else {
         return Ok(Some(bounds));
     };
+    if let Some(user) = scope.user {
+        let pk: Option<i64> = conn
+            .prepare_cached(
+                "SELECT pk FROM users WHERE id = ?1 AND tenant_id = ?2 AND user_pool_id = ?3",
+            )?
+            .query_row(params![&user.as_bytes()[..], tenant, pool], |row| {
+                row.get(0)
+            })
+            .optional()?;
+        // An unknown user is an empty range (`pk` starts at 1), not an error.
+        let pk = pk.unwrap_or(0);
+        bounds.after = pk - 1;
+        bounds.last = pk;
+        return Ok(Some(bounds));
+    }
     if let Some(after) = scope.after {
         let pk = conn
             .prepare_cached(
