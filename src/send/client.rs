@@ -508,12 +508,8 @@ mod tests {
     use crate::send::testing::{Reply, Script, ScriptedTarget};
 
     fn client(target: &ScriptedTarget) -> TargetClient {
-        let mut config = ClientConfig::new(
-            target.base(),
-            "acme",
-            "ferry",
-            ClientSecret::new("secret").unwrap(),
-        );
+        let mut config =
+            ClientConfig::new(target.base(), "acme", "ferry", ClientSecret::new("secret"));
         config.request_timeout = Duration::from_secs(5);
         config.connect_timeout = Duration::from_secs(5);
         TargetClient::new(config).unwrap()
@@ -701,12 +697,8 @@ mod tests {
     #[tokio::test]
     async fn a_slow_answer_is_a_timeout() {
         let target = ScriptedTarget::start(Script::replies([Reply::Hang])).await;
-        let mut config = ClientConfig::new(
-            target.base(),
-            "acme",
-            "ferry",
-            ClientSecret::new("secret").unwrap(),
-        );
+        let mut config =
+            ClientConfig::new(target.base(), "acme", "ferry", ClientSecret::new("secret"));
         config.request_timeout = Duration::from_millis(200);
         let client = TargetClient::new(config).unwrap();
         let err = client
@@ -727,7 +719,7 @@ mod tests {
             base,
             "acme",
             "ferry",
-            ClientSecret::new("secret").unwrap(),
+            ClientSecret::new("secret"),
         ))
         .unwrap();
         let err = client
@@ -745,12 +737,7 @@ mod tests {
     #[tokio::test]
     async fn a_refused_client_is_not_retryable() {
         let target = ScriptedTarget::start(Script::default()).await;
-        let config = ClientConfig::new(
-            target.base(),
-            "acme",
-            "ferry",
-            ClientSecret::new("not-it").unwrap(),
-        );
+        let config = ClientConfig::new(target.base(), "acme", "ferry", ClientSecret::new("not-it"));
         let client = TargetClient::new(config).unwrap();
         let err = client
             .put_batch(body(), ImportMode::Ignore)
