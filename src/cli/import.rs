@@ -224,7 +224,7 @@ pub async fn run(args: ImportArgs) -> anyhow::Result<ExitCode> {
     if let Some(server) = embedded {
         server.shutdown().await;
         println!(
-            "imported into the embedded target {} (tenant {}, pool {}); browse it with: ferry serve --db {}",
+            "embedded target: {} (tenant {}, pool {}); browse it with: ferry serve --db {}",
             args.db.display(),
             args.tenant,
             args.pool,
