@@ -23,6 +23,7 @@ pub mod progress;
 pub mod reject;
 pub mod report;
 pub mod sample;
+pub mod secret;
 pub mod send;
 pub mod server;
 pub mod source;

@@ -131,3 +131,63 @@ impl BodySettings {
         Ok(Batcher::new(reader, mapper, self.batch_size, from, number))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::reject::Stage;
+
+    fn settings(dir: &std::path::Path, csv: &str) -> BodySettings {
+        let path = dir.join("users.csv");
+        std::fs::write(&path, csv).unwrap();
+        let time = time::macros::datetime!(2026-01-01 00:00:00 UTC);
+        BodySettings::new(Input::File(path), None, "t", "p", time)
+            .unwrap()
+            .with_batch_size(2)
+            .unwrap()
+    }
+
+    #[test]
+    fn a_resumed_run_remembers_what_came_before_the_resume_point() {
+        let dir = tempfile::tempdir().unwrap();
+        let csv =
+            "id,email\n1,a@x.io\n2,b@x.io\n3,c@x.io\n4,d@x.io\n1,dup@x.io\n5,B@X.IO\n6,f@x.io\n";
+        let settings = settings(dir.path(), csv);
+        let full: Vec<_> = settings
+            .batches(None)
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(full.len(), 3);
+        let resumed: Vec<_> = settings
+            .batches(Some((full[1].start, 2)))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(resumed.len(), 2);
+        for (a, b) in full[1..].iter().zip(&resumed) {
+            assert_eq!(
+                (a.number, a.start, a.end, &a.body),
+                (b.number, b.start, b.end, &b.body)
+            );
+            let reasons = |batch: &crate::batch::Batch| {
+                batch
+                    .rejected
+                    .iter()
+                    .map(|r| (r.row, r.stage, r.reason.clone()))
+                    .collect::<Vec<_>>()
+            };
+            assert_eq!(reasons(a), reasons(b));
+        }
+        // Rows 5 (key 1) and 6 (email b@x.io) repeat rows before the resume point.
+        let rejected: Vec<u64> = resumed
+            .iter()
+            .flat_map(|b| b.rejected.iter().map(|r| r.row))
+            .collect();
+        assert_eq!(rejected, [5, 6]);
+        assert!(resumed
+            .iter()
+            .flat_map(|b| &b.rejected)
+            .all(|r| r.stage == Stage::Mapping));
+    }
+}

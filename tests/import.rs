@@ -69,7 +69,7 @@ impl Target {
     /// Everything the tenant holds, each array sorted by id.
     pub fn dump(&self) -> ImportBody {
         let base = url::Url::parse(&self.url()).unwrap();
-        let secret = ferry::send::token::ClientSecret::new(SECRET).unwrap();
+        let secret = ferry::send::token::ClientSecret::new(SECRET);
         let client = TargetClient::new(ClientConfig::new(
             base,
             TENANT.to_string(),

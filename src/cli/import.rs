@@ -242,7 +242,7 @@ pub async fn run(args: ImportArgs) -> anyhow::Result<ExitCode> {
     if let Some(server) = embedded {
         server.shutdown().await;
         println!(
-            "imported into the embedded target {} (tenant {}, pool {}); browse it with: ferry serve --db {}",
+            "embedded target: {} (tenant {}, pool {}); browse it with: ferry serve --db {}",
             args.db.display(),
             args.tenant,
             args.pool,
@@ -313,8 +313,7 @@ async fn target_client(
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
             let handle = server::spawn(server_config, listener).await?;
             let base = Url::parse(&handle.base_url())?;
-            let secret =
-                ClientSecret::new(secret.expose()).map_err(|e| Error::Usage(e.to_string()))?;
+            let secret = ClientSecret::new(secret.expose());
             (base, args.client_id.clone(), secret, Some(handle))
         }
     };

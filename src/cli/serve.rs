@@ -124,31 +124,39 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         .await
         .with_context(|| format!("cannot listen on {}", args.addr))?;
     let server = ferry::server::spawn(config, listener).await?;
-    println!(
+    say(&format!(
         "ferry serve: listening on {} (tenant '{}', pool '{}', database {})",
         server.base_url(),
         args.tenant,
         args.pool,
         args.db.display()
-    );
-    print_credentials(&credentials);
+    ));
+    say(&credentials_line(&credentials));
     shutdown_signal().await?;
-    eprintln!("ferry serve: shutting down");
+    tracing::info!("Signal received; shutting down.");
     server.shutdown().await;
     Ok(ExitCode::SUCCESS)
 }
 
+/// Prints a line on stdout. A closed stdout (e.g. a parent that read the
+/// URL and went away) must not take the server down, so errors are ignored.
+fn say(line: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{line}").and_then(|()| out.flush());
+}
+
 /// Tells where the secret is, never what it is.
-fn print_credentials(credentials: &ClientCredentials) {
+fn credentials_line(credentials: &ClientCredentials) -> String {
     let id = &credentials.client_id;
     match &credentials.source {
         SecretSource::Environment => {
-            println!("client id '{id}', client secret from FERRY_CLIENT_SECRET")
+            format!("client id '{id}', client secret from FERRY_CLIENT_SECRET")
         }
         SecretSource::ExistingFile(path) => {
-            println!("client id '{id}', client secret in {}", path.display())
+            format!("client id '{id}', client secret in {}", path.display())
         }
-        SecretSource::NewFile(path) => println!(
+        SecretSource::NewFile(path) => format!(
             "client id '{id}', new client secret written to {} (mode 0600)",
             path.display()
         ),

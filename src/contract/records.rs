@@ -433,8 +433,8 @@ pub struct Md5Config {
     pub salt_after_digest_in_hash: bool,
 }
 
-/// The answer of the token endpoint.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// The answer of the token endpoint. Its `Debug` never shows the token.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 pub struct TokenResponse {
     pub access_token: String,
     pub token_type: String,
@@ -442,6 +442,17 @@ pub struct TokenResponse {
     pub expires_in: u64,
     #[serde(default)]
     pub scope: String,
+}
+
+impl std::fmt::Debug for TokenResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenResponse")
+            .field("access_token", &"<redacted>")
+            .field("token_type", &self.token_type)
+            .field("expires_in", &self.expires_in)
+            .field("scope", &self.scope)
+            .finish()
+    }
 }
 
 /// The error body every non-2xx answer carries.
@@ -461,3 +472,23 @@ pub struct ErrorBody {
 pub const SCOPE_MANAGE: &str = "manage_configuration";
 /// Scope needed for `GET` of the configuration (`manage_configuration` also works).
 pub const SCOPE_READ: &str = "read_configuration";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn token_debug_hides_the_token() {
+        let answer = TokenResponse {
+            access_token: "s3cr3t-token".into(),
+            token_type: "bearer".into(),
+            expires_in: 3600,
+            scope: SCOPE_MANAGE.into(),
+        };
+        let shown = format!("{answer:?}");
+        assert!(
+            !shown.contains("s3cr3t-token") && shown.contains("3600"),
+            "{shown}"
+        );
+    }
+}

@@ -377,17 +377,16 @@ impl TargetClient {
         self.export_query(&[]).await
     }
 
-    /// Fetches one user with its sub-records through ferry's paging
-    /// extension of the export (`?pool_id=&after=&limit=1`, users ordered by
-    /// id): `None` when the target does not hold it.
+    /// Fetches one user with its sub-records through ferry's extension of
+    /// the export (`?pool_id=&user_id=`): `None` when the target does not
+    /// hold it.
     pub async fn export_user(
         &self,
         pool: &str,
         id: uuid::Uuid,
     ) -> Result<Option<ImportBody>, ExportError> {
-        let before = uuid::Uuid::from_u128(id.as_u128().wrapping_sub(1)).to_string();
         let body = self
-            .export_query(&[("pool_id", pool), ("after", &before), ("limit", "1")])
+            .export_query(&[("pool_id", pool), ("user_id", &id.to_string())])
             .await?;
         Ok(body.users.iter().any(|u| u.id == id).then_some(body))
     }
@@ -509,12 +508,8 @@ mod tests {
     use crate::send::testing::{Reply, Script, ScriptedTarget};
 
     fn client(target: &ScriptedTarget) -> TargetClient {
-        let mut config = ClientConfig::new(
-            target.base(),
-            "acme",
-            "ferry",
-            ClientSecret::new("secret").unwrap(),
-        );
+        let mut config =
+            ClientConfig::new(target.base(), "acme", "ferry", ClientSecret::new("secret"));
         config.request_timeout = Duration::from_secs(5);
         config.connect_timeout = Duration::from_secs(5);
         TargetClient::new(config).unwrap()
@@ -702,12 +697,8 @@ mod tests {
     #[tokio::test]
     async fn a_slow_answer_is_a_timeout() {
         let target = ScriptedTarget::start(Script::replies([Reply::Hang])).await;
-        let mut config = ClientConfig::new(
-            target.base(),
-            "acme",
-            "ferry",
-            ClientSecret::new("secret").unwrap(),
-        );
+        let mut config =
+            ClientConfig::new(target.base(), "acme", "ferry", ClientSecret::new("secret"));
         config.request_timeout = Duration::from_millis(200);
         let client = TargetClient::new(config).unwrap();
         let err = client
@@ -728,7 +719,7 @@ mod tests {
             base,
             "acme",
             "ferry",
-            ClientSecret::new("secret").unwrap(),
+            ClientSecret::new("secret"),
         ))
         .unwrap();
         let err = client
@@ -746,12 +737,7 @@ mod tests {
     #[tokio::test]
     async fn a_refused_client_is_not_retryable() {
         let target = ScriptedTarget::start(Script::default()).await;
-        let config = ClientConfig::new(
-            target.base(),
-            "acme",
-            "ferry",
-            ClientSecret::new("not-it").unwrap(),
-        );
+        let config = ClientConfig::new(target.base(), "acme", "ferry", ClientSecret::new("not-it"));
         let client = TargetClient::new(config).unwrap();
         let err = client
             .put_batch(body(), ImportMode::Ignore)

@@ -312,12 +312,7 @@ mod tests {
     }
 
     fn sender_for(target: &ScriptedTarget, max_attempts: u32, secret: &str) -> Sender {
-        let config = ClientConfig::new(
-            target.base(),
-            "acme",
-            "ferry",
-            ClientSecret::new(secret).unwrap(),
-        );
+        let config = ClientConfig::new(target.base(), "acme", "ferry", ClientSecret::new(secret));
         let client = Arc::new(TargetClient::new(config).unwrap());
         let gate = Arc::new(ThrottleGate::new(quick(max_attempts)));
         Sender::new(client, gate, None, quick(max_attempts), seeded_rng(Some(9)))

@@ -11,7 +11,7 @@
 //! ```text
 //! request → serve (connection loop, kill switch for injected drops)
 //!         → routes (observe: logs + metrics) → faults → auth
-//!         → validate (parse, record rules; async side, in parallel)
+//!         → validate (parse, record rules; blocking pool, in parallel)
 //!         → store (one writer thread, one transaction per request) → 204
 //! ```
 //!
@@ -21,12 +21,15 @@
 //!   of the request were already stored before it (kept as they were under
 //!   `ignore`, overwritten under `update`). A client counts them as skipped.
 //! - **Export paging**: `GET …/configuration?pool_id=P&after=UUID&limit=N`
-//!   returns the users of pool `P` whose id sorts after `after` (ids compare
-//!   as their 16 bytes, which is the order of their lower-case hex form),
-//!   at most `N` (default 1000, at most 10000), with their credentials,
-//!   identifiers and addresses, in the import body's shape. When the page is
-//!   full, the `Ferry-Next-After` header gives the `after` of the next page.
-//!   `pool_id` alone exports one pool whole.
+//!   returns the users of pool `P` imported after the user `after` (exports
+//!   list users in import order), at most `N` (default 1000, at most 10000),
+//!   with their credentials, identifiers and addresses, in the import body's
+//!   shape. When the page is full, the `Ferry-Next-After` header gives the
+//!   `after` of the next page (the page's last user). `pool_id` alone exports
+//!   one pool whole. An `after` that names no user of the pool is a 400.
+//! - **One user**: `GET …/configuration?pool_id=P&user_id=UUID` exports that
+//!   user with its sub-records (empty arrays when it is not stored); the
+//!   importer uses it to tell its own earlier write from a conflict.
 //! - **Pools without an id** in an import are stored under their `name`.
 //! - **Password verification**: `POST /api/identity/{tid}/pools/{pool}/password/verify`
 //!   with `{"identifier", "password"}` signs a user in (200 with the user id,
@@ -34,6 +37,11 @@
 //!   rate-limited per identifier; see [`verify`].
 //! - **`update` replaces a user's sub-records**: a re-imported user's stored
 //!   credentials, identifiers and addresses are replaced by the request's.
+//! - **Records never move**: an id stored for another tenant, or a
+//!   sub-record id stored for another user, is a 409 in every mode.
+//! - **Fault injection** (`--fail-rate`, `--throttle-rate`, `--drop-rate`,
+//!   `--latency-ms`, `--max-in-flight`) applies to imports only, so the token
+//!   endpoint and the export always tell the truth.
 //!
 //! # Durability
 //!

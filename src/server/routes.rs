@@ -470,15 +470,18 @@ struct ExportQuery {
     pool_id: Option<String>,
     after: Option<String>,
     limit: Option<String>,
+    user_id: Option<String>,
 }
 
 /// `GET /api/identity/system/{tid}/configuration`: the streamed export.
 ///
 /// Without a query, the tenant's whole dump. As a ferry extension,
 /// `pool_id=P` restricts it to pool `P`, and `after=UUID` and/or `limit=N`
-/// (with `pool_id`) page through the pool's users in id order, each page
+/// (with `pool_id`) page through the pool's users in import order, each page
 /// carrying those users' sub-records; the `Ferry-Next-After` header of a full
-/// page gives the `after` of the next.
+/// page gives the `after` of the next. `user_id=UUID` (with `pool_id`)
+/// exports that one user with its sub-records (empty arrays when it is not
+/// stored): how an importer checks what it stored before an interruption.
 async fn export(
     State(state): State<AppState>,
     Path(tid): Path<String>,
@@ -499,6 +502,12 @@ async fn export(
     })?;
     let next_after = match start {
         ExportStart::UnknownPool => return Err(ApiError::UnknownPool),
+        ExportStart::UnknownCursor => {
+            return Err(bad_request(
+                "invalid_query",
+                "after names no user of the pool",
+            ))
+        }
         ExportStart::Ready { next_after } => next_after,
     };
     let mut response = Response::new(Body::from_stream(stream));
@@ -538,15 +547,29 @@ fn export_scope(
             )),
         })
         .transpose()?;
+    let user = query
+        .user_id
+        .as_deref()
+        .map(|u| {
+            Uuid::parse_str(u).map_err(|_| bad_request("invalid_query", "user_id must be a UUID"))
+        })
+        .transpose()?;
     let paged = after.is_some() || limit.is_some();
-    if paged && query.pool_id.is_none() {
+    if (paged || user.is_some()) && query.pool_id.is_none() {
         return Err(bad_request(
             "invalid_query",
-            "paging with after or limit needs pool_id",
+            "paging with after or limit, and user_id, need pool_id",
+        ));
+    }
+    if paged && user.is_some() {
+        return Err(bad_request(
+            "invalid_query",
+            "user_id cannot be combined with after or limit",
         ));
     }
     Ok(ExportScope {
         pool: query.pool_id,
+        user,
         after,
         limit: if paged {
             Some(limit.unwrap_or(DEFAULT_PAGE))

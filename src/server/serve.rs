@@ -7,8 +7,9 @@
 //! future, which closes the socket with nothing written.
 //!
 //! Shutdown is graceful: the listener closes, every connection finishes the
-//! request it is serving (idle keep-alive connections close at once), then
-//! the database writer finishes the imports already queued and closes.
+//! request it is serving (idle keep-alive connections close at once; a
+//! request still running after 30 s is cut off), then the database writer
+//! finishes the imports already queued and closes.
 
 use std::future::Future;
 use std::net::{Ipv4Addr, SocketAddr};
@@ -44,6 +45,9 @@ impl ConnectionKill {
 
 /// Pause after a failed `accept` (e.g. out of file descriptors) before trying again.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+/// How long a shutdown waits for running requests (a stalled export
+/// download, say) before it closes their connections.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 
 /// Serves `config` on `listener` until `shutdown` completes, then shuts down
 /// gracefully (see the module docs) and returns.
@@ -122,14 +126,14 @@ pub async fn spawn(
 /// connection has ended.
 async fn serve(listener: TcpListener, router: Router, shutdown: impl Future<Output = ()> + Send) {
     tokio::pin!(shutdown);
-    // `stopping` tells connections to finish; `alive` counts them.
-    let (stopping_tx, stopping) = watch::channel(false);
+    // `phase` tells connections to finish, then to stop; `alive` counts them.
+    let (phase_tx, phase) = watch::channel(Phase::Serving);
     let (alive_tx, alive) = watch::channel(());
     loop {
         tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok((stream, peer)) => {
-                    let connection = serve_connection(stream, peer, router.clone(), stopping.clone());
+                    let connection = serve_connection(stream, peer, router.clone(), phase.clone());
                     let alive = alive.clone();
                     tokio::spawn(async move {
                         connection.await;
@@ -146,9 +150,30 @@ async fn serve(listener: TcpListener, router: Router, shutdown: impl Future<Outp
     }
     drop(listener);
     tracing::info!("Shutting down: finishing running requests.");
-    let _ = stopping_tx.send(true);
+    let _ = phase_tx.send(Phase::Finishing);
     drop(alive);
-    alive_tx.closed().await;
+    if tokio::time::timeout(SHUTDOWN_GRACE, alive_tx.closed())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            connections = alive_tx.receiver_count(),
+            "Requests still running after the grace period; closing their connections."
+        );
+        let _ = phase_tx.send(Phase::Stopping);
+        alive_tx.closed().await;
+    }
+}
+
+/// Where a shutdown is, as seen by connections.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// Normal operation.
+    Serving,
+    /// Finish the current request, then close.
+    Finishing,
+    /// Close now.
+    Stopping,
 }
 
 /// Serves one connection until it closes, its kill switch fires, or the
@@ -157,7 +182,7 @@ async fn serve_connection(
     stream: TcpStream,
     peer: SocketAddr,
     router: Router,
-    mut stopping: watch::Receiver<bool>,
+    mut phase: watch::Receiver<Phase>,
 ) {
     if let Err(err) = stream.set_nodelay(true) {
         tracing::debug!(%peer, error = %err, "Could not set TCP_NODELAY.");
@@ -174,7 +199,6 @@ async fn serve_connection(
         .timer(TokioTimer::new())
         .serve_connection(TokioIo::new(stream), TowerToHyperService::new(service));
     tokio::pin!(connection);
-    let mut graceful = false;
     loop {
         tokio::select! {
             result = connection.as_mut() => {
@@ -187,10 +211,12 @@ async fn serve_connection(
                 tracing::debug!(%peer, "Connection closed without an answer.");
                 return;
             }
-            changed = stopping.changed(), if !graceful => {
-                graceful = true;
-                if changed.is_ok() {
-                    connection.as_mut().graceful_shutdown();
+            changed = phase.changed() => {
+                let now = if changed.is_ok() { *phase.borrow_and_update() } else { Phase::Stopping };
+                match now {
+                    Phase::Serving => {}
+                    Phase::Finishing => connection.as_mut().graceful_shutdown(),
+                    Phase::Stopping => return,
                 }
             }
         }

@@ -26,85 +26,83 @@ async fn invalid_records_are_400_naming_array_index_and_field() {
     let cases: Vec<(&str, Mutation, &str, u64, &str)> = vec![
         (
             "bad enum",
-            (|b| b["users"][2]["status"] = json!("sleeping")),
+            |b| b["users"][2]["status"] = json!("sleeping"),
             "users",
             2,
             "status",
         ),
         (
             "missing field",
-            (|b| {
+            |b| {
                 b["user_identifiers"][1]
                     .as_object_mut()
                     .map(|o| o.remove("identifier_lc"));
-            }),
+            },
             "user_identifiers",
             1,
             "identifier_lc",
         ),
         (
             "bad uuid",
-            (|b| b["user_credentials"][0]["user_id"] = json!("42")),
+            |b| b["user_credentials"][0]["user_id"] = json!("42"),
             "user_credentials",
             0,
             "user_id",
         ),
         (
             "bad time",
-            (|b| b["user_verifiable_addresses"][3]["created_at"] = json!("yesterday")),
+            |b| b["user_verifiable_addresses"][3]["created_at"] = json!("yesterday"),
             "user_verifiable_addresses",
             3,
             "created_at",
         ),
         (
             "bad email",
-            (|b| {
+            |b| {
                 b["user_identifiers"][2]["identifier"] = json!("not an email");
                 b["user_identifiers"][2]["identifier_lc"] = json!("not an email");
-            }),
+            },
             "user_identifiers",
             2,
             "identifier",
         ),
         (
             "not lower-cased",
-            (|b| b["user_identifiers"][0]["identifier_lc"] = json!("USER.0@EXAMPLE.COM")),
+            |b| b["user_identifiers"][0]["identifier_lc"] = json!("USER.0@EXAMPLE.COM"),
             "user_identifiers",
             0,
             "identifier_lc",
         ),
         (
             "bad mobile",
-            (|b| {
+            |b| {
                 b["user_verifiable_addresses"][1]["address"] = json!("555-0100");
                 b["user_verifiable_addresses"][1]["address_lc"] = json!("555-0100");
-            }),
+            },
             "user_verifiable_addresses",
             1,
             "address",
         ),
         (
             "dangling user",
-            (|b| {
-                b["user_identifiers"][1]["user_id"] = json!("0b0e0f8a-1c2d-4e3f-8a9b-0c1d2e3f4a5b")
-            }),
+            |b| b["user_identifiers"][1]["user_id"] = json!("0b0e0f8a-1c2d-4e3f-8a9b-0c1d2e3f4a5b"),
             "user_identifiers",
             1,
             "user_id",
         ),
         (
             "duplicate id",
-            (|b| b["users"][1]["id"] = b["users"][0]["id"].clone()),
+            |b| b["users"][1]["id"] = b["users"][0]["id"].clone(),
             "users",
             1,
             "id",
         ),
         (
             "bad hash",
-            (|b| {
+            |b| {
                 b["user_credentials"][2]["payload"]["hashed_password"]["config"]["sha"]
                     ["function"] = json!("SHA-512")
-            }),
+            },
             "user_credentials",
             2,
             "payload.hashed_password.value",

@@ -39,12 +39,11 @@ async fn export_equals_import_and_stays_within_its_tenant() {
         Some("application/json")
     );
     let exported: ImportBody = json(response).await;
-    assert_eq!(sorted(exported.clone()), sorted(mine));
-    // Users come in id order, sub-records in the order of their users.
+    // Users come in import order, sub-records in the order of their users.
     let ids: Vec<_> = exported.users.iter().map(|u| u.id).collect();
-    let mut in_order = ids.clone();
-    in_order.sort();
-    assert_eq!(ids, in_order);
+    let imported: Vec<_> = mine.users.iter().map(|u| u.id).collect();
+    assert_eq!(ids, imported);
+    assert_eq!(sorted(exported), sorted(mine));
     assert_eq!(
         sorted(server.export(OTHER_TENANT, &other_token, "").await),
         sorted(theirs)
@@ -112,9 +111,55 @@ async fn paging_needs_a_pool_and_sane_values() {
         "?limit=10",
         "?pool_id=default&limit=0",
         "?pool_id=default&after=nope",
+        "?pool_id=default&after=0b0e0f8a-1c2d-4e3f-8a9b-0c1d2e3f4a5b",
     ] {
         let response = server.export_response(TENANT, &token, query).await;
         expect_error(response, 400, "invalid_query").await;
+    }
+    server.handle.shutdown().await;
+}
+
+#[tokio::test]
+async fn one_user_is_exported_by_id_with_its_sub_records() {
+    let server = TestServer::start().await;
+    let token = server.token(TENANT).await;
+    let all = sample::users(TENANT, POOL, 0..20);
+    assert_eq!(
+        server.put(TENANT, &token, None, &all).await.status(),
+        StatusCode::NO_CONTENT
+    );
+    let wanted = &all.users[13];
+    let query = format!("?pool_id={POOL}&user_id={}", wanted.id);
+    let response = server.export_response(TENANT, &token, &query).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let one: ImportBody = json(response).await;
+    assert_eq!(one.users, vec![wanted.clone()]);
+    let expected = |ids: Vec<uuid::Uuid>| ids.len();
+    assert_eq!(
+        one.user_identifiers.len(),
+        expected(
+            all.user_identifiers
+                .iter()
+                .filter(|i| i.user_id == wanted.id)
+                .map(|i| i.id)
+                .collect()
+        )
+    );
+    assert!(one.user_credentials.iter().all(|c| c.user_id == wanted.id));
+    assert!(!one.user_verifiable_addresses.is_empty());
+
+    let absent = format!("?pool_id={POOL}&user_id={}", uuid::Uuid::nil());
+    let response = server.export_response(TENANT, &token, &absent).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let none: ImportBody = json(response).await;
+    assert!(none.users.is_empty() && none.user_identifiers.is_empty());
+
+    for bad in [
+        "?user_id=not-a-uuid&pool_id=default",
+        "?user_id=00000000-0000-0000-0000-000000000000",
+    ] {
+        let response = server.export_response(TENANT, &token, bad).await;
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{bad}");
     }
     server.handle.shutdown().await;
 }

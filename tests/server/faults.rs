@@ -101,14 +101,14 @@ async fn max_in_flight_answers_429_when_every_slot_is_taken() {
     );
     slow.write_all(head.as_bytes()).await.expect("write");
     slow.write_all(&body[..10]).await.expect("write");
-    // Bounded wait until the server counts it in flight.
+    // Wait (at most about 10 s) until the server counts it in flight.
     let mut in_flight = false;
-    for _ in 0..500 {
+    for _ in 0..1000 {
         if server.metrics().await.contains("ferry_imports_in_flight 1") {
             in_flight = true;
             break;
         }
-        tokio::task::yield_now().await;
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
     assert!(in_flight, "the slow request never started");
 

@@ -202,3 +202,101 @@ async fn pools_in_the_body_are_created() {
     assert_eq!(sorted(staff), sorted(body));
     server.handle.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_sub_record_id_of_another_user_is_409_in_every_mode() {
+    let server = TestServer::start().await;
+    let token = server.token(TENANT).await;
+    let first = sample::users(TENANT, POOL, 0..1);
+    assert_eq!(
+        server.put(TENANT, &token, None, &first).await.status(),
+        StatusCode::NO_CONTENT
+    );
+
+    // User 1's credential reuses the id of user 0's credential.
+    let mut second = sample::users(TENANT, POOL, 1..2);
+    second.user_credentials[0].id = first.user_credentials[0].id;
+    for mode in ["ignore", "fail", "update"] {
+        let response = server.put(TENANT, &token, Some(mode), &second).await;
+        let error = expect_error(response, 409, "record_exists").await;
+        assert_eq!(detail(&error, "array"), "user_credentials", "{mode}");
+        assert_eq!(detail(&error, "field"), "id", "{mode}");
+    }
+    assert_eq!(
+        sorted(server.export(TENANT, &token, "").await),
+        sorted(first)
+    );
+    server.handle.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_refused_request_leaves_no_trace() {
+    let server = TestServer::start().await;
+    let token = server.token(TENANT).await;
+    let owner = sample::users(TENANT, POOL, 0..1);
+    assert_eq!(
+        server.put(TENANT, &token, None, &owner).await.status(),
+        StatusCode::NO_CONTENT
+    );
+
+    // Users 1 and 2 with all their records, but user 2 claims user 0's email:
+    // the whole request is refused, including user 1's records written before.
+    let mut body = sample::users(TENANT, POOL, 1..3);
+    body.user_identifiers[1].identifier = owner.user_identifiers[0].identifier.clone();
+    body.user_identifiers[1].identifier_lc = owner.user_identifiers[0].identifier_lc.clone();
+    let response = server.put(TENANT, &token, Some("fail"), &body).await;
+    expect_error(response, 409, "identifier_taken").await;
+
+    // So the same records can come again, under `fail` even.
+    let retry = sample::users(TENANT, POOL, 1..2);
+    let response = server.put(TENANT, &token, Some("fail"), &retry).await;
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    let expected = sample::users(TENANT, POOL, 0..2);
+    assert_eq!(
+        sorted(server.export(TENANT, &token, "").await),
+        sorted(expected)
+    );
+    server.handle.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_sub_record_dropped_by_update_can_come_back() {
+    let server = TestServer::start().await;
+    let token = server.token(TENANT).await;
+    let body = sample::users(TENANT, POOL, 0..1);
+    assert_eq!(
+        server.put(TENANT, &token, None, &body).await.status(),
+        StatusCode::NO_CONTENT
+    );
+    let mut without_mobile = body.clone();
+    without_mobile
+        .user_verifiable_addresses
+        .retain(|a| a.address.contains('@'));
+    let response = server
+        .put(TENANT, &token, Some("update"), &without_mobile)
+        .await;
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    assert_eq!(
+        server
+            .export(TENANT, &token, "")
+            .await
+            .user_verifiable_addresses
+            .len(),
+        1
+    );
+    // The mobile address alone, for the stored user, under `fail`: it is new again.
+    let mut mobile = body.clone();
+    mobile.users.clear();
+    mobile.user_credentials.clear();
+    mobile.user_identifiers.clear();
+    mobile
+        .user_verifiable_addresses
+        .retain(|a| !a.address.contains('@'));
+    let response = server.put(TENANT, &token, Some("fail"), &mobile).await;
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    assert_eq!(
+        sorted(server.export(TENANT, &token, "").await),
+        sorted(body)
+    );
+    server.handle.shutdown().await;
+}

@@ -6,5 +6,7 @@ mod errors;
 mod export;
 mod faults;
 mod import;
+mod kill;
 mod restart;
+mod router;
 mod support;

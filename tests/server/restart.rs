@@ -3,7 +3,7 @@
 use ferry::server::sample;
 use reqwest::StatusCode;
 
-use super::support::{expect_error, sorted, TestServer, POOL, TENANT};
+use super::support::{detail, expect_error, sorted, TestServer, POOL, TENANT};
 
 #[tokio::test]
 async fn acknowledged_imports_survive_a_restart() {
@@ -25,8 +25,22 @@ async fn acknowledged_imports_survive_a_restart() {
         sorted(body.clone())
     );
 
-    // And the restarted server still knows what exists.
+    // And the restarted server still knows what exists, sub-records included.
     let again = server.put(TENANT, &token, Some("fail"), &body).await;
     expect_error(again, 409, "record_exists").await;
+    let mut addresses_only = body.clone();
+    addresses_only.users.clear();
+    addresses_only.user_credentials.clear();
+    addresses_only.user_identifiers.clear();
+    let again = server
+        .put(TENANT, &token, Some("fail"), &addresses_only)
+        .await;
+    let error = expect_error(again, 409, "record_exists").await;
+    assert_eq!(detail(&error, "array"), "user_verifiable_addresses");
+    let mut reused = sample::users(TENANT, POOL, 100..101);
+    reused.user_identifiers[0].id = body.user_identifiers[7].id;
+    let again = server.put(TENANT, &token, None, &reused).await;
+    let error = expect_error(again, 409, "record_exists").await;
+    assert_eq!(detail(&error, "field"), "id");
     server.handle.shutdown().await;
 }

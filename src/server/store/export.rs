@@ -8,14 +8,14 @@
 //! body: memory stays at a few chunks whatever the size of the tenant, and a
 //! slow client slows the reader down instead of filling memory.
 //!
-//! Users are read in `(pool, id)` order; sub-records follow the order of
-//! their users (then their own id), read by joining through `users`, so a
-//! page of users and its sub-records come from the same range of ids.
+//! Users are read pool by pool in import order (`users.pk`); sub-records
+//! follow the order of their users, read by joining through `users`, so a
+//! page of users and its sub-records come from the same range of rows.
 
 use std::io;
 
 use bytes::Bytes;
-use rusqlite::{params, Connection, Row};
+use rusqlite::{params, Connection, OptionalExtension, Row};
 use serde::Serialize;
 use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
@@ -36,7 +36,9 @@ pub const CHUNK_BYTES: usize = 64 * 1024;
 pub struct ExportScope {
     /// Only this pool (required for paging).
     pub pool: Option<String>,
-    /// Only users whose id sorts after this one (exclusive), with their sub-records.
+    /// Only this user, with its sub-records (a ferry extension; needs `pool`).
+    pub user: Option<Uuid>,
+    /// Only users imported after this one (exclusive), with their sub-records.
     pub after: Option<Uuid>,
     /// At most this many users, with their sub-records.
     pub limit: Option<u32>,
@@ -54,6 +56,8 @@ pub enum ExportStart {
     },
     /// The scope's pool does not exist in the tenant.
     UnknownPool,
+    /// `after` names no user of the scope's pool.
+    UnknownCursor,
 }
 
 /// Where the reader sends chunks; a failed send means the client went away.
@@ -75,7 +79,10 @@ pub fn run(
         let _ = start.send(ExportStart::UnknownPool);
         return Ok(());
     }
-    let bounds = page_bounds(&tx, tenant, scope)?;
+    let Some(bounds) = page_bounds(&tx, tenant, scope)? else {
+        let _ = start.send(ExportStart::UnknownCursor);
+        return Ok(());
+    };
     if start
         .send(ExportStart::Ready {
             next_after: bounds.next_after,
@@ -98,42 +105,76 @@ pub fn run(
     }
 }
 
-/// The range of user ids a scope covers, per pool.
+/// The range of users a scope covers in each pool, as `users.pk` (import order).
 struct Bounds {
     /// Exclusive lower bound.
-    after: [u8; 16],
+    after: i64,
     /// Inclusive upper bound.
-    last: [u8; 16],
+    last: i64,
     /// Cursor for the next page.
     next_after: Option<Uuid>,
 }
 
-fn page_bounds(conn: &Connection, tenant: &str, scope: &ExportScope) -> Result<Bounds, StoreError> {
-    let after = scope.after.map(|id| *id.as_bytes()).unwrap_or([0u8; 16]);
+/// Where a scope starts and ends; `None` when `after` names no user of the pool.
+fn page_bounds(
+    conn: &Connection,
+    tenant: &str,
+    scope: &ExportScope,
+) -> Result<Option<Bounds>, StoreError> {
     let mut bounds = Bounds {
-        after,
-        last: [0xFF; 16],
+        after: 0,
+        last: i64::MAX,
         next_after: None,
     };
-    if let (Some(pool), Some(limit)) = (&scope.pool, scope.limit) {
-        let offset = i64::from(limit.max(1)) - 1;
-        let last: Option<Vec<u8>> = conn
+    let Some(pool) = &scope.pool else {
+        return Ok(Some(bounds));
+    };
+    if let Some(user) = scope.user {
+        let pk: Option<i64> = conn
             .prepare_cached(
-                "SELECT id FROM users WHERE tenant_id = ?1 AND user_pool_id = ?2 AND id > ?3
-                 ORDER BY id LIMIT 1 OFFSET ?4",
+                "SELECT pk FROM users WHERE id = ?1 AND tenant_id = ?2 AND user_pool_id = ?3",
             )?
-            .query_row(params![tenant, pool, &after[..], offset], |row| row.get(0))
-            .map(Some)
-            .or_else(|err| match err {
-                rusqlite::Error::QueryReturnedNoRows => Ok(None),
-                err => Err(err),
-            })?;
-        if let Some(last) = last.and_then(|b| <[u8; 16]>::try_from(b.as_slice()).ok()) {
-            bounds.last = last;
-            bounds.next_after = Some(Uuid::from_bytes(last));
+            .query_row(params![&user.as_bytes()[..], tenant, pool], |row| {
+                row.get(0)
+            })
+            .optional()?;
+        // An unknown user is an empty range (`pk` starts at 1), not an error.
+        let pk = pk.unwrap_or(0);
+        bounds.after = pk - 1;
+        bounds.last = pk;
+        return Ok(Some(bounds));
+    }
+    if let Some(after) = scope.after {
+        let pk = conn
+            .prepare_cached(
+                "SELECT pk FROM users WHERE id = ?1 AND tenant_id = ?2 AND user_pool_id = ?3",
+            )?
+            .query_row(params![&after.as_bytes()[..], tenant, pool], |row| {
+                row.get(0)
+            })
+            .optional()?;
+        match pk {
+            Some(pk) => bounds.after = pk,
+            None => return Ok(None),
         }
     }
-    Ok(bounds)
+    if let Some(limit) = scope.limit {
+        let offset = i64::from(limit.max(1)) - 1;
+        let last = conn
+            .prepare_cached(
+                "SELECT pk, id FROM users WHERE tenant_id = ?1 AND user_pool_id = ?2 AND pk > ?3
+                 ORDER BY pk LIMIT 1 OFFSET ?4",
+            )?
+            .query_row(params![tenant, pool, bounds.after, offset], |row| {
+                Ok((row.get::<_, i64>(0)?, get_uuid(row, 1)?))
+            })
+            .optional()?;
+        if let Some((pk, id)) = last {
+            bounds.last = pk;
+            bounds.next_after = Some(id);
+        }
+    }
+    Ok(Some(bounds))
 }
 
 fn pools_in_scope(
@@ -216,7 +257,7 @@ fn array<T: Serialize>(
     let mut stmt = conn.prepare_cached(sql)?;
     let mut count = 0;
     for pool in pools {
-        let mut rows = stmt.query(params![tenant, pool, &bounds.after[..], &bounds.last[..]])?;
+        let mut rows = stmt.query(params![tenant, pool, bounds.after, bounds.last])?;
         while let Some(row) = rows.next()? {
             out.record(count, &from_row(row)?)?;
             count += 1;
@@ -228,8 +269,8 @@ fn array<T: Serialize>(
 const USERS_SQL: &str = "SELECT u.id, u.tenant_id, u.user_pool_id, u.status, u.payload,
     u.payload_schema_id, u.metadata, u.metadata_schema_id, u.business_metadata, u.created_at,
     u.updated_at, u.status_updated_at
-    FROM users u WHERE u.tenant_id = ?1 AND u.user_pool_id = ?2 AND u.id > ?3 AND u.id <= ?4
-    ORDER BY u.id";
+    FROM users u WHERE u.tenant_id = ?1 AND u.user_pool_id = ?2 AND u.pk > ?3 AND u.pk <= ?4
+    ORDER BY u.pk";
 
 fn user_from_row(row: &Row<'_>) -> rusqlite::Result<User> {
     Ok(User {
@@ -250,9 +291,9 @@ fn user_from_row(row: &Row<'_>) -> rusqlite::Result<User> {
 
 const CREDENTIALS_SQL: &str = "SELECT c.id, c.tenant_id, c.user_pool_id, c.user_id, c.type,
     c.payload, c.state, c.expires_at, c.created_at, c.updated_at
-    FROM users u JOIN user_credentials c ON c.user_id = u.id
-    WHERE u.tenant_id = ?1 AND u.user_pool_id = ?2 AND u.id > ?3 AND u.id <= ?4
-    ORDER BY u.id, c.id";
+    FROM users u JOIN user_credentials c ON c.user_pk = u.pk
+    WHERE u.tenant_id = ?1 AND u.user_pool_id = ?2 AND u.pk > ?3 AND u.pk <= ?4
+    ORDER BY u.pk, c.id";
 
 fn credential_from_row(row: &Row<'_>) -> rusqlite::Result<UserCredential> {
     Ok(UserCredential {
@@ -271,9 +312,9 @@ fn credential_from_row(row: &Row<'_>) -> rusqlite::Result<UserCredential> {
 
 const IDENTIFIERS_SQL: &str = "SELECT i.id, i.tenant_id, i.user_pool_id, i.user_id, i.type,
     i.identifier, i.identifier_lc, i.metadata, i.created_at, i.updated_at
-    FROM users u JOIN user_identifiers i ON i.user_id = u.id
-    WHERE u.tenant_id = ?1 AND u.user_pool_id = ?2 AND u.id > ?3 AND u.id <= ?4
-    ORDER BY u.id, i.id";
+    FROM users u JOIN user_identifiers i ON i.user_pk = u.pk
+    WHERE u.tenant_id = ?1 AND u.user_pool_id = ?2 AND u.pk > ?3 AND u.pk <= ?4
+    ORDER BY u.pk, i.id";
 
 fn identifier_from_row(row: &Row<'_>) -> rusqlite::Result<UserIdentifier> {
     Ok(UserIdentifier {
@@ -293,9 +334,9 @@ fn identifier_from_row(row: &Row<'_>) -> rusqlite::Result<UserIdentifier> {
 const ADDRESSES_SQL: &str = "SELECT a.id, a.tenant_id, a.user_pool_id, a.user_id, a.type,
     a.address, a.address_lc, a.status, a.verified, a.verified_at, a.preferred_contact_method,
     a.created_at, a.updated_at
-    FROM users u JOIN user_verifiable_addresses a ON a.user_id = u.id
-    WHERE u.tenant_id = ?1 AND u.user_pool_id = ?2 AND u.id > ?3 AND u.id <= ?4
-    ORDER BY u.id, a.id";
+    FROM users u JOIN user_verifiable_addresses a ON a.user_pk = u.pk
+    WHERE u.tenant_id = ?1 AND u.user_pool_id = ?2 AND u.pk > ?3 AND u.pk <= ?4
+    ORDER BY u.pk, a.id";
 
 fn address_from_row(row: &Row<'_>) -> rusqlite::Result<UserVerifiableAddress> {
     Ok(UserVerifiableAddress {

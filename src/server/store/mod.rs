@@ -6,8 +6,10 @@
 //! answer goes back once the transaction has committed, so a 204 is only ever
 //! sent for data in the WAL. One writer means no lock contention and lets the
 //! connection keep its prepared statements warm; SQLite allows one writer at
-//! a time anyway. Parsing and validation happen before, on the async workers,
-//! in parallel.
+//! a time anyway. Parsing and validation happen before, on other threads, in
+//! parallel. The writer also owns the set of stored sub-record ids
+//! ([`ids`]), and leaves WAL checkpoints to a background thread
+//! ([`checkpoint`]), so its time goes to appending records.
 //!
 //! Exports run on blocking threads with read-only connections of their own
 //! ([`export`]); WAL lets them read a consistent snapshot while the writer
@@ -18,8 +20,10 @@
 //! loss; `synchronous=FULL` survives both at the price of an fsync per request.
 
 pub mod accounts;
+mod checkpoint;
 mod columns;
 pub mod export;
+mod ids;
 mod schema;
 mod write;
 
@@ -31,12 +35,14 @@ use std::thread::JoinHandle;
 
 use bytes::Bytes;
 use futures::Stream;
-use rusqlite::{params, Connection};
+use rusqlite::{params, Connection, TransactionBehavior};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 use tokio::sync::{mpsc, oneshot};
 
+use checkpoint::Checkpointer;
 pub use export::{ExportScope, ExportStart};
+use ids::SubRecordIds;
 
 use super::config::Durability;
 use super::rejection::Rejection;
@@ -124,15 +130,16 @@ pub struct ImportOutcome {
 
 /// Work for the writer thread.
 enum Job {
-    Import {
-        tenant: String,
-        batch: Box<ValidBatch>,
-        mode: ImportMode,
-        reply: oneshot::Sender<Result<ImportOutcome, ApplyError>>,
-    },
-    Close {
-        reply: oneshot::Sender<()>,
-    },
+    Import(ImportJob),
+    Close { reply: oneshot::Sender<()> },
+}
+
+/// One import request waiting for the writer.
+struct ImportJob {
+    tenant: String,
+    batch: Box<ValidBatch>,
+    mode: ImportMode,
+    reply: oneshot::Sender<Result<ImportOutcome, ApplyError>>,
 }
 
 /// Handle to the database: the writer thread's queue and the file path for readers.
@@ -152,7 +159,7 @@ pub struct Store {
 impl std::fmt::Debug for Job {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Job::Import { tenant, mode, .. } => write!(f, "Import({tenant}, {mode})"),
+            Job::Import(job) => write!(f, "Import({}, {})", job.tenant, job.mode),
             Job::Close { .. } => f.write_str("Close"),
         }
     }
@@ -173,10 +180,27 @@ impl Store {
             ensure_tenant(&mut conn, tenant, pool)?;
         }
         let known = load_tenants(&conn)?;
+        let ids = SubRecordIds::load(&conn)?;
+        tracing::info!(
+            path = %path.display(),
+            tenants = known.len(),
+            sub_records = ids.len(),
+            "Database open."
+        );
+        let checkpointer = Checkpointer::start(&conn, path)?;
         let (jobs, queue) = mpsc::channel(WRITER_QUEUE);
         let writer = std::thread::Builder::new()
             .name("ferry-db-writer".into())
-            .spawn(move || writer_loop(conn, queue))?;
+            .spawn(move || {
+                writer_loop(
+                    Writer {
+                        conn,
+                        ids,
+                        checkpointer,
+                    },
+                    queue,
+                )
+            })?;
         Ok(Store {
             jobs,
             path: path.to_owned(),
@@ -198,12 +222,12 @@ impl Store {
         mode: ImportMode,
     ) -> Result<ImportOutcome, ApplyError> {
         let (reply, answer) = oneshot::channel();
-        let job = Job::Import {
+        let job = Job::Import(ImportJob {
             tenant: tenant.to_owned(),
             batch: Box::new(batch),
             mode,
             reply,
-        };
+        });
         self.jobs.send(job).await.map_err(|_| StoreError::Closed)?;
         answer.await.map_err(|_| StoreError::Closed)?
     }
@@ -276,27 +300,57 @@ impl Store {
     }
 }
 
-fn writer_loop(mut conn: Connection, mut queue: mpsc::Receiver<Job>) {
+/// What the writer thread owns.
+struct Writer {
+    /// The only write connection.
+    conn: Connection,
+    /// Stored sub-record ids (see [`ids`]).
+    ids: SubRecordIds,
+    /// Background WAL checkpoints.
+    checkpointer: Checkpointer,
+}
+
+fn writer_loop(mut writer: Writer, mut queue: mpsc::Receiver<Job>) {
     while let Some(job) = queue.blocking_recv() {
         match job {
-            Job::Import {
-                tenant,
-                batch,
-                mode,
-                reply,
-            } => {
-                let result = write::apply(&mut conn, &tenant, &batch, mode);
+            Job::Import(job) => {
+                let result = import_in_transaction(&mut writer, &job);
                 // The handler may have gone (client disconnected): the commit stands.
-                let _ = reply.send(result);
+                let _ = job.reply.send(result);
+                writer.checkpointer.after_commit(&writer.conn);
             }
             Job::Close { reply } => {
-                close_connection(conn);
+                writer.checkpointer.stop();
+                close_connection(writer.conn);
                 let _ = reply.send(());
                 return;
             }
         }
     }
-    close_connection(conn);
+    writer.checkpointer.stop();
+    close_connection(writer.conn);
+}
+
+/// Applies one import in its own `BEGIN IMMEDIATE` transaction; commits
+/// only if every record was accepted (dropping the transaction rolls back),
+/// and keeps the id set in step with what was committed.
+fn import_in_transaction(
+    writer: &mut Writer,
+    job: &ImportJob,
+) -> Result<ImportOutcome, ApplyError> {
+    let result = (|| {
+        let tx = writer
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let outcome = write::apply(&tx, &mut writer.ids, &job.tenant, &job.batch, job.mode)?;
+        tx.commit()?;
+        Ok(outcome)
+    })();
+    match &result {
+        Ok(_) => writer.ids.keep(),
+        Err(_) => writer.ids.undo(),
+    }
+    result
 }
 
 fn close_connection(conn: Connection) {

@@ -1,14 +1,26 @@
 //! The database schema and how connections are opened.
 //!
 //! Records keep their contract fields as columns (ids as 16-byte blobs,
-//! timestamps as RFC 3339 text in UTC, free-form objects as JSON text), so
-//! the data can be inspected with any SQLite client. Keys:
+//! timestamps as RFC 3339 text with their offset, free-form objects as JSON
+//! text), so the data can be inspected with any SQLite client. Keys:
 //!
 //! - `tenants(id)` → `pools(tenant_id, id)` → `users(tenant_id, user_pool_id)`;
-//! - `user_credentials`, `user_identifiers`, `user_verifiable_addresses` →
-//!   `users(id)`, deleted with their user;
+//! - users have a unique `id` (the contract's identity) and an integer `pk`
+//!   (their row, in import order);
+//! - `user_credentials`, `user_identifiers`, `user_verifiable_addresses` are
+//!   clustered by their user: `PRIMARY KEY (user_pk, id)`, `user_pk` →
+//!   `users(pk)`, deleted with their user. Their ids are unique across the
+//!   database; the writer enforces it with an in-memory set ([`super::ids`]);
 //! - `identifiers_unique` on `(tenant_id, user_pool_id, type, identifier_lc)`:
 //!   an identifier belongs to at most one user of a pool.
+//!
+//! Why `pk`: record ids are random UUIDs, so every index on them takes each
+//! insert to a random page, and each page an import dirties is written to
+//! the WAL and checkpointed back. Clustering sub-records by their user's
+//! ascending `pk`, and listing a pool's users by `pk`, keeps those writes
+//! append-only for new users; only `users.id` and `identifiers_unique` stay
+//! random (two random pages per user instead of ten). On the 2-core
+//! benchmark box that tripled the import rate.
 //!
 //! `PRAGMA user_version` carries the schema version; a database of another
 //! version is refused rather than guessed at.
@@ -38,7 +50,8 @@ CREATE TABLE IF NOT EXISTS pools (
     PRIMARY KEY (tenant_id, id)
 );
 CREATE TABLE IF NOT EXISTS users (
-    id                  BLOB PRIMARY KEY,
+    pk                  INTEGER PRIMARY KEY,
+    id                  BLOB NOT NULL UNIQUE,
     tenant_id           TEXT NOT NULL,
     user_pool_id        TEXT NOT NULL,
     status              TEXT NOT NULL,
@@ -52,40 +65,43 @@ CREATE TABLE IF NOT EXISTS users (
     status_updated_at   TEXT,
     FOREIGN KEY (tenant_id, user_pool_id) REFERENCES pools(tenant_id, id)
 );
-CREATE INDEX IF NOT EXISTS users_by_pool ON users(tenant_id, user_pool_id, id);
+CREATE INDEX IF NOT EXISTS users_by_pool ON users(tenant_id, user_pool_id, pk);
 CREATE TABLE IF NOT EXISTS user_credentials (
-    id            BLOB PRIMARY KEY,
+    user_pk       INTEGER NOT NULL REFERENCES users(pk) ON DELETE CASCADE,
+    id            BLOB NOT NULL,
     tenant_id     TEXT NOT NULL,
     user_pool_id  TEXT NOT NULL,
-    user_id       BLOB NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    user_id       BLOB NOT NULL,
     type          TEXT NOT NULL,
     payload       TEXT NOT NULL,
     state         TEXT,
     expires_at    TEXT,
     created_at    TEXT NOT NULL,
-    updated_at    TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS credentials_by_user ON user_credentials(user_id, id);
+    updated_at    TEXT NOT NULL,
+    PRIMARY KEY (user_pk, id)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS user_identifiers (
-    id             BLOB PRIMARY KEY,
+    user_pk        INTEGER NOT NULL REFERENCES users(pk) ON DELETE CASCADE,
+    id             BLOB NOT NULL,
     tenant_id      TEXT NOT NULL,
     user_pool_id   TEXT NOT NULL,
-    user_id        BLOB NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    user_id        BLOB NOT NULL,
     type           TEXT NOT NULL,
     identifier     TEXT NOT NULL,
     identifier_lc  TEXT NOT NULL,
     metadata       TEXT,
     created_at     TEXT NOT NULL,
-    updated_at     TEXT NOT NULL
-);
+    updated_at     TEXT NOT NULL,
+    PRIMARY KEY (user_pk, id)
+) WITHOUT ROWID;
 CREATE UNIQUE INDEX IF NOT EXISTS identifiers_unique
     ON user_identifiers(tenant_id, user_pool_id, type, identifier_lc);
-CREATE INDEX IF NOT EXISTS identifiers_by_user ON user_identifiers(user_id, id);
 CREATE TABLE IF NOT EXISTS user_verifiable_addresses (
-    id                        BLOB PRIMARY KEY,
+    user_pk                   INTEGER NOT NULL REFERENCES users(pk) ON DELETE CASCADE,
+    id                        BLOB NOT NULL,
     tenant_id                 TEXT NOT NULL,
     user_pool_id              TEXT NOT NULL,
-    user_id                   BLOB NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    user_id                   BLOB NOT NULL,
     type                      TEXT NOT NULL,
     address                   TEXT NOT NULL,
     address_lc                TEXT NOT NULL,
@@ -94,9 +110,9 @@ CREATE TABLE IF NOT EXISTS user_verifiable_addresses (
     verified_at               TEXT,
     preferred_contact_method  TEXT,
     created_at                TEXT NOT NULL,
-    updated_at                TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS addresses_by_user ON user_verifiable_addresses(user_id, id);
+    updated_at                TEXT NOT NULL,
+    PRIMARY KEY (user_pk, id)
+) WITHOUT ROWID;
 ";
 
 /// How long a connection waits for another one's lock before failing.
@@ -115,10 +131,20 @@ pub fn open_writer(path: &Path, durability: Durability) -> Result<Connection, St
     };
     conn.pragma_update(None, "synchronous", synchronous)?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
+    // Checkpoints run in the background (see `checkpoint`); when the WAL
+    // restarts, its file is cut back to 64 MiB.
+    conn.pragma_update(None, "journal_size_limit", 64 * 1024 * 1024)?;
     // 64 MiB of page cache: indexes of a few million users stay in memory.
     conn.pragma_update(None, "cache_size", -65_536)?;
     conn.set_prepared_statement_cache_capacity(64);
     migrate(&conn)?;
+    Ok(conn)
+}
+
+/// Opens the background checkpointer's connection.
+pub fn open_checkpointer(path: &Path) -> Result<Connection, StoreError> {
+    let conn = Connection::open(path)?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
     Ok(conn)
 }
 

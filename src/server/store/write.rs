@@ -1,13 +1,15 @@
-//! Applying one import request: one `BEGIN IMMEDIATE` transaction, committed
-//! only if every record is accepted.
+//! Writing one import request's records, inside the transaction the writer
+//! thread opened for it ([`super`] commits it only if every record is
+//! accepted, and rolls it back otherwise).
 //!
-//! Per record, by `id` (ids are global: a record never moves to another tenant):
+//! Per record, by `id` (ids are global: a record never moves to another
+//! tenant, and a sub-record never moves to another user):
 //!
-//! | mode     | new id   | id of this tenant                    | id of another tenant |
-//! |----------|----------|--------------------------------------|----------------------|
-//! | `ignore` | inserted | kept as stored                       | 409                  |
-//! | `fail`   | inserted | 409                                  | 409                  |
-//! | `update` | inserted | overwritten                          | 409                  |
+//! | mode     | new id   | id stored (user: same tenant; sub-record: same user) | id stored elsewhere |
+//! |----------|----------|-------------------------------------------------------|---------------------|
+//! | `ignore` | inserted | kept as stored                                        | 409                 |
+//! | `fail`   | inserted | 409                                                   | 409                 |
+//! | `update` | inserted | overwritten                                           | 409                 |
 //!
 //! Under `update` a user that already existed comes with all its
 //! sub-records: its stored credentials, identifiers and addresses are deleted
@@ -20,17 +22,21 @@
 //! of the tenant, in the sub-record's pool.
 //!
 //! Statements are prepared once per request from the connection's statement
-//! cache and reused for every record.
+//! cache and reused for every record. Sub-records are linked to their user's
+//! `pk`, known from the users phase (`last_insert_rowid`) or looked up once;
+//! whether a sub-record id is stored is answered by [`SubRecordIds`] first,
+//! so a new record costs one append and no index probe.
 
 use std::collections::HashMap;
 
-use rusqlite::{params, CachedStatement, OptionalExtension, Transaction, TransactionBehavior};
+use rusqlite::{params, CachedStatement, Connection, OptionalExtension};
 use uuid::Uuid;
 
 use super::columns::{
     address_status, contact_method, credential_state, credential_type, json, opt_json, opt_time,
     time,
 };
+use super::ids::SubRecordIds;
 use super::{ApplyError, ImportOutcome};
 use crate::contract::records::{
     ImportMode, Pool, User, UserCredential, UserIdentifier, UserVerifiableAddress,
@@ -40,46 +46,46 @@ use crate::server::validate::{
     pool_id, ValidBatch, ADDRESSES, CREDENTIALS, IDENTIFIERS, POOLS, USERS,
 };
 
-/// Applies a validated batch for `tenant` in one transaction.
+/// Writes a validated batch for `tenant` inside the transaction (or
+/// savepoint) the caller opened on `conn`. On error the caller rolls back:
+/// the batch may be partly written.
 pub fn apply(
-    conn: &mut rusqlite::Connection,
+    conn: &Connection,
+    ids: &mut SubRecordIds,
     tenant: &str,
     batch: &ValidBatch,
     mode: ImportMode,
 ) -> Result<ImportOutcome, ApplyError> {
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let outcome = {
-        let mut writer = Writer {
-            tx: &tx,
-            tenant,
-            mode,
-            user_pools: HashMap::with_capacity(batch.body.users.len()),
-            outcome: ImportOutcome::default(),
-        };
-        let body = &batch.body;
-        writer.pools(&body.pools)?;
-        writer.check_pools_exist(&batch.pools_used)?;
-        writer.users(&body.users)?;
-        writer.sub_records(&body.user_credentials)?;
-        writer.sub_records(&body.user_identifiers)?;
-        writer.sub_records(&body.user_verifiable_addresses)?;
-        writer.outcome
+    let mut writer = Writer {
+        tx: conn,
+        ids,
+        tenant,
+        mode,
+        users: HashMap::with_capacity(batch.body.users.len()),
+        outcome: ImportOutcome::default(),
     };
-    tx.commit()?;
-    Ok(outcome)
+    let body = &batch.body;
+    writer.pools(&body.pools)?;
+    writer.check_pools_exist(&batch.pools_used)?;
+    writer.users(&body.users)?;
+    writer.sub_records(&body.user_credentials)?;
+    writer.sub_records(&body.user_identifiers)?;
+    writer.sub_records(&body.user_verifiable_addresses)?;
+    Ok(writer.outcome)
 }
 
 /// The state of one request's transaction.
 struct Writer<'t> {
-    /// The open transaction; statements borrow it.
-    tx: &'t Transaction<'t>,
+    /// The connection, inside the request's transaction or savepoint.
+    tx: &'t Connection,
+    /// Stored sub-record ids; changes are journaled for a rollback.
+    ids: &'t mut SubRecordIds,
     /// The URL's tenant; every record was checked to name it.
     tenant: &'t str,
     /// What to do with records that exist.
     mode: ImportMode,
-    /// Pool of every user known in this request, as stored: saves a lookup
-    /// per sub-record.
-    user_pools: HashMap<Uuid, String>,
+    /// Every user known in this request, as stored: saves a lookup per sub-record.
+    users: HashMap<Uuid, StoredUser>,
     /// What was written, for the answer and the metrics.
     outcome: ImportOutcome,
 }
@@ -90,7 +96,7 @@ const POOL_INSERT: &str = "INSERT INTO pools (tenant_id, id, name, doc) VALUES (
 const POOL_UPSERT: &str = "INSERT INTO pools (tenant_id, id, name, doc) VALUES (?1, ?2, ?3, ?4)
     ON CONFLICT (tenant_id, id) DO UPDATE SET name = excluded.name, doc = excluded.doc";
 
-const USER_LOOKUP: &str = "SELECT tenant_id, user_pool_id FROM users WHERE id = ?1";
+const USER_LOOKUP: &str = "SELECT pk, tenant_id, user_pool_id FROM users WHERE id = ?1";
 const USER_INSERT: &str = "INSERT INTO users (id, tenant_id, user_pool_id, status, payload,
     payload_schema_id, metadata, metadata_schema_id, business_metadata, created_at, updated_at,
     status_updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
@@ -100,9 +106,9 @@ const USER_UPDATE: &str = "UPDATE users SET user_pool_id = ?3, status = ?4, payl
     created_at = ?10, updated_at = ?11, status_updated_at = ?12
     WHERE id = ?1 AND tenant_id = ?2";
 const DELETE_SUB_RECORDS: [&str; 3] = [
-    "DELETE FROM user_credentials WHERE user_id = ?1",
-    "DELETE FROM user_identifiers WHERE user_id = ?1",
-    "DELETE FROM user_verifiable_addresses WHERE user_id = ?1",
+    "DELETE FROM user_credentials WHERE user_pk = ?1 RETURNING id",
+    "DELETE FROM user_identifiers WHERE user_pk = ?1 RETURNING id",
+    "DELETE FROM user_verifiable_addresses WHERE user_pk = ?1 RETURNING id",
 ];
 
 impl Writer<'_> {
@@ -154,76 +160,86 @@ impl Writer<'_> {
         for (i, user) in users.iter().enumerate() {
             let at = || RecordRef::new(USERS, i, user.id);
             let values = user_params(user)?;
-            let stored = match self.mode {
+            let (stored, existed) = match self.mode {
                 ImportMode::Update => self.update_user(&mut stmts, user, &values, at)?,
                 ImportMode::Ignore | ImportMode::Fail => {
-                    let changed = stmts.insert.execute(values.as_params())?;
-                    if changed == 1 {
-                        None
+                    if stmts.insert.execute(values.as_params())? == 1 {
+                        (self.inserted(user), false)
                     } else if self.mode == ImportMode::Fail {
                         return Err(exists(at()).into());
                     } else {
-                        Some(self.stored_user(&mut stmts.lookup, user.id, at)?)
+                        (self.stored_user(&mut stmts.lookup, user.id, at)?, true)
                     }
                 }
             };
-            let pool = match stored {
-                Some(pool) => {
-                    self.outcome.users_existing += 1;
-                    pool
-                }
-                None => {
-                    self.outcome.written.users += 1;
-                    user.user_pool_id.clone()
-                }
-            };
-            self.user_pools.insert(user.id, pool);
+            if existed {
+                self.outcome.users_existing += 1;
+            }
+            self.users.insert(user.id, stored);
         }
         Ok(())
     }
 
+    /// The user just inserted.
+    fn inserted(&mut self, user: &User) -> StoredUser {
+        self.outcome.written.users += 1;
+        StoredUser {
+            pk: self.tx.last_insert_rowid(),
+            pool: user.user_pool_id.clone(),
+        }
+    }
+
     /// Under `update`: inserts a new user, or overwrites a stored one and
-    /// drops its sub-records. Returns the new pool when the user existed.
+    /// drops its sub-records. Returns the user and whether it existed.
     fn update_user(
         &mut self,
         stmts: &mut UserStatements<'_>,
         user: &User,
         values: &UserParams<'_>,
         at: impl Fn() -> RecordRef,
-    ) -> Result<Option<String>, ApplyError> {
+    ) -> Result<(StoredUser, bool), ApplyError> {
         match lookup_user(&mut stmts.lookup, user.id)? {
             None => {
                 stmts.insert.execute(values.as_params())?;
-                Ok(None)
+                Ok((self.inserted(user), false))
             }
-            Some((tenant, _)) if tenant != self.tenant => Err(other_tenant(at()).into()),
-            Some(_) => {
+            Some((_, tenant, _)) if tenant != self.tenant => Err(other_tenant(at()).into()),
+            Some((pk, _, _)) => {
                 self.tx
                     .prepare_cached(USER_UPDATE)?
                     .execute(values.as_params())?;
-                for sql in DELETE_SUB_RECORDS {
-                    self.tx
-                        .prepare_cached(sql)?
-                        .execute(params![&user.id.as_bytes()[..]])?;
-                }
+                self.delete_sub_records(pk)?;
                 self.outcome.written.users += 1;
-                Ok(Some(user.user_pool_id.clone()))
+                let pool = user.user_pool_id.clone();
+                Ok((StoredUser { pk, pool }, true))
             }
         }
     }
 
-    /// Under `ignore`, for a user whose insert did nothing: the stored pool,
+    /// Under `ignore`, for a user whose insert did nothing: the stored user,
     /// or a 409 when the id belongs to another tenant.
     fn stored_user(
         &self,
         lookup: &mut CachedStatement<'_>,
         id: Uuid,
         at: impl Fn() -> RecordRef,
-    ) -> Result<String, ApplyError> {
+    ) -> Result<StoredUser, ApplyError> {
         match lookup_user(lookup, id)? {
-            Some((tenant, pool)) if tenant == self.tenant => Ok(pool),
+            Some((pk, tenant, pool)) if tenant == self.tenant => Ok(StoredUser { pk, pool }),
             _ => Err(other_tenant(at()).into()),
         }
+    }
+
+    /// Deletes a user's sub-records (its full set comes with the request).
+    fn delete_sub_records(&mut self, user_pk: i64) -> rusqlite::Result<()> {
+        for sql in DELETE_SUB_RECORDS {
+            let mut delete = self.tx.prepare_cached(sql)?;
+            let mut rows = delete.query(params![user_pk])?;
+            while let Some(row) = rows.next()? {
+                self.ids.remove_id(row.get_ref(0)?.as_blob()?);
+            }
+        }
+        Ok(())
     }
 
     fn sub_records<R: SubRecord>(&mut self, records: &[R]) -> Result<(), ApplyError> {
@@ -235,60 +251,51 @@ impl Writer<'_> {
         } else {
             R::INSERT
         };
-        let mut insert = self.tx.prepare_cached(sql)?;
+        let mut write = self.tx.prepare_cached(sql)?;
         let mut lookup = self.tx.prepare_cached(USER_LOOKUP)?;
-        let mut tenant_of = self.tx.prepare_cached(R::TENANT_OF)?;
+        let mut stored_here = self.tx.prepare_cached(R::EXISTS)?;
         for (i, record) in records.iter().enumerate() {
             let at = || RecordRef::new(R::ARRAY, i, record.id());
-            self.check_link(&mut lookup, record, at)?;
-            let changed = match record.insert(&mut insert) {
-                Ok(changed) => changed,
+            let user_pk = self.check_link(&mut lookup, record, at)?;
+            let fingerprint = self.ids.fingerprint(record.id());
+            if self.ids.contains(fingerprint) {
+                // Stored already: under this user, or another user's or tenant's id.
+                let id = record.id();
+                if !stored_here.exists(params![user_pk, &id.as_bytes()[..]])? {
+                    return Err(other_record(at()).into());
+                }
+                match self.mode {
+                    ImportMode::Ignore => continue,
+                    ImportMode::Fail => return Err(exists(at()).into()),
+                    ImportMode::Update => {}
+                }
+            }
+            match record.insert(&mut write, user_pk) {
+                Ok(_) => {}
                 Err(err) if is_unique_violation(&err) => {
                     return Err(record.taken(self.tx, at())?.into())
                 }
                 Err(err) => return Err(err.into()),
-            };
-            if changed == 0 {
-                self.existing_sub_record(&mut tenant_of, record.id(), at)?;
-            } else {
-                R::count(&mut self.outcome);
             }
+            self.ids.insert(fingerprint);
+            R::count(&mut self.outcome);
         }
         Ok(())
     }
 
-    /// An insert that did nothing (or an upsert whose tenant guard refused):
-    /// fine under `ignore`, a 409 under `fail` or for another tenant's id.
-    fn existing_sub_record(
-        &self,
-        tenant_of: &mut CachedStatement<'_>,
-        id: Uuid,
-        at: impl Fn() -> RecordRef,
-    ) -> Result<(), ApplyError> {
-        if self.mode == ImportMode::Fail {
-            return Err(exists(at()).into());
-        }
-        let tenant: Option<String> = tenant_of
-            .query_row(params![&id.as_bytes()[..]], |row| row.get(0))
-            .optional()?;
-        match tenant {
-            Some(tenant) if tenant == self.tenant && self.mode == ImportMode::Ignore => Ok(()),
-            _ => Err(other_tenant(at()).into()),
-        }
-    }
-
-    /// `user_id` names a user of the request or of the tenant, in the record's pool.
+    /// `user_id` names a user of the request or of the tenant, in the
+    /// record's pool. Returns the user's `pk`.
     fn check_link<R: SubRecord>(
         &mut self,
         lookup: &mut CachedStatement<'_>,
         record: &R,
         at: impl Fn() -> RecordRef,
-    ) -> Result<(), ApplyError> {
+    ) -> Result<i64, ApplyError> {
         let user_id = record.user_id();
-        if !self.user_pools.contains_key(&user_id) {
+        if !self.users.contains_key(&user_id) {
             match lookup_user(lookup, user_id)? {
-                Some((tenant, pool)) if tenant == self.tenant => {
-                    self.user_pools.insert(user_id, pool);
+                Some((pk, tenant, pool)) if tenant == self.tenant => {
+                    self.users.insert(user_id, StoredUser { pk, pool });
                 }
                 _ => {
                     return Err(Rejection::field(
@@ -301,8 +308,8 @@ impl Writer<'_> {
                 }
             }
         }
-        match self.user_pools.get(&user_id) {
-            Some(pool) if pool == record.pool() => Ok(()),
+        match self.users.get(&user_id) {
+            Some(user) if user.pool == record.pool() => Ok(user.pk),
             _ => Err(Rejection::field(
                 RejectionKind::Invalid,
                 at(),
@@ -314,13 +321,20 @@ impl Writer<'_> {
     }
 }
 
+/// A user as stored: its row key, for sub-records, and its pool.
+struct StoredUser {
+    pk: i64,
+    pool: String,
+}
+
+/// A stored user's `pk`, tenant and pool.
 fn lookup_user(
     lookup: &mut CachedStatement<'_>,
     id: Uuid,
-) -> rusqlite::Result<Option<(String, String)>> {
+) -> rusqlite::Result<Option<(i64, String, String)>> {
     lookup
         .query_row(params![&id.as_bytes()[..]], |row| {
-            Ok((row.get(0)?, row.get(1)?))
+            Ok((row.get(0)?, row.get(1)?, row.get(2)?))
         })
         .optional()
 }
@@ -330,6 +344,15 @@ fn exists(at: RecordRef) -> Rejection {
         RejectionKind::Exists,
         at,
         "already exists and the mode is 'fail'",
+    )
+}
+
+fn other_record(at: RecordRef) -> Rejection {
+    Rejection::field(
+        RejectionKind::Exists,
+        at,
+        "id",
+        "is already used by another user's or another tenant's record",
     )
 }
 
@@ -407,39 +430,39 @@ impl UserParams<'_> {
 trait SubRecord {
     /// Its array in the import body.
     const ARRAY: &'static str;
-    /// Insert that does nothing when the id exists.
+    /// Insert of a new record.
     const INSERT: &'static str;
-    /// Insert that overwrites an existing id of the same tenant.
+    /// Insert that overwrites the record if its user already has it.
     const UPSERT: &'static str;
-    /// The tenant a stored id belongs to.
-    const TENANT_OF: &'static str;
+    /// Whether a user (`?1`, its `pk`) has the record `?2`.
+    const EXISTS: &'static str;
 
     fn id(&self) -> Uuid;
     fn user_id(&self) -> Uuid;
     fn pool(&self) -> &str;
-    /// Runs `INSERT` or `UPSERT` with this record's values.
-    fn insert(&self, stmt: &mut CachedStatement<'_>) -> rusqlite::Result<usize>;
+    /// Runs `INSERT` or `UPSERT` with this record's values, for the user at `user_pk`.
+    fn insert(&self, stmt: &mut CachedStatement<'_>, user_pk: i64) -> rusqlite::Result<usize>;
     /// Adds one to the outcome's count of this kind.
     fn count(outcome: &mut ImportOutcome);
     /// The rejection for a unique-index violation (only identifiers have one).
-    fn taken(&self, _tx: &Transaction<'_>, at: RecordRef) -> rusqlite::Result<Rejection> {
+    fn taken(&self, _tx: &Connection, at: RecordRef) -> rusqlite::Result<Rejection> {
         Ok(exists(at))
     }
 }
 
 impl SubRecord for UserCredential {
     const ARRAY: &'static str = CREDENTIALS;
-    const INSERT: &'static str = "INSERT INTO user_credentials (id, tenant_id, user_pool_id,
-        user_id, type, payload, state, expires_at, created_at, updated_at)
-        VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) ON CONFLICT (id) DO NOTHING";
-    const UPSERT: &'static str = "INSERT INTO user_credentials (id, tenant_id, user_pool_id,
-        user_id, type, payload, state, expires_at, created_at, updated_at)
-        VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) ON CONFLICT (id) DO UPDATE SET
-        user_pool_id = excluded.user_pool_id, user_id = excluded.user_id, type = excluded.type,
+    const INSERT: &'static str = "INSERT INTO user_credentials (id, user_pk, tenant_id,
+        user_pool_id, user_id, type, payload, state, expires_at, created_at, updated_at)
+        VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)";
+    const UPSERT: &'static str = "INSERT INTO user_credentials (id, user_pk, tenant_id,
+        user_pool_id, user_id, type, payload, state, expires_at, created_at, updated_at)
+        VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+        ON CONFLICT (user_pk, id) DO UPDATE SET
+        user_pool_id = excluded.user_pool_id, type = excluded.type,
         payload = excluded.payload, state = excluded.state, expires_at = excluded.expires_at,
-        created_at = excluded.created_at, updated_at = excluded.updated_at
-        WHERE user_credentials.tenant_id = excluded.tenant_id";
-    const TENANT_OF: &'static str = "SELECT tenant_id FROM user_credentials WHERE id = ?1";
+        created_at = excluded.created_at, updated_at = excluded.updated_at";
+    const EXISTS: &'static str = "SELECT 1 FROM user_credentials WHERE user_pk = ?1 AND id = ?2";
 
     fn id(&self) -> Uuid {
         self.id
@@ -450,9 +473,10 @@ impl SubRecord for UserCredential {
     fn pool(&self) -> &str {
         &self.user_pool_id
     }
-    fn insert(&self, stmt: &mut CachedStatement<'_>) -> rusqlite::Result<usize> {
+    fn insert(&self, stmt: &mut CachedStatement<'_>, user_pk: i64) -> rusqlite::Result<usize> {
         stmt.execute(params![
             &self.id.as_bytes()[..],
+            user_pk,
             self.tenant_id,
             self.user_pool_id,
             &self.user_id.as_bytes()[..],
@@ -471,18 +495,18 @@ impl SubRecord for UserCredential {
 
 impl SubRecord for UserIdentifier {
     const ARRAY: &'static str = IDENTIFIERS;
-    const INSERT: &'static str = "INSERT INTO user_identifiers (id, tenant_id, user_pool_id,
-        user_id, type, identifier, identifier_lc, metadata, created_at, updated_at)
-        VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) ON CONFLICT (id) DO NOTHING";
-    const UPSERT: &'static str = "INSERT INTO user_identifiers (id, tenant_id, user_pool_id,
-        user_id, type, identifier, identifier_lc, metadata, created_at, updated_at)
-        VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) ON CONFLICT (id) DO UPDATE SET
-        user_pool_id = excluded.user_pool_id, user_id = excluded.user_id, type = excluded.type,
+    const INSERT: &'static str = "INSERT INTO user_identifiers (id, user_pk, tenant_id,
+        user_pool_id, user_id, type, identifier, identifier_lc, metadata, created_at, updated_at)
+        VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)";
+    const UPSERT: &'static str = "INSERT INTO user_identifiers (id, user_pk, tenant_id,
+        user_pool_id, user_id, type, identifier, identifier_lc, metadata, created_at, updated_at)
+        VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+        ON CONFLICT (user_pk, id) DO UPDATE SET
+        user_pool_id = excluded.user_pool_id, type = excluded.type,
         identifier = excluded.identifier, identifier_lc = excluded.identifier_lc,
         metadata = excluded.metadata, created_at = excluded.created_at,
-        updated_at = excluded.updated_at
-        WHERE user_identifiers.tenant_id = excluded.tenant_id";
-    const TENANT_OF: &'static str = "SELECT tenant_id FROM user_identifiers WHERE id = ?1";
+        updated_at = excluded.updated_at";
+    const EXISTS: &'static str = "SELECT 1 FROM user_identifiers WHERE user_pk = ?1 AND id = ?2";
 
     fn id(&self) -> Uuid {
         self.id
@@ -493,9 +517,10 @@ impl SubRecord for UserIdentifier {
     fn pool(&self) -> &str {
         &self.user_pool_id
     }
-    fn insert(&self, stmt: &mut CachedStatement<'_>) -> rusqlite::Result<usize> {
+    fn insert(&self, stmt: &mut CachedStatement<'_>, user_pk: i64) -> rusqlite::Result<usize> {
         stmt.execute(params![
             &self.id.as_bytes()[..],
+            user_pk,
             self.tenant_id,
             self.user_pool_id,
             &self.user_id.as_bytes()[..],
@@ -512,7 +537,7 @@ impl SubRecord for UserIdentifier {
     }
 
     /// Names the user that holds the identifier, never the identifier itself.
-    fn taken(&self, tx: &Transaction<'_>, at: RecordRef) -> rusqlite::Result<Rejection> {
+    fn taken(&self, tx: &Connection, at: RecordRef) -> rusqlite::Result<Rejection> {
         let owner: Option<Vec<u8>> = tx
             .prepare_cached(
                 "SELECT user_id FROM user_identifiers
@@ -554,23 +579,22 @@ impl SubRecord for UserIdentifier {
 
 impl SubRecord for UserVerifiableAddress {
     const ARRAY: &'static str = ADDRESSES;
-    const INSERT: &'static str = "INSERT INTO user_verifiable_addresses (id, tenant_id,
-        user_pool_id, user_id, type, address, address_lc, status, verified, verified_at,
-        preferred_contact_method, created_at, updated_at)
-        VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
-        ON CONFLICT (id) DO NOTHING";
-    const UPSERT: &'static str = "INSERT INTO user_verifiable_addresses (id, tenant_id,
-        user_pool_id, user_id, type, address, address_lc, status, verified, verified_at,
-        preferred_contact_method, created_at, updated_at)
-        VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
-        ON CONFLICT (id) DO UPDATE SET
-        user_pool_id = excluded.user_pool_id, user_id = excluded.user_id, type = excluded.type,
+    const INSERT: &'static str = "INSERT INTO user_verifiable_addresses (id, user_pk,
+        tenant_id, user_pool_id, user_id, type, address, address_lc, status, verified,
+        verified_at, preferred_contact_method, created_at, updated_at)
+        VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)";
+    const UPSERT: &'static str = "INSERT INTO user_verifiable_addresses (id, user_pk,
+        tenant_id, user_pool_id, user_id, type, address, address_lc, status, verified,
+        verified_at, preferred_contact_method, created_at, updated_at)
+        VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
+        ON CONFLICT (user_pk, id) DO UPDATE SET
+        user_pool_id = excluded.user_pool_id, type = excluded.type,
         address = excluded.address, address_lc = excluded.address_lc, status = excluded.status,
         verified = excluded.verified, verified_at = excluded.verified_at,
         preferred_contact_method = excluded.preferred_contact_method,
-        created_at = excluded.created_at, updated_at = excluded.updated_at
-        WHERE user_verifiable_addresses.tenant_id = excluded.tenant_id";
-    const TENANT_OF: &'static str = "SELECT tenant_id FROM user_verifiable_addresses WHERE id = ?1";
+        created_at = excluded.created_at, updated_at = excluded.updated_at";
+    const EXISTS: &'static str =
+        "SELECT 1 FROM user_verifiable_addresses WHERE user_pk = ?1 AND id = ?2";
 
     fn id(&self) -> Uuid {
         self.id
@@ -581,9 +605,10 @@ impl SubRecord for UserVerifiableAddress {
     fn pool(&self) -> &str {
         &self.user_pool_id
     }
-    fn insert(&self, stmt: &mut CachedStatement<'_>) -> rusqlite::Result<usize> {
+    fn insert(&self, stmt: &mut CachedStatement<'_>, user_pk: i64) -> rusqlite::Result<usize> {
         stmt.execute(params![
             &self.id.as_bytes()[..],
+            user_pk,
             self.tenant_id,
             self.user_pool_id,
             &self.user_id.as_bytes()[..],
