@@ -16,6 +16,7 @@ pub mod checkpoint;
 pub mod contract;
 pub mod dry_run;
 pub mod error;
+pub mod fingerprint;
 pub mod import;
 pub mod mapping;
 pub mod pipeline;

@@ -19,8 +19,9 @@ pub mod ids;
 pub mod passwords;
 
 use std::borrow::Cow;
-use std::collections::HashSet;
-use std::hash::{BuildHasherDefault, Hash, Hasher};
+use std::hash::{Hash, Hasher};
+
+use crate::fingerprint::FingerprintSet;
 
 use serde_json::{Map, Value};
 use time::format_description::well_known::Rfc3339;
@@ -104,7 +105,7 @@ pub struct Mapper {
     /// Columns, constants, defaults and the key policy.
     mapping: Mapping,
     /// Fingerprints of user keys, emails and phones of rows already mapped.
-    seen: HashSet<u64, BuildHasherDefault<PassThrough>>,
+    seen: FingerprintSet,
 }
 
 /// What the rejects file holds in place of a plaintext password.
@@ -121,7 +122,7 @@ impl Mapper {
             ids: IdScope::new(&target.tenant, &target.pool),
             target,
             mapping,
-            seen: HashSet::default(),
+            seen: FingerprintSet::default(),
         }
     }
 
@@ -338,26 +339,6 @@ fn fingerprint(tag: Tag, value: &str) -> u64 {
     tag.hash(&mut hasher);
     value.hash(&mut hasher);
     hasher.finish()
-}
-
-/// A hasher for keys that already are hashes.
-#[derive(Debug, Default)]
-struct PassThrough(u64);
-
-impl Hasher for PassThrough {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = self.0.rotate_left(8) ^ u64::from(b);
-        }
-    }
-
-    fn write_u64(&mut self, n: u64) {
-        self.0 = n;
-    }
 }
 
 /// An email of the source, validated.

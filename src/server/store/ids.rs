@@ -26,8 +26,9 @@
 //! Users are never deleted by the server, so cascaded deletes cannot bypass it.
 
 use std::collections::hash_map::RandomState;
-use std::collections::HashSet;
-use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
+use std::hash::BuildHasher;
+
+use crate::fingerprint::FingerprintSet;
 
 use rusqlite::Connection;
 use uuid::Uuid;
@@ -43,7 +44,7 @@ const TABLES: [&str; 3] = [
 #[derive(Debug)]
 pub struct SubRecordIds {
     /// Fingerprints of committed ids, plus those of the open transaction.
-    set: HashSet<u64, BuildHasherDefault<Identity>>,
+    set: FingerprintSet,
     /// The SipHash key of this process.
     key: RandomState,
     /// Added by the open transaction.
@@ -56,7 +57,7 @@ impl SubRecordIds {
     /// Reads every stored sub-record id.
     pub fn load(conn: &Connection) -> rusqlite::Result<SubRecordIds> {
         let mut ids = SubRecordIds {
-            set: HashSet::default(),
+            set: FingerprintSet::default(),
             key: RandomState::new(),
             added: Vec::new(),
             removed: Vec::new(),
@@ -120,33 +121,13 @@ impl SubRecordIds {
     }
 }
 
-/// Fingerprints are already keyed hashes: the set uses them as they are.
-#[derive(Debug, Default)]
-pub struct Identity(u64);
-
-impl Hasher for Identity {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = self.0.rotate_left(8) ^ u64::from(b);
-        }
-    }
-
-    fn write_u64(&mut self, n: u64) {
-        self.0 = n;
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn empty() -> SubRecordIds {
         SubRecordIds {
-            set: HashSet::default(),
+            set: FingerprintSet::default(),
             key: RandomState::new(),
             added: Vec::new(),
             removed: Vec::new(),
