@@ -371,6 +371,20 @@ pub struct HashConfig {
     pub md5: Option<Md5Config>,
 }
 
+impl HashConfig {
+    /// A config with only `method` set; the caller fills in its block.
+    pub fn only(method: HashMethod) -> HashConfig {
+        HashConfig {
+            method,
+            bcrypt: None,
+            pbkdf2: None,
+            argon2: None,
+            sha: None,
+            md5: None,
+        }
+    }
+}
+
 /// Digest function names as the contract spells them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum DigestFunction {

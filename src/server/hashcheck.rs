@@ -258,17 +258,6 @@ mod tests {
         Argon2Config, BcryptConfig, Md5Config, Pbkdf2Config, ShaConfig,
     };
 
-    fn config(method: HashMethod) -> HashConfig {
-        HashConfig {
-            method,
-            bcrypt: None,
-            pbkdf2: None,
-            argon2: None,
-            sha: None,
-            md5: None,
-        }
-    }
-
     fn hash(config: HashConfig, value: impl Into<String>) -> HashedPassword {
         HashedPassword {
             config,
@@ -280,8 +269,11 @@ mod tests {
 
     #[test]
     fn bcrypt() {
-        assert_eq!(check(&hash(config(HashMethod::Bcrypt), BCRYPT)), Ok(()));
-        let mut with_cost = config(HashMethod::Bcrypt);
+        assert_eq!(
+            check(&hash(HashConfig::only(HashMethod::Bcrypt), BCRYPT)),
+            Ok(())
+        );
+        let mut with_cost = HashConfig::only(HashMethod::Bcrypt);
         with_cost.bcrypt = Some(BcryptConfig { cost: 10 });
         assert_eq!(
             check(&hash(with_cost, BCRYPT)).unwrap_err().0,
@@ -295,7 +287,9 @@ mod tests {
             "",
         ] {
             assert_eq!(
-                check(&hash(config(HashMethod::Bcrypt), bad)).unwrap_err().0,
+                check(&hash(HashConfig::only(HashMethod::Bcrypt), bad))
+                    .unwrap_err()
+                    .0,
                 "value"
             );
         }
@@ -303,7 +297,7 @@ mod tests {
 
     #[test]
     fn sha_digest_length_and_embedded_salt() {
-        let mut c = config(HashMethod::Sha);
+        let mut c = HashConfig::only(HashMethod::Sha);
         c.sha = Some(ShaConfig {
             function: DigestFunction::Sha256,
             salt: None,
@@ -325,9 +319,12 @@ mod tests {
         );
         assert_eq!(check(&hash(c, "not base64!")).unwrap_err().0, "value");
         assert_eq!(
-            check(&hash(config(HashMethod::Sha), encode_bytes(&[0u8; 20])))
-                .unwrap_err()
-                .0,
+            check(&hash(
+                HashConfig::only(HashMethod::Sha),
+                encode_bytes(&[0u8; 20])
+            ))
+            .unwrap_err()
+            .0,
             "config.sha"
         );
     }
@@ -335,10 +332,13 @@ mod tests {
     #[test]
     fn md5_with_and_without_block() {
         assert_eq!(
-            check(&hash(config(HashMethod::Md5), encode_bytes(&[7u8; 16]))),
+            check(&hash(
+                HashConfig::only(HashMethod::Md5),
+                encode_bytes(&[7u8; 16])
+            )),
             Ok(())
         );
-        let mut c = config(HashMethod::Md5);
+        let mut c = HashConfig::only(HashMethod::Md5);
         c.md5 = Some(Md5Config {
             salt: Some(encode_bytes(b"salt")),
             salt_length: 5,
@@ -352,7 +352,7 @@ mod tests {
 
     #[test]
     fn pbkdf2_and_argon2() {
-        let mut c = config(HashMethod::Pbkdf2);
+        let mut c = HashConfig::only(HashMethod::Pbkdf2);
         c.pbkdf2 = Some(Pbkdf2Config {
             function: DigestFunction::Sha256,
             number_of_iterations: 10_000,
@@ -375,7 +375,7 @@ mod tests {
             "config.pbkdf2.number_of_iterations"
         );
 
-        let mut a = config(HashMethod::Argon2);
+        let mut a = HashConfig::only(HashMethod::Argon2);
         a.argon2 = Some(Argon2Config {
             iterations: 3,
             memory_in_kb: 65536,
@@ -397,7 +397,7 @@ mod tests {
     #[test]
     fn reasons_never_contain_the_value() {
         let secret = "c2VjcmV0LWRpZ2VzdA==";
-        let mut c = config(HashMethod::Sha);
+        let mut c = HashConfig::only(HashMethod::Sha);
         c.sha = Some(ShaConfig {
             function: DigestFunction::Sha512,
             salt: Some("c2FsdHlzYWx0".into()),

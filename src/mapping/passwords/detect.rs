@@ -17,10 +17,11 @@
 use base64::Engine;
 
 use super::digest::{DigestKind, BASE64_ANY_PAD};
-use super::{empty_config, Carried};
+use super::Carried;
 use crate::contract::choices::encode_bytes;
 use crate::contract::{
-    Argon2Config, BcryptConfig, DigestFunction, HashMethod, HashedPassword, Pbkdf2Config,
+    Argon2Config, BcryptConfig, DigestFunction, HashConfig, HashMethod, HashedPassword,
+    Pbkdf2Config,
 };
 
 /// Longest key or digest accepted from a PHC or Django string, in bytes.
@@ -80,7 +81,7 @@ fn bcrypt(hash: &str) -> Result<Carried, String> {
             .all(|&b| b.is_ascii_alphanumeric() || b == b'.' || b == b'/');
     match cost {
         Some(cost) if body_ok && (4..=31).contains(&cost) => {
-            let mut config = empty_config(HashMethod::Bcrypt);
+            let mut config = HashConfig::only(HashMethod::Bcrypt);
             config.bcrypt = Some(BcryptConfig { cost });
             Ok(Carried::Hash(HashedPassword {
                 config,
@@ -130,7 +131,7 @@ fn argon2(hash: &str) -> Result<Carried, String> {
     if salt.len() < 8 || !(4..=MAX_KEY).contains(&digest.len()) {
         return Err(malformed());
     }
-    let mut config = empty_config(HashMethod::Argon2);
+    let mut config = HashConfig::only(HashMethod::Argon2);
     config.argon2 = Some(Argon2Config {
         iterations,
         memory_in_kb,
@@ -185,7 +186,7 @@ fn pbkdf2_hash(
     if !(1..=MAX_KEY).contains(&digest.len()) || rounds == 0 {
         return None;
     }
-    let mut config = empty_config(HashMethod::Pbkdf2);
+    let mut config = HashConfig::only(HashMethod::Pbkdf2);
     config.pbkdf2 = Some(Pbkdf2Config {
         function,
         number_of_iterations: rounds,

@@ -13,9 +13,11 @@ use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
 use base64::engine::DecodePaddingMode;
 use base64::{alphabet, Engine};
 
-use super::{empty_config, Carried, SaltEncoding};
+use super::{Carried, SaltEncoding};
 use crate::contract::choices::encode_bytes;
-use crate::contract::{DigestFunction, HashMethod, HashedPassword, Md5Config, ShaConfig};
+use crate::contract::{
+    DigestFunction, HashConfig, HashMethod, HashedPassword, Md5Config, ShaConfig,
+};
 
 /// Standard base64 that accepts input with or without padding.
 pub(super) const BASE64_ANY_PAD: GeneralPurpose = GeneralPurpose::new(
@@ -62,8 +64,8 @@ impl DigestKind {
             (false, false) => (Some(encode_bytes(salt)), salt.len() as u32),
         };
         let mut config = match self {
-            DigestKind::Md5 => empty_config(HashMethod::Md5),
-            DigestKind::Sha(_) => empty_config(HashMethod::Sha),
+            DigestKind::Md5 => HashConfig::only(HashMethod::Md5),
+            DigestKind::Sha(_) => HashConfig::only(HashMethod::Sha),
         };
         match self {
             DigestKind::Md5 => {

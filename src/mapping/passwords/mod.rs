@@ -26,7 +26,6 @@ pub mod digest;
 pub mod options;
 pub mod plaintext;
 
-use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
 use crate::contract::choices::encode_bytes;
@@ -77,6 +76,23 @@ pub struct Owner<'a> {
     pub tenant: &'a str,
     pub pool: &'a str,
     pub key: &'a str,
+}
+
+impl Owner<'_> {
+    /// SHA-256 of `domain` and the owner (fields separated by NUL): a value
+    /// unique to this user, the same on every run.
+    pub(crate) fn digest(&self, domain: &[u8]) -> [u8; 32] {
+        use sha2::{Digest, Sha256};
+        Sha256::new()
+            .chain_update(domain)
+            .chain_update(self.tenant)
+            .chain_update([0])
+            .chain_update(self.pool)
+            .chain_update([0])
+            .chain_update(self.key)
+            .finalize()
+            .into()
+    }
 }
 
 /// Decides the credential of one row under `options`: `Ok(None)` for no
@@ -156,14 +172,7 @@ pub fn convert(
 /// because its source hash cannot be carried: SHA-256 with a 32-byte value
 /// derived from the owner. Matching it would need a SHA-256 preimage.
 fn unusable(owner: Owner<'_>) -> HashedPassword {
-    let value = Sha256::new()
-        .chain_update(b"ferry: no usable password\0")
-        .chain_update(owner.tenant)
-        .chain_update([0])
-        .chain_update(owner.pool)
-        .chain_update([0])
-        .chain_update(owner.key)
-        .finalize();
+    let value = owner.digest(b"ferry: no usable password\0");
     HashedPassword {
         config: HashConfig {
             sha: Some(ShaConfig {
@@ -172,21 +181,9 @@ fn unusable(owner: Owner<'_>) -> HashedPassword {
                 salt_length: 0,
                 salt_after_digest_in_hash: false,
             }),
-            ..empty_config(HashMethod::Sha)
+            ..HashConfig::only(HashMethod::Sha)
         },
         value: encode_bytes(&value),
-    }
-}
-
-/// A config with only `method` set; the caller fills in its block.
-pub(crate) fn empty_config(method: HashMethod) -> HashConfig {
-    HashConfig {
-        method,
-        bcrypt: None,
-        pbkdf2: None,
-        argon2: None,
-        sha: None,
-        md5: None,
     }
 }
 

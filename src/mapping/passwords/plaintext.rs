@@ -11,11 +11,10 @@
 //! The plaintext is never part of an error or log: reasons name the column only.
 
 use argon2::{Algorithm, Argon2, Params, Version};
-use sha2::{Digest, Sha256};
 
-use super::{empty_config, Argon2Params, Owner};
+use super::{Argon2Params, Owner};
 use crate::contract::choices::encode_bytes;
-use crate::contract::{Argon2Config, HashMethod, HashedPassword};
+use crate::contract::{Argon2Config, HashConfig, HashMethod, HashedPassword};
 
 /// Salt length in bytes.
 const SALT_LEN: usize = 16;
@@ -40,7 +39,7 @@ pub fn hash(
     Argon2::new(Algorithm::Argon2id, Version::V0x13, argon)
         .hash_password_into(password.as_bytes(), &salt, &mut key)
         .map_err(|e| format!("the plaintext password could not be hashed: {e}"))?;
-    let mut config = empty_config(HashMethod::Argon2);
+    let mut config = HashConfig::only(HashMethod::Argon2);
     config.argon2 = Some(Argon2Config {
         iterations: params.iterations,
         memory_in_kb: params.memory_kb,
@@ -56,14 +55,7 @@ pub fn hash(
 }
 
 fn salt(owner: Owner<'_>) -> [u8; SALT_LEN] {
-    let digest = Sha256::new()
-        .chain_update(b"ferry argon2id salt\0")
-        .chain_update(owner.tenant)
-        .chain_update([0])
-        .chain_update(owner.pool)
-        .chain_update([0])
-        .chain_update(owner.key)
-        .finalize();
+    let digest = owner.digest(b"ferry argon2id salt\0");
     let mut salt = [0u8; SALT_LEN];
     salt.copy_from_slice(&digest[..SALT_LEN]);
     salt
