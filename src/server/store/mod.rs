@@ -2,9 +2,12 @@
 //!
 //! All writes go through one dedicated writer thread that owns the only
 //! write connection: import requests reach it through a channel, each is
-//! applied in its own `BEGIN IMMEDIATE` transaction ([`write`]), and the
-//! answer goes back once the transaction has committed, so a 204 is only ever
-//! sent for data in the WAL. One writer means no lock contention and lets the
+//! applied in a `BEGIN IMMEDIATE` transaction ([`write`]), and the answer
+//! goes back once the transaction has committed, so a 204 is only ever sent
+//! for data in the WAL. Requests that queue up while a transaction runs are
+//! applied together in the next one, each in its own savepoint (group
+//! commit): a refused request is rolled back alone, and the commit, which
+//! writes every page the group dirtied to the WAL, is paid once per group. One writer means no lock contention and lets the
 //! connection keep its prepared statements warm; SQLite allows one writer at
 //! a time anyway. Parsing and validation happen before, on the async workers,
 //! in parallel.
@@ -256,27 +259,72 @@ impl Store {
     }
 }
 
+/// Most queued imports applied in one group transaction.
+const MAX_GROUP: usize = 32;
+
+/// One queued import waiting for the group's commit.
+type Pending = (
+    String,
+    Box<ValidBatch>,
+    ImportMode,
+    oneshot::Sender<Result<ImportOutcome, ApplyError>>,
+);
+
 fn writer_loop(mut conn: Connection, mut queue: mpsc::Receiver<Job>) {
     while let Some(job) = queue.blocking_recv() {
-        match job {
-            Job::Import {
-                tenant,
-                batch,
-                mode,
-                reply,
-            } => {
-                let result = write::apply(&mut conn, &tenant, &batch, mode);
-                // The handler may have gone (client disconnected): the commit stands.
-                let _ = reply.send(result);
+        // Take whatever else is queued already: one commit for all of it.
+        let mut group: Vec<Pending> = Vec::new();
+        let mut close = None;
+        let mut next = Some(job);
+        while let Some(job) = next.take() {
+            match job {
+                Job::Import {
+                    tenant,
+                    batch,
+                    mode,
+                    reply,
+                } => group.push((tenant, batch, mode, reply)),
+                Job::Close { reply } => {
+                    close = Some(reply);
+                    break;
+                }
             }
-            Job::Close { reply } => {
-                close_connection(conn);
-                let _ = reply.send(());
-                return;
+            if group.len() < MAX_GROUP {
+                next = queue.try_recv().ok();
             }
+        }
+        apply_pending(&mut conn, group);
+        if let Some(reply) = close {
+            close_connection(conn);
+            let _ = reply.send(());
+            return;
         }
     }
     close_connection(conn);
+}
+
+/// Applies queued imports (alone, or as one group) and answers each.
+fn apply_pending(conn: &mut Connection, group: Vec<Pending>) {
+    if let [(tenant, batch, mode, _)] = group.as_slice() {
+        let result = write::apply(conn, tenant, batch, *mode);
+        if let Some((_, _, _, reply)) = group.into_iter().next() {
+            // The handler may have gone (client disconnected): the commit stands.
+            let _ = reply.send(result);
+        }
+        return;
+    }
+    if group.is_empty() {
+        return;
+    }
+    let jobs: Vec<(&str, &ValidBatch, ImportMode)> = group
+        .iter()
+        .map(|(tenant, batch, mode, _)| (tenant.as_str(), &**batch, *mode))
+        .collect();
+    let results = write::apply_group(conn, &jobs);
+    drop(jobs);
+    for ((_, _, _, reply), result) in group.into_iter().zip(results) {
+        let _ = reply.send(result);
+    }
 }
 
 fn close_connection(conn: Connection) {

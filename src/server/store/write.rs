@@ -19,12 +19,17 @@
 //! sub-record's `user_id` must name a user of the request or a stored user
 //! of the tenant, in the sub-record's pool.
 //!
+//! Several queued requests may share one transaction, each in its own
+//! savepoint ([`apply_group`]).
+//!
 //! Statements are prepared once per request from the connection's statement
 //! cache and reused for every record.
 
 use std::collections::HashMap;
 
-use rusqlite::{params, CachedStatement, OptionalExtension, Transaction, TransactionBehavior};
+use rusqlite::{
+    params, CachedStatement, Connection, OptionalExtension, Transaction, TransactionBehavior,
+};
 use uuid::Uuid;
 
 use super::columns::{
@@ -48,31 +53,87 @@ pub fn apply(
     mode: ImportMode,
 ) -> Result<ImportOutcome, ApplyError> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let outcome = {
-        let mut writer = Writer {
-            tx: &tx,
-            tenant,
-            mode,
-            user_pools: HashMap::with_capacity(batch.body.users.len()),
-            outcome: ImportOutcome::default(),
-        };
-        let body = &batch.body;
-        writer.pools(&body.pools)?;
-        writer.check_pools_exist(&batch.pools_used)?;
-        writer.users(&body.users)?;
-        writer.sub_records(&body.user_credentials)?;
-        writer.sub_records(&body.user_identifiers)?;
-        writer.sub_records(&body.user_verifiable_addresses)?;
-        writer.outcome
-    };
+    let outcome = write_batch(&tx, tenant, batch, mode)?;
     tx.commit()?;
     Ok(outcome)
+}
+
+/// Applies several batches in one transaction, each in its own savepoint:
+/// a batch that is refused (or fails) is rolled back alone, the others are
+/// committed together. Returns one result per batch, in order; if the
+/// commit itself fails, every batch fails.
+///
+/// This is the group commit of the writer: the requests that queued up while
+/// the previous transaction ran share one commit, so the pages they dirty
+/// (random ids spread every insert over the whole index) are written to the
+/// WAL once per group instead of once per request.
+pub fn apply_group(
+    conn: &mut rusqlite::Connection,
+    jobs: &[(&str, &ValidBatch, ImportMode)],
+) -> Vec<Result<ImportOutcome, ApplyError>> {
+    let mut tx = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
+        Ok(tx) => tx,
+        Err(err) => return jobs.iter().map(|_| Err(commit_failed(&err))).collect(),
+    };
+    let mut results = Vec::with_capacity(jobs.len());
+    for (tenant, batch, mode) in jobs {
+        results.push(in_savepoint(&mut tx, tenant, batch, *mode));
+    }
+    if let Err(err) = tx.commit() {
+        return jobs.iter().map(|_| Err(commit_failed(&err))).collect();
+    }
+    results
+}
+
+/// One batch of a group, in a savepoint released on success and rolled back otherwise.
+fn in_savepoint(
+    tx: &mut Transaction<'_>,
+    tenant: &str,
+    batch: &ValidBatch,
+    mode: ImportMode,
+) -> Result<ImportOutcome, ApplyError> {
+    let savepoint = tx.savepoint()?;
+    // Dropping the savepoint on the error path rolls it back.
+    let outcome = write_batch(&savepoint, tenant, batch, mode)?;
+    savepoint.commit()?;
+    Ok(outcome)
+}
+
+/// The failure every batch of a group gets when the group cannot commit.
+fn commit_failed(err: &rusqlite::Error) -> ApplyError {
+    ApplyError::Store(super::StoreError::Io(std::io::Error::other(format!(
+        "the transaction could not commit: {err}"
+    ))))
+}
+
+/// Writes one batch inside an open transaction (or savepoint) on `conn`.
+fn write_batch(
+    conn: &Connection,
+    tenant: &str,
+    batch: &ValidBatch,
+    mode: ImportMode,
+) -> Result<ImportOutcome, ApplyError> {
+    let mut writer = Writer {
+        tx: conn,
+        tenant,
+        mode,
+        user_pools: HashMap::with_capacity(batch.body.users.len()),
+        outcome: ImportOutcome::default(),
+    };
+    let body = &batch.body;
+    writer.pools(&body.pools)?;
+    writer.check_pools_exist(&batch.pools_used)?;
+    writer.users(&body.users)?;
+    writer.sub_records(&body.user_credentials)?;
+    writer.sub_records(&body.user_identifiers)?;
+    writer.sub_records(&body.user_verifiable_addresses)?;
+    Ok(writer.outcome)
 }
 
 /// The state of one request's transaction.
 struct Writer<'t> {
     /// The open transaction; statements borrow it.
-    tx: &'t Transaction<'t>,
+    tx: &'t Connection,
     /// The URL's tenant; every record was checked to name it.
     tenant: &'t str,
     /// What to do with records that exist.
@@ -422,7 +483,7 @@ trait SubRecord {
     /// Adds one to the outcome's count of this kind.
     fn count(outcome: &mut ImportOutcome);
     /// The rejection for a unique-index violation (only identifiers have one).
-    fn taken(&self, _tx: &Transaction<'_>, at: RecordRef) -> rusqlite::Result<Rejection> {
+    fn taken(&self, _tx: &Connection, at: RecordRef) -> rusqlite::Result<Rejection> {
         Ok(exists(at))
     }
 }
@@ -512,7 +573,7 @@ impl SubRecord for UserIdentifier {
     }
 
     /// Names the user that holds the identifier, never the identifier itself.
-    fn taken(&self, tx: &Transaction<'_>, at: RecordRef) -> rusqlite::Result<Rejection> {
+    fn taken(&self, tx: &Connection, at: RecordRef) -> rusqlite::Result<Rejection> {
         let owner: Option<Vec<u8>> = tx
             .prepare_cached(
                 "SELECT user_id FROM user_identifiers
