@@ -16,6 +16,10 @@
 //! ([`export`]); WAL lets them read a consistent snapshot while the writer
 //! goes on.
 //!
+//! Checkpoints (copying the WAL into the database file) run on a thread and
+//! connection of their own, every half second, so a commit only ever appends
+//! to the WAL.
+//!
 //! Durability is chosen by [`Durability`]: with WAL and `synchronous=NORMAL`
 //! (the default) a commit survives a `kill -9` of the server but not power
 //! loss; `synchronous=FULL` survives both at the price of an fsync per request.
@@ -149,6 +153,8 @@ pub struct Store {
     tenants: HashSet<String>,
     /// The writer thread, joined by [`Store::close`].
     writer: Mutex<Option<JoinHandle<()>>>,
+    /// The checkpointer thread and the sender that stops it (dropping it does too).
+    checkpointer: Mutex<Option<(std::sync::mpsc::Sender<()>, JoinHandle<()>)>>,
 }
 
 impl std::fmt::Debug for Job {
@@ -179,11 +185,17 @@ impl Store {
         let writer = std::thread::Builder::new()
             .name("ferry-db-writer".into())
             .spawn(move || writer_loop(conn, queue))?;
+        let checkpoints = schema::open_checkpointer(path)?;
+        let (stop_checkpoints, stopped) = std::sync::mpsc::channel();
+        let checkpointer = std::thread::Builder::new()
+            .name("ferry-db-checkpointer".into())
+            .spawn(move || checkpointer_loop(checkpoints, stopped))?;
         Ok(Store {
             jobs,
             path: path.to_owned(),
             tenants: known,
             writer: Mutex::new(Some(writer)),
+            checkpointer: Mutex::new(Some((stop_checkpoints, checkpointer))),
         })
     }
 
@@ -256,6 +268,11 @@ impl Store {
         if let Some(writer) = writer {
             let _ = tokio::task::spawn_blocking(move || writer.join()).await;
         }
+        let checkpointer = self.checkpointer.lock().ok().and_then(|mut c| c.take());
+        if let Some((stop, thread)) = checkpointer {
+            drop(stop);
+            let _ = tokio::task::spawn_blocking(move || thread.join()).await;
+        }
     }
 }
 
@@ -324,6 +341,30 @@ fn apply_pending(conn: &mut Connection, group: Vec<Pending>) {
     drop(jobs);
     for ((_, _, _, reply), result) in group.into_iter().zip(results) {
         let _ = reply.send(result);
+    }
+}
+
+/// How often the checkpointer copies the WAL into the database.
+const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// Copies committed WAL frames into the database (a passive checkpoint:
+/// it never waits for, nor blocks, the writer) every [`CHECKPOINT_EVERY`],
+/// on its own connection and thread, so the writer's commits only append to
+/// the WAL. Stops, after a last checkpoint, when `stop` is dropped.
+fn checkpointer_loop(conn: Connection, stop: std::sync::mpsc::Receiver<()>) {
+    loop {
+        let stopping = !matches!(
+            stop.recv_timeout(CHECKPOINT_EVERY),
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout)
+        );
+        let checkpoint = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
+        if let Err(err) = checkpoint {
+            tracing::warn!(error = %err, "A WAL checkpoint failed; the next one retries.");
+        }
+        if stopping {
+            close_connection(conn);
+            return;
+        }
     }
 }
 
