@@ -18,7 +18,7 @@
 //!
 //! Checkpoints (copying the WAL into the database file) run on a thread and
 //! connection of their own, every half second, so a commit only ever appends
-//! to the WAL.
+//! to the WAL; the WAL is emptied whenever it passes 32 MiB.
 //!
 //! Durability is chosen by [`Durability`]: with WAL and `synchronous=NORMAL`
 //! (the default) a commit survives a `kill -9` of the server but not power
@@ -32,7 +32,8 @@ mod write;
 use std::collections::HashSet;
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 use bytes::Bytes;
@@ -182,14 +183,22 @@ impl Store {
         }
         let known = load_tenants(&conn)?;
         let (jobs, queue) = mpsc::channel(WRITER_QUEUE);
+        let reset_wanted = Arc::new(AtomicBool::new(false));
         let writer = std::thread::Builder::new()
             .name("ferry-db-writer".into())
-            .spawn(move || writer_loop(conn, queue))?;
+            .spawn({
+                let reset = reset_wanted.clone();
+                move || writer_loop(conn, queue, reset)
+            })?;
         let checkpoints = schema::open_checkpointer(path)?;
+        let mut wal = path.as_os_str().to_owned();
+        wal.push("-wal");
+        let wal = PathBuf::from(wal);
+        let reset = reset_wanted;
         let (stop_checkpoints, stopped) = std::sync::mpsc::channel();
         let checkpointer = std::thread::Builder::new()
             .name("ferry-db-checkpointer".into())
-            .spawn(move || checkpointer_loop(checkpoints, stopped))?;
+            .spawn(move || checkpointer_loop(checkpoints, wal, reset, stopped))?;
         Ok(Store {
             jobs,
             path: path.to_owned(),
@@ -287,7 +296,7 @@ type Pending = (
     oneshot::Sender<Result<ImportOutcome, ApplyError>>,
 );
 
-fn writer_loop(mut conn: Connection, mut queue: mpsc::Receiver<Job>) {
+fn writer_loop(mut conn: Connection, mut queue: mpsc::Receiver<Job>, reset: Arc<AtomicBool>) {
     while let Some(job) = queue.blocking_recv() {
         // Take whatever else is queued already: one commit for all of it.
         let mut group: Vec<Pending> = Vec::new();
@@ -311,6 +320,12 @@ fn writer_loop(mut conn: Connection, mut queue: mpsc::Receiver<Job>) {
             }
         }
         apply_pending(&mut conn, group);
+        if reset.swap(false, Ordering::Relaxed) {
+            // See `checkpointer_loop`: the WAL is long; empty it between two transactions.
+            if let Err(err) = checkpoint(&conn, "TRUNCATE") {
+                tracing::warn!(error = %err, "Emptying the WAL failed; it is tried again later.");
+            }
+        }
         if let Some(reply) = close {
             close_connection(conn);
             let _ = reply.send(());
@@ -346,26 +361,46 @@ fn apply_pending(conn: &mut Connection, group: Vec<Pending>) {
 
 /// How often the checkpointer copies the WAL into the database.
 const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(500);
+/// WAL size past which the checkpointer also resets the WAL.
+const WAL_RESET_BYTES: u64 = 32 << 20;
 
-/// Copies committed WAL frames into the database (a passive checkpoint:
-/// it never waits for, nor blocks, the writer) every [`CHECKPOINT_EVERY`],
+/// Copies committed WAL frames into the database every [`CHECKPOINT_EVERY`],
 /// on its own connection and thread, so the writer's commits only append to
-/// the WAL. Stops, after a last checkpoint, when `stop` is dropped.
-fn checkpointer_loop(conn: Connection, stop: std::sync::mpsc::Receiver<()>) {
+/// the WAL. A passive checkpoint copies the bulk without blocking the writer;
+/// but while the writer keeps appending, a passive checkpoint never catches
+/// up with the end of the WAL, and the WAL is only reused from its start
+/// once one has. So when the WAL file is over [`WAL_RESET_BYTES`], the
+/// checkpointer raises `reset`, and the writer runs a `TRUNCATE` checkpoint
+/// itself between two transactions: it copies the few frames the passive
+/// one left and empties the file. (Run here, it would have to wait for the
+/// writer's lock, which the busy writer may never leave free.) Stops, after
+/// a last checkpoint, when `stop` is dropped.
+fn checkpointer_loop(
+    conn: Connection,
+    wal: PathBuf,
+    reset: Arc<AtomicBool>,
+    stop: std::sync::mpsc::Receiver<()>,
+) {
     loop {
         let stopping = !matches!(
             stop.recv_timeout(CHECKPOINT_EVERY),
             Err(std::sync::mpsc::RecvTimeoutError::Timeout)
         );
-        let checkpoint = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
-        if let Err(err) = checkpoint {
+        if let Err(err) = checkpoint(&conn, "PASSIVE") {
             tracing::warn!(error = %err, "A WAL checkpoint failed; the next one retries.");
+        }
+        if std::fs::metadata(&wal).is_ok_and(|m| m.len() > WAL_RESET_BYTES) {
+            reset.store(true, Ordering::Relaxed);
         }
         if stopping {
             close_connection(conn);
             return;
         }
     }
+}
+
+fn checkpoint(conn: &Connection, mode: &str) -> rusqlite::Result<()> {
+    conn.query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |_| Ok(()))
 }
 
 fn close_connection(conn: Connection) {
