@@ -663,3 +663,72 @@ impl SubRecord for UserVerifiableAddress {
         outcome.written.addresses += 1;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::server::config::Durability;
+    use crate::server::validate::{parse, validate};
+    use serde_json::json;
+
+    /// A request of one user with an email identifier.
+    fn request(user: &str, identifier: &str, email: &str) -> ValidBatch {
+        let at = "2024-01-01T00:00:00Z";
+        let body = json!({
+            "users": [{"id": user, "tenant_id": "t", "user_pool_id": "default", "status": "active"}],
+            "user_identifiers": [{"id": identifier, "tenant_id": "t", "user_pool_id": "default",
+                "user_id": user, "type": "email", "identifier": email, "identifier_lc": email,
+                "created_at": at, "updated_at": at}],
+        });
+        let body = parse(body.to_string().as_bytes()).expect("parses");
+        validate("t", body).expect("valid")
+    }
+
+    #[test]
+    fn a_refused_request_in_a_group_is_rolled_back_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut conn =
+            super::super::schema::open_writer(&dir.path().join("t.db"), Durability::Process)
+                .unwrap();
+        super::super::ensure_tenant(&mut conn, "t", "default").unwrap();
+        let first = request(
+            "10000000-0000-4000-8000-000000000001",
+            "20000000-0000-4000-8000-000000000001",
+            "a@example.com",
+        );
+        // Another user claiming the identifier the first one just took: 409.
+        let clash = request(
+            "10000000-0000-4000-8000-000000000002",
+            "20000000-0000-4000-8000-000000000002",
+            "a@example.com",
+        );
+        let third = request(
+            "10000000-0000-4000-8000-000000000003",
+            "20000000-0000-4000-8000-000000000003",
+            "c@example.com",
+        );
+        let mode = ImportMode::Ignore;
+        let results = apply_group(
+            &mut conn,
+            &[
+                ("t", &first, mode),
+                ("t", &clash, mode),
+                ("t", &third, mode),
+            ],
+        );
+        assert_eq!(results.len(), 3);
+        assert_eq!(results[0].as_ref().unwrap().written.users, 1);
+        match &results[1] {
+            Err(ApplyError::Rejected(r)) => assert_eq!(r.kind, RejectionKind::IdentifierTaken),
+            other => panic!("expected a 409, got {other:?}"),
+        }
+        assert_eq!(results[2].as_ref().unwrap().written.identifiers, 1);
+        let count = |table: &str| -> i64 {
+            conn.query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| r.get(0))
+                .unwrap()
+        };
+        // The refused user's row (inserted before its identifier clashed) is gone too.
+        assert_eq!(count("users"), 2);
+        assert_eq!(count("user_identifiers"), 2);
+    }
+}
