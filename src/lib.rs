@@ -12,6 +12,7 @@
 //! embedded SQLite database, which is the default target of an import.
 
 pub mod batch;
+pub mod bench;
 pub mod checkpoint;
 pub mod contract;
 pub mod dry_run;

@@ -1,6 +1,7 @@
 //! Command-line flags (clap) and their translation into library calls.
 //! Nothing here does ferry's work; it only parses, validates and reports.
 
+pub mod bench;
 pub mod import;
 pub mod sample;
 pub mod serve;
@@ -29,6 +30,8 @@ pub enum Command {
     Serve(serve::ServeArgs),
     /// Write a realistic synthetic user export.
     Sample(sample::SampleArgs),
+    /// Measure ferry against the reference server's ingest limit (end to end, on loopback).
+    Bench(bench::BenchArgs),
 }
 
 impl Cli {
@@ -38,6 +41,7 @@ impl Cli {
             Command::Import(args) => import::run(args).await,
             Command::Serve(args) => serve::run(args).await,
             Command::Sample(args) => sample::run(args),
+            Command::Bench(args) => bench::run(args).await,
         }
     }
 }

@@ -29,9 +29,16 @@ use serde_json::{Map, Value};
 pub(super) struct Header {
     /// The names in file order, trimmed.
     names: Vec<String>,
-    /// Name → position in `names`; the names are unique.
+    /// Name → position in `names`; the names are unique. Used for wide
+    /// headers only: a lookup hashes the name, which costs more than
+    /// scanning a few [`key_tag`]s (mapping looks up about 15 columns a row).
     index: HashMap<String, usize>,
+    /// [`key_tag`] of each name, in file order.
+    tags: Vec<u32>,
 }
+
+/// Up to this many columns, a lookup scans the tags instead of hashing.
+const SCAN_COLUMNS: usize = 48;
 
 impl Header {
     /// A header of unique `names` (the CSV reader checks uniqueness first).
@@ -41,7 +48,17 @@ impl Header {
             .enumerate()
             .map(|(i, name)| (name.clone(), i))
             .collect();
-        Header { names, index }
+        let tags = names.iter().map(|name| key_tag(name)).collect();
+        Header { names, index, tags }
+    }
+
+    /// The position of `column`.
+    fn position(&self, column: &str) -> Option<usize> {
+        if self.names.len() > SCAN_COLUMNS {
+            return self.index.get(column).copied();
+        }
+        let tag = key_tag(column);
+        (0..self.names.len()).find(|&i| self.tags[i] == tag && self.names[i] == column)
     }
 
     /// The names in file order.
@@ -222,7 +239,7 @@ impl Fields {
     pub fn get(&self, column: &str) -> Option<Cow<'_, str>> {
         match &self.repr {
             Repr::Csv(csv) => {
-                let i = *csv.header.index.get(column)?;
+                let i = csv.header.position(column)?;
                 Some(Cow::Borrowed(csv.field(i)))
             }
             Repr::Json(json) => raw_json_text(json.find(column)?),
