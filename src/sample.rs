@@ -687,44 +687,30 @@ impl SampleHash {
         use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD};
         use base64::Engine;
         let pw = password.as_bytes();
-        let salted = |digest: Vec<u8>, salt: &[u8], name: &str| {
+        // Hex digest of password ‖ 8-byte salt, the salt in hex, and the algorithm's name.
+        fn salted<D: Digest>(
+            rng: &mut ChaCha8Rng,
+            pw: &[u8],
+            name: &str,
+        ) -> (String, String, String) {
+            let salt: [u8; 8] = rng.random();
+            let digest = D::new().chain_update(pw).chain_update(salt).finalize();
             (hex::encode(digest), hex::encode(salt), name.to_string())
-        };
+        }
         match self {
             SampleHash::Sha256 => {
-                let salt: [u8; 8] = rng.random();
-                let digest = Sha256::new().chain_update(pw).chain_update(salt).finalize();
+                // The draw order (salt, then the name's spelling) keeps earlier samples' bytes.
+                let (hash, salt, _) = salted::<Sha256>(rng, pw, "");
                 let algorithm = if rng.random_bool(0.8) {
                     "sha256"
                 } else {
                     "SHA-256"
                 };
-                salted(digest.to_vec(), &salt, algorithm)
+                (hash, salt, algorithm.to_string())
             }
-            SampleHash::Sha1 => {
-                let salt: [u8; 8] = rng.random();
-                let digest = sha1::Sha1::new()
-                    .chain_update(pw)
-                    .chain_update(salt)
-                    .finalize();
-                salted(digest.to_vec(), &salt, "sha1")
-            }
-            SampleHash::Sha512 => {
-                let salt: [u8; 8] = rng.random();
-                let digest = sha2::Sha512::new()
-                    .chain_update(pw)
-                    .chain_update(salt)
-                    .finalize();
-                salted(digest.to_vec(), &salt, "sha512")
-            }
-            SampleHash::Md5 => {
-                let salt: [u8; 8] = rng.random();
-                let digest = md5::Md5::new()
-                    .chain_update(pw)
-                    .chain_update(salt)
-                    .finalize();
-                salted(digest.to_vec(), &salt, "md5")
-            }
+            SampleHash::Sha1 => salted::<sha1::Sha1>(rng, pw, "sha1"),
+            SampleHash::Sha512 => salted::<sha2::Sha512>(rng, pw, "sha512"),
+            SampleHash::Md5 => salted::<md5::Md5>(rng, pw, "md5"),
             SampleHash::Bcrypt => {
                 let salt: [u8; 16] = rng.random();
                 let hash = bcrypt::hash_with_salt(pw, 4, salt)
