@@ -289,17 +289,10 @@ pub async fn run(
         )
     });
     let batches = config.body.batches(resume)?;
-    let rejects_file = if resumed {
-        resume_rejects_file(&config.rejects, mark.rejects_len)?
-    } else {
-        crate::reject::RejectsWriter::create(&config.rejects).map_err(|source| {
-            ImportError::Rejects {
-                path: config.rejects.clone(),
-                source,
-            }
-        })?;
-        resume_rejects_file(&config.rejects, 0)?
-    };
+    // A new run starts the rejects file empty; a resumed one cuts it back to
+    // what the checkpoint vouches for.
+    let rejects_len = if resumed { mark.rejects_len } else { 0 };
+    let rejects_file = resume_rejects_file(&config.rejects, rejects_len)?;
     set_private(&config.rejects);
 
     let counters = Arc::new(Counters::default());
