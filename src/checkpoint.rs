@@ -749,13 +749,15 @@ pub fn resume_rejects_file(path: &Path, rejects_len: u64) -> Result<File, Checkp
         path: path.to_path_buf(),
         source,
     };
-    let mut file = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(rejects_len == 0)
-        .truncate(false)
-        .open(path)
-        .map_err(fail)?;
+    let mut file = crate::reject::private_file(
+        OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(rejects_len == 0)
+            .truncate(false),
+        path,
+    )
+    .map_err(fail)?;
     let found = file.metadata().map_err(fail)?.len();
     if found < rejects_len {
         return Err(CheckpointError::RejectsShorter {

@@ -27,7 +27,7 @@
 //! from 1: [`ack_index`] converts, in this one place.
 
 use std::num::NonZeroU32;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -293,7 +293,6 @@ pub async fn run(
     // what the checkpoint vouches for.
     let rejects_len = if resumed { mark.rejects_len } else { 0 };
     let rejects_file = resume_rejects_file(&config.rejects, rejects_len)?;
-    set_private(&config.rejects);
 
     let counters = Arc::new(Counters::default());
     let totals = checkpoint.progress.totals().counts;
@@ -440,16 +439,6 @@ fn open_checkpoint(config: &mut ImportConfig) -> Result<(Checkpoint, bool), Impo
         Checkpoint::new(fingerprint, settings, Position::default(), 0),
         false,
     ))
-}
-
-fn set_private(path: &Path) {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600));
-    }
-    #[cfg(not(unix))]
-    let _ = path;
 }
 
 /// The acknowledging end of the chain: owns the checkpoint and the rejects file.

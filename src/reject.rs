@@ -10,7 +10,7 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::{BufWriter, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde::Serialize;
 use serde_json::Value;
@@ -45,8 +45,6 @@ pub struct Rejection {
 /// Appends rejections to a JSON Lines file.
 #[derive(Debug)]
 pub struct RejectsWriter {
-    /// Where the file is, for messages.
-    path: PathBuf,
     /// Buffered writer over the file.
     out: BufWriter<File>,
     /// Bytes written so far, including what was in the file when opened.
@@ -54,35 +52,16 @@ pub struct RejectsWriter {
 }
 
 impl RejectsWriter {
-    /// Creates (or truncates) the rejects file with mode 0600.
+    /// Creates (or truncates) the rejects file with mode 0600. (A resumed
+    /// import reopens its rejects file with [`crate::checkpoint::resume_rejects_file`].)
     pub fn create(path: &Path) -> std::io::Result<RejectsWriter> {
-        RejectsWriter::open_at(path, 0)
-    }
-
-    /// Opens the rejects file keeping its first `len` bytes (what a checkpoint
-    /// vouches for) and dropping anything written after them.
-    pub fn open_at(path: &Path, len: u64) -> std::io::Result<RejectsWriter> {
-        let mut options = OpenOptions::new();
-        options.write(true).create(true).truncate(len == 0);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            options.mode(0o600);
-        }
-        let file = options.open(path)?;
-        #[cfg(unix)]
-        {
-            // `mode` only applies when the file is created; tighten an existing one too.
-            use std::os::unix::fs::PermissionsExt;
-            file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
-        }
-        file.set_len(len)?;
-        let mut out = BufWriter::new(file);
-        std::io::Seek::seek(&mut out, std::io::SeekFrom::Start(len))?;
+        let file = private_file(
+            OpenOptions::new().write(true).create(true).truncate(true),
+            path,
+        )?;
         Ok(RejectsWriter {
-            path: path.to_path_buf(),
-            out,
-            len,
+            out: BufWriter::new(file),
+            len: 0,
         })
     }
 
@@ -101,21 +80,20 @@ impl RejectsWriter {
         self.out.get_ref().sync_data()?;
         Ok(self.len)
     }
+}
 
-    /// Bytes in the file once flushed.
-    pub fn len(&self) -> u64 {
-        self.len
+/// Opens `path` with `options`, mode 0600: rejects may hold password hashes.
+/// `mode` only applies when the file is created, so an existing one is tightened too.
+pub fn private_file(options: &mut OpenOptions, path: &Path) -> std::io::Result<File> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        let file = options.mode(0o600).open(path)?;
+        file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+        Ok(file)
     }
-
-    /// Whether nothing was written.
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-
-    /// The file's path.
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
+    #[cfg(not(unix))]
+    options.open(path)
 }
 
 #[cfg(test)]
@@ -157,30 +135,5 @@ mod tests {
                 0o600
             );
         }
-    }
-
-    #[test]
-    fn reopening_at_a_length_drops_what_came_after() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("rejects.jsonl");
-        let mut w = RejectsWriter::create(&path).unwrap();
-        w.write(&rejection(1)).unwrap();
-        let vouched = w.sync().unwrap();
-        w.write(&rejection(2)).unwrap();
-        w.sync().unwrap();
-        drop(w);
-        let mut w = RejectsWriter::open_at(&path, vouched).unwrap();
-        w.write(&rejection(5)).unwrap();
-        w.sync().unwrap();
-        let rows: Vec<u64> = std::fs::read_to_string(&path)
-            .unwrap()
-            .lines()
-            .map(|l| {
-                serde_json::from_str::<Value>(l).unwrap()["row"]
-                    .as_u64()
-                    .unwrap()
-            })
-            .collect();
-        assert_eq!(rows, vec![1, 5]);
     }
 }
