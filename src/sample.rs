@@ -85,47 +85,30 @@ impl BadKind {
         }
     }
 
-    fn for_format(format: Format) -> &'static [BadKind] {
-        const COMMON: [BadKind; 9] = [
-            BadKind::MissingKey,
-            BadKind::InvalidEmail,
-            BadKind::InvalidPhone,
-            BadKind::OversizeName,
-            BadKind::DuplicateKey,
-            BadKind::DuplicateEmail,
-            BadKind::UnsupportedAlgorithm,
-            BadKind::InvalidStatus,
-            BadKind::InvalidCreatedAt,
-        ];
-        const CSV: [BadKind; 11] = [
-            COMMON[0],
-            COMMON[1],
-            COMMON[2],
-            COMMON[3],
-            COMMON[4],
-            COMMON[5],
-            COMMON[6],
-            COMMON[7],
-            COMMON[8],
-            BadKind::WrongColumnCount,
-            BadKind::InvalidUtf8,
-        ];
-        const JSONL: [BadKind; 10] = [
-            COMMON[0],
-            COMMON[1],
-            COMMON[2],
-            COMMON[3],
-            COMMON[4],
-            COMMON[5],
-            COMMON[6],
-            COMMON[7],
-            COMMON[8],
-            BadKind::InvalidJson,
-        ];
-        match format {
-            Format::Csv => &CSV,
-            Format::JsonLines => &JSONL,
-        }
+    /// Every rule, in the order samples draw from (the order fixes a seed's bytes).
+    const ALL: [BadKind; 12] = [
+        BadKind::MissingKey,
+        BadKind::InvalidEmail,
+        BadKind::InvalidPhone,
+        BadKind::OversizeName,
+        BadKind::DuplicateKey,
+        BadKind::DuplicateEmail,
+        BadKind::UnsupportedAlgorithm,
+        BadKind::InvalidStatus,
+        BadKind::InvalidCreatedAt,
+        BadKind::WrongColumnCount,
+        BadKind::InvalidUtf8,
+        BadKind::InvalidJson,
+    ];
+
+    /// The rules a row of `format` can break.
+    fn for_format(format: Format) -> Vec<BadKind> {
+        let applies = |kind: &BadKind| match kind {
+            BadKind::WrongColumnCount | BadKind::InvalidUtf8 => format == Format::Csv,
+            BadKind::InvalidJson => format == Format::JsonLines,
+            _ => true,
+        };
+        BadKind::ALL.into_iter().filter(applies).collect()
     }
 }
 
@@ -244,6 +227,7 @@ pub fn write_with_passwords(
     let mut rng = ChaCha8Rng::seed_from_u64(spec.seed);
     // Bad rows need a valid row before them (duplicates copy one).
     let bad_rows = if spec.users == 0 { 0 } else { spec.bad_rows };
+    let bad_kinds = BadKind::for_format(spec.format);
     let mut bad_after = spread(&mut rng, spec.users, bad_rows)
         .into_iter()
         .peekable();
@@ -268,9 +252,7 @@ pub fn write_with_passwords(
             .get_or_insert_with(|| (person.id.clone(), person.email.clone()))
             .clone();
         while bad_after.next_if_eq(&n).is_some() {
-            let kind = *BadKind::for_format(spec.format)
-                .choose(&mut rng)
-                .unwrap_or(&BadKind::MissingKey);
+            let kind = *bad_kinds.choose(&mut rng).unwrap_or(&BadKind::MissingKey);
             let mut person =
                 Person::generate(&mut rng, BAD_ROW_NUMBERS + report.rows, SampleHash::Sha256);
             person.break_rule(kind, &earlier);
