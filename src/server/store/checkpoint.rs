@@ -24,10 +24,16 @@ use rusqlite::Connection;
 use super::schema;
 use super::StoreError;
 
-/// WAL pages (of 4 KiB) after a commit that wake the background checkpointer.
-pub const BACKGROUND_PAGES: i32 = 2_000;
-/// WAL pages after which the writer checkpoints itself so the WAL can restart.
-pub const CATCH_UP_PAGES: i32 = 25_000;
+/// WAL pages (of 4 KiB: 125 MiB) after a commit that wake the background
+/// checkpointer. A checkpoint copies each page once, however many commits
+/// wrote it since the last one, and random index pages are written by nearly
+/// every commit: a large WAL turns many of those writes into one. Measured
+/// on a 200,000-user import, 32,000 pages instead of 2,000 cut the server's
+/// bytes written by a fifth and its CPU time by about 7 %.
+pub const BACKGROUND_PAGES: i32 = 32_000;
+/// WAL pages (250 MiB) after which the writer checkpoints itself so the WAL
+/// can restart (and be cut back to `journal_size_limit`).
+pub const CATCH_UP_PAGES: i32 = 64_000;
 
 thread_local! {
     /// Pages in the WAL after the last commit of this thread's connection.

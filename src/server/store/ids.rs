@@ -21,9 +21,11 @@
 //! sub-record (≈ 40 MB per million users with four sub-records each) and is
 //! rebuilt from the tables at start.
 //!
-//! Changes made while a request's transaction is open are journaled and
-//! undone if it rolls back, so the set always matches what is committed.
-//! Users are never deleted by the server, so cascaded deletes cannot bypass it.
+//! Changes made while a transaction is open are journaled in order and
+//! undone, newest first, if it rolls back, so the set always matches what is
+//! committed (a transaction may hold several requests, so one id can be
+//! added, deleted by an `update` of its user, and added again). Users are
+//! never deleted by the server, so cascaded deletes cannot bypass the set.
 
 use std::collections::hash_map::RandomState;
 use std::hash::BuildHasher;
@@ -47,10 +49,15 @@ pub struct SubRecordIds {
     set: FingerprintSet,
     /// The SipHash key of this process.
     key: RandomState,
-    /// Added by the open transaction.
-    added: Vec<u64>,
-    /// Removed by the open transaction.
-    removed: Vec<u64>,
+    /// Changes made by the open transaction, oldest first.
+    journal: Vec<Change>,
+}
+
+/// One change of the set by the open transaction.
+#[derive(Debug, Clone, Copy)]
+enum Change {
+    Added(u64),
+    Removed(u64),
 }
 
 impl SubRecordIds {
@@ -59,8 +66,7 @@ impl SubRecordIds {
         let mut ids = SubRecordIds {
             set: FingerprintSet::default(),
             key: RandomState::new(),
-            added: Vec::new(),
-            removed: Vec::new(),
+            journal: Vec::new(),
         };
         for table in TABLES {
             let mut stmt = conn.prepare(&format!("SELECT id FROM {table}"))?;
@@ -87,7 +93,7 @@ impl SubRecordIds {
     /// Notes a new id written by the open transaction.
     pub fn insert(&mut self, fingerprint: u64) {
         if self.set.insert(fingerprint) {
-            self.added.push(fingerprint);
+            self.journal.push(Change::Added(fingerprint));
         }
     }
 
@@ -95,23 +101,22 @@ impl SubRecordIds {
     pub fn remove_id(&mut self, id: &[u8]) {
         let fingerprint = self.key.hash_one(id);
         if self.set.remove(&fingerprint) {
-            self.removed.push(fingerprint);
+            self.journal.push(Change::Removed(fingerprint));
         }
     }
 
     /// The open transaction committed: its changes stand.
     pub fn keep(&mut self) {
-        self.added.clear();
-        self.removed.clear();
+        self.journal.clear();
     }
 
-    /// The open transaction rolled back: undo its changes.
+    /// The open transaction rolled back: undo its changes, newest first.
     pub fn undo(&mut self) {
-        for fingerprint in self.added.drain(..) {
-            self.set.remove(&fingerprint);
-        }
-        for fingerprint in self.removed.drain(..) {
-            self.set.insert(fingerprint);
+        for change in self.journal.drain(..).rev() {
+            match change {
+                Change::Added(fingerprint) => self.set.remove(&fingerprint),
+                Change::Removed(fingerprint) => self.set.insert(fingerprint),
+            };
         }
     }
 
@@ -129,8 +134,7 @@ mod tests {
         SubRecordIds {
             set: FingerprintSet::default(),
             key: RandomState::new(),
-            added: Vec::new(),
-            removed: Vec::new(),
+            journal: Vec::new(),
         }
     }
 
@@ -149,6 +153,27 @@ mod tests {
         assert!(ids.contains(ids.fingerprint(a)));
         assert!(!ids.contains(ids.fingerprint(b)));
         assert_eq!(ids.len(), 1);
+    }
+
+    #[test]
+    fn undo_replays_an_id_removed_and_added_again_newest_first() {
+        // One transaction adds a new id, deletes it (an `update` of its
+        // user) and adds it again: before it the id was not stored.
+        let mut ids = empty();
+        let a = Uuid::from_u128(1);
+        ids.insert(ids.fingerprint(a));
+        ids.remove_id(&a.as_bytes()[..]);
+        ids.insert(ids.fingerprint(a));
+        ids.undo();
+        assert!(!ids.contains(ids.fingerprint(a)));
+        // And the other way round: stored before, deleted, added again.
+        ids.insert(ids.fingerprint(a));
+        ids.keep();
+        ids.remove_id(&a.as_bytes()[..]);
+        ids.insert(ids.fingerprint(a));
+        ids.remove_id(&a.as_bytes()[..]);
+        ids.undo();
+        assert!(ids.contains(ids.fingerprint(a)));
     }
 
     #[test]
