@@ -7,7 +7,7 @@
 # RUNS times: starts `ferry serve` on a fresh database on an ephemeral
 # loopback port, imports the export into it with `ferry import --target`,
 # and prints the server's CPU seconds (from /proc/PID/stat, read before it is
-# stopped), the client's (from /usr/bin/time), their ratio, and the bytes the
+# stopped), the client's (bash's `time`), their ratio, and the bytes the
 # server wrote (/proc/PID/io). Uses the release build (`cargo build
 # --release` first); FERRY=path overrides it. Nothing leaves 127.0.0.1.
 set -euo pipefail
@@ -23,7 +23,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-command -v /usr/bin/time >/dev/null || { echo "needs /usr/bin/time (Debian package 'time')" >&2; exit 2; }
 "$FERRY" sample --users "$USERS" -o "$WORK/users.csv" >/dev/null
 export FERRY_CLIENT_SECRET="sides-$RANDOM$RANDOM"
 ticks=$(getconf CLK_TCK)
@@ -40,14 +39,15 @@ for run in $(seq 1 "$RUNS"); do
         sleep 0.1
     done
     [[ -n "$url" ]] || { echo "ferry serve did not start" >&2; cat "$WORK/serve.err" >&2; exit 1; }
-    /usr/bin/time -f '%U %S' -o "$WORK/client.time" \
-        timeout 900 "$FERRY" import "$WORK/users.csv" --target "$url" --quiet \
-        --checkpoint "$WORK/checkpoint.json" >"$WORK/import.out" 2>&1
+    TIMEFORMAT='%U %S'
+    { time timeout 900 "$FERRY" import "$WORK/users.csv" --target "$url" --quiet \
+        --checkpoint "$WORK/checkpoint.json" >"$WORK/import.out" 2>&1; } 2>"$WORK/client.time"
     server_cpu=$(awk -v t="$ticks" '{ sub(/.*\) /, ""); print ($12 + $13) / t }' "/proc/$SERVER/stat")
     written=$(awk '/^wchar/ { printf "%.2f GB", $2 / 1e9 }' "/proc/$SERVER/io")
     kill "$SERVER"; wait "$SERVER" 2>/dev/null || true; SERVER=
     client_cpu=$(awk '{ print $1 + $2 }' "$WORK/client.time")
     rate=$(grep -o '([0-9]* users/s' "$WORK/import.out" | tr -dc '0-9')
+    [[ -n "$rate" ]] || { echo "the import printed no report" >&2; cat "$WORK/import.out" >&2; exit 1; }
     ratio=$(awk -v s="$server_cpu" -v c="$client_cpu" 'BEGIN { printf "%.2f", s / c }')
     printf '%-4s %9s %10ss %10ss %6s %14s\n' "$run" "$rate" "$server_cpu" "$client_cpu" "$ratio" "$written"
 done
