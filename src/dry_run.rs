@@ -33,10 +33,12 @@ pub fn run(settings: &BodySettings, dir: &Path) -> Result<DryRunReport, Error> {
     let rejects_path = dir.join(REJECTS_FILE);
     let mut rejects = RejectsWriter::create(&rejects_path).map_err(Error::output(&rejects_path))?;
     let (mut read, mut mapped, mut rejected, mut files) = (0, 0, 0, 0);
+    let mut unverifiable_hash = 0;
     for batch in batches {
         let batch = batch?;
         read += batch.rows();
         mapped += batch.users.len() as u64;
+        unverifiable_hash += batch.users.iter().filter(|u| u.unverifiable_hash).count() as u64;
         rejected += batch.rejected.len() as u64;
         for rejection in &batch.rejected {
             tracing::warn!(row = rejection.row, stage = ?rejection.stage, reason = %rejection.reason, "Row rejected.");
@@ -51,7 +53,8 @@ pub fn run(settings: &BodySettings, dir: &Path) -> Result<DryRunReport, Error> {
         }
     }
     rejects.sync().map_err(Error::output(&rejects_path))?;
-    let report = DryRunReport::new(read, mapped, rejected, files, started.elapsed());
+    let mut report = DryRunReport::new(read, mapped, rejected, files, started.elapsed());
+    report.unverifiable_hash = unverifiable_hash;
     let report_path = dir.join(REPORT_FILE);
     let json =
         serde_json::to_vec_pretty(&report).map_err(|e| Error::output(&report_path)(e.into()))?;

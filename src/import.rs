@@ -387,6 +387,7 @@ fn report_of(
         imported: totals.counts.imported,
         skipped: totals.counts.skipped,
         rejected: totals.counts.rejected,
+        unverifiable_hash: totals.counts.unverifiable_hash,
         batches: totals.batches,
         attempts: stats.attempts,
         retries: stats.retries.clone(),
@@ -611,6 +612,7 @@ async fn deliver_batch(shared: Arc<Shared>, batch: Batch) -> Result<Delivered, S
         counts.imported += part.imported;
         counts.skipped += part.skipped;
         counts.rejected += part.rejects.len() as u64;
+        counts.unverifiable_hash += part.unverifiable_hash;
         rejects.extend(part.rejects);
     }
     rejects.sort_by_key(|r| r.row);
@@ -629,6 +631,13 @@ struct Part {
     imported: u64,
     skipped: u64,
     rejects: Vec<Rejection>,
+    /// Of the imported and skipped, users without a usable password.
+    unverifiable_hash: u64,
+}
+
+/// Users of `users` whose password hash the target cannot verify.
+fn unverifiable(users: &[MappedUser]) -> u64 {
+    users.iter().filter(|u| u.unverifiable_hash).count() as u64
 }
 
 /// Sends `users` (serialised as `body`); on refusal, splits them in halves
@@ -667,6 +676,7 @@ fn deliver_part<'a>(
                     imported: n - skipped,
                     skipped,
                     rejects: Vec::new(),
+                    unverifiable_hash: unverifiable(users),
                 })
             }
             Verdict::Stop(stop) => Err(stop),
@@ -678,6 +688,7 @@ fn deliver_part<'a>(
                 {
                     return Ok(Part {
                         imported: 1,
+                        unverifiable_hash: unverifiable(users),
                         ..Part::default()
                     });
                 }
@@ -695,6 +706,7 @@ fn deliver_part<'a>(
                     part.imported += sub.imported;
                     part.skipped += sub.skipped;
                     part.rejects.extend(sub.rejects);
+                    part.unverifiable_hash += sub.unverifiable_hash;
                 }
                 Ok(part)
             }

@@ -16,6 +16,11 @@ pub struct DryRunReport {
     pub mapped: u64,
     /// Rows written to the rejects file.
     pub rejected: u64,
+    /// Of the mapped users, those whose password hash the target cannot
+    /// verify (`--unsupported-hash expire|drop`): they would be imported
+    /// without a usable password.
+    #[serde(default)]
+    pub unverifiable_hash: u64,
     /// Batch files written.
     pub batches: u64,
     /// Wall time of the run, in seconds.
@@ -38,6 +43,7 @@ impl DryRunReport {
             read,
             mapped,
             rejected,
+            unverifiable_hash: 0,
             batches,
             elapsed_s: round3(elapsed_s),
             rows_per_s: round3(per_second(read, elapsed_s)),
@@ -47,9 +53,25 @@ impl DryRunReport {
     /// The summary printed at the end of a dry run.
     pub fn summary(&self) -> String {
         format!(
-            "read {} rows: {} mapped, {} rejected, {} batches in {:.2} s ({:.0} rows/s)",
-            self.read, self.mapped, self.rejected, self.batches, self.elapsed_s, self.rows_per_s
+            "read {} rows: {} mapped, {} rejected, {} batches in {:.2} s ({:.0} rows/s){}",
+            self.read,
+            self.mapped,
+            self.rejected,
+            self.batches,
+            self.elapsed_s,
+            self.rows_per_s,
+            without_password(self.unverifiable_hash),
         )
+    }
+}
+
+/// The sentence that ends a summary when some users have no usable password.
+fn without_password(unverifiable_hash: u64) -> String {
+    match unverifiable_hash {
+        0 => String::new(),
+        n => format!(
+            "; {n} of the users have no usable password (a hash format the target cannot verify) and must reset it"
+        ),
     }
 }
 
@@ -81,6 +103,12 @@ pub struct ImportReport {
     pub skipped: u64,
     /// Rows in the rejects file.
     pub rejected: u64,
+    /// Of the users imported or skipped, those whose password hash the
+    /// target cannot verify, sent with an expired placeholder or without a
+    /// credential (`--unsupported-hash expire|drop`): they must reset their
+    /// password. Counted in `imported` or `skipped` too.
+    #[serde(default)]
+    pub unverifiable_hash: u64,
     /// Batches acknowledged.
     pub batches: u64,
     /// Requests sent, first attempts and retries, split ones included.
@@ -106,7 +134,7 @@ impl ImportReport {
     pub fn summary(&self) -> String {
         let retries: u64 = self.retries.values().sum();
         format!(
-            "{}read {} rows: {} imported, {} skipped, {} rejected; {} batches, {} requests ({} retries) in {:.2} s ({:.0} users/s, p50 {:.0} ms, p99 {:.0} ms)",
+            "{}read {} rows: {} imported, {} skipped, {} rejected; {} batches, {} requests ({} retries) in {:.2} s ({:.0} users/s, p50 {:.0} ms, p99 {:.0} ms){}",
             if self.complete { "" } else { "INCOMPLETE: " },
             self.read,
             self.imported,
@@ -118,7 +146,8 @@ impl ImportReport {
             self.elapsed_s,
             self.users_per_s,
             self.latency_p50_ms,
-            self.latency_p99_ms
+            self.latency_p99_ms,
+            without_password(self.unverifiable_hash),
         )
     }
 }
@@ -186,11 +215,18 @@ mod tests {
 
     #[test]
     fn dry_run_report_rates() {
-        let r = DryRunReport::new(1000, 990, 10, 10, Duration::from_millis(500));
+        let mut r = DryRunReport::new(1000, 990, 10, 10, Duration::from_millis(500));
         assert_eq!((r.rows_per_s, r.elapsed_s), (2000.0, 0.5));
         assert_eq!(
             r.summary(),
             "read 1000 rows: 990 mapped, 10 rejected, 10 batches in 0.50 s (2000 rows/s)"
+        );
+        r.unverifiable_hash = 3;
+        assert_eq!(
+            r.summary(),
+            "read 1000 rows: 990 mapped, 10 rejected, 10 batches in 0.50 s (2000 rows/s); 3 of \
+             the users have no usable password (a hash format the target cannot verify) and \
+             must reset it"
         );
     }
 }

@@ -15,7 +15,7 @@ use ferry::source::Format;
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::common::describe;
+use crate::common::{describe, ferry};
 use crate::import::{import, report, Target, POOL, SECRET, TENANT};
 
 /// A known-answer vector of `tests/data/passwords/vectors.json`.
@@ -195,6 +195,7 @@ fn every_supported_format_signs_in_with_its_original_password() {
         assert_exit(&output, 0);
         let r = report(dir, &report_name);
         assert_eq!(r["imported"].as_u64(), Some(rows.len() as u64), "{r}");
+        assert_eq!(r["unverifiable_hash"].as_u64(), Some(0), "{r}");
         let outputs = format!(
             "{}{}{}",
             String::from_utf8_lossy(&output.stdout),
@@ -252,6 +253,14 @@ fn unsupported_formats_follow_the_unsupported_hash_flag() {
             r
         );
         assert_no_secrets("the import's output and report", &outputs, &unsupported);
+        // The report says how many users must reset their password.
+        let without = if policy == "reject" { 0 } else { n };
+        assert_eq!(r["unverifiable_hash"].as_u64(), Some(without), "{r}");
+        assert_eq!(
+            outputs.contains(&format!("; {n} of the users have no usable password")),
+            policy != "reject",
+            "{outputs}"
+        );
         match policy {
             "reject" => {
                 assert_eq!(r["rejected"].as_u64(), Some(n), "{r}");
@@ -296,6 +305,29 @@ fn unsupported_formats_follow_the_unsupported_hash_flag() {
             }
         }
     }
+    // A dry run counts them the same way, before anything is sent.
+    let dry = ferry()
+        .current_dir(dir)
+        .args([
+            "import",
+            "drop.csv",
+            "--unsupported-hash",
+            "drop",
+            "--dry-run",
+            "dry",
+        ])
+        .output()
+        .unwrap();
+    assert_exit(&dry, 0);
+    let dry_report: Value =
+        serde_json::from_slice(&std::fs::read(dir.join("dry/report.json")).unwrap()).unwrap();
+    assert_eq!(
+        dry_report["unverifiable_hash"].as_u64(),
+        Some(n),
+        "{dry_report}"
+    );
+    assert_eq!(dry_report["mapped"].as_u64(), Some(n), "{dry_report}");
+
     let dump = target.dump();
     assert_eq!(dump.users.len() as u64, 2 * n, "reject stores nobody");
     assert_eq!(

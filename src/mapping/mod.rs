@@ -75,6 +75,9 @@ pub struct MappedUser {
     pub records: UserRecords,
     /// The source record, kept so a user the target refuses can be written to the rejects file.
     pub source: Fields,
+    /// The row's password hash cannot be verified by the target; the user
+    /// goes without a usable password (`--unsupported-hash expire|drop`).
+    pub unverifiable_hash: bool,
 }
 
 /// What became of one row.
@@ -146,14 +149,15 @@ impl Mapper {
                 },
             }),
             RowBody::Fields(fields) => {
-                let mapped = self.map_fields(&fields);
+                let mapped = self.map_source(&fields);
                 let fields = self.redact(fields);
                 match mapped {
-                    Ok((key, records)) => Mapped::User(Box::new(MappedUser {
+                    Ok((user, records)) => Mapped::User(Box::new(MappedUser {
                         row: row.row,
-                        key,
+                        key: user.key,
                         records,
                         source: fields,
+                        unverifiable_hash: user.password.unverifiable,
                     })),
                     Err((key, reason)) => Mapped::Rejected(Rejection {
                         row: row.row,
@@ -192,6 +196,12 @@ impl Mapper {
 
     /// Validates a record and builds its four record sets.
     pub fn map_fields(&mut self, fields: &impl Lookup) -> Result<(String, UserRecords), Refusal> {
+        self.map_source(fields)
+            .map(|(user, records)| (user.key, records))
+    }
+
+    /// Validates a record, checks it for duplicates and builds its records.
+    fn map_source(&mut self, fields: &impl Lookup) -> Result<(SourceUser, UserRecords), Refusal> {
         self.mapping
             .decide_key(|column| fields.get(column).is_some());
         let user = SourceUser::read(&self.mapping, &self.target, fields)?;
@@ -217,7 +227,7 @@ impl Mapper {
             self.seen.insert(fingerprint(*tag, value));
         }
         let records = self.build(&user);
-        Ok((user.key, records))
+        Ok((user, records))
     }
 
     fn build(&self, source: &SourceUser) -> UserRecords {
@@ -296,6 +306,7 @@ impl Mapper {
         }
         let credentials = source
             .password
+            .credential
             .iter()
             .map(|planned| UserCredential {
                 id: self
@@ -368,7 +379,7 @@ struct SourceUser {
     status: UserStatus,
     created_at: Option<OffsetDateTime>,
     groups: Vec<String>,
-    password: Option<passwords::PlannedCredential>,
+    password: passwords::Decision,
 }
 
 /// The credential of a row under the mapping's password options.
@@ -377,10 +388,10 @@ fn read_password<L: Lookup>(
     mapping: &Mapping,
     target: &Target,
     key: &str,
-) -> Result<Option<passwords::PlannedCredential>, String> {
+) -> Result<passwords::Decision, String> {
     let options = mapping.passwords();
     if options.policy == passwords::PasswordPolicy::None {
-        return Ok(None);
+        return Ok(passwords::Decision::default());
     }
     let hash = reader.limited(Field::PasswordHash, MAX_FIELD_BYTES)?;
     let salt = reader.limited(Field::PasswordSalt, MAX_FIELD_BYTES)?;

@@ -70,6 +70,18 @@ pub struct PlannedCredential {
     pub note: Option<String>,
 }
 
+/// What a row's password becomes.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Decision {
+    /// The credential to import, if any.
+    pub credential: Option<PlannedCredential>,
+    /// The row's hash is in a format the target cannot verify, and
+    /// `--unsupported-hash expire|drop` imports the user anyway: with an
+    /// expired placeholder or without a credential. Either way the user must
+    /// reset their password; the import report counts them.
+    pub unverifiable: bool,
+}
+
 /// Whose credential it is: salts of hashed plaintexts and placeholders derive from it.
 #[derive(Debug, Clone, Copy)]
 pub struct Owner<'a> {
@@ -95,41 +107,50 @@ impl Owner<'_> {
     }
 }
 
-/// Decides the credential of one row under `options`: `Ok(None)` for no
-/// credential, `Err(reason)` to reject the row.
+/// Decides the credential of one row under `options`; `Err(reason)` to
+/// reject the row.
 pub fn credential(
     options: &PasswordOptions,
     input: PasswordInput<'_>,
     owner: Owner<'_>,
-) -> Result<Option<PlannedCredential>, String> {
+) -> Result<Decision, String> {
     if options.policy == PasswordPolicy::None {
-        return Ok(None);
+        return Ok(Decision::default());
     }
     let expired = options.policy == PasswordPolicy::Expire;
     let carried = match (input.hash, input.plaintext) {
         (Some(hash), _) => convert(hash, input.salt, input.algorithm, options.salt_encoding)?,
         (None, Some(password)) => Carried::Hash(plaintext::hash(password, &options.argon2, owner)?),
-        (None, None) => return Ok(None),
+        (None, None) => return Ok(Decision::default()),
     };
     match carried {
-        Carried::Hash(hashed) => Ok(Some(PlannedCredential {
-            hashed,
-            expired,
-            note: None,
-        })),
+        Carried::Hash(hashed) => Ok(Decision {
+            credential: Some(PlannedCredential {
+                hashed,
+                expired,
+                note: None,
+            }),
+            unverifiable: false,
+        }),
         Carried::Unsupported(reason) => match options.unsupported {
             UnsupportedPolicy::Reject => Err(reason),
             UnsupportedPolicy::Drop => {
                 tracing::warn!(key = owner.key, reason, "Password hash cannot be carried over; the user is imported without a credential.");
-                Ok(None)
+                Ok(Decision {
+                    credential: None,
+                    unverifiable: true,
+                })
             }
             UnsupportedPolicy::Expire => {
                 tracing::warn!(key = owner.key, reason, "Password hash cannot be carried over; the user is imported with an expired credential.");
-                Ok(Some(PlannedCredential {
-                    hashed: unusable(owner),
-                    expired: true,
-                    note: Some(reason),
-                }))
+                Ok(Decision {
+                    credential: Some(PlannedCredential {
+                        hashed: unusable(owner),
+                        expired: true,
+                        note: Some(reason),
+                    }),
+                    unverifiable: true,
+                })
             }
         },
     }

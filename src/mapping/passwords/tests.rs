@@ -227,20 +227,28 @@ fn policies_decide_the_credential() {
         ..PasswordOptions::default()
     };
     let keep = with(PasswordPolicy::Keep, UnsupportedPolicy::Reject);
-    assert!(!credential(&keep, good, owner).unwrap().unwrap().expired);
+    let kept = credential(&keep, good, owner).unwrap();
+    assert!(!kept.credential.unwrap().expired && !kept.unverifiable);
     let expire = with(PasswordPolicy::Expire, UnsupportedPolicy::Reject);
-    assert!(credential(&expire, good, owner).unwrap().unwrap().expired);
+    let expired_by_choice = credential(&expire, good, owner).unwrap();
+    assert!(expired_by_choice.credential.unwrap().expired && !expired_by_choice.unverifiable);
     let none = with(PasswordPolicy::None, UnsupportedPolicy::Reject);
-    assert_eq!(credential(&none, good, owner), Ok(None));
-    assert_eq!(credential(&keep, PasswordInput::default(), owner), Ok(None));
+    assert_eq!(credential(&none, good, owner), Ok(Decision::default()));
+    assert_eq!(
+        credential(&keep, PasswordInput::default(), owner),
+        Ok(Decision::default())
+    );
 
     assert!(credential(&keep, scrypt, owner)
         .unwrap_err()
         .contains("scrypt"));
     let drop = with(PasswordPolicy::Keep, UnsupportedPolicy::Drop);
-    assert_eq!(credential(&drop, scrypt, owner), Ok(None));
+    let dropped = credential(&drop, scrypt, owner).unwrap();
+    assert!(dropped.credential.is_none() && dropped.unverifiable);
     let expired = with(PasswordPolicy::Keep, UnsupportedPolicy::Expire);
-    let planned = credential(&expired, scrypt, owner).unwrap().unwrap();
+    let decision = credential(&expired, scrypt, owner).unwrap();
+    assert!(decision.unverifiable);
+    let planned = decision.credential.unwrap();
     assert!(planned.expired && planned.note.is_some());
     assert!(
         !password_matches(&planned.hashed, ""),
@@ -267,14 +275,23 @@ fn plaintext_is_hashed_with_argon2id_deterministically() {
         plaintext: Some("pässwörd 🔑"),
         ..PasswordInput::default()
     };
-    let a = credential(&options, input, owner).unwrap().unwrap();
-    let b = credential(&options, input, owner).unwrap().unwrap();
+    let a = credential(&options, input, owner)
+        .unwrap()
+        .credential
+        .unwrap();
+    let b = credential(&options, input, owner)
+        .unwrap()
+        .credential
+        .unwrap();
     assert_eq!(a, b);
     assert_eq!(a.hashed.config.method, HashMethod::Argon2);
     assert!(password_matches(&a.hashed, "pässwörd 🔑"));
     assert!(!password_matches(&a.hashed, "passwörd 🔑"));
     let other = Owner { key: "43", ..owner };
-    let c = credential(&options, input, other).unwrap().unwrap();
+    let c = credential(&options, input, other)
+        .unwrap()
+        .credential
+        .unwrap();
     assert_ne!(
         a.hashed.config.argon2, c.hashed.config.argon2,
         "salts differ per user"
