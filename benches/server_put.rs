@@ -15,14 +15,14 @@
 //! client process are read from `/proc`, to show which side of an import is
 //! the expensive one. Defaults: 2000 requests, 8 clients, 100 users.
 
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ferry::contract::records::TokenResponse;
+use ferry::server::child::ServeChild;
 use ferry::server::sample;
-use tokio::io::{AsyncBufReadExt, BufReader};
 
 const TENANT: &str = "bench";
 const POOL: &str = "default";
@@ -72,51 +72,27 @@ fn cpu_seconds(pid: &str) -> f64 {
     (ticks(11) + ticks(12)) / 100.0
 }
 
-/// Kills the child server when the bench ends, however it ends.
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-async fn start_server(dir: &std::path::Path) -> (Server, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_ferry"))
-        .args([
-            "serve",
-            "--addr",
-            "127.0.0.1:0",
-            "--tenant",
-            TENANT,
-            "--pool",
-            POOL,
-        ])
-        .arg("--db")
-        .arg(dir.join("bench.db"))
-        .env("FERRY_CLIENT_SECRET", SECRET)
-        .env("RUST_LOG", "info")
-        .stdout(Stdio::piped())
-        .stderr(if std::env::var_os("FERRY_BENCH_SERVER_LOG").is_some() {
-            Stdio::inherit()
-        } else {
-            Stdio::null()
-        })
-        .spawn()
-        .expect("start ferry serve");
-    let stdout = child.stdout.take().expect("stdout");
-    let server = Server(child);
-    let mut lines =
-        BufReader::new(tokio::process::ChildStdout::from_std(stdout).expect("pipe")).lines();
-    while let Ok(Some(line)) = lines.next_line().await {
-        if let Some(url) = line.split_whitespace().find(|w| w.starts_with("http://")) {
-            // Keep reading what the server prints, so it never writes into a closed pipe.
-            tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-            return (server, url.to_owned());
-        }
-    }
-    panic!("ferry serve did not print its URL");
+fn start_server(dir: &std::path::Path) -> ServeChild {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_ferry"));
+    cmd.args([
+        "serve",
+        "--addr",
+        "127.0.0.1:0",
+        "--tenant",
+        TENANT,
+        "--pool",
+        POOL,
+    ])
+    .arg("--db")
+    .arg(dir.join("bench.db"))
+    .env("FERRY_CLIENT_SECRET", SECRET)
+    .env("RUST_LOG", "info")
+    .stderr(if std::env::var_os("FERRY_BENCH_SERVER_LOG").is_some() {
+        Stdio::inherit()
+    } else {
+        Stdio::null()
+    });
+    ServeChild::start(cmd, Duration::from_secs(60)).expect("start ferry serve")
 }
 
 async fn token(client: &reqwest::Client, base: &str) -> String {
@@ -194,8 +170,9 @@ fn main() {
 
 async fn run(options: Options) {
     let dir = tempfile::tempdir().expect("temp dir");
-    let (server, base) = start_server(dir.path()).await;
-    let pid = server.0.id().to_string();
+    let server = start_server(dir.path());
+    let base = server.url().to_owned();
+    let pid = server.id().map(|id| id.to_string()).unwrap_or_default();
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(options.concurrency)
         .build()

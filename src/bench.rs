@@ -23,7 +23,6 @@
 //! the speed. Traffic never leaves 127.0.0.1.
 
 use std::fs;
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -33,6 +32,7 @@ use serde::Serialize;
 
 use crate::dry_run::batch_file_name;
 use crate::report::{DryRunReport, ImportReport};
+use crate::server::child::ServeChild;
 
 /// The import time of every run, so that the dry run and the imports send the same bytes.
 const IMPORT_TIME: &str = "2025-01-01T00:00:00Z";
@@ -335,7 +335,7 @@ async fn measure_case(
         let server = Server::start(config, secret, &format!("{tag}-limit"), latency_ms)?;
         let before = own_usage();
         let started = Instant::now();
-        let sent = replay(&server.url, secret, bodies, config.concurrency).await;
+        let sent = replay(server.url(), secret, bodies, config.concurrency).await;
         let elapsed = started.elapsed().as_secs_f64();
         let after = own_usage();
         let (server_usage, stored) = server.stop(config)?;
@@ -354,7 +354,7 @@ async fn measure_case(
     };
     let ferry = {
         let server = Server::start(config, secret, &format!("{tag}-ferry"), latency_ms)?;
-        let imported = ferry_import(config, secret, source, &server.url, &tag);
+        let imported = ferry_import(config, secret, source, server.url(), &tag);
         let (server_usage, stored) = server.stop(config)?;
         let (report, usage) = imported?;
         phase(report.imported, usage.wall_s, usage, server_usage, stored)
@@ -517,9 +517,8 @@ fn own_usage() -> Usage {
 
 /// A `ferry serve` child on a fresh database.
 struct Server {
-    child: Child,
+    child: ServeChild,
     started: Instant,
-    url: String,
     db: PathBuf,
     name: String,
 }
@@ -549,56 +548,43 @@ impl Server {
             .arg(&db)
             .env("FERRY_CLIENT_SECRET", secret)
             .stdin(Stdio::null())
-            .stdout(Stdio::piped())
             .stderr(err);
         if latency_ms > 0 {
             cmd.arg("--latency-ms").arg(latency_ms.to_string());
         }
         let started = Instant::now();
-        let mut child = cmd.spawn().map_err(io("starting ferry serve"))?;
-        // The URL is on the first line; the rest of standard output is read
-        // (and dropped) until the server exits, so that it never writes to a
-        // closed pipe.
-        let (tx, rx) = std::sync::mpsc::channel();
-        if let Some(out) = child.stdout.take() {
-            std::thread::spawn(move || {
-                for line in BufReader::new(out).lines().map_while(Result::ok) {
-                    let url = line
-                        .split("listening on ")
-                        .nth(1)
-                        .and_then(|rest| rest.split_whitespace().next());
-                    if let Some(url) = url {
-                        let _ = tx.send(url.to_owned());
-                    }
-                }
-            });
-        }
-        let url = rx.recv_timeout(Duration::from_secs(60)).ok();
-        let Some(url) = url else {
-            let _ = child.kill();
-            let _ = child.wait();
-            return Err(BenchError::Child {
+        let child =
+            ServeChild::start(cmd, Duration::from_secs(60)).map_err(|err| BenchError::Child {
                 what: "ferry serve".into(),
-                status: "no 'listening on' line".into(),
+                status: err.to_string(),
                 log,
-            });
-        };
+            })?;
         Ok(Server {
             child,
             started,
-            url,
             db,
             name: name.to_owned(),
         })
     }
 
+    fn url(&self) -> &str {
+        self.child.url()
+    }
+
     /// Stops the server (SIGTERM, a graceful shutdown), and counts its database.
     fn stop(self, config: &BenchConfig) -> Result<(Usage, Stored), BenchError> {
-        let pid = self.child.id() as libc::pid_t;
+        let what = format!("{} server shutdown", self.name);
+        let Some(child) = self.child.into_child() else {
+            return Err(BenchError::Child {
+                what,
+                status: "already stopped".into(),
+                log: config.dir.join(format!("{}-serve.log", self.name)),
+            });
+        };
+        let pid = child.id() as libc::pid_t;
         // SAFETY: signalling our own child, which has not been reaped yet.
         unsafe { libc::kill(pid, libc::SIGTERM) };
-        let what = format!("{} server shutdown", self.name);
-        let (_, usage) = wait_child(self.child, self.started, Some(config.step_timeout), &what)?;
+        let (_, usage) = wait_child(child, self.started, Some(config.step_timeout), &what)?;
         Ok((usage, count(&self.db)?))
     }
 }

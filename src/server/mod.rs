@@ -51,6 +51,7 @@
 //! to survive power loss too.
 
 mod auth;
+pub mod child;
 mod config;
 pub mod credentials;
 mod error;

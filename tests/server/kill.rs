@@ -1,11 +1,11 @@
 //! What was acknowledged survives a SIGKILL of the real `ferry serve` process.
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use ferry::contract::records::{ImportBody, TokenResponse};
+use ferry::server::child::ServeChild;
 use ferry::server::sample;
 use reqwest::StatusCode;
 
@@ -13,49 +13,25 @@ use super::support::{sorted, POOL, TENANT};
 
 const SECRET: &str = "kill-test-secret";
 
-/// The child process, killed when the test ends however it ends.
-struct Serve(Child);
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Starts `ferry serve` on an ephemeral port; returns it and its URL.
-fn start(db: &Path) -> (Serve, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_ferry"))
-        .args([
-            "serve",
-            "--addr",
-            "127.0.0.1:0",
-            "--tenant",
-            TENANT,
-            "--pool",
-            POOL,
-        ])
-        .arg("--db")
-        .arg(db)
-        .env("FERRY_CLIENT_SECRET", SECRET)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start ferry serve");
-    let stdout = child.stdout.take().expect("stdout");
-    let serve = Serve(child);
-    let mut lines = BufReader::new(stdout).lines();
-    let url = lines
-        .next()
-        .and_then(Result::ok)
-        .and_then(|line| {
-            line.split_whitespace()
-                .find(|w| w.starts_with("http://"))
-                .map(str::to_owned)
-        })
-        .expect("ferry serve prints its URL first");
-    // Keep the pipe open and drained for whatever the server prints next.
-    std::thread::spawn(move || lines.for_each(drop));
+/// Starts `ferry serve` on an ephemeral port (killed when the test ends,
+/// however it ends); returns it and its URL.
+fn start(db: &Path) -> (ServeChild, String) {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_ferry"));
+    cmd.args([
+        "serve",
+        "--addr",
+        "127.0.0.1:0",
+        "--tenant",
+        TENANT,
+        "--pool",
+        POOL,
+    ])
+    .arg("--db")
+    .arg(db)
+    .env("FERRY_CLIENT_SECRET", SECRET)
+    .stderr(Stdio::null());
+    let serve = ServeChild::start(cmd, Duration::from_secs(30)).expect("start ferry serve");
+    let url = serve.url().to_owned();
     (serve, url)
 }
 
@@ -99,8 +75,7 @@ async fn acknowledged_imports_survive_a_sigkill() {
         assert_eq!(response.status(), StatusCode::NO_CONTENT);
     }
     // SIGKILL: no shutdown, no final checkpoint.
-    serve.0.kill().expect("kill");
-    serve.0.wait().expect("wait");
+    serve.kill().expect("kill");
 
     let (_serve, url) = start(&db);
     let token_b = token(&client, &url).await;
