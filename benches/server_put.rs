@@ -15,7 +15,7 @@
 //! client process are read from `/proc`, to show which side of an import is
 //! the expensive one. Defaults: 2000 requests, 8 clients, 100 users.
 
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -73,25 +73,15 @@ fn cpu_seconds(pid: &str) -> f64 {
 }
 
 fn start_server(dir: &std::path::Path) -> ServeChild {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_ferry"));
-    cmd.args([
-        "serve",
-        "--addr",
-        "127.0.0.1:0",
-        "--tenant",
-        TENANT,
-        "--pool",
-        POOL,
-    ])
-    .arg("--db")
-    .arg(dir.join("bench.db"))
-    .env("FERRY_CLIENT_SECRET", SECRET)
-    .env("RUST_LOG", "info")
-    .stderr(if std::env::var_os("FERRY_BENCH_SERVER_LOG").is_some() {
-        Stdio::inherit()
-    } else {
-        Stdio::null()
-    });
+    let mut cmd = ServeChild::command(env!("CARGO_BIN_EXE_ferry"), &dir.join("bench.db"));
+    cmd.args(["--tenant", TENANT, "--pool", POOL])
+        .env("FERRY_CLIENT_SECRET", SECRET)
+        .env("RUST_LOG", "info")
+        .stderr(if std::env::var_os("FERRY_BENCH_SERVER_LOG").is_some() {
+            Stdio::inherit()
+        } else {
+            Stdio::null()
+        });
     ServeChild::start(cmd, Duration::from_secs(60)).expect("start ferry serve")
 }
 

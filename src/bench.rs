@@ -540,13 +540,8 @@ impl Server {
         }
         let log = config.dir.join(format!("{name}-serve.log"));
         let err = fs::File::create(&log).map_err(io(format!("creating {}", log.display())))?;
-        let mut cmd = Command::new(&config.exe);
-        cmd.arg("serve")
-            .arg("--addr")
-            .arg("127.0.0.1:0")
-            .arg("--db")
-            .arg(&db)
-            .env("FERRY_CLIENT_SECRET", secret)
+        let mut cmd = ServeChild::command(&config.exe, &db);
+        cmd.env("FERRY_CLIENT_SECRET", secret)
             .stdin(Stdio::null())
             .stderr(err);
         if latency_ms > 0 {

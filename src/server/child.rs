@@ -7,7 +7,9 @@
 //! waits for it, then keeps reading (and dropping) the rest of standard
 //! output until the server exits, so that it never writes into a closed pipe.
 
+use std::ffi::OsStr;
 use std::io::{self, BufRead, BufReader};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
@@ -21,6 +23,14 @@ pub struct ServeChild {
 }
 
 impl ServeChild {
+    /// `EXE serve --addr 127.0.0.1:0 --db DB`: the server on an ephemeral
+    /// loopback port; add flags, environment and standard error to taste.
+    pub fn command(exe: impl AsRef<OsStr>, db: &Path) -> Command {
+        let mut cmd = Command::new(exe);
+        cmd.args(["serve", "--addr", "127.0.0.1:0", "--db"]).arg(db);
+        cmd
+    }
+
     /// Spawns `serve` (a `ferry serve …` command: this sets its standard
     /// output) and waits up to `deadline` for the URL it prints.
     pub fn start(mut serve: Command, deadline: Duration) -> io::Result<ServeChild> {

@@ -1,7 +1,7 @@
 //! What was acknowledged survives a SIGKILL of the real `ferry serve` process.
 
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 
 use ferry::contract::records::{ImportBody, TokenResponse};
@@ -16,20 +16,10 @@ const SECRET: &str = "kill-test-secret";
 /// Starts `ferry serve` on an ephemeral port (killed when the test ends,
 /// however it ends); returns it and its URL.
 fn start(db: &Path) -> (ServeChild, String) {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_ferry"));
-    cmd.args([
-        "serve",
-        "--addr",
-        "127.0.0.1:0",
-        "--tenant",
-        TENANT,
-        "--pool",
-        POOL,
-    ])
-    .arg("--db")
-    .arg(db)
-    .env("FERRY_CLIENT_SECRET", SECRET)
-    .stderr(Stdio::null());
+    let mut cmd = ServeChild::command(env!("CARGO_BIN_EXE_ferry"), db);
+    cmd.args(["--tenant", TENANT, "--pool", POOL])
+        .env("FERRY_CLIENT_SECRET", SECRET)
+        .stderr(Stdio::null());
     let serve = ServeChild::start(cmd, Duration::from_secs(30)).expect("start ferry serve");
     let url = serve.url().to_owned();
     (serve, url)
