@@ -14,7 +14,7 @@ use ferry::server::{self, ClientSecret, FaultConfig, ServerConfig, ServerHandle}
 use ferry::source::Format;
 use serde_json::Value;
 
-use crate::common::{describe, ferry, run_in};
+use crate::common::{describe, ferry, run_in, sorted};
 
 pub const SECRET: &str = "import-test-secret";
 pub const TENANT: &str = "acme";
@@ -98,15 +98,6 @@ impl Drop for Target {
     fn drop(&mut self) {
         self.stop();
     }
-}
-
-fn sorted(mut body: ImportBody) -> ImportBody {
-    body.pools.clear();
-    body.users.sort_by_key(|r| r.id);
-    body.user_credentials.sort_by_key(|r| r.id);
-    body.user_identifiers.sort_by_key(|r| r.id);
-    body.user_verifiable_addresses.sort_by_key(|r| r.id);
-    body
 }
 
 /// What the source maps to, according to the dry run: all batch bodies merged.

@@ -4,6 +4,8 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use ferry::contract::ImportBody;
+
 /// The `ferry` binary built for these tests.
 pub fn ferry() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_ferry"));
@@ -33,4 +35,14 @@ pub fn describe(output: &Output) -> String {
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     )
+}
+
+/// The user records of a body, sorted by id, for comparisons.
+pub fn sorted(mut body: ImportBody) -> ImportBody {
+    body.pools.clear();
+    body.users.sort_by_key(|r| r.id);
+    body.user_credentials.sort_by_key(|r| r.id);
+    body.user_identifiers.sort_by_key(|r| r.id);
+    body.user_verifiable_addresses.sort_by_key(|r| r.id);
+    body
 }

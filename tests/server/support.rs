@@ -3,6 +3,8 @@
 use std::time::Duration;
 
 use ferry::contract::records::{ErrorBody, ImportBody, TokenResponse};
+
+pub use crate::common::sorted;
 use ferry::server::{self, ClientSecret, ServerConfig, ServerHandle};
 use reqwest::header::CONTENT_TYPE;
 use reqwest::{Response, StatusCode};
@@ -204,16 +206,6 @@ pub fn detail<'a>(body: &'a ErrorBody, key: &str) -> &'a serde_json::Value {
         .as_ref()
         .and_then(|d| d.get(key))
         .unwrap_or(&serde_json::Value::Null)
-}
-
-/// The user records of a body, sorted by id, for comparisons.
-pub fn sorted(mut body: ImportBody) -> ImportBody {
-    body.pools.clear();
-    body.users.sort_by_key(|r| r.id);
-    body.user_credentials.sort_by_key(|r| r.id);
-    body.user_identifiers.sort_by_key(|r| r.id);
-    body.user_verifiable_addresses.sort_by_key(|r| r.id);
-    body
 }
 
 /// The `Ferry-Users-Existing` header of a 204.
