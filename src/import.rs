@@ -243,6 +243,8 @@ impl Stats {
 
 /// What is shared by every batch's delivery.
 struct Shared {
+    /// Where the users of a delivered batch go to be freed (see [`free_spent`]).
+    spent: std::sync::mpsc::Sender<Vec<MappedUser>>,
     client: Arc<TargetClient>,
     gate: Arc<ThrottleGate>,
     rate: Option<Arc<UserRate>>,
@@ -310,6 +312,7 @@ pub async fn run(
 
     // Reader thread: source → map → batch, a few batches ahead of the senders.
     let (tx, rx) = mpsc::channel::<Result<Batch, SourceError>>(config.concurrency.max(1) * 2);
+    let (spent, spent_users) = std::sync::mpsc::channel::<Vec<MappedUser>>();
     let reader_stop = stop.clone();
     let reader_counters = counters.clone();
     let reader = std::thread::Builder::new()
@@ -325,6 +328,7 @@ pub async fn run(
                 if tx.blocking_send(item).is_err() {
                     break;
                 }
+                free_spent(&spent_users);
             }
         })
         .map_err(|e| Error::Output {
@@ -333,6 +337,7 @@ pub async fn run(
         })?;
 
     let shared = Arc::new(Shared {
+        spent,
         gate: Arc::new(ThrottleGate::new(config.backoff)),
         rate: config.rate.map(|r| Arc::new(UserRate::per_second(r))),
         backoff: config.backoff,
@@ -366,6 +371,19 @@ pub async fn run(
     let done_now = counters_done(&counters).saturating_sub(base);
     let report = report_of(&acks.checkpoint, &acks.stats, elapsed, done_now, resumed);
     Ok(Finished { report, end })
+}
+
+/// Frees the users of delivered batches, on the reader thread that
+/// allocated them. A user is a few dozen small allocations (records,
+/// strings, JSON maps, the source fields); glibc returns a block freed by
+/// another thread to its owner's arena under that arena's lock, and the
+/// senders dropping them cost about a fifth of the client's CPU (measured:
+/// 2.5 against 2.0 CPU s for 200,000 users into a server that stores
+/// nothing).
+fn free_spent(spent: &std::sync::mpsc::Receiver<Vec<MappedUser>>) {
+    while let Ok(users) = spent.try_recv() {
+        drop(users);
+    }
 }
 
 fn counters_done(c: &Counters) -> u64 {
@@ -615,6 +633,8 @@ async fn deliver_batch(shared: Arc<Shared>, batch: Batch) -> Result<Delivered, S
         counts.unverifiable_hash += part.unverifiable_hash;
         rejects.extend(part.rejects);
     }
+    // Freed by the reader thread; if it has ended, here.
+    let _ = shared.spent.send(batch.users);
     rejects.sort_by_key(|r| r.row);
     Ok(Delivered {
         number: batch.number,
