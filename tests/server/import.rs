@@ -300,3 +300,77 @@ async fn a_sub_record_dropped_by_update_can_come_back() {
     );
     server.handle.shutdown().await;
 }
+
+/// Concurrent requests are committed together when they queue up for the
+/// writer (group commit); each still gets its own answer, and a refused one
+/// takes nobody else down with it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_requests_each_get_their_own_answer() {
+    let server = TestServer::start().await;
+    let token = server.token(TENANT).await;
+    let stored = sample::users(TENANT, POOL, 0..20);
+    assert_eq!(
+        server.put(TENANT, &token, None, &stored).await.status(),
+        StatusCode::NO_CONTENT
+    );
+
+    // 30 requests at once, of three kinds by index:
+    //  0: 20 new users (204);
+    //  1: 20 new users, one of which claims user 0's email (409, nothing stored);
+    //  2: the stored users again, under `fail` for odd requests (409) and
+    //     `ignore` for even ones (204, all 20 existing).
+    let requests = (0..30u64).map(|i| {
+        let (server, token) = (&server, &token);
+        let first = 100 + i * 20;
+        async move {
+            let (body, mode) = match i % 3 {
+                0 => (sample::users(TENANT, POOL, first..first + 20), None),
+                1 => {
+                    let mut body = sample::users(TENANT, POOL, first..first + 20);
+                    body.user_identifiers[7].identifier = "User.0@Example.com".into();
+                    body.user_identifiers[7].identifier_lc = "user.0@example.com".into();
+                    (body, None)
+                }
+                _ => {
+                    let mode = if i % 2 == 1 { "fail" } else { "ignore" };
+                    (sample::users(TENANT, POOL, 0..20), Some(mode))
+                }
+            };
+            let response = server.put(TENANT, token, mode, &body).await;
+            (i, response)
+        }
+    });
+    let mut expected = stored;
+    for (i, response) in futures::future::join_all(requests).await {
+        let first = 100 + i * 20;
+        match (i % 3, i % 2) {
+            (0, _) => {
+                assert_eq!(response.status(), StatusCode::NO_CONTENT, "request {i}");
+                assert_eq!(users_existing(&response), 0, "request {i}");
+                let added = sample::users(TENANT, POOL, first..first + 20);
+                expected.users.extend(added.users);
+                expected.user_credentials.extend(added.user_credentials);
+                expected.user_identifiers.extend(added.user_identifiers);
+                expected
+                    .user_verifiable_addresses
+                    .extend(added.user_verifiable_addresses);
+            }
+            (1, _) => {
+                let error = expect_error(response, 409, "identifier_taken").await;
+                assert_eq!(detail(&error, "index"), &json!(7), "request {i}");
+            }
+            (_, 1) => {
+                expect_error(response, 409, "record_exists").await;
+            }
+            _ => {
+                assert_eq!(response.status(), StatusCode::NO_CONTENT, "request {i}");
+                assert_eq!(users_existing(&response), 20, "request {i}");
+            }
+        }
+    }
+    assert_eq!(
+        sorted(server.export(TENANT, &token, "").await),
+        sorted(expected)
+    );
+    server.handle.shutdown().await;
+}
