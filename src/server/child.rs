@@ -52,15 +52,19 @@ impl ServeChild {
             child: Some(child),
             url: String::new(),
         };
+        // On error, dropping `started` kills the child.
         match url_rx.recv_timeout(deadline) {
             Ok(url) => {
                 started.url = url;
                 Ok(started)
             }
-            // Dropping `started` kills the child.
-            Err(_) => Err(io::Error::new(
+            Err(mpsc::RecvTimeoutError::Timeout) => Err(io::Error::new(
                 io::ErrorKind::TimedOut,
                 format!("ferry serve printed no URL within {} s", deadline.as_secs()),
+            )),
+            Err(mpsc::RecvTimeoutError::Disconnected) => Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "ferry serve closed its standard output without printing a URL (see its log)",
             )),
         }
     }
@@ -120,6 +124,14 @@ mod tests {
         cmd.arg("30");
         let err = ServeChild::start(cmd, Duration::from_millis(200)).unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::TimedOut);
+    }
+
+    #[test]
+    fn a_child_that_exits_without_a_url_is_reported_at_once() {
+        let mut cmd = Command::new("sh");
+        cmd.args(["-c", "echo 'cannot open the database'; exit 1"]);
+        let err = ServeChild::start(cmd, Duration::from_secs(30)).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::UnexpectedEof);
     }
 
     #[test]
