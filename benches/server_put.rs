@@ -20,7 +20,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use ferry::contract::records::TokenResponse;
+use ferry::contract::records::ImportMode;
+use ferry::send::client::{ClientConfig, TargetClient};
+use ferry::send::token::ClientSecret;
 use ferry::server::child::ServeChild;
 use ferry::server::sample;
 
@@ -85,25 +87,9 @@ fn start_server(dir: &std::path::Path) -> ServeChild {
     ServeChild::start(cmd, Duration::from_secs(60)).expect("start ferry serve")
 }
 
-async fn token(client: &reqwest::Client, base: &str) -> String {
-    let response = client
-        .post(format!("{base}/{TENANT}/system/oauth2/token"))
-        .basic_auth("ferry", Some(SECRET))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body("grant_type=client_credentials")
-        .send()
-        .await
-        .expect("token");
-    let bytes = response.bytes().await.expect("token body");
-    let answer: TokenResponse = serde_json::from_slice(&bytes).expect("token json");
-    answer.access_token
-}
-
 /// PUTs every body once from `concurrency` tasks; returns the elapsed time.
 async fn put_all(
-    client: &reqwest::Client,
-    url: &str,
-    token: &str,
+    client: &Arc<TargetClient>,
     bodies: &Arc<Vec<bytes::Bytes>>,
     concurrency: usize,
 ) -> Duration {
@@ -111,21 +97,16 @@ async fn put_all(
     let started = Instant::now();
     let mut tasks = Vec::new();
     for _ in 0..concurrency {
-        let (client, url, token) = (client.clone(), url.to_owned(), token.to_owned());
-        let (bodies, next) = (bodies.clone(), next.clone());
+        let (client, bodies, next) = (client.clone(), bodies.clone(), next.clone());
         tasks.push(tokio::spawn(async move {
             loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 let Some(body) = bodies.get(i) else { break };
                 let response = client
-                    .put(&url)
-                    .bearer_auth(&token)
-                    .header("content-type", "application/json")
-                    .body(body.clone())
-                    .send()
+                    .put_batch(body.clone(), ImportMode::Ignore)
                     .await
                     .expect("put");
-                assert_eq!(response.status().as_u16(), 204, "request {i}");
+                assert_eq!(response.status, 204, "request {i}");
             }
         }));
     }
@@ -163,12 +144,14 @@ async fn run(options: Options) {
     let server = start_server(dir.path());
     let base = server.url().to_owned();
     let pid = server.id().map(|id| id.to_string()).unwrap_or_default();
-    let client = reqwest::Client::builder()
-        .pool_max_idle_per_host(options.concurrency)
-        .build()
-        .expect("client");
-    let token = token(&client, &base).await;
-    let url = format!("{base}/api/identity/system/{TENANT}/configuration");
+    let mut config = ClientConfig::new(
+        url::Url::parse(&base).expect("server URL"),
+        TENANT,
+        "ferry",
+        ClientSecret::new(SECRET),
+    );
+    config.pool_size = options.concurrency.max(1);
+    let client = Arc::new(TargetClient::new(config).expect("client"));
     let building = Instant::now();
     let bodies: Arc<Vec<bytes::Bytes>> = Arc::new(
         (0..options.requests as u64)
@@ -187,7 +170,7 @@ async fn run(options: Options) {
     );
     for label in ["new users", "resend (ignore)"] {
         let (server_before, client_before) = (cpu_seconds(&pid), cpu_seconds("self"));
-        let elapsed = put_all(&client, &url, &token, &bodies, options.concurrency).await;
+        let elapsed = put_all(&client, &bodies, options.concurrency).await;
         let server_cpu = cpu_seconds(&pid) - server_before;
         let client_cpu = cpu_seconds("self") - client_before;
         report(label, &options, elapsed, server_cpu, client_cpu);

@@ -30,8 +30,11 @@ use std::time::{Duration, Instant};
 use futures::StreamExt;
 use serde::Serialize;
 
+use crate::contract::records::ImportMode;
 use crate::dry_run::batch_file_name;
 use crate::report::{DryRunReport, ImportReport};
+use crate::send::client::{ClientConfig, TargetClient};
+use crate::send::token::ClientSecret;
 use crate::server::child::ServeChild;
 
 /// The import time of every run, so that the dry run and the imports send the same bytes.
@@ -620,33 +623,34 @@ async fn replay(
     let text = fs::read(&report_path).map_err(io(format!("reading {}", report_path.display())))?;
     let report: DryRunReport = serde_json::from_slice(&text)
         .map_err(|e| BenchError::Protocol(format!("{}: {e}", report_path.display())))?;
-    let http = reqwest::Client::builder()
-        .pool_max_idle_per_host(concurrency)
-        .build()
+    let base =
+        url::Url::parse(url).map_err(|e| BenchError::Protocol(format!("server URL {url}: {e}")))?;
+    let mut client_config = ClientConfig::new(
+        base,
+        TENANT,
+        crate::server::DEFAULT_CLIENT_ID,
+        ClientSecret::new(secret),
+    );
+    client_config.pool_size = concurrency.max(1);
+    let client = TargetClient::new(client_config)
         .map_err(|e| BenchError::Protocol(format!("HTTP client: {e}")))?;
-    let token = token(&http, url, secret).await?;
-    let put_url = format!("{url}/api/identity/system/{TENANT}/configuration?mode=ignore");
     let files = (1..=report.batches).map(|n| dir.join(batch_file_name(n)));
     let puts = futures::stream::iter(files)
         .map(|path| {
-            let (http, put_url, token) = (&http, &put_url, &token);
+            let client = &client;
             async move {
                 let body = tokio::fs::read(&path)
                     .await
                     .map_err(io(format!("reading {}", path.display())))?;
-                let response = http
-                    .put(put_url)
-                    .bearer_auth(token)
-                    .header("content-type", "application/json")
-                    .body(body)
-                    .send()
+                let response = client
+                    .put_batch(body.into(), ImportMode::Ignore)
                     .await
                     .map_err(|e| BenchError::Protocol(format!("PUT failed: {e}")))?;
-                if response.status().as_u16() != 204 {
+                if response.status != 204 {
                     return Err(BenchError::Protocol(format!(
                         "PUT of {} answered {}",
                         path.display(),
-                        response.status()
+                        response.status
                     )));
                 }
                 Ok(())
@@ -658,25 +662,6 @@ async fn replay(
         done?;
     }
     Ok(report.mapped)
-}
-
-/// A client-credentials token from the server.
-async fn token(http: &reqwest::Client, url: &str, secret: &str) -> Result<String, BenchError> {
-    let response = http
-        .post(format!("{url}/{TENANT}/system/oauth2/token"))
-        .basic_auth(crate::server::DEFAULT_CLIENT_ID, Some(secret))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body("grant_type=client_credentials")
-        .send()
-        .await
-        .map_err(|e| BenchError::Protocol(format!("token request failed: {e}")))?;
-    let bytes = response
-        .bytes()
-        .await
-        .map_err(|e| BenchError::Protocol(format!("token answer: {e}")))?;
-    let answer: crate::contract::TokenResponse = serde_json::from_slice(&bytes)
-        .map_err(|_| BenchError::Protocol("the token answer is not a token".into()))?;
-    Ok(answer.access_token)
 }
 
 /// "2 × AMD EPYC", from the number of CPUs and `/proc/cpuinfo`.

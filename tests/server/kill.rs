@@ -4,10 +4,11 @@ use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
 
-use ferry::contract::records::{ImportBody, TokenResponse};
+use ferry::contract::records::ImportMode;
+use ferry::send::client::{ClientConfig, TargetClient};
+use ferry::send::token::ClientSecret;
 use ferry::server::child::ServeChild;
 use ferry::server::sample;
-use reqwest::StatusCode;
 
 use super::support::{sorted, POOL, TENANT};
 
@@ -25,58 +26,38 @@ fn start(db: &Path) -> (ServeChild, String) {
     (serve, url)
 }
 
-async fn token(client: &reqwest::Client, url: &str) -> String {
-    let response = client
-        .post(format!("{url}/{TENANT}/system/oauth2/token"))
-        .basic_auth("ferry", Some(SECRET))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body("grant_type=client_credentials")
-        .send()
-        .await
-        .expect("token");
-    let bytes = response.bytes().await.expect("token body");
-    serde_json::from_slice::<TokenResponse>(&bytes)
-        .expect("token json")
-        .access_token
+/// A client of the test tenant on the server at `url`.
+fn client(url: &str) -> TargetClient {
+    let base = url::Url::parse(url).expect("server URL");
+    TargetClient::new(ClientConfig::new(
+        base,
+        TENANT,
+        "ferry",
+        ClientSecret::new(SECRET),
+    ))
+    .expect("client")
 }
 
 #[tokio::test]
 async fn acknowledged_imports_survive_a_sigkill() {
     let dir = tempfile::tempdir().expect("temp dir");
     let db = dir.path().join("killed.db");
-    let client = reqwest::Client::builder()
-        .timeout(Duration::from_secs(30))
-        .build()
-        .expect("client");
-    let config_url = |url: &str| format!("{url}/api/identity/system/{TENANT}/configuration");
 
     let (mut serve, url) = start(&db);
-    let token_a = token(&client, &url).await;
+    let before = client(&url);
     for n in 0..5u64 {
         let body = sample::users(TENANT, POOL, n * 20..(n + 1) * 20);
-        let response = client
-            .put(config_url(&url))
-            .bearer_auth(&token_a)
-            .header("content-type", "application/json")
-            .body(serde_json::to_vec(&body).expect("json"))
-            .send()
+        let body = serde_json::to_vec(&body).expect("json");
+        let response = before
+            .put_batch(body.into(), ImportMode::Ignore)
             .await
             .expect("put");
-        assert_eq!(response.status(), StatusCode::NO_CONTENT);
+        assert_eq!(response.status, 204);
     }
     // SIGKILL: no shutdown, no final checkpoint.
     serve.kill().expect("kill");
 
     let (_serve, url) = start(&db);
-    let token_b = token(&client, &url).await;
-    let response = client
-        .get(config_url(&url))
-        .bearer_auth(&token_b)
-        .send()
-        .await
-        .expect("export");
-    assert_eq!(response.status(), StatusCode::OK);
-    let bytes = response.bytes().await.expect("export body");
-    let stored: ImportBody = serde_json::from_slice(&bytes).expect("export json");
+    let stored = client(&url).export().await.expect("export");
     assert_eq!(sorted(stored), sorted(sample::users(TENANT, POOL, 0..100)));
 }
