@@ -327,10 +327,12 @@ struct Writer {
     checkpointer: Checkpointer,
 }
 
+/// Takes the queue's jobs in groups until `Close` or the queue ends, then
+/// closes the database (and answers `Close` once it is closed).
 fn writer_loop(mut writer: Writer, mut queue: mpsc::Receiver<Job>) {
     let mut group = Vec::with_capacity(MAX_GROUP);
+    let mut close = None;
     while let Some(job) = queue.blocking_recv() {
-        let mut close = None;
         let mut next = Some(job);
         while let Some(job) = next.take() {
             match job {
@@ -345,15 +347,15 @@ fn writer_loop(mut writer: Writer, mut queue: mpsc::Receiver<Job>) {
             commit_group(&mut writer, &mut group);
             writer.checkpointer.after_commit(&writer.conn);
         }
-        if let Some(reply) = close {
-            writer.checkpointer.stop();
-            close_connection(writer.conn);
-            let _ = reply.send(());
-            return;
+        if close.is_some() {
+            break;
         }
     }
     writer.checkpointer.stop();
     close_connection(writer.conn);
+    if let Some(reply) = close {
+        let _ = reply.send(());
+    }
 }
 
 /// Applies a group of imports and answers each request (emptying `group`):
