@@ -661,3 +661,78 @@ fn the_readme_first_command_imports_into_the_embedded_target() {
         describe(&again)
     );
 }
+
+/// A checkpoint written by ferry 0.1.0 (format version 1, settings as text)
+/// still resumes: `tests/data/checkpoint-v1/` holds a 200-row source, the
+/// checkpoint of a run interrupted after 7 of its 20 batches (71 rows, one
+/// rejected) and that run's rejects file.
+#[test]
+fn a_checkpoint_written_by_ferry_0_1_0_still_resumes() {
+    let work = tempfile::tempdir().unwrap();
+    let dir = work.path();
+    let fixture = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/checkpoint-v1");
+    for name in [
+        "users.csv",
+        "users.csv.ferry-checkpoint",
+        "users.csv.rejects.jsonl",
+    ] {
+        std::fs::copy(fixture.join(name), dir.join(name)).unwrap();
+    }
+    // The checkpoint fingerprints the source's modification time: give the copy the original's.
+    let checkpoint = std::fs::read_to_string(dir.join("users.csv.ferry-checkpoint")).unwrap();
+    let body: Value = serde_json::from_str(checkpoint.lines().nth(1).unwrap()).unwrap();
+    let modified = &body["source"]["modified"];
+    let time = std::time::UNIX_EPOCH
+        + Duration::new(
+            modified["secs"].as_u64().unwrap(),
+            modified["nanos"].as_u64().unwrap() as u32,
+        );
+    std::fs::File::options()
+        .write(true)
+        .open(dir.join("users.csv"))
+        .unwrap()
+        .set_modified(time)
+        .unwrap();
+
+    let output = run_in(
+        dir,
+        &[
+            "import",
+            "users.csv",
+            "--batch-size",
+            "10",
+            "--import-time",
+            "2026-01-01T00:00:00Z",
+            "--quiet",
+            "--report",
+            "report.json",
+        ],
+    );
+    assert_eq!(
+        output.status.code(),
+        Some(3),
+        "two rows of the source are bad on purpose: {}",
+        describe(&output)
+    );
+    let r = report(dir, "report.json");
+    assert_adds_up(&r);
+    assert_eq!(
+        (
+            r["read"].as_u64(),
+            r["rejected"].as_u64(),
+            r["batches"].as_u64(),
+            r["resumed"].as_bool(),
+            r["complete"].as_bool()
+        ),
+        (Some(200), Some(2), Some(20), Some(true), Some(true)),
+        "{r}"
+    );
+    // Only the 13 batches after the watermark were sent.
+    assert_eq!(r["attempts"].as_u64(), Some(13), "{r}");
+    let rejects = std::fs::read_to_string(dir.join("users.csv.rejects.jsonl")).unwrap();
+    let rows: Vec<u64> = rejects
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap()["row"].as_u64().unwrap())
+        .collect();
+    assert_eq!(rows, [58, 165], "each rejected row once, in order");
+}
