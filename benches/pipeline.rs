@@ -14,7 +14,7 @@ use ferry::batch::Batcher;
 use ferry::mapping::ids::{IdScope, RecordKind};
 use ferry::mapping::{Mapper, MappingConfig, Target};
 use ferry::sample::{self, SampleSpec};
-use ferry::source::{Format, ResumePoint, SourceReader};
+use ferry::source::{Format, Position, SourceReader};
 use time::macros::datetime;
 
 /// Users per batch, the platform guide's maximum and ferry's default.
@@ -45,7 +45,7 @@ fn one_batch(data: &'static [u8], format: Format) -> usize {
         import_time: datetime!(2025-01-01 00:00:00 UTC),
     };
     let mapper = Mapper::new(target, mapping);
-    let start = ResumePoint { offset: 0, row: 1 };
+    let start = Position { offset: 0, row: 1 };
     let mut batches = Batcher::new(reader, mapper, USERS as usize, start, 1);
     let batch = batches.next().expect("one batch").expect("readable");
     assert_eq!(batch.users.len(), USERS as usize);
@@ -55,7 +55,7 @@ fn one_batch(data: &'static [u8], format: Format) -> usize {
 fn batch_of_100(c: &mut Criterion) {
     let mut group = c.benchmark_group("batch_of_100");
     group.throughput(Throughput::Elements(USERS));
-    for (name, format) in [("csv", Format::Csv), ("jsonl", Format::JsonLines)] {
+    for (name, format) in [("csv", Format::CSV), ("jsonl", Format::JSON_LINES)] {
         let data: &'static [u8] = Box::leak(sample(format).into_boxed_slice());
         group.bench_function(name, |b| b.iter(|| one_batch(black_box(data), format)));
     }

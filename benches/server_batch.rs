@@ -21,7 +21,7 @@ use ferry::contract::ImportBody;
 use ferry::mapping::{Mapper, MappingConfig, Target};
 use ferry::sample::{self, SampleSpec};
 use ferry::server::{app, AppState, ClientSecret, ServerConfig};
-use ferry::source::{Format, ResumePoint, SourceReader};
+use ferry::source::{Format, Position, SourceReader};
 use time::macros::datetime;
 use tower::ServiceExt;
 
@@ -37,11 +37,11 @@ fn bodies() -> Vec<Bytes> {
         users: SAMPLE_USERS,
         bad_rows: 0,
         seed: 3,
-        format: Format::Csv,
+        format: Format::CSV,
     };
     let mut data = Vec::new();
     sample::write(&spec, &mut data).expect("sample in memory");
-    let reader = SourceReader::from_reader("bench", Cursor::new(data), Format::Csv).expect("csv");
+    let reader = SourceReader::from_reader("bench", Cursor::new(data), Format::CSV).expect("csv");
     let mapping = MappingConfig::default()
         .resolve(reader.headers())
         .expect("mapping");
@@ -50,7 +50,7 @@ fn bodies() -> Vec<Bytes> {
         pool: "default".into(),
         import_time: datetime!(2025-01-01 00:00:00 UTC),
     };
-    let start = ResumePoint { offset: 0, row: 1 };
+    let start = Position { offset: 0, row: 1 };
     Batcher::new(reader, Mapper::new(target, mapping), BATCH, start, 1)
         .map(|b| b.expect("readable").body)
         .collect()

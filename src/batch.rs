@@ -19,7 +19,7 @@ use serde::Serialize;
 
 use crate::mapping::{Mapped, MappedUser, Mapper, UserRecords};
 use crate::reject::Rejection;
-use crate::source::{ResumePoint, Row, SourceError};
+use crate::source::{Position, Row, SourceError};
 
 /// Default users per request, the platform guide's maximum.
 pub const DEFAULT_BATCH_SIZE: usize = 100;
@@ -38,9 +38,9 @@ pub struct Batch {
     /// The request body (the four arrays); empty when there are no users.
     pub body: Bytes,
     /// Where this batch's first row starts.
-    pub start: ResumePoint,
+    pub start: Position,
     /// Where the next batch's first row starts.
-    pub end: ResumePoint,
+    pub end: Position,
 }
 
 impl Batch {
@@ -97,7 +97,7 @@ pub struct Batcher<I> {
     /// Number of the batch being filled.
     number: u64,
     /// Where the next row starts (and its number).
-    position: ResumePoint,
+    position: Position,
     /// The batch being filled.
     open: Open,
     /// Whether the source is exhausted.
@@ -109,7 +109,7 @@ pub struct Batcher<I> {
 struct Open {
     users: Vec<MappedUser>,
     rejected: Vec<Rejection>,
-    start: Option<ResumePoint>,
+    start: Option<Position>,
 }
 
 impl<I: Iterator<Item = Result<Row, SourceError>>> Batcher<I> {
@@ -118,7 +118,7 @@ impl<I: Iterator<Item = Result<Row, SourceError>>> Batcher<I> {
         rows: I,
         mapper: Mapper,
         size: usize,
-        from: ResumePoint,
+        from: Position,
         first_number: u64,
     ) -> Batcher<I> {
         Batcher {
@@ -132,12 +132,7 @@ impl<I: Iterator<Item = Result<Row, SourceError>>> Batcher<I> {
         }
     }
 
-    /// Where the next unread row starts.
-    pub fn position(&self) -> ResumePoint {
-        self.position
-    }
-
-    fn close(&mut self, end: ResumePoint) -> Batch {
+    fn close(&mut self, end: Position) -> Batch {
         let open = std::mem::take(&mut self.open);
         let body = if open.users.is_empty() {
             Bytes::new()
@@ -175,14 +170,8 @@ impl<I: Iterator<Item = Result<Row, SourceError>>> Iterator for Batcher<I> {
                     return any.then(|| Ok(self.close(self.position)));
                 }
             };
-            let here = ResumePoint {
-                offset: row.offset,
-                row: row.row,
-            };
-            self.position = ResumePoint {
-                offset: row.end,
-                row: row.row + 1,
-            };
+            let here = Position::at(&row);
+            self.position = Position::after(&row);
             let mut closed = None;
             match self.mapper.map_row(row) {
                 Mapped::User(user) => {

@@ -54,6 +54,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+pub use crate::source::Position;
+
 /// The `format` of the header line.
 pub const FORMAT: &str = "ferry-checkpoint";
 /// The version of the layout this ferry reads and writes.
@@ -332,17 +334,6 @@ impl Settings {
 
 // ---------------------------------------------------------------------------
 // Progress
-
-/// A place in the source, as the source reader reports it.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Position {
-    /// Byte offset: where to seek.
-    pub byte: u64,
-    /// Line number, for messages (a CSV record may span lines).
-    pub line: u64,
-    /// Row (record) number.
-    pub row: u64,
-}
 
 /// How the rows of some batches ended.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -875,8 +866,7 @@ mod tests {
 
     fn pos(row: u64) -> Position {
         Position {
-            byte: row * 100,
-            line: row + 1,
+            offset: row * 100,
             row,
         }
     }

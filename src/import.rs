@@ -42,7 +42,7 @@ use tokio_util::sync::CancellationToken;
 use crate::batch::{encode, Batch};
 use crate::checkpoint::{
     resume_rejects_file, BatchAck, Checkpoint, CheckpointError, CheckpointWriter, Counts, Mismatch,
-    Position, Settings, SourceFingerprint,
+    Settings, SourceFingerprint,
 };
 use crate::contract::{ImportBody, ImportMode};
 use crate::error::Error;
@@ -56,7 +56,7 @@ use crate::send::client::{PutResponse, TargetClient};
 use crate::send::deliver::{Delivery, Sender, StopReason, Verdict};
 use crate::send::gate::ThrottleGate;
 use crate::send::rate::UserRate;
-use crate::source::{Input, ResumePoint, SourceError};
+use crate::source::{Input, Position, SourceError};
 
 /// Everything an import needs besides the target client; validated once.
 #[derive(Debug, Clone)]
@@ -256,7 +256,7 @@ struct Shared {
 /// One batch, delivered: how its rows ended.
 struct Delivered {
     number: u64,
-    end: ResumePoint,
+    end: Position,
     counts: Counts,
     rejects: Vec<Rejection>,
     deliveries: Vec<Delivery>,
@@ -281,15 +281,7 @@ pub async fn run(
         });
     }
     let mark = checkpoint.progress.watermark().clone();
-    let resume = (mark.next_batch > 0).then(|| {
-        (
-            ResumePoint {
-                offset: mark.next_start.byte,
-                row: mark.next_start.row,
-            },
-            mark.next_batch + 1,
-        )
-    });
+    let resume = (mark.next_batch > 0).then(|| (mark.next_start, mark.next_batch + 1));
     let batches = config.body.batches(resume)?;
     // A new run starts the rejects file empty; a resumed one cuts it back to
     // what the checkpoint vouches for.
@@ -553,11 +545,7 @@ impl Acknowledger {
         }
         let ack = BatchAck {
             batch: ack_index(delivered.number),
-            end: Position {
-                byte: delivered.end.offset,
-                line: 0,
-                row: delivered.end.row,
-            },
+            end: delivered.end,
             counts: delivered.counts,
             rejects,
         };

@@ -11,7 +11,7 @@ use time::OffsetDateTime;
 use crate::batch::{Batcher, DEFAULT_BATCH_SIZE, MAX_BATCH_SIZE};
 use crate::error::Error;
 use crate::mapping::{Mapper, MappingConfig, Target};
-use crate::source::{Format, Input, ResumePoint, SourceReader};
+use crate::source::{Format, Input, Position, SourceReader};
 
 /// Everything that shapes the request bodies of a run. Two runs with equal
 /// settings over the same source produce the same bytes.
@@ -38,20 +38,7 @@ impl BodySettings {
         pool: &str,
         import_time: OffsetDateTime,
     ) -> Result<BodySettings, Error> {
-        let format = match (format, &input) {
-            (Some(format), _) => format,
-            (None, Input::File(path)) => Format::from_path(path).ok_or_else(|| {
-                Error::Usage(format!(
-                    "cannot tell the format of {} from its extension; use --format csv|jsonl",
-                    path.display()
-                ))
-            })?,
-            (None, Input::Stdin) => {
-                return Err(Error::Usage(
-                    "reading standard input needs --format csv|jsonl".into(),
-                ))
-            }
-        };
+        let format = Format::resolve(&input, format)?;
         if tenant.is_empty() || pool.is_empty() {
             return Err(Error::Usage("tenant and pool must not be empty".into()));
         }
@@ -101,10 +88,7 @@ impl BodySettings {
     /// phone the interrupted run had seen: duplicates are then decided exactly
     /// as in an uninterrupted run (and so is the key policy of a JSON Lines
     /// source, decided by its first record). Reading is cheap next to sending.
-    pub fn batches(
-        &self,
-        resume: Option<(ResumePoint, u64)>,
-    ) -> Result<Batcher<SourceReader>, Error> {
+    pub fn batches(&self, resume: Option<(Position, u64)>) -> Result<Batcher<SourceReader>, Error> {
         let reader = SourceReader::open(&self.input, self.format, resume.map(|(point, _)| point))?;
         let mapping = self.mapping.resolve(reader.headers())?;
         let mut mapper = Mapper::new(self.target.clone(), mapping);
@@ -121,7 +105,7 @@ impl BodySettings {
                 (point, number)
             }
             None => (
-                ResumePoint {
+                Position {
                     offset: reader.bytes_read(),
                     row: 1,
                 },

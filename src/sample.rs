@@ -104,8 +104,8 @@ impl BadKind {
     /// The rules a row of `format` can break.
     fn for_format(format: Format) -> Vec<BadKind> {
         let applies = |kind: &BadKind| match kind {
-            BadKind::WrongColumnCount | BadKind::InvalidUtf8 => format == Format::Csv,
-            BadKind::InvalidJson => format == Format::JsonLines,
+            BadKind::WrongColumnCount | BadKind::InvalidUtf8 => format == Format::CSV,
+            BadKind::InvalidJson => format == Format::JSON_LINES,
             _ => true,
         };
         BadKind::ALL.into_iter().filter(applies).collect()
@@ -780,14 +780,17 @@ enum Sink<'w, W: Write> {
 
 impl<'w, W: Write> Sink<'w, W> {
     fn new(format: Format, out: &'w mut W) -> std::io::Result<Sink<'w, W>> {
-        Ok(match format {
-            Format::Csv => {
-                let mut writer = csv::WriterBuilder::new().flexible(true).from_writer(out);
-                writer.write_record(Field::ALL.map(Field::name))?;
-                Sink::Csv(Box::new(writer))
-            }
-            Format::JsonLines => Sink::Jsonl(out),
-        })
+        if format == Format::CSV {
+            let mut writer = csv::WriterBuilder::new().flexible(true).from_writer(out);
+            writer.write_record(Field::ALL.map(Field::name))?;
+            Ok(Sink::Csv(Box::new(writer)))
+        } else if format == Format::JSON_LINES {
+            Ok(Sink::Jsonl(out))
+        } else {
+            Err(std::io::Error::other(format!(
+                "ferry sample writes csv or jsonl, not {format}"
+            )))
+        }
     }
 
     fn write(&mut self, fields: &[(&str, &str); 14]) -> std::io::Result<()> {
@@ -866,7 +869,7 @@ mod tests {
 
     #[test]
     fn same_seed_same_bytes_other_seed_other_bytes() {
-        for format in [Format::Csv, Format::JsonLines] {
+        for format in [Format::CSV, Format::JSON_LINES] {
             let (a, ra) = sample(format, 200, 10, 7);
             let (b, rb) = sample(format, 200, 10, 7);
             assert_eq!(a, b);
@@ -877,7 +880,7 @@ mod tests {
 
     #[test]
     fn counts_add_up() {
-        let (out, report) = sample(Format::JsonLines, 500, 25, 1);
+        let (out, report) = sample(Format::JSON_LINES, 500, 25, 1);
         assert_eq!(report.users, 500);
         assert_eq!(report.rows, report.users + report.bad.len() as u64);
         assert!(

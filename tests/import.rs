@@ -732,7 +732,11 @@ fn a_checkpoint_written_by_ferry_0_1_0_still_resumes() {
     let rejects = std::fs::read_to_string(dir.join("users.csv.rejects.jsonl")).unwrap();
     let rows: Vec<u64> = rejects
         .lines()
-        .map(|l| serde_json::from_str::<Value>(l).unwrap()["row"].as_u64().unwrap())
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["row"]
+                .as_u64()
+                .unwrap()
+        })
         .collect();
     assert_eq!(rows, [58, 165], "each rejected row once, in order");
 }

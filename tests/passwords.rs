@@ -370,7 +370,7 @@ fn sample_users_of_every_format_sign_in_and_expire_on_request() {
         users: 60,
         bad_rows: 0,
         seed: 5,
-        format: Format::Csv,
+        format: Format::CSV,
     };
     let plain = dir.join("plain.jsonl");
     sample::write_file_with_passwords(

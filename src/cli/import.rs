@@ -23,22 +23,6 @@ use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 use url::Url;
 
-/// Source format names on the command line.
-#[derive(Debug, Clone, Copy, clap::ValueEnum)]
-pub enum FormatArg {
-    Csv,
-    Jsonl,
-}
-
-impl From<FormatArg> for Format {
-    fn from(f: FormatArg) -> Format {
-        match f {
-            FormatArg::Csv => Format::Csv,
-            FormatArg::Jsonl => Format::JsonLines,
-        }
-    }
-}
-
 /// Import a user export (CSV or JSON Lines) into an Identity Pools bulk import
 /// API. Each source row becomes a user with its credential, identifiers and
 /// addresses, all with deterministic ids, sent in batches.
@@ -46,9 +30,9 @@ impl From<FormatArg> for Format {
 pub struct ImportArgs {
     /// The export to import: a .csv, .jsonl or .ndjson file, or - for standard input.
     pub source: String,
-    /// Source format; by default from the file extension.
-    #[arg(long, value_enum)]
-    pub format: Option<FormatArg>,
+    /// Source format (csv, jsonl); by default from the file extension.
+    #[arg(long, value_name = "FORMAT")]
+    pub format: Option<Format>,
     /// Mapping file (TOML): column renames, constants, defaults, user key.
     #[arg(long, value_name = "FILE")]
     pub mapping: Option<PathBuf>,
@@ -158,11 +142,7 @@ impl From<ModeArg> for ImportMode {
 impl ImportArgs {
     /// Turns the flags into the settings that shape request bodies.
     fn body_settings(&self) -> Result<BodySettings, Error> {
-        let input = if self.source == "-" {
-            Input::Stdin
-        } else {
-            Input::File(PathBuf::from(&self.source))
-        };
+        let input = Input::from_arg(&self.source);
         let import_time = match &self.import_time {
             Some(text) => OffsetDateTime::parse(text, &Rfc3339)
                 .map_err(|e| Error::Usage(format!("--import-time '{text}' is not RFC 3339: {e}")))?
@@ -171,7 +151,7 @@ impl ImportArgs {
         };
         let mut settings = BodySettings::new(
             input,
-            self.format.map(Format::from),
+            self.format,
             &self.tenant,
             &self.pool,
             import_time,

@@ -26,13 +26,22 @@ use std::sync::Arc;
 
 use csv_core::ReadRecordResult;
 
-use super::fields::Header;
-use super::input::ByteStream;
-use super::{
-    lossy_prefix, too_long_reason, Fields, Input, InvalidRow, ResumePoint, Row, RowBody,
-    SourceError, RAW_PREFIX_BYTES,
+use super::error::SourceError;
+use super::fields::{Fields, Header};
+use super::format::FormatSpec;
+use super::input::{ByteStream, Input};
+use super::row::{
+    lossy_prefix, too_long_reason, InvalidRow, Position, Row, RowBody, RowReader, RAW_PREFIX_BYTES,
 };
 use crate::contract::rules::MAX_ROW_BYTES;
+
+/// The CSV format: `--format csv`, `*.csv`.
+pub(super) const FORMAT: FormatSpec = FormatSpec {
+    name: "csv",
+    names: &["csv"],
+    extensions: &["csv"],
+    open: |name, bytes| Ok(Box::new(CsvReader::open(name, bytes)?)),
+};
 
 /// How many bytes of a row are kept as its raw text: a whole row at the size
 /// limit, with its line terminator.
@@ -89,43 +98,6 @@ impl CsvReader {
         let names = reader.read_header(name)?;
         reader.header = Arc::new(Header::new(names));
         Ok(reader)
-    }
-
-    /// Moves to `resume`, after the header has been read. The parser state
-    /// is kept: after a record it is ready for the next one, wherever it is.
-    pub(super) fn skip_to(
-        &mut self,
-        input: &Input,
-        resume: ResumePoint,
-    ) -> Result<(), SourceError> {
-        self.bytes.skip_to(input, resume.offset)?;
-        self.next_row = resume.row;
-        Ok(())
-    }
-
-    /// The column names.
-    pub(super) fn headers(&self) -> &[String] {
-        self.header.names()
-    }
-
-    /// The absolute offset reached.
-    pub(super) fn bytes_read(&self) -> u64 {
-        self.bytes.offset()
-    }
-
-    /// The next row, `None` at the end of the file.
-    pub(super) fn next_row(&mut self) -> io::Result<Option<Row>> {
-        let Some(span) = self.read_record()? else {
-            return Ok(None);
-        };
-        let row = self.next_row;
-        self.next_row += 1;
-        Ok(Some(Row {
-            row,
-            offset: span.start,
-            end: span.end,
-            body: self.body(&span),
-        }))
     }
 
     /// Reads the first record as column names and checks them.
@@ -265,6 +237,38 @@ impl CsvReader {
             self.bytes.consume(1);
         }
         Ok(())
+    }
+}
+
+impl RowReader for CsvReader {
+    /// Moves to `resume`, after the header has been read. The parser state
+    /// is kept: after a record it is ready for the next one, wherever it is.
+    fn skip_to(&mut self, input: &Input, resume: Position) -> Result<(), SourceError> {
+        self.bytes.skip_to(input, resume.offset)?;
+        self.next_row = resume.row;
+        Ok(())
+    }
+
+    fn headers(&self) -> Option<&[String]> {
+        Some(self.header.names())
+    }
+
+    fn bytes_read(&self) -> u64 {
+        self.bytes.offset()
+    }
+
+    fn next_row(&mut self) -> io::Result<Option<Row>> {
+        let Some(span) = self.read_record()? else {
+            return Ok(None);
+        };
+        let row = self.next_row;
+        self.next_row += 1;
+        Ok(Some(Row {
+            row,
+            offset: span.start,
+            end: span.end,
+            body: self.body(&span),
+        }))
     }
 }
 

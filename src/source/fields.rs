@@ -24,6 +24,8 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
+use super::members::{index_object, key_tag, Key, Member};
+
 /// The column names of a CSV source and their positions, shared by its records.
 #[derive(Debug, PartialEq, Eq)]
 pub(super) struct Header {
@@ -90,35 +92,6 @@ struct JsonFields {
     /// The members in source order; a repeated key keeps every occurrence and
     /// lookups take the last one, as `serde_json` does.
     members: Box<[Member]>,
-}
-
-/// Where one member of a JSON object lies in its text.
-#[derive(Debug, Clone, PartialEq)]
-pub(super) struct Member {
-    /// The key.
-    pub(super) key: Key,
-    /// [`key_tag`] of the key: lookups compare it before the key itself.
-    pub(super) tag: u32,
-    /// Start and end of the raw value (`"a\"b"`, `12`, `[1,2]`, ...).
-    pub(super) value: (u32, u32),
-}
-
-/// A member's key.
-#[derive(Debug, Clone, PartialEq)]
-pub(super) enum Key {
-    /// Start and end of the key's text (without quotes), which has no escapes.
-    Span(u32, u32),
-    /// A key written with escapes, decoded.
-    Decoded(Box<str>),
-}
-
-/// A cheap fingerprint of a key (its length and first and last bytes) that
-/// tells most column names apart without comparing them.
-pub(super) fn key_tag(key: &str) -> u32 {
-    let bytes = key.as_bytes();
-    let first = bytes.first().copied().unwrap_or(0) as u32;
-    let last = bytes.last().copied().unwrap_or(0) as u32;
-    ((bytes.len() as u32) << 16) ^ (first << 8) ^ last
 }
 
 impl JsonFields {
@@ -208,7 +181,7 @@ impl Fields {
         let text = Value::Object(object).to_string();
         let mut members = Vec::new();
         // Cannot fail: serde_json has just written this text as an object.
-        if super::jsonl::index_object(&text, &mut members).is_err() {
+        if index_object(&text, &mut members).is_err() {
             members.clear();
         }
         Fields::json(&text, &mut members)

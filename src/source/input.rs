@@ -1,4 +1,5 @@
-//! The bytes of a source: a buffered reader that knows its absolute offset.
+//! Where a source comes from ([`Input`]), and its bytes: a buffered reader
+//! that knows its absolute offset.
 //!
 //! Both parsers read through [`ByteStream`]'s `fill_buf` / `consume`, and
 //! every consumed byte moves `offset`, so a row's offsets are exact file
@@ -9,7 +10,9 @@
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Cursor, Read, Seek, SeekFrom};
 
-use super::{Input, SourceError};
+use std::path::PathBuf;
+
+use super::error::SourceError;
 
 /// Size of the read buffer. Large enough that a row (at most 64 KiB, usually
 /// a few hundred bytes) rarely straddles two reads.
@@ -17,6 +20,34 @@ const BUFFER_BYTES: usize = 256 * 1024;
 
 /// The UTF-8 byte order mark.
 const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
+
+/// Where a source is read from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Input {
+    /// Standard input (`-` on the command line); cannot be resumed by seeking.
+    Stdin,
+    /// A file.
+    File(PathBuf),
+}
+
+impl Input {
+    /// The input a command-line argument names: `-` is standard input.
+    pub fn from_arg(arg: &str) -> Input {
+        if arg == "-" {
+            Input::Stdin
+        } else {
+            Input::File(PathBuf::from(arg))
+        }
+    }
+
+    /// A name for messages: the path, or "standard input".
+    pub fn name(&self) -> String {
+        match self {
+            Input::Stdin => "standard input".to_owned(),
+            Input::File(path) => path.display().to_string(),
+        }
+    }
+}
 
 /// A buffered source of bytes that counts its absolute offset.
 pub(super) struct ByteStream {

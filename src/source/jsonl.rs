@@ -12,23 +12,28 @@
 //! [`RAW_PREFIX_BYTES`] kept as its text. Memory stays bounded even for a
 //! 1 GB line.
 
-use std::fmt;
 use std::io;
 
 use memchr::memchr;
-use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, Visitor};
-use serde::Deserialize;
-use serde_json::value::RawValue;
 use serde_json::Value;
 
-use super::fields::{key_tag, Key, Member};
-
-use super::input::ByteStream;
-use super::{
-    lossy_prefix, too_long_reason, Fields, Input, InvalidRow, ResumePoint, Row, RowBody,
-    SourceError, RAW_PREFIX_BYTES,
+use super::error::SourceError;
+use super::fields::Fields;
+use super::format::FormatSpec;
+use super::input::{ByteStream, Input};
+use super::members::{index_object, Member};
+use super::row::{
+    lossy_prefix, too_long_reason, InvalidRow, Position, Row, RowBody, RowReader, RAW_PREFIX_BYTES,
 };
 use crate::contract::rules::MAX_ROW_BYTES;
+
+/// The JSON Lines format: `--format jsonl` (or `ndjson`), `*.jsonl`, `*.ndjson`.
+pub(super) const FORMAT: FormatSpec = FormatSpec {
+    name: "jsonl",
+    names: &["jsonl", "ndjson"],
+    extensions: &["jsonl", "ndjson"],
+    open: |_name, bytes| Ok(Box::new(JsonlReader::open(bytes))),
+};
 
 /// How many bytes of a straddling line are gathered: a line at the size
 /// limit, with a trailing `\r`.
@@ -65,24 +70,48 @@ impl JsonlReader {
         }
     }
 
-    /// Moves to `resume`.
-    pub(super) fn skip_to(
-        &mut self,
-        input: &Input,
-        resume: ResumePoint,
-    ) -> Result<(), SourceError> {
+    /// Reads a line that does not fit the read buffer, up to and including
+    /// its `\n` (or the end of the file), keeping at most [`LINE_CAP`] bytes.
+    fn read_straddling_line(&mut self) -> io::Result<Gathered> {
+        self.line.clear();
+        let (mut len, mut blank, mut last) = (0u64, true, None);
+        loop {
+            let buf = self.bytes.fill_buf()?;
+            if buf.is_empty() {
+                break;
+            }
+            let newline = memchr(b'\n', buf);
+            let chunk = &buf[..newline.unwrap_or(buf.len())];
+            let room = LINE_CAP.saturating_sub(self.line.len());
+            self.line.extend_from_slice(&chunk[..chunk.len().min(room)]);
+            blank = blank && is_blank(chunk);
+            len += chunk.len() as u64;
+            last = chunk.last().copied().or(last);
+            let taken = chunk.len() + usize::from(newline.is_some());
+            self.bytes.consume(taken);
+            if newline.is_some() {
+                break;
+            }
+        }
+        if last == Some(b'\r') {
+            len -= 1;
+        }
+        Ok(Gathered { len, blank })
+    }
+}
+
+impl RowReader for JsonlReader {
+    fn skip_to(&mut self, input: &Input, resume: Position) -> Result<(), SourceError> {
         self.bytes.skip_to(input, resume.offset)?;
         self.next_row = resume.row;
         Ok(())
     }
 
-    /// The absolute offset reached.
-    pub(super) fn bytes_read(&self) -> u64 {
+    fn bytes_read(&self) -> u64 {
         self.bytes.offset()
     }
 
-    /// The next row, `None` at the end of the file.
-    pub(super) fn next_row(&mut self) -> io::Result<Option<Row>> {
+    fn next_row(&mut self) -> io::Result<Option<Row>> {
         loop {
             let start = self.bytes.offset();
             let buf = self.bytes.fill_buf()?;
@@ -113,35 +142,6 @@ impl JsonlReader {
                 }));
             }
         }
-    }
-
-    /// Reads a line that does not fit the read buffer, up to and including
-    /// its `\n` (or the end of the file), keeping at most [`LINE_CAP`] bytes.
-    fn read_straddling_line(&mut self) -> io::Result<Gathered> {
-        self.line.clear();
-        let (mut len, mut blank, mut last) = (0u64, true, None);
-        loop {
-            let buf = self.bytes.fill_buf()?;
-            if buf.is_empty() {
-                break;
-            }
-            let newline = memchr(b'\n', buf);
-            let chunk = &buf[..newline.unwrap_or(buf.len())];
-            let room = LINE_CAP.saturating_sub(self.line.len());
-            self.line.extend_from_slice(&chunk[..chunk.len().min(room)]);
-            blank = blank && is_blank(chunk);
-            len += chunk.len() as u64;
-            last = chunk.last().copied().or(last);
-            let taken = chunk.len() + usize::from(newline.is_some());
-            self.bytes.consume(taken);
-            if newline.is_some() {
-                break;
-            }
-        }
-        if last == Some(b'\r') {
-            len -= 1;
-        }
-        Ok(Gathered { len, blank })
     }
 }
 
@@ -174,119 +174,6 @@ fn line_body(content: &[u8], len: u64, members: &mut Vec<Member>) -> RowBody {
         };
         invalid(reason, text.to_owned())
     }
-}
-
-/// Checks that `text` is one JSON object and records where each member's key
-/// and value lie in it (into `members`, cleared first).
-pub(super) fn index_object(text: &str, members: &mut Vec<Member>) -> serde_json::Result<()> {
-    members.clear();
-    let mut de = serde_json::Deserializer::from_str(text);
-    MembersSeed {
-        base: text,
-        members,
-    }
-    .deserialize(&mut de)?;
-    de.end()?;
-    if has_surrogate_escape(text) {
-        // Skimming checks `\uXXXX` for hex digits but not surrogate pairing:
-        // decode everything once so a lone surrogate is an invalid row here,
-        // not a surprise when a value is read.
-        serde_json::from_str::<Value>(text)?;
-    }
-    Ok(())
-}
-
-/// Whether `text` may hold a `\uD800`-`\uDFFF` escape (a UTF-16 surrogate).
-fn has_surrogate_escape(text: &str) -> bool {
-    memchr::memmem::find_iter(text.as_bytes(), b"\\u").any(|at| {
-        let hex = text.as_bytes().get(at + 2..at + 4);
-        matches!(
-            hex,
-            Some([b'd' | b'D', b'8'..=b'9' | b'a'..=b'f' | b'A'..=b'F'])
-        )
-    })
-}
-
-/// Fills `members` with the members of the JSON object being deserialised
-/// from `base`, validating it but decoding nothing.
-struct MembersSeed<'b> {
-    /// The whole text, to turn borrowed slices into offsets.
-    base: &'b str,
-    /// Where the members go.
-    members: &'b mut Vec<Member>,
-}
-
-impl<'de> DeserializeSeed<'de> for MembersSeed<'_> {
-    type Value = ();
-
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
-        deserializer.deserialize_map(self)
-    }
-}
-
-impl<'de> Visitor<'de> for MembersSeed<'_> {
-    type Value = ();
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a JSON object")
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        while let Some(key) = map.next_key::<KeyText<'de>>()? {
-            let value: &'de RawValue = map.next_value()?;
-            let (key, tag) = match key {
-                KeyText::Borrowed(k) => (
-                    span_of(self.base, k)
-                        .map_or_else(|| Key::Decoded(k.into()), |(s, e)| Key::Span(s, e)),
-                    key_tag(k),
-                ),
-                KeyText::Decoded(k) => (Key::Decoded(k.as_str().into()), key_tag(&k)),
-            };
-            let value = span_of(self.base, value.get())
-                .ok_or_else(|| de::Error::custom("a value outside its line"))?;
-            self.members.push(Member { key, tag, value });
-        }
-        Ok(())
-    }
-}
-
-/// A key as the deserialiser gives it: a slice of the text when it has no
-/// escapes, else decoded.
-enum KeyText<'a> {
-    Borrowed(&'a str),
-    Decoded(String),
-}
-
-impl<'de> Deserialize<'de> for KeyText<'de> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct KeyVisitor;
-        impl<'de> Visitor<'de> for KeyVisitor {
-            type Value = KeyText<'de>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a string key")
-            }
-            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
-                Ok(KeyText::Borrowed(v))
-            }
-            fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
-                Ok(KeyText::Decoded(v.to_owned()))
-            }
-            fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
-                Ok(KeyText::Decoded(v))
-            }
-        }
-        deserializer.deserialize_str(KeyVisitor)
-    }
-}
-
-/// Start and end of `part` within `base`, if `part` is a slice of it.
-fn span_of(base: &str, part: &str) -> Option<(u32, u32)> {
-    let start = (part.as_ptr() as usize).checked_sub(base.as_ptr() as usize)?;
-    let end = start.checked_add(part.len())?;
-    if end > base.len() {
-        return None;
-    }
-    Some((u32::try_from(start).ok()?, u32::try_from(end).ok()?))
 }
 
 /// An invalid row.

@@ -18,14 +18,14 @@ fn write(dir: &TempDir, name: &str, bytes: &[u8]) -> PathBuf {
     path
 }
 
-fn open(path: &Path, resume: Option<ResumePoint>) -> Result<SourceReader, SourceError> {
+fn open(path: &Path, resume: Option<Position>) -> Result<SourceReader, SourceError> {
     let input = Input::File(path.to_path_buf());
     let format = Format::resolve(&input, None)?;
     SourceReader::open(&input, format, resume)
 }
 
 /// All rows of the file, from `resume` if given.
-fn read(path: &Path, resume: Option<ResumePoint>) -> Vec<Row> {
+fn read(path: &Path, resume: Option<Position>) -> Vec<Row> {
     open(path, resume)
         .unwrap()
         .collect::<Result<Vec<_>, _>>()
@@ -424,18 +424,18 @@ fn jsonl_empty_file_is_an_empty_source() {
 
 #[test]
 fn format_comes_from_the_extension_or_the_flag() {
-    assert_eq!(Format::from_path(Path::new("a/b.CSV")), Some(Format::Csv));
+    assert_eq!(Format::from_path(Path::new("a/b.CSV")), Some(Format::CSV));
     assert_eq!(
         Format::from_path(Path::new("b.NdJson")),
-        Some(Format::JsonLines)
+        Some(Format::JSON_LINES)
     );
     assert_eq!(
         Format::from_path(Path::new("b.jsonl")),
-        Some(Format::JsonLines)
+        Some(Format::JSON_LINES)
     );
     assert_eq!(Format::from_path(Path::new("b.json")), None);
     assert_eq!(Format::from_path(Path::new("csv")), None);
-    assert_eq!("JSONL".parse::<Format>(), Ok(Format::JsonLines));
+    assert_eq!("JSONL".parse::<Format>(), Ok(Format::JSON_LINES));
     assert!("xml".parse::<Format>().is_err());
 
     let txt = Input::File(PathBuf::from("users.txt"));
@@ -446,8 +446,8 @@ fn format_comes_from_the_extension_or_the_flag() {
         "{e}"
     );
     assert_eq!(
-        Format::resolve(&txt, Some(Format::Csv)).unwrap(),
-        Format::Csv
+        Format::resolve(&txt, Some(Format::CSV)).unwrap(),
+        Format::CSV
     );
     assert!(Format::resolve(&Input::Stdin, None).is_err());
     assert_eq!(Input::from_arg("-"), Input::Stdin);
@@ -464,8 +464,8 @@ fn missing_file_is_an_io_error_naming_it() {
 
 #[test]
 fn stdin_cannot_be_resumed() {
-    let resume = Some(ResumePoint { offset: 10, row: 2 });
-    for format in [Format::Csv, Format::JsonLines] {
+    let resume = Some(Position { offset: 10, row: 2 });
+    for format in [Format::CSV, Format::JSON_LINES] {
         let e = SourceReader::open(&Input::Stdin, format, resume).unwrap_err();
         assert!(matches!(e, SourceError::ResumeOnStdin), "{e:?}");
     }
@@ -481,7 +481,7 @@ fn reader_reports_sizes_and_is_send() {
     let data = b"id\nu1\nu2\n";
     let mut reader = open(&write(&dir, "s.csv", data), None).unwrap();
     assert_eq!(reader.total_size(), Some(data.len() as u64));
-    assert_eq!(reader.format(), Format::Csv);
+    assert_eq!(reader.format(), Format::CSV);
     assert_eq!(reader.bytes_read(), 3);
     let first = reader.next().unwrap().unwrap();
     assert_eq!(reader.bytes_read(), first.end);
@@ -496,7 +496,7 @@ fn resume_before_the_first_row_starts_at_the_first_row() {
     let jsonl = write(&dir, "r.jsonl", b"\xEF\xBB\xBF{\"id\":\"u1\"}\n");
     for path in [csv, jsonl] {
         let all = read(&path, None);
-        let from_zero = read(&path, Some(ResumePoint { offset: 0, row: 1 }));
+        let from_zero = read(&path, Some(Position { offset: 0, row: 1 }));
         assert_eq!(all, from_zero);
     }
 }
@@ -505,7 +505,7 @@ fn resume_before_the_first_row_starts_at_the_first_row() {
 fn resume_past_the_end_reads_nothing() {
     let dir = TempDir::new().unwrap();
     let path = write(&dir, "r.csv", b"id\nu1\n");
-    let resume = Some(ResumePoint {
+    let resume = Some(Position {
         offset: 100,
         row: 9,
     });
@@ -516,7 +516,7 @@ fn resume_past_the_end_reads_nothing() {
 fn from_reader_reads_like_a_file() {
     let data = b"\xEF\xBB\xBFid,n\r\nu1,\"a\nb\"\r\nu2,c\r\n".to_vec();
     let from_file = rows_of("f.csv", &data);
-    let reader = SourceReader::from_reader("memory", Chunked::new(data, vec![1]), Format::Csv);
+    let reader = SourceReader::from_reader("memory", Chunked::new(data, vec![1]), Format::CSV);
     let reader = reader.unwrap();
     assert_eq!((reader.total_size(), reader.name()), (None, "memory"));
     let rows: Vec<Row> = reader.map(Result::unwrap).collect();
@@ -538,7 +538,7 @@ fn read_failure_is_an_error_that_ends_the_stream() {
             Ok(n)
         }
     }
-    let reader = SourceReader::from_reader("flaky", Failing(b"id\nu1\nu2"), Format::Csv).unwrap();
+    let reader = SourceReader::from_reader("flaky", Failing(b"id\nu1\nu2"), Format::CSV).unwrap();
     let items: Vec<_> = reader.collect();
     assert_eq!(items.len(), 2);
     assert_eq!(items[0].as_ref().unwrap().row, 1);
@@ -601,11 +601,8 @@ fn check_chunked(
 fn check_resume(path: &Path) -> Result<(), TestCaseError> {
     let all = read(path, None);
     for (i, row) in all.iter().enumerate() {
-        prop_assert_eq!(&read(path, Some(ResumePoint::at(row)))[..], &all[i..]);
-        prop_assert_eq!(
-            &read(path, Some(ResumePoint::after(row)))[..],
-            &all[i + 1..]
-        );
+        prop_assert_eq!(&read(path, Some(Position::at(row)))[..], &all[i..]);
+        prop_assert_eq!(&read(path, Some(Position::after(row)))[..], &all[i + 1..]);
     }
     Ok(())
 }
@@ -773,7 +770,7 @@ proptest! {
             }
         }
         check_resume(&path)?;
-        check_chunked(&path, &case.bytes, Format::Csv, sizes)?;
+        check_chunked(&path, &case.bytes, Format::CSV, sizes)?;
     }
 
     #[test]
@@ -809,6 +806,6 @@ proptest! {
             }
         }
         check_resume(&path)?;
-        check_chunked(&path, &bytes, Format::JsonLines, sizes)?;
+        check_chunked(&path, &bytes, Format::JSON_LINES, sizes)?;
     }
 }
