@@ -23,6 +23,9 @@ use crate::source::{Position, Row, SourceError};
 
 /// Default users per request, the platform guide's maximum.
 pub const DEFAULT_BATCH_SIZE: usize = 100;
+/// The number of a run's first batch: batches are numbered from 1, in
+/// source order, in the dry run's file names, the logs and the checkpoint.
+pub const FIRST_BATCH: u64 = 1;
 /// Largest batch size accepted.
 pub const MAX_BATCH_SIZE: usize = 1000;
 

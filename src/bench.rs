@@ -196,6 +196,15 @@ pub struct BenchReport {
 }
 
 impl BenchReport {
+    /// Done when nothing was lost; stopped otherwise (exit code 1).
+    pub fn outcome(&self) -> crate::outcome::Outcome {
+        if self.nothing_lost {
+            crate::outcome::Outcome::Done
+        } else {
+            crate::outcome::Outcome::Stopped
+        }
+    }
+
     /// A table for people.
     pub fn summary(&self) -> String {
         let mut out = format!(
@@ -360,7 +369,13 @@ async fn measure_case(
         let imported = ferry_import(config, secret, source, server.url(), &tag);
         let (server_usage, stored) = server.stop(config)?;
         let (report, usage) = imported?;
-        phase(report.imported, usage.wall_s, usage, server_usage, stored)
+        phase(
+            report.counts.imported,
+            usage.wall_s,
+            usage,
+            server_usage,
+            stored,
+        )
     };
     let complete = |p: &Phase| p.users == users && p.stored.users == users;
     let nothing_lost = complete(&limit) && complete(&ferry) && limit.stored == ferry.stored;

@@ -28,7 +28,7 @@ pub fn batch_file_name(number: u64) -> String {
 pub fn run(settings: &BodySettings, dir: &Path) -> Result<DryRunReport, Error> {
     let started = Instant::now();
     // Open (and so check) the source and mapping before writing anything.
-    let batches = settings.batches(None)?;
+    let batches = settings.batches(settings.import_time().for_run(None), None)?;
     prepare_dir(dir)?;
     let rejects_path = dir.join(REJECTS_FILE);
     let mut rejects = RejectsWriter::create(&rejects_path).map_err(Error::output(&rejects_path))?;

@@ -14,11 +14,12 @@ use clap::Parser;
 async fn main() -> ExitCode {
     let cli = cli::Cli::parse();
     cli::init_logging(cli.verbose);
-    match cli.run().await {
-        Ok(code) => code,
-        Err(err) => {
-            eprintln!("ferry: {err:#}");
-            ExitCode::from(cli::exit_code_of(&err))
+    let result = cli.run().await;
+    if let Err(err) = &result {
+        eprintln!("ferry: {err:#}");
+        if let Some(hint) = cli::hint(err) {
+            eprintln!("ferry: {hint}");
         }
     }
+    ExitCode::from(cli::exit_code(&result))
 }

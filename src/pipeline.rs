@@ -8,68 +8,95 @@ use std::path::PathBuf;
 
 use time::OffsetDateTime;
 
-use crate::batch::{Batcher, DEFAULT_BATCH_SIZE, MAX_BATCH_SIZE};
+use crate::batch::{Batcher, FIRST_BATCH, MAX_BATCH_SIZE};
+use crate::checkpoint::RunSettings;
+use crate::contract::ImportMode;
 use crate::error::Error;
 use crate::mapping::{Mapper, MappingConfig, Target};
 use crate::source::{Format, Input, Position, SourceReader};
 
-/// Everything that shapes the request bodies of a run. Two runs with equal
-/// settings over the same source produce the same bytes.
+/// When an import takes place: the time written into every timestamp the
+/// source lacks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImportTime {
+    /// Given by the user: every run, resumed or not, uses it.
+    Pinned(OffsetDateTime),
+    /// Now, when the run started: a resumed run uses the time its checkpoint
+    /// recorded instead, so that it sends the same bytes as the run it resumes.
+    Now(OffsetDateTime),
+}
+
+impl ImportTime {
+    /// Now, in UTC, to the second (so it prints and round-trips as plain RFC 3339).
+    pub fn now() -> ImportTime {
+        let now = OffsetDateTime::now_utc();
+        ImportTime::Now(now.replace_nanosecond(0).unwrap_or(now))
+    }
+
+    /// The time a run uses, given the one of the run it resumes, if any.
+    pub fn for_run(self, resumed: Option<OffsetDateTime>) -> OffsetDateTime {
+        match (self, resumed) {
+            (ImportTime::Pinned(time), _) => time,
+            (ImportTime::Now(_), Some(time)) => time,
+            (ImportTime::Now(time), None) => time,
+        }
+    }
+}
+
+/// Everything that shapes the request bodies of a run, validated. Two runs
+/// with equal settings over the same source produce the same bytes.
 #[derive(Debug, Clone, PartialEq)]
 pub struct BodySettings {
     /// Where rows come from.
-    pub input: Input,
+    input: Input,
     /// Its format.
-    pub format: Format,
+    format: Format,
     /// Column renames, constants, defaults and key.
-    pub mapping: MappingConfig,
-    /// Tenant, pool and import time.
-    pub target: Target,
+    mapping: MappingConfig,
+    /// The tenant imported into.
+    tenant: String,
+    /// The pool imported into.
+    pool: String,
+    /// Every timestamp the source lacks.
+    import_time: ImportTime,
     /// Users per request body.
-    pub batch_size: usize,
+    batch_size: usize,
 }
 
 impl BodySettings {
-    /// Settings with the defaults: format from the file extension, default mapping, batches of 100.
+    /// Checks and builds the settings: the format from `format` or the file
+    /// extension, tenant and pool not empty, a batch size in range.
     pub fn new(
         input: Input,
         format: Option<Format>,
-        tenant: &str,
-        pool: &str,
-        import_time: OffsetDateTime,
+        mapping: MappingConfig,
+        (tenant, pool): (&str, &str),
+        import_time: ImportTime,
+        batch_size: usize,
     ) -> Result<BodySettings, Error> {
         let format = Format::resolve(&input, format)?;
         if tenant.is_empty() || pool.is_empty() {
             return Err(Error::Usage("tenant and pool must not be empty".into()));
         }
+        if !(1..=MAX_BATCH_SIZE).contains(&batch_size) {
+            return Err(Error::Usage(format!(
+                "the batch size must be between 1 and {MAX_BATCH_SIZE}, not {batch_size}"
+            )));
+        }
         Ok(BodySettings {
             input,
             format,
-            mapping: MappingConfig::default(),
-            target: Target {
-                tenant: tenant.to_string(),
-                pool: pool.to_string(),
-                import_time,
-            },
-            batch_size: DEFAULT_BATCH_SIZE,
+            mapping,
+            tenant: tenant.to_string(),
+            pool: pool.to_string(),
+            import_time,
+            batch_size,
         })
     }
 
-    /// Sets the batch size, checking its range.
-    pub fn with_batch_size(mut self, size: usize) -> Result<BodySettings, Error> {
-        if !(1..=MAX_BATCH_SIZE).contains(&size) {
-            return Err(Error::Usage(format!(
-                "--batch-size must be between 1 and {MAX_BATCH_SIZE}, not {size}"
-            )));
-        }
-        self.batch_size = size;
-        Ok(self)
-    }
-
-    /// Uses a mapping file.
-    pub fn with_mapping(mut self, mapping: MappingConfig) -> BodySettings {
-        self.mapping = mapping;
-        self
+    /// Where rows come from.
+    pub fn input(&self) -> &Input {
+        &self.input
     }
 
     /// The source path, if it is a file.
@@ -80,18 +107,57 @@ impl BodySettings {
         }
     }
 
-    /// Opens the source and returns its batches, starting at `resume` (batch
-    /// `first_batch`) or at the beginning.
+    /// The tenant imported into.
+    pub fn tenant(&self) -> &str {
+        &self.tenant
+    }
+
+    /// The pool imported into.
+    pub fn pool(&self) -> &str {
+        &self.pool
+    }
+
+    /// When the run takes place.
+    pub fn import_time(&self) -> ImportTime {
+        self.import_time
+    }
+
+    /// What a checkpoint records of these settings, for a run at `import_time`
+    /// in `mode`.
+    pub fn run_settings(&self, mode: ImportMode, import_time: OffsetDateTime) -> RunSettings {
+        RunSettings {
+            format: self.format.name().to_string(),
+            tenant: self.tenant.clone(),
+            pool: self.pool.clone(),
+            batch_size: self.batch_size,
+            mapping: self.mapping.clone(),
+            mode,
+            import_time,
+        }
+    }
+
+    /// Opens the source and returns its batches, mapped at `import_time`,
+    /// starting at `resume` (its position and batch number) or at the
+    /// beginning.
     ///
     /// A resumed run first maps the rows before the resume point again,
     /// without keeping them, so that its mapper knows every key, email and
     /// phone the interrupted run had seen: duplicates are then decided exactly
     /// as in an uninterrupted run (and so is the key policy of a JSON Lines
     /// source, decided by its first record). Reading is cheap next to sending.
-    pub fn batches(&self, resume: Option<(Position, u64)>) -> Result<Batcher<SourceReader>, Error> {
+    pub fn batches(
+        &self,
+        import_time: OffsetDateTime,
+        resume: Option<(Position, u64)>,
+    ) -> Result<Batcher<SourceReader>, Error> {
         let reader = SourceReader::open(&self.input, self.format, resume.map(|(point, _)| point))?;
         let mapping = self.mapping.resolve(reader.headers())?;
-        let mut mapper = Mapper::new(self.target.clone(), mapping);
+        let target = Target {
+            tenant: self.tenant.clone(),
+            pool: self.pool.clone(),
+            import_time,
+        };
+        let mut mapper = Mapper::new(target, mapping);
         let (from, number) = match resume {
             Some((point, number)) => {
                 let before = SourceReader::open(&self.input, self.format, None)?;
@@ -109,7 +175,7 @@ impl BodySettings {
                     offset: reader.bytes_read(),
                     row: 1,
                 },
-                1,
+                FIRST_BATCH,
             ),
         };
         Ok(Batcher::new(reader, mapper, self.batch_size, from, number))
@@ -124,11 +190,16 @@ mod tests {
     fn settings(dir: &std::path::Path, csv: &str) -> BodySettings {
         let path = dir.join("users.csv");
         std::fs::write(&path, csv).unwrap();
-        let time = time::macros::datetime!(2026-01-01 00:00:00 UTC);
-        BodySettings::new(Input::File(path), None, "t", "p", time)
-            .unwrap()
-            .with_batch_size(2)
-            .unwrap()
+        let time = ImportTime::Pinned(time::macros::datetime!(2026-01-01 00:00:00 UTC));
+        BodySettings::new(
+            Input::File(path),
+            None,
+            MappingConfig::default(),
+            ("t", "p"),
+            time,
+            2,
+        )
+        .unwrap()
     }
 
     #[test]
@@ -137,14 +208,15 @@ mod tests {
         let csv =
             "id,email\n1,a@x.io\n2,b@x.io\n3,c@x.io\n4,d@x.io\n1,dup@x.io\n5,B@X.IO\n6,f@x.io\n";
         let settings = settings(dir.path(), csv);
+        let time = settings.import_time().for_run(None);
         let full: Vec<_> = settings
-            .batches(None)
+            .batches(time, None)
             .unwrap()
             .map(Result::unwrap)
             .collect();
         assert_eq!(full.len(), 3);
         let resumed: Vec<_> = settings
-            .batches(Some((full[1].start, 2)))
+            .batches(time, Some((full[1].start, 2)))
             .unwrap()
             .map(Result::unwrap)
             .collect();

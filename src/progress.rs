@@ -36,6 +36,19 @@ impl Counters {
         counter.fetch_add(n, Ordering::Relaxed);
     }
 
+    /// Adds the counts of finished rows.
+    pub fn add_counts(&self, counts: &crate::report::Counts) {
+        Self::add(&self.read, counts.read);
+        Self::add(&self.imported, counts.imported);
+        Self::add(&self.skipped, counts.skipped);
+        Self::add(&self.rejected, counts.rejected);
+    }
+
+    /// Rows finished: imported, skipped or rejected.
+    pub fn done(&self) -> u64 {
+        Self::get(&self.imported) + Self::get(&self.skipped) + Self::get(&self.rejected)
+    }
+
     /// Sets a counter (for values that are positions, like bytes read).
     pub fn set(counter: &AtomicU64, n: u64) {
         counter.store(n, Ordering::Relaxed);
@@ -47,7 +60,7 @@ impl Counters {
 
     /// One line: counts, rate and ETA.
     pub fn line(&self, elapsed: Duration, base: u64, total_bytes: Option<u64>) -> String {
-        let done = Self::get(&self.imported) + Self::get(&self.skipped) + Self::get(&self.rejected);
+        let done = self.done();
         let rate = crate::report::per_second(done.saturating_sub(base), elapsed.as_secs_f64());
         let eta = eta(Self::get(&self.bytes), total_bytes, elapsed)
             .map(|d| format!(", ETA {}", humanize(d)))

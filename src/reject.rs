@@ -6,11 +6,13 @@
 //! re-imported (`jq -c .source rejects.jsonl > fixed.jsonl`).
 //!
 //! The rejects file is created with mode 0600: source records may hold
-//! password hashes.
+//! password hashes. [`RejectsWriter`] is its one owner: the dry run creates
+//! it, an import creates or resumes it (cut back to what its checkpoint
+//! vouches for) and appends the lines of each batch the watermark passes.
 
 use std::fs::{File, OpenOptions};
-use std::io::{BufWriter, Write};
-use std::path::Path;
+use std::io::{BufWriter, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 use serde_json::Value;
@@ -42,9 +44,49 @@ pub struct Rejection {
     pub source: Value,
 }
 
+impl Rejection {
+    /// The rejection as one line of the rejects file, newline included.
+    pub fn to_line(&self) -> serde_json::Result<String> {
+        let mut line = serde_json::to_string(self)?;
+        line.push('\n');
+        Ok(line)
+    }
+}
+
+/// The rejects file of a resumed run cannot be used as it is.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RejectsError {
+    /// The file is shorter than the checkpoint says it was.
+    #[error(
+        "the rejects file {} has {found} bytes but the checkpoint counts {expected}; \
+         it was changed since the run stopped: restore it or start over with --restart",
+        path.display()
+    )]
+    Shorter {
+        /// The rejects file.
+        path: PathBuf,
+        /// Its length at the checkpoint's watermark.
+        expected: u64,
+        /// Its length now.
+        found: u64,
+    },
+    /// The file could not be opened, cut back or written.
+    #[error("cannot write the rejects file {}", path.display())]
+    Io {
+        /// The rejects file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
 /// Appends rejections to a JSON Lines file.
 #[derive(Debug)]
 pub struct RejectsWriter {
+    /// Where the file is, for messages.
+    path: PathBuf,
     /// Buffered writer over the file.
     out: BufWriter<File>,
     /// Bytes written so far, including what was in the file when opened.
@@ -52,26 +94,70 @@ pub struct RejectsWriter {
 }
 
 impl RejectsWriter {
-    /// Creates (or truncates) the rejects file with mode 0600. (A resumed
-    /// import reopens its rejects file with [`crate::checkpoint::resume_rejects_file`].)
+    /// Creates (or truncates) the rejects file with mode 0600.
     pub fn create(path: &Path) -> std::io::Result<RejectsWriter> {
         let file = private_file(
             OpenOptions::new().write(true).create(true).truncate(true),
             path,
         )?;
         Ok(RejectsWriter {
+            path: path.to_path_buf(),
             out: BufWriter::new(file),
             len: 0,
         })
     }
 
+    /// Opens the rejects file of a run for appending, cut back to
+    /// `rejects_len` (its checkpoint's watermark; 0 for a new run, which
+    /// creates the file): lines written for batches above the watermark
+    /// before an interruption are dropped, they will be written again.
+    pub fn resume(path: &Path, rejects_len: u64) -> Result<RejectsWriter, RejectsError> {
+        let fail = |source| RejectsError::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+        let mut file = private_file(
+            OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(rejects_len == 0)
+                .truncate(false),
+            path,
+        )
+        .map_err(fail)?;
+        let found = file.metadata().map_err(fail)?.len();
+        if found < rejects_len {
+            return Err(RejectsError::Shorter {
+                path: path.to_path_buf(),
+                expected: rejects_len,
+                found,
+            });
+        }
+        file.set_len(rejects_len).map_err(fail)?;
+        file.seek(SeekFrom::End(0)).map_err(fail)?;
+        Ok(RejectsWriter {
+            path: path.to_path_buf(),
+            out: BufWriter::new(file),
+            len: rejects_len,
+        })
+    }
+
+    /// Where the file is.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Appends lines already serialised ([`Rejection::to_line`]).
+    pub fn append(&mut self, lines: &str) -> std::io::Result<()> {
+        self.out.write_all(lines.as_bytes())?;
+        self.len += lines.len() as u64;
+        Ok(())
+    }
+
     /// Appends one rejection.
     pub fn write(&mut self, rejection: &Rejection) -> std::io::Result<()> {
-        let mut line = serde_json::to_vec(rejection).map_err(std::io::Error::other)?;
-        line.push(b'\n');
-        self.out.write_all(&line)?;
-        self.len += line.len() as u64;
-        Ok(())
+        let line = rejection.to_line().map_err(std::io::Error::other)?;
+        self.append(&line)
     }
 
     /// Flushes to the OS and syncs to disk; returns the file's length.
@@ -108,6 +194,42 @@ mod tests {
             reason: "email 'x' is invalid: has no '@'".into(),
             source: serde_json::json!({"id": format!("k{row}"), "email": "x"}),
         }
+    }
+
+    #[test]
+    fn resuming_cuts_the_rejects_file_back_to_the_watermark() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("rejects");
+        std::fs::write(&path, "row 1: bad\nrow 7: half-writ").unwrap();
+        let mut file = RejectsWriter::resume(&path, 11).unwrap();
+        file.append("row 7: bad\n").unwrap();
+        file.sync().unwrap();
+        drop(file);
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            "row 1: bad\nrow 7: bad\n"
+        );
+
+        let err = RejectsWriter::resume(&path, 1000).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                RejectsError::Shorter {
+                    expected: 1000,
+                    found: 22,
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+        // No rejects yet: a missing file is created.
+        let fresh = dir.path().join("fresh");
+        RejectsWriter::resume(&fresh, 0).unwrap();
+        assert!(fresh.exists());
+        assert!(matches!(
+            RejectsWriter::resume(&dir.path().join("gone"), 5),
+            Err(RejectsError::Io { .. })
+        ));
     }
 
     #[test]

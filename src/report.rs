@@ -50,6 +50,11 @@ impl DryRunReport {
         }
     }
 
+    /// How the dry run ended, for the exit code.
+    pub fn outcome(&self) -> crate::outcome::Outcome {
+        crate::outcome::Outcome::finished(self.rejected)
+    }
+
     /// The summary printed at the end of a dry run.
     pub fn summary(&self) -> String {
         format!(
@@ -88,6 +93,45 @@ fn round3(x: f64) -> f64 {
     (x * 1000.0).round() / 1000.0
 }
 
+/// How the rows of some batches ended.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Counts {
+    /// Source rows read.
+    pub read: u64,
+    /// Users the target stored.
+    pub imported: u64,
+    /// Users the target already had (under `ignore`, where it says so).
+    pub skipped: u64,
+    /// Rows in the rejects file.
+    pub rejected: u64,
+    /// Of the users imported or skipped, those whose source password hash
+    /// the target cannot verify, sent with an expired placeholder or without
+    /// a credential (`--unsupported-hash expire|drop`): they must reset
+    /// their password. Not a fourth outcome: they are counted in `imported`
+    /// or `skipped` too. Absent from checkpoints written before it existed.
+    #[serde(default)]
+    pub unverifiable_hash: u64,
+}
+
+impl Counts {
+    /// True when every row read ended as exactly one of the three outcomes.
+    pub fn adds_up(&self) -> bool {
+        self.imported
+            .checked_add(self.skipped)
+            .and_then(|n| n.checked_add(self.rejected))
+            == Some(self.read)
+    }
+
+    /// Field-wise sum.
+    pub fn add(&mut self, other: &Counts) {
+        self.read += other.read;
+        self.imported += other.imported;
+        self.skipped += other.skipped;
+        self.rejected += other.rejected;
+        self.unverifiable_hash += other.unverifiable_hash;
+    }
+}
+
 /// The report of an import (`--report FILE`), cumulative over resumed runs.
 ///
 /// `read == imported + skipped + rejected` once the run is complete; while it
@@ -95,20 +139,10 @@ fn round3(x: f64) -> f64 {
 /// when it stopped, which a resumed run reads again.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ImportReport {
-    /// Source rows accounted for.
-    pub read: u64,
-    /// Users the target stored.
-    pub imported: u64,
-    /// Users the target already had (under `mode=ignore`, where it says so).
-    pub skipped: u64,
-    /// Rows in the rejects file.
-    pub rejected: u64,
-    /// Of the users imported or skipped, those whose password hash the
-    /// target cannot verify, sent with an expired placeholder or without a
-    /// credential (`--unsupported-hash expire|drop`): they must reset their
-    /// password. Counted in `imported` or `skipped` too.
-    #[serde(default)]
-    pub unverifiable_hash: u64,
+    /// How the rows ended: `read`, `imported`, `skipped`, `rejected`,
+    /// `unverifiable_hash` (at the top level of the JSON).
+    #[serde(flatten)]
+    pub counts: Counts,
     /// Batches acknowledged.
     pub batches: u64,
     /// Requests sent, first attempts and retries, split ones included.
@@ -130,16 +164,23 @@ pub struct ImportReport {
 }
 
 impl ImportReport {
+    /// Writes the report as pretty JSON to `path`.
+    pub fn write(&self, path: &std::path::Path) -> Result<(), crate::error::Error> {
+        let output = crate::error::Error::output(path);
+        let json = serde_json::to_vec_pretty(self).map_err(|e| output(e.into()))?;
+        std::fs::write(path, json).map_err(crate::error::Error::output(path))
+    }
+
     /// The summary printed at the end of an import.
     pub fn summary(&self) -> String {
         let retries: u64 = self.retries.values().sum();
         format!(
             "{}read {} rows: {} imported, {} skipped, {} rejected; {} batches, {} requests ({} retries) in {:.2} s ({:.0} users/s, p50 {:.0} ms, p99 {:.0} ms){}",
             if self.complete { "" } else { "INCOMPLETE: " },
-            self.read,
-            self.imported,
-            self.skipped,
-            self.rejected,
+            self.counts.read,
+            self.counts.imported,
+            self.counts.skipped,
+            self.counts.rejected,
             self.batches,
             self.attempts,
             retries,
@@ -147,7 +188,7 @@ impl ImportReport {
             self.users_per_s,
             self.latency_p50_ms,
             self.latency_p99_ms,
-            without_password(self.unverifiable_hash),
+            without_password(self.counts.unverifiable_hash),
         )
     }
 }

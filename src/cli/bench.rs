@@ -1,11 +1,11 @@
 //! `ferry bench`: flags → [`ferry::bench`], the report printed and written as JSON.
 
 use std::path::PathBuf;
-use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context;
 use ferry::bench::{self, BenchConfig};
+use ferry::outcome::Outcome;
 
 /// Measure ferry against the reference server's own ingest limit, on loopback:
 /// a replay of pre-serialised bodies (the limit) and `ferry import` (ferry),
@@ -43,7 +43,7 @@ pub struct BenchArgs {
     pub step_timeout_s: u64,
 }
 
-pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
+pub async fn run(args: BenchArgs) -> anyhow::Result<Outcome> {
     let exe = std::env::current_exe().context("finding the ferry binary")?;
     let (dir, remove) = match &args.dir {
         Some(dir) => (dir.clone(), false),
@@ -74,9 +74,5 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     let json = serde_json::to_vec_pretty(&report)?;
     std::fs::write(&args.json, json).with_context(|| format!("writing {}", args.json.display()))?;
     println!("report written to {}", args.json.display());
-    Ok(if report.nothing_lost {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(super::EXIT_FATAL)
-    })
+    Ok(report.outcome())
 }

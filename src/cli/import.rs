@@ -1,23 +1,15 @@
-//! `ferry import`: flags → a validated configuration → the library.
+//! `ferry import`: flags → [`ImportOptions`] → the library.
 
 use std::num::NonZeroU32;
 use std::path::PathBuf;
-use std::process::ExitCode;
-use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::Context;
+use ferry::config::ImportOptions;
 use ferry::contract::ImportMode;
-use ferry::error::Error;
-use ferry::import::{End, ImportConfig, Stop};
+use ferry::import::{End, Stop};
 use ferry::mapping::passwords::{PasswordPolicy, UnsupportedPolicy};
-use ferry::mapping::MappingConfig;
-use ferry::pipeline::BodySettings;
+use ferry::outcome::Outcome;
 use ferry::progress::ProgressMode;
-use ferry::send::backoff::Backoff;
-use ferry::send::client::{ClientConfig, TargetClient};
-use ferry::send::token::ClientSecret;
-use ferry::server::{self, ServerConfig, ServerHandle};
 use ferry::source::{Format, Input};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
@@ -47,15 +39,15 @@ pub struct ImportArgs {
     pub batch_size: usize,
     /// The import time (RFC 3339): every timestamp the source lacks. Pin it to
     /// make two runs produce the same bytes. Default: now.
-    #[arg(long, value_name = "RFC3339")]
-    pub import_time: Option<String>,
+    #[arg(long, value_name = "RFC3339", value_parser = parse_rfc3339)]
+    pub import_time: Option<OffsetDateTime>,
     /// Write the request bodies, rejects and report to DIR instead of sending them.
     #[arg(long, value_name = "DIR")]
     pub dry_run: Option<PathBuf>,
     /// Base URL of the target (e.g. https://tenant.example.com). Without it,
     /// ferry starts its reference server in-process over --db and imports into it.
-    #[arg(long, value_name = "URL")]
-    pub target: Option<String>,
+    #[arg(long, value_name = "URL", value_parser = parse_url)]
+    pub target: Option<Url>,
     /// Database of the embedded target (used when --target is not given).
     #[arg(long, value_name = "PATH", default_value = "ferry-target.db")]
     pub db: PathBuf,
@@ -139,169 +131,85 @@ impl From<ModeArg> for ImportMode {
     }
 }
 
+fn parse_rfc3339(text: &str) -> Result<OffsetDateTime, String> {
+    OffsetDateTime::parse(text, &Rfc3339).map_err(|e| format!("not RFC 3339: {e}"))
+}
+
+fn parse_url(text: &str) -> Result<Url, String> {
+    Url::parse(text).map_err(|e| format!("not a URL: {e}"))
+}
+
 impl ImportArgs {
-    /// Turns the flags into the settings that shape request bodies.
-    fn body_settings(&self) -> Result<BodySettings, Error> {
-        let input = Input::from_arg(&self.source);
-        let import_time = match &self.import_time {
-            Some(text) => OffsetDateTime::parse(text, &Rfc3339)
-                .map_err(|e| Error::Usage(format!("--import-time '{text}' is not RFC 3339: {e}")))?
-                .to_offset(time::UtcOffset::UTC),
-            None => now_seconds(),
-        };
-        let mut settings = BodySettings::new(
-            input,
-            self.format,
-            &self.tenant,
-            &self.pool,
-            import_time,
-        )?
-        .with_batch_size(self.batch_size)?;
-        if let Some(path) = &self.mapping {
-            settings = settings.with_mapping(MappingConfig::load(path)?);
+    /// The flags as the library's options.
+    fn options(&self) -> ImportOptions {
+        let defaults = ImportOptions::new(Input::from_arg(&self.source));
+        ImportOptions {
+            format: self.format,
+            mapping: self.mapping.clone(),
+            tenant: self.tenant.clone(),
+            pool: self.pool.clone(),
+            batch_size: self.batch_size,
+            import_time: self.import_time,
+            passwords: self.passwords,
+            unsupported_hash: self.unsupported_hash,
+            target: self.target.clone(),
+            db: self.db.clone(),
+            client_id: self.client_id.clone(),
+            client_secret_file: self.client_secret_file.clone(),
+            mode: self.mode.into(),
+            concurrency: usize::from(self.concurrency),
+            rate: self.rate,
+            retry_base: Duration::from_millis(self.retry_base_ms),
+            retry_cap: Duration::from_millis(self.retry_cap_ms),
+            max_attempts: self.max_attempts,
+            request_timeout: Duration::from_secs(self.request_timeout_s),
+            checkpoint: self.checkpoint.clone(),
+            restart: self.restart,
+            rejects: self.rejects.clone(),
+            progress: ProgressMode::detect(self.quiet),
+            grace: Duration::from_secs(self.grace_period_s),
+            seed: self.seed,
+            ..defaults
         }
-        if let Some(policy) = self.passwords {
-            settings.mapping.passwords.policy = policy;
-        }
-        if let Some(policy) = self.unsupported_hash {
-            settings.mapping.passwords.unsupported = policy;
-        }
-        Ok(settings)
-    }
-
-    /// The validated configuration of an import.
-    fn import_config(&self, body: BodySettings) -> Result<ImportConfig, Error> {
-        let backoff = Backoff::new(
-            Duration::from_millis(self.retry_base_ms),
-            Duration::from_millis(self.retry_cap_ms),
-            self.max_attempts,
-        )
-        .map_err(|e| Error::Usage(e.to_string()))?;
-        let mut config = ImportConfig::new(body, self.import_time.is_some());
-        config.mode = self.mode.into();
-        config.concurrency = usize::from(self.concurrency);
-        config.rate = self.rate;
-        config.backoff = backoff;
-        if let Some(path) = &self.checkpoint {
-            config.checkpoint = Some(path.clone());
-        }
-        if let Some(path) = &self.rejects {
-            config.rejects = path.clone();
-        }
-        config.restart = self.restart;
-        config.progress = ProgressMode::detect(self.quiet);
-        config.grace = Duration::from_secs(self.grace_period_s);
-        config.seed = self.seed;
-        Ok(config)
     }
 }
 
-/// Now, in UTC, to the second (so it prints and round-trips as plain RFC 3339).
-fn now_seconds() -> OffsetDateTime {
-    let now = OffsetDateTime::now_utc();
-    now.replace_nanosecond(0).unwrap_or(now)
-}
-
-pub async fn run(args: ImportArgs) -> anyhow::Result<ExitCode> {
-    let body = args.body_settings()?;
+pub async fn run(args: ImportArgs) -> anyhow::Result<Outcome> {
+    let options = args.options();
     if let Some(dir) = args.dry_run.clone() {
+        let body = options.body()?;
         let report =
             tokio::task::spawn_blocking(move || ferry::dry_run::run(&body, &dir)).await??;
         println!("{}", report.summary());
-        return Ok(if report.rejected > 0 {
-            ExitCode::from(super::EXIT_REJECTED)
-        } else {
-            ExitCode::SUCCESS
-        });
+        return Ok(report.outcome());
     }
-    let config = args.import_config(body)?;
-    let (client, embedded) = target_client(&args, &config).await?;
+    let config = options.validate()?;
+    let target = config.connect().await?;
     let stop = Stop::new();
     watch_signals(stop.clone());
-    let finished = ferry::import::run(config, client, stop).await;
-    if let Some(server) = embedded {
-        server.shutdown().await;
-        println!(
-            "embedded target: {} (tenant {}, pool {}); browse it with: ferry serve --db {}",
-            args.db.display(),
-            args.tenant,
-            args.pool,
-            args.db.display()
-        );
+    let finished = ferry::import::run(&config, target.client(), stop).await;
+    if let Some(note) = target.shutdown().await {
+        println!("{note}");
     }
     let finished = finished?;
     let report = &finished.report;
     if let Some(path) = &args.report {
-        let json = serde_json::to_vec_pretty(report)?;
-        std::fs::write(path, json)
-            .with_context(|| format!("writing the report {}", path.display()))?;
+        report.write(path)?;
     }
-    let code = match &finished.end {
-        End::AlreadyComplete => {
-            println!("nothing to do: the checkpoint says this import is complete (use --restart to run it again)");
-            println!("{}", report.summary());
-            exit_for(report)
-        }
-        End::Complete => {
-            println!("{}", report.summary());
-            exit_for(report)
-        }
-        End::Interrupted => {
-            println!("{}", report.summary());
-            eprintln!(
-                "ferry: interrupted; the checkpoint is saved: run the same command again to resume"
-            );
-            ExitCode::from(super::EXIT_INTERRUPTED)
-        }
-        End::Stopped(reason) => {
-            println!("{}", report.summary());
-            eprintln!("ferry: stopped: {reason}\nferry: the checkpoint is saved: run the same command again to resume");
-            ExitCode::from(super::EXIT_FATAL)
-        }
-    };
-    Ok(code)
-}
-
-fn exit_for(report: &ferry::report::ImportReport) -> ExitCode {
-    if report.rejected > 0 {
-        ExitCode::from(super::EXIT_REJECTED)
-    } else {
-        ExitCode::SUCCESS
+    if let End::AlreadyComplete = finished.end {
+        println!("nothing to do: the checkpoint says this import is complete (use --restart to run it again)");
     }
-}
-
-/// The target's client: the given URL, or the embedded reference server.
-async fn target_client(
-    args: &ImportArgs,
-    config: &ImportConfig,
-) -> anyhow::Result<(Arc<TargetClient>, Option<ServerHandle>)> {
-    let tenant = config.body.target.tenant.clone();
-    let (base, client_id, secret, embedded) = match &args.target {
-        Some(url) => {
-            let base = Url::parse(url)
-                .map_err(|e| Error::Usage(format!("--target '{url}' is not a URL: {e}")))?;
-            let secret = ClientSecret::from_env_or_file(args.client_secret_file.as_deref())
-                .map_err(|e| Error::Usage(e.to_string()))?;
-            (base, args.client_id.clone(), secret, None)
-        }
-        None => {
-            let secret = server::ClientSecret::generate();
-            let mut server_config = ServerConfig::new(&args.db, secret.clone());
-            server_config.tenant_id = tenant.clone();
-            server_config.pool_id = config.body.target.pool.clone();
-            server_config.client_id = args.client_id.clone();
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-            let handle = server::spawn(server_config, listener).await?;
-            let base = Url::parse(&handle.base_url())?;
-            let secret = ClientSecret::new(secret.expose());
-            (base, args.client_id.clone(), secret, Some(handle))
-        }
-    };
-    let mut client_config = ClientConfig::new(base, tenant, client_id, secret);
-    client_config.request_timeout = Duration::from_secs(args.request_timeout_s.max(1));
-    client_config.pool_size = config.concurrency;
-    let client = TargetClient::new(client_config)?;
-    Ok((Arc::new(client), embedded))
+    println!("{}", report.summary());
+    match &finished.end {
+        End::Interrupted => eprintln!(
+            "ferry: interrupted; the checkpoint is saved: run the same command again to resume"
+        ),
+        End::Stopped(reason) => eprintln!(
+            "ferry: stopped: {reason}\nferry: the checkpoint is saved: run the same command again to resume"
+        ),
+        End::Complete | End::AlreadyComplete => {}
+    }
+    Ok(finished.outcome())
 }
 
 /// First SIGINT/SIGTERM: stop reading, finish what is in flight, save, exit 130.
@@ -321,7 +229,7 @@ fn watch_signals(stop: Stop) {
                 stop.trigger();
             } else {
                 eprintln!("ferry: stopped at once; the checkpoint on disk is valid");
-                std::process::exit(i32::from(super::EXIT_INTERRUPTED));
+                super::exit_now(Outcome::Interrupted);
             }
         }
     });

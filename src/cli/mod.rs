@@ -1,14 +1,15 @@
 //! Command-line flags (clap) and their translation into library calls.
-//! Nothing here does ferry's work; it only parses, validates and reports.
+//! Nothing here does ferry's work; it only parses flags, prints what the
+//! library returns, and maps outcomes to exit codes ([`exit_code`], the one
+//! place that chooses them).
 
 pub mod bench;
 pub mod import;
 pub mod sample;
 pub mod serve;
 
-use std::process::ExitCode;
-
 use clap::{Parser, Subcommand};
+use ferry::outcome::Outcome;
 
 /// ferry loads a CIAM user export (CSV or JSON Lines) into an Identity Pools
 /// bulk import API, and ships a reference target server to rehearse on.
@@ -25,7 +26,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Import a user export into a target (or write the request bodies with --dry-run).
-    Import(import::ImportArgs),
+    Import(Box<import::ImportArgs>),
     /// Run the reference target server (the Identity Pools import API on SQLite).
     Serve(serve::ServeArgs),
     /// Write a realistic synthetic user export.
@@ -36,9 +37,9 @@ pub enum Command {
 
 impl Cli {
     /// Runs the chosen subcommand.
-    pub async fn run(self) -> anyhow::Result<ExitCode> {
+    pub async fn run(self) -> anyhow::Result<Outcome> {
         match self.command {
-            Command::Import(args) => import::run(args).await,
+            Command::Import(args) => import::run(*args).await,
             Command::Serve(args) => serve::run(args).await,
             Command::Sample(args) => sample::run(args),
             Command::Bench(args) => bench::run(args).await,
@@ -47,23 +48,53 @@ impl Cli {
 }
 
 /// Exit code: rows were rejected, the rest imported.
-pub const EXIT_REJECTED: u8 = 3;
+const EXIT_REJECTED: u8 = 3;
 /// Exit code: usage or source error.
-pub const EXIT_USAGE: u8 = 2;
+const EXIT_USAGE: u8 = 2;
 /// Exit code: stopped by the target or a fatal error.
-pub const EXIT_FATAL: u8 = 1;
+const EXIT_FATAL: u8 = 1;
 /// Exit code: interrupted by a signal.
-pub const EXIT_INTERRUPTED: u8 = 130;
+const EXIT_INTERRUPTED: u8 = 130;
 
-/// The exit code of a run that ended with an error.
-pub fn exit_code_of(err: &anyhow::Error) -> u8 {
-    if let Some(e) = err.downcast_ref::<ferry::import::ImportError>() {
-        return if e.is_usage() { EXIT_USAGE } else { EXIT_FATAL };
+/// The exit code of a command: 0 done; 3 finished with rejected rows; 2 a
+/// usage or source error (nothing written); 1 stopped by the target or a
+/// fatal error; 130 interrupted.
+pub fn exit_code(result: &anyhow::Result<Outcome>) -> u8 {
+    match result {
+        Ok(Outcome::Done) => 0,
+        Ok(Outcome::Rejected) => EXIT_REJECTED,
+        Ok(Outcome::Interrupted) => EXIT_INTERRUPTED,
+        Ok(Outcome::Stopped) => EXIT_FATAL,
+        Err(err) if is_usage(err) => EXIT_USAGE,
+        Err(_) => EXIT_FATAL,
     }
-    match err.downcast_ref::<ferry::error::Error>() {
-        Some(e) if e.is_usage() => EXIT_USAGE,
-        _ if err.downcast_ref::<clap::Error>().is_some() => EXIT_USAGE,
-        _ => EXIT_FATAL,
+}
+
+/// Exits the process now with the code of `outcome` (a second stop signal).
+pub fn exit_now(outcome: Outcome) -> ! {
+    std::process::exit(i32::from(exit_code(&Ok(outcome))))
+}
+
+/// Whether an error is the user's input or flags rather than a failure while working.
+fn is_usage(err: &anyhow::Error) -> bool {
+    if let Some(e) = err.downcast_ref::<ferry::import::ImportError>() {
+        return e.is_usage();
+    }
+    if let Some(e) = err.downcast_ref::<ferry::error::Error>() {
+        return e.is_usage();
+    }
+    err.downcast_ref::<clap::Error>().is_some()
+}
+
+/// What to tell the user besides an error: the flag that fixes it.
+pub fn hint(err: &anyhow::Error) -> Option<&'static str> {
+    let source = match err.downcast_ref::<ferry::error::Error>() {
+        Some(ferry::error::Error::Source(source)) => source,
+        _ => return None,
+    };
+    match source {
+        ferry::source::SourceError::UnknownFormat { .. } => Some("pass --format csv|jsonl"),
+        _ => None,
     }
 }
 

@@ -1,9 +1,9 @@
 //! `ferry sample`: flags → [`ferry::sample`].
 
 use std::path::PathBuf;
-use std::process::ExitCode;
 
 use anyhow::Context;
+use ferry::outcome::Outcome;
 use ferry::sample::{self, SampleHash, SampleSpec};
 use ferry::source::Format;
 
@@ -37,7 +37,7 @@ pub struct SampleArgs {
     pub plaintext_out: Option<PathBuf>,
 }
 
-pub fn run(args: SampleArgs) -> anyhow::Result<ExitCode> {
+pub fn run(args: SampleArgs) -> anyhow::Result<Outcome> {
     let format = Format::from_path(&args.output).ok_or_else(|| {
         ferry::error::Error::Usage(format!(
             "{}: use a .csv, .jsonl or .ndjson file name",
@@ -60,5 +60,5 @@ pub fn run(args: SampleArgs) -> anyhow::Result<ExitCode> {
     )
     .with_context(|| format!("writing {}", args.output.display()))?;
     println!("wrote {}: {}", args.output.display(), report.summary());
-    Ok(ExitCode::SUCCESS)
+    Ok(Outcome::Done)
 }

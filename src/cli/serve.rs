@@ -9,10 +9,10 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context;
+use ferry::outcome::Outcome;
 use ferry::server::credentials::{self, ClientCredentials, SecretSource};
 use ferry::server::{
     Durability, FaultConfig, LatencyRange, ServerConfig, DEFAULT_MAX_BODY, DEFAULT_POOL,
@@ -103,7 +103,7 @@ impl ServeArgs {
 }
 
 /// Runs `ferry serve` until SIGINT or SIGTERM, then shuts down gracefully.
-pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
+pub async fn run(args: ServeArgs) -> anyhow::Result<Outcome> {
     // Keeps the lead's subscriber if main installed one.
     let _ = tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
@@ -135,7 +135,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     shutdown_signal().await?;
     tracing::info!("Signal received; shutting down.");
     server.shutdown().await;
-    Ok(ExitCode::SUCCESS)
+    Ok(Outcome::Done)
 }
 
 /// Prints a line on stdout. A closed stdout (e.g. a parent that read the

@@ -37,6 +37,13 @@ use crate::contract::ImportMode;
 pub struct Delivery {
     /// The end of the attempt loop.
     pub verdict: Verdict,
+    /// The requests it took.
+    pub effort: Effort,
+}
+
+/// The requests one body took, for the report.
+#[derive(Debug, Default)]
+pub struct Effort {
     /// Requests sent (token requests excluded).
     pub attempts: u32,
     /// Why each retry happened, in order: the report's "retries by status".
@@ -141,12 +148,19 @@ impl Sender {
     /// Sends `body` (holding `users` users) until it is stored, needs the
     /// caller, or the run must stop.
     pub async fn deliver(&mut self, body: Bytes, users: u32, mode: ImportMode) -> Delivery {
-        let mut delivery = Delivery {
-            verdict: Verdict::Stop(StopReason::Unauthorized),
-            attempts: 0,
-            retries: Vec::new(),
-            latencies: Vec::new(),
-        };
+        let mut effort = Effort::default();
+        let verdict = self.attempts(body, users, mode, &mut effort).await;
+        Delivery { verdict, effort }
+    }
+
+    /// The attempt loop of [`Sender::deliver`], counting into `delivery`.
+    async fn attempts(
+        &mut self,
+        body: Bytes,
+        users: u32,
+        mode: ImportMode,
+        delivery: &mut Effort,
+    ) -> Verdict {
         let mut failures = 0u32;
         let mut renewed = false;
         loop {
@@ -159,32 +173,30 @@ impl Sender {
                 Ok(Attempt::Answered(response)) => response,
                 Ok(Attempt::Failed { cause, after }) => {
                     if let Err(stop) = self
-                        .retry(pass, cause, after, &mut delivery, &mut failures)
+                        .retry(pass, cause, after, delivery, &mut failures)
                         .await
                     {
-                        return delivery.ending(Verdict::Stop(stop));
+                        return Verdict::Stop(stop);
                     }
                     continue;
                 }
-                Err(stop) => return delivery.ending(Verdict::Stop(stop)),
+                Err(stop) => return Verdict::Stop(stop),
             };
             delivery.latencies.push(response.elapsed);
             match response.decision() {
                 Decision::Success => {
                     self.gate.succeeded();
                     let users_existing = response.users_existing;
-                    return delivery.ending(Verdict::Stored { users_existing });
+                    return Verdict::Stored { users_existing };
                 }
-                Decision::Split => return delivery.ending(Verdict::Split(response)),
-                Decision::Conflict => return delivery.ending(Verdict::Conflict(response)),
-                Decision::Renew if renewed => {
-                    return delivery.ending(Verdict::Stop(StopReason::Unauthorized))
-                }
+                Decision::Split => return Verdict::Split(response),
+                Decision::Conflict => return Verdict::Conflict(response),
+                Decision::Renew if renewed => return Verdict::Stop(StopReason::Unauthorized),
                 Decision::Renew => {
                     renewed = true;
                     tracing::info!("Target refused the access token; renewing it once.");
-                    if let Err(stop) = self.renew(&response, &mut delivery, &mut failures).await {
-                        return delivery.ending(Verdict::Stop(stop));
+                    if let Err(stop) = self.renew(&response, delivery, &mut failures).await {
+                        return Verdict::Stop(stop);
                     }
                 }
                 Decision::Fatal { status, reason } => {
@@ -193,14 +205,14 @@ impl Sender {
                         reason,
                         detail: Some(response.reason()),
                     };
-                    return delivery.ending(Verdict::Stop(stop));
+                    return Verdict::Stop(stop);
                 }
                 Decision::Retry { cause, after } => {
                     if let Err(stop) = self
-                        .retry(pass, cause, after, &mut delivery, &mut failures)
+                        .retry(pass, cause, after, delivery, &mut failures)
                         .await
                     {
-                        return delivery.ending(Verdict::Stop(stop));
+                        return Verdict::Stop(stop);
                     }
                 }
             }
@@ -225,7 +237,7 @@ impl Sender {
         pass: Pass,
         cause: RetryCause,
         after: Option<Duration>,
-        delivery: &mut Delivery,
+        delivery: &mut Effort,
         failures: &mut u32,
     ) -> Result<(), StopReason> {
         *failures += 1;
@@ -255,7 +267,7 @@ impl Sender {
     async fn renew(
         &mut self,
         response: &PutResponse,
-        delivery: &mut Delivery,
+        delivery: &mut Effort,
         failures: &mut u32,
     ) -> Result<(), StopReason> {
         let Err(err) = self.client.tokens().renew(response.token).await else {
@@ -268,14 +280,6 @@ impl Sender {
         let pass = self.gate.pass().await;
         self.retry(pass, RetryCause::Transport(kind), None, delivery, failures)
             .await
-    }
-}
-
-impl Delivery {
-    /// Sets the verdict and hands the delivery back.
-    fn ending(mut self, verdict: Verdict) -> Delivery {
-        self.verdict = verdict;
-        self
     }
 }
 
@@ -344,10 +348,10 @@ mod tests {
             "{:?}",
             delivery.verdict
         );
-        assert_eq!(delivery.attempts, 5);
-        let labels: Vec<_> = delivery.retries.iter().map(|c| c.label()).collect();
+        assert_eq!(delivery.effort.attempts, 5);
+        let labels: Vec<_> = delivery.effort.retries.iter().map(|c| c.label()).collect();
         assert_eq!(labels, ["429", "503", "connection-closed", "500"]);
-        assert_eq!(delivery.latencies.len(), 4);
+        assert_eq!(delivery.effort.latencies.len(), 4);
         assert_eq!(target.puts().len(), 5);
     }
 
@@ -378,7 +382,7 @@ mod tests {
             delivery.verdict
         );
         assert_eq!(target.token_requests(), 2);
-        assert!(delivery.retries.is_empty());
+        assert!(delivery.effort.retries.is_empty());
 
         let target =
             ScriptedTarget::start(Script::replies([Reply::status(401), Reply::status(401)])).await;
@@ -436,7 +440,7 @@ mod tests {
             stop.to_string().contains("no pool 'x' (not_found)"),
             "{stop}"
         );
-        assert_eq!(delivery.attempts, 1);
+        assert_eq!(delivery.effort.attempts, 1);
 
         let target = ScriptedTarget::start(Script::default()).await;
         let mut sender = sender_for(&target, 10, "wrong");

@@ -27,6 +27,7 @@
 //! - No request body, client secret or token reaches a log or an error.
 
 pub mod backoff;
+pub mod bisect;
 pub mod client;
 pub mod deliver;
 pub mod gate;

@@ -47,7 +47,7 @@ pub enum Outcome {
 }
 
 /// Class of a transport failure (no HTTP status was received).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum TransportKind {
     /// The request (or the connect) exceeded its time limit.
     Timeout,
@@ -107,7 +107,7 @@ pub enum Decision {
 }
 
 /// Why a request is retried.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum RetryCause {
     /// 429 or 503: the target is shedding load. All senders should slow down
     /// together (see [`super::gate`]).

@@ -1,0 +1,259 @@
+//! The configuration of an import, validated once.
+//!
+//! The binary fills [`ImportOptions`] with values as the flags give them (and
+//! ferry's defaults for the rest); [`ImportOptions::validate`] checks them,
+//! loads the mapping file and the client secret, and builds the immutable
+//! [`ImportConfig`] the run receives (ripgrep's low-level arguments turned
+//! into high-level ones). Nothing rewrites it afterwards: what a resumed run
+//! takes from its checkpoint (the import time) is decided when the run
+//! starts, beside the configuration, not in it.
+
+use std::num::{NonZeroU32, NonZeroUsize};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use time::OffsetDateTime;
+use url::Url;
+
+use crate::batch::DEFAULT_BATCH_SIZE;
+use crate::contract::ImportMode;
+use crate::error::Error;
+use crate::mapping::passwords::{PasswordPolicy, UnsupportedPolicy};
+use crate::mapping::MappingConfig;
+use crate::pipeline::{BodySettings, ImportTime};
+use crate::progress::ProgressMode;
+use crate::secret::ClientSecret;
+use crate::send::backoff::Backoff;
+use crate::source::{Format, Input};
+use crate::target::{Connected, TargetError, TargetSpec};
+
+/// An import as asked for, before validation: every value ferry accepts, with
+/// its defaults ([`ImportOptions::new`]).
+#[derive(Debug, Clone)]
+pub struct ImportOptions {
+    /// Where rows come from.
+    pub source: Input,
+    /// Its format; by default from the file extension.
+    pub format: Option<Format>,
+    /// A mapping file (TOML); by default the column names are ferry's fields.
+    pub mapping: Option<PathBuf>,
+    /// The tenant imported into.
+    pub tenant: String,
+    /// The pool imported into.
+    pub pool: String,
+    /// Users per request body.
+    pub batch_size: usize,
+    /// A pinned import time; by default now (and a resumed run's own).
+    pub import_time: Option<OffsetDateTime>,
+    /// Overrides the mapping file's password policy.
+    pub passwords: Option<PasswordPolicy>,
+    /// Overrides the mapping file's treatment of unverifiable hashes.
+    pub unsupported_hash: Option<UnsupportedPolicy>,
+    /// The target's base URL; `None` starts the reference server in-process over `db`.
+    pub target: Option<Url>,
+    /// The embedded target's database.
+    pub db: PathBuf,
+    /// The OAuth client id.
+    pub client_id: String,
+    /// A file holding the client secret (else `FERRY_CLIENT_SECRET`); remote targets only.
+    pub client_secret_file: Option<PathBuf>,
+    /// How existing records are treated.
+    pub mode: ImportMode,
+    /// Requests in flight.
+    pub concurrency: usize,
+    /// Users per second, if limited.
+    pub rate: Option<NonZeroU32>,
+    /// The first retry's longest wait.
+    pub retry_base: Duration,
+    /// The longest wait between two attempts.
+    pub retry_cap: Duration,
+    /// Attempts per request before the run stops.
+    pub max_attempts: u32,
+    /// Time limit of one request.
+    pub request_timeout: Duration,
+    /// The checkpoint file; by default `SOURCE.ferry-checkpoint` (none for standard input).
+    pub checkpoint: Option<PathBuf>,
+    /// Ignore (and replace) an existing checkpoint.
+    pub restart: bool,
+    /// The rejects file; by default `SOURCE.rejects.jsonl`.
+    pub rejects: Option<PathBuf>,
+    /// How progress is shown.
+    pub progress: ProgressMode,
+    /// How long requests in flight may finish after a stop signal.
+    pub grace: Duration,
+    /// Seed of the retry jitter, for reproducible runs.
+    pub seed: Option<u64>,
+}
+
+impl ImportOptions {
+    /// An import of `source` with ferry's defaults: tenant `demo`, pool
+    /// `default`, batches of 100, 8 in flight, into the embedded target over
+    /// `ferry-target.db`.
+    pub fn new(source: Input) -> ImportOptions {
+        let backoff = Backoff::default();
+        ImportOptions {
+            source,
+            format: None,
+            mapping: None,
+            tenant: "demo".into(),
+            pool: "default".into(),
+            batch_size: DEFAULT_BATCH_SIZE,
+            import_time: None,
+            passwords: None,
+            unsupported_hash: None,
+            target: None,
+            db: PathBuf::from("ferry-target.db"),
+            client_id: "ferry".into(),
+            client_secret_file: None,
+            mode: ImportMode::Ignore,
+            concurrency: 8,
+            rate: None,
+            retry_base: backoff.base(),
+            retry_cap: backoff.cap(),
+            max_attempts: backoff.max_attempts(),
+            request_timeout: Duration::from_secs(60),
+            checkpoint: None,
+            restart: false,
+            rejects: None,
+            progress: ProgressMode::Quiet,
+            grace: Duration::from_secs(10),
+            seed: None,
+        }
+    }
+
+    /// The settings that shape the request bodies, checked (all a dry run needs).
+    pub fn body(&self) -> Result<BodySettings, Error> {
+        let mut mapping = match &self.mapping {
+            Some(path) => MappingConfig::load(path)?,
+            None => MappingConfig::default(),
+        };
+        if let Some(policy) = self.passwords {
+            mapping.passwords.policy = policy;
+        }
+        if let Some(policy) = self.unsupported_hash {
+            mapping.passwords.unsupported = policy;
+        }
+        let import_time = self.import_time.map_or_else(ImportTime::now, |t| {
+            ImportTime::Pinned(t.to_offset(time::UtcOffset::UTC))
+        });
+        BodySettings::new(
+            self.source.clone(),
+            self.format,
+            mapping,
+            (&self.tenant, &self.pool),
+            import_time,
+            self.batch_size,
+        )
+    }
+
+    /// Checks everything and builds the configuration of the run.
+    pub fn validate(self) -> Result<ImportConfig, Error> {
+        let body = self.body()?;
+        let backoff = Backoff::new(self.retry_base, self.retry_cap, self.max_attempts)
+            .map_err(|e| Error::Usage(e.to_string()))?;
+        let concurrency = NonZeroUsize::new(self.concurrency)
+            .ok_or_else(|| Error::Usage("at least one request must be in flight".into()))?;
+        let target = match self.target {
+            Some(url) => TargetSpec::Remote {
+                url,
+                client_id: self.client_id,
+                secret: ClientSecret::from_env_or_file(self.client_secret_file.as_deref())
+                    .map_err(|e| Error::Usage(e.to_string()))?,
+            },
+            None => TargetSpec::Embedded {
+                db: self.db,
+                client_id: self.client_id,
+            },
+        };
+        let (default_checkpoint, default_rejects) = default_paths(body.input());
+        Ok(ImportConfig {
+            checkpoint: self.checkpoint.or(default_checkpoint),
+            rejects: self.rejects.unwrap_or(default_rejects),
+            body,
+            mode: self.mode,
+            target,
+            concurrency,
+            rate: self.rate,
+            backoff,
+            // A request needs some time: under a second is read as one second.
+            request_timeout: self.request_timeout.max(Duration::from_secs(1)),
+            restart: self.restart,
+            progress: self.progress,
+            grace: self.grace,
+            seed: self.seed,
+        })
+    }
+}
+
+/// Everything an import needs, validated ([`ImportOptions::validate`]); immutable.
+#[derive(Debug, Clone)]
+pub struct ImportConfig {
+    /// What shapes the request bodies (source, mapping, tenant, pool, import time, batch size).
+    pub(crate) body: BodySettings,
+    /// `ignore`, `fail` or `update`.
+    pub(crate) mode: ImportMode,
+    /// Where the users go, and with which credentials.
+    pub(crate) target: TargetSpec,
+    /// Requests in flight.
+    pub(crate) concurrency: NonZeroUsize,
+    /// Users per second, if limited.
+    pub(crate) rate: Option<NonZeroU32>,
+    /// Backoff and attempt limit per request.
+    pub(crate) backoff: Backoff,
+    /// Time limit of one request.
+    pub(crate) request_timeout: Duration,
+    /// Checkpoint file; `None` for standard input, which cannot be resumed.
+    pub(crate) checkpoint: Option<PathBuf>,
+    /// Rejects file.
+    pub(crate) rejects: PathBuf,
+    /// Start again from the beginning, ignoring (and replacing) the checkpoint.
+    pub(crate) restart: bool,
+    /// How progress is shown.
+    pub(crate) progress: ProgressMode,
+    /// How long in-flight requests may finish after a stop signal.
+    pub(crate) grace: Duration,
+    /// Seed of the backoff jitter, for reproducible runs.
+    pub(crate) seed: Option<u64>,
+}
+
+impl ImportConfig {
+    /// What shapes the request bodies.
+    pub fn body(&self) -> &BodySettings {
+        &self.body
+    }
+
+    /// Where the users go.
+    pub fn target(&self) -> &TargetSpec {
+        &self.target
+    }
+}
+
+/// `SOURCE.ferry-checkpoint` and `SOURCE.rejects.jsonl` next to a file source;
+/// for standard input no checkpoint and `ferry-stdin.rejects.jsonl` here.
+pub fn default_paths(input: &Input) -> (Option<PathBuf>, PathBuf) {
+    match input {
+        Input::File(path) => {
+            let with = |suffix: &str| {
+                let mut name = path.as_os_str().to_owned();
+                name.push(suffix);
+                PathBuf::from(name)
+            };
+            (Some(with(".ferry-checkpoint")), with(".rejects.jsonl"))
+        }
+        Input::Stdin => (None, PathBuf::from("ferry-stdin.rejects.jsonl")),
+    }
+}
+
+impl ImportConfig {
+    /// Reaches the target (starting the embedded one if that is the target)
+    /// with this run's request time limit and a connection per sender.
+    pub async fn connect(&self) -> Result<Connected, TargetError> {
+        Connected::connect(
+            &self.target,
+            (self.body.tenant(), self.body.pool()),
+            self.request_timeout,
+            self.concurrency.get(),
+        )
+        .await
+    }
+}
