@@ -196,3 +196,105 @@ impl<I: Iterator<Item = Result<Row, SourceError>>> Iterator for Batcher<I> {
         None
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mapping::{MappingConfig, Target};
+    use crate::source::{Format, SourceReader};
+
+    /// The batches of `csv` (ids and emails), `size` users each.
+    fn batches(csv: &str, size: usize) -> Vec<Batch> {
+        let reader =
+            SourceReader::from_reader("memory", std::io::Cursor::new(csv.to_owned()), Format::CSV)
+                .unwrap();
+        let mapping = MappingConfig::default().resolve(reader.headers()).unwrap();
+        let target = Target {
+            tenant: "t".into(),
+            pool: "p".into(),
+            import_time: time::macros::datetime!(2026-01-01 00:00:00 UTC),
+        };
+        let start = Position {
+            offset: reader.bytes_read(),
+            row: 1,
+        };
+        Batcher::new(
+            reader,
+            Mapper::new(target, mapping),
+            size,
+            start,
+            FIRST_BATCH,
+        )
+        .map(Result::unwrap)
+        .collect()
+    }
+
+    #[test]
+    fn batches_tile_the_source_and_carry_the_rows_rejected_in_their_range() {
+        // Rows 3, 7 and 8 are bad (no key, a bad email, no key).
+        let csv = "id,email\n1,a@x.io\n2,b@x.io\n,c@x.io\n4,d@x.io\n5,e@x.io\n6,f@x.io\n7,nope\n,h@x.io\n";
+        let all = batches(csv, 2);
+        let numbers: Vec<u64> = all.iter().map(|b| b.number).collect();
+        assert_eq!(numbers, [1, 2, 3]);
+        let users: Vec<Vec<u64>> = all
+            .iter()
+            .map(|b| b.users.iter().map(|u| u.row).collect())
+            .collect();
+        assert_eq!(users, [vec![1, 2], vec![4, 5], vec![6]]);
+        let rejected: Vec<Vec<u64>> = all
+            .iter()
+            .map(|b| b.rejected.iter().map(|r| r.row).collect())
+            .collect();
+        // A batch closes when the next user arrives, so the rows rejected
+        // after its last user belong to it: row 3 to the first, 7 and 8 to the last.
+        assert_eq!(rejected, [vec![3], vec![], vec![7, 8]]);
+        // Each batch starts where the previous one ended; the last ends at the end.
+        assert_eq!(all[0].start.row, 1);
+        for pair in all.windows(2) {
+            assert_eq!(pair[0].end, pair[1].start);
+        }
+        assert_eq!(all[2].end.offset, csv.len() as u64);
+        assert_eq!(all.iter().map(Batch::rows).sum::<u64>(), 8);
+        // The body holds exactly the batch's users.
+        let body: serde_json::Value = serde_json::from_slice(&all[1].body).unwrap();
+        assert_eq!(body["users"].as_array().map(Vec::len), Some(2));
+    }
+
+    #[test]
+    fn a_source_without_a_valid_user_is_one_batch_without_a_body() {
+        let all = batches("id,email\n,a@x.io\n2,bad\n", 100);
+        assert_eq!(all.len(), 1);
+        assert!(all[0].users.is_empty() && all[0].body.is_empty());
+        assert_eq!(all[0].rejected.len(), 2);
+        assert_eq!(all[0].rows(), 2);
+        assert!(batches("id,email\n", 100).is_empty());
+    }
+
+    #[test]
+    fn encode_writes_the_four_arrays_in_user_order() {
+        let all = batches("id,email\n1,a@x.io\n2,b@x.io\n", 10);
+        let users = &all[0].users;
+        let body: serde_json::Value =
+            serde_json::from_slice(&encode(users.iter().rev().map(|u| &u.records))).unwrap();
+        let ids: Vec<&serde_json::Value> = body["users"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|u| &u["id"])
+            .collect();
+        let expected: Vec<serde_json::Value> = users
+            .iter()
+            .rev()
+            .map(|u| serde_json::json!(u.records.user.id))
+            .collect();
+        assert_eq!(ids, expected.iter().collect::<Vec<_>>());
+        for key in [
+            "user_credentials",
+            "user_identifiers",
+            "user_verifiable_addresses",
+        ] {
+            assert!(body[key].is_array(), "{key}");
+        }
+        assert_eq!(encode(std::iter::empty()), b"{\"users\":[],\"user_credentials\":[],\"user_identifiers\":[],\"user_verifiable_addresses\":[]}");
+    }
+}
