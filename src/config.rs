@@ -149,16 +149,14 @@ impl ImportOptions {
     /// Checks everything and builds the configuration of the run.
     pub fn validate(self) -> Result<ImportConfig, Error> {
         let body = self.body()?;
-        let backoff = Backoff::new(self.retry_base, self.retry_cap, self.max_attempts)
-            .map_err(|e| Error::Usage(e.to_string()))?;
+        let backoff = Backoff::new(self.retry_base, self.retry_cap, self.max_attempts)?;
         let concurrency = NonZeroUsize::new(self.concurrency)
             .ok_or_else(|| Error::Usage("at least one request must be in flight".into()))?;
         let target = match self.target {
             Some(url) => TargetSpec::Remote {
                 url,
                 client_id: self.client_id,
-                secret: ClientSecret::from_env_or_file(self.client_secret_file.as_deref())
-                    .map_err(|e| Error::Usage(e.to_string()))?,
+                secret: ClientSecret::from_env_or_file(self.client_secret_file.as_deref())?,
             },
             None => TargetSpec::Embedded {
                 db: self.db,

@@ -4,6 +4,8 @@
 use std::path::PathBuf;
 
 use crate::mapping::MappingError;
+use crate::secret::SecretError;
+use crate::send::backoff::BackoffError;
 use crate::source::SourceError;
 
 /// A run-stopping error.
@@ -16,6 +18,12 @@ pub enum Error {
     /// The mapping file is unusable or does not fit the source.
     #[error(transparent)]
     Mapping(#[from] MappingError),
+    /// The client secret cannot be had.
+    #[error(transparent)]
+    Secret(#[from] SecretError),
+    /// The retry settings are inconsistent.
+    #[error("retry settings: {0}")]
+    Backoff(#[from] BackoffError),
     /// A settings value is out of range or inconsistent.
     #[error("{0}")]
     Usage(String),
@@ -33,7 +41,7 @@ impl Error {
     pub fn is_usage(&self) -> bool {
         match self {
             Error::Source(e) => e.is_usage(),
-            Error::Mapping(_) | Error::Usage(_) => true,
+            Error::Mapping(_) | Error::Usage(_) | Error::Secret(_) | Error::Backoff(_) => true,
             Error::Output { .. } => false,
         }
     }

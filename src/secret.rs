@@ -23,7 +23,7 @@ pub struct ClientSecret(String);
 #[non_exhaustive]
 pub enum SecretError {
     /// Neither source is set.
-    #[error("no client secret: set {SECRET_ENV} or pass --client-secret-file FILE")]
+    #[error("no client secret: set {SECRET_ENV} or give a file that holds it")]
     Missing,
     /// The secret file could not be read.
     #[error("cannot read the client secret file {}", path.display())]

@@ -86,14 +86,16 @@ fn is_usage(err: &anyhow::Error) -> bool {
     err.downcast_ref::<clap::Error>().is_some()
 }
 
-/// What to tell the user besides an error: the flag that fixes it.
+/// What to tell the user besides an error: the flag that fixes it (the
+/// library's errors speak of settings, not of flags).
 pub fn hint(err: &anyhow::Error) -> Option<&'static str> {
-    let source = match err.downcast_ref::<ferry::error::Error>() {
-        Some(ferry::error::Error::Source(source)) => source,
-        _ => return None,
-    };
-    match source {
-        ferry::source::SourceError::UnknownFormat { .. } => Some("pass --format csv|jsonl"),
+    use ferry::error::Error;
+    use ferry::source::SourceError;
+    match err.downcast_ref::<Error>()? {
+        Error::Source(SourceError::UnknownFormat { .. }) => Some("pass --format csv|jsonl"),
+        Error::Secret(ferry::secret::SecretError::Missing) => {
+            Some("pass --client-secret-file FILE, or set FERRY_CLIENT_SECRET")
+        }
         _ => None,
     }
 }
