@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::ImportError;
+use super::error::ImportError;
 use crate::checkpoint::{AckTracker, BatchAck, Checkpoint, CheckpointWriter};
 use crate::progress::Counters;
 use crate::reject::{RejectsError, RejectsWriter, Stage};

@@ -19,6 +19,7 @@
 //! and the default mode is `ignore`.
 
 mod acknowledge;
+mod error;
 mod start;
 
 #[cfg(test)]
@@ -33,15 +34,16 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use self::acknowledge::Acknowledger;
+pub use self::error::ImportError;
 use self::start::Start;
 use crate::batch::Batch;
-use crate::checkpoint::{AckError, CheckpointError, CheckpointWriter, Mismatch};
+use crate::checkpoint::CheckpointWriter;
 use crate::config::ImportConfig;
 use crate::error::Error;
 use crate::mapping::MappedUser;
 use crate::outcome::Outcome;
 use crate::progress::{Counters, Progress};
-use crate::reject::{RejectsError, RejectsWriter};
+use crate::reject::RejectsWriter;
 use crate::report::ImportReport;
 use crate::send::bisect::{BatchSender, BatchStopped, Delivered};
 use crate::send::client::TargetClient;
@@ -88,35 +90,6 @@ impl Finished {
             End::Complete | End::AlreadyComplete => Outcome::finished(self.report.counts.rejected),
             End::Interrupted => Outcome::Interrupted,
             End::Stopped(_) => Outcome::Stopped,
-        }
-    }
-}
-
-/// What prevents an import from starting or going on.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum ImportError {
-    #[error(transparent)]
-    Setup(#[from] Error),
-    #[error("checkpoint: {0}")]
-    Checkpoint(#[from] CheckpointError),
-    #[error("the checkpoint {path} was written for a different run: {mismatch}; run with --restart to start over, or restore the original source and flags")]
-    Mismatch { path: PathBuf, mismatch: Mismatch },
-    #[error("batch acknowledgement: {0}")]
-    Ack(#[from] AckError),
-    #[error(transparent)]
-    Rejects(#[from] RejectsError),
-    #[error("the checkpoint could not be saved: {0}")]
-    Save(String),
-}
-
-impl ImportError {
-    /// Whether the user's input or flags are at fault (exit code 2).
-    pub fn is_usage(&self) -> bool {
-        match self {
-            ImportError::Setup(e) => e.is_usage(),
-            ImportError::Mismatch { .. } => true,
-            _ => false,
         }
     }
 }

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use time::OffsetDateTime;
 
-use super::ImportError;
+use super::error::ImportError;
 use crate::batch::FIRST_BATCH;
 use crate::checkpoint::{Checkpoint, SourceFingerprint};
 use crate::config::ImportConfig;

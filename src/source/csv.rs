@@ -28,10 +28,10 @@ use csv_core::ReadRecordResult;
 
 use super::error::SourceError;
 use super::fields::{Fields, Header};
-use super::format::FormatSpec;
 use super::input::{ByteStream, Input};
 use super::row::{
-    lossy_prefix, too_long_reason, InvalidRow, Position, Row, RowBody, RowReader, RAW_PREFIX_BYTES,
+    lossy_prefix, too_long_reason, FormatSpec, InvalidRow, Position, Row, RowBody, RowReader,
+    RAW_PREFIX_BYTES,
 };
 use crate::contract::rules::MAX_ROW_BYTES;
 

@@ -2,7 +2,7 @@
 //! function that chooses the format of an input.
 //!
 //! A format is a file under `src/source/` that implements
-//! [`RowReader`] and declares a [`FormatSpec`] (its name, the names
+//! [`RowReader`] and declares a [`FormatSpec`] (both in `row.rs`: its name, the names
 //! `--format` accepts, the file extensions that imply it, and how to open
 //! it); adding a format is that file and a line in [`FORMATS`].
 
@@ -13,25 +13,8 @@ use std::str::FromStr;
 
 use super::error::SourceError;
 use super::input::{ByteStream, Input};
-use super::row::RowReader;
+use super::row::{FormatSpec, RowReader};
 use super::{csv, jsonl};
-
-/// Opens a format's reader over `bytes` (a source named `name` in errors),
-/// positioned at its first data row; reads and checks a header if the format
-/// has one.
-pub(super) type Open = fn(name: &str, bytes: ByteStream) -> Result<Box<dyn RowReader>, SourceError>;
-
-/// What ferry knows of one format.
-pub(super) struct FormatSpec {
-    /// Its canonical name, as printed (`csv`, `jsonl`).
-    pub(super) name: &'static str,
-    /// Every name it is given by (the canonical one included), matched in any case.
-    pub(super) names: &'static [&'static str],
-    /// File extensions that imply it, without the dot, matched in any case.
-    pub(super) extensions: &'static [&'static str],
-    /// How to open its reader.
-    pub(super) open: Open,
-}
 
 /// Every format ferry reads, in the order they are listed to users.
 const FORMATS: &[&FormatSpec] = &[&csv::FORMAT, &jsonl::FORMAT];

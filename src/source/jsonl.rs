@@ -19,11 +19,11 @@ use serde_json::Value;
 
 use super::error::SourceError;
 use super::fields::Fields;
-use super::format::FormatSpec;
 use super::input::{ByteStream, Input};
 use super::members::{index_object, Member};
 use super::row::{
-    lossy_prefix, too_long_reason, InvalidRow, Position, Row, RowBody, RowReader, RAW_PREFIX_BYTES,
+    lossy_prefix, too_long_reason, FormatSpec, InvalidRow, Position, Row, RowBody, RowReader,
+    RAW_PREFIX_BYTES,
 };
 use crate::contract::rules::MAX_ROW_BYTES;
 

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::error::SourceError;
 use super::fields::Fields;
-use super::input::Input;
+use super::input::{ByteStream, Input};
 
 /// How many bytes of an over-long row are kept as its `raw` text.
 pub const RAW_PREFIX_BYTES: usize = 1024;
@@ -103,6 +103,23 @@ pub(super) trait RowReader: Send {
     /// The next row, `None` at the end of the input. An `Err` is an I/O
     /// failure; a row that is not a record is an `Ok` [`RowBody::Invalid`].
     fn next_row(&mut self) -> io::Result<Option<Row>>;
+}
+
+/// Opens a format's reader over `bytes` (a source named `name` in errors),
+/// positioned at its first data row; reads and checks a header if the format
+/// has one.
+pub(super) type Open = fn(name: &str, bytes: ByteStream) -> Result<Box<dyn RowReader>, SourceError>;
+
+/// What ferry knows of one format.
+pub(super) struct FormatSpec {
+    /// Its canonical name, as printed (`csv`, `jsonl`).
+    pub(super) name: &'static str,
+    /// Every name it is given by (the canonical one included), matched in any case.
+    pub(super) names: &'static [&'static str],
+    /// File extensions that imply it, without the dot, matched in any case.
+    pub(super) extensions: &'static [&'static str],
+    /// How to open its reader.
+    pub(super) open: Open,
 }
 
 /// The reason for a row over the size limit.
