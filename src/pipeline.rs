@@ -107,6 +107,12 @@ impl BodySettings {
         }
     }
 
+    /// The source file's size, for progress; `None` for standard input.
+    pub fn source_size(&self) -> Option<u64> {
+        let path = self.source_path()?;
+        std::fs::metadata(path).ok().map(|m| m.len())
+    }
+
     /// The tenant imported into.
     pub fn tenant(&self) -> &str {
         &self.tenant

@@ -106,16 +106,15 @@ impl Acknowledger {
             rejects,
         };
         let released = self.checkpoint.progress.acknowledge(ack)?;
-        if let Some(files) = &mut self.files {
-            for ack in released.iter().filter(|a| !a.rejects.is_empty()) {
-                files
-                    .rejects
-                    .append(&ack.rejects)
-                    .map_err(|source| RejectsError::Io {
-                        path: files.rejects.path().to_path_buf(),
-                        source,
-                    })?;
-            }
+        let files = self.files.as_mut().ok_or_else(files_lost)?;
+        for ack in released.iter().filter(|a| !a.rejects.is_empty()) {
+            files
+                .rejects
+                .append(&ack.rejects)
+                .map_err(|source| RejectsError::Io {
+                    path: files.rejects.path().to_path_buf(),
+                    source,
+                })?;
         }
         self.save_if_due().await
     }
@@ -135,9 +134,7 @@ impl Acknowledger {
     /// Saves the checkpoint now, the rejects file synced first. The fsyncs
     /// run on the blocking pool, so the senders go on meanwhile.
     pub(super) async fn save_now(&mut self) -> Result<(), ImportError> {
-        let Some(mut files) = self.files.take() else {
-            return Ok(());
-        };
+        let mut files = self.files.take().ok_or_else(files_lost)?;
         let checkpoint = self.checkpoint.clone();
         let saved = tokio::task::spawn_blocking(move || {
             let saved = save(&mut files, &checkpoint);
@@ -169,6 +166,11 @@ impl Acknowledger {
             .unwrap_or_default();
         RejectsError::Io { path, source }.into()
     }
+}
+
+/// The error of a run whose files went with a save that did not come back.
+fn files_lost() -> ImportError {
+    ImportError::Save("an earlier save did not finish; the files are closed".into())
 }
 
 /// Syncs the rejects file, then saves the checkpoint that counts its length.

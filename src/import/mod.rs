@@ -134,25 +134,22 @@ pub async fn run(
             end: End::AlreadyComplete,
         });
     }
+    // read → map → batch, from the resume point; the rejects file cut back to it.
     let batches = config
         .body
         .batches(start.import_time, start.resume_point())?;
-    // A new run starts the rejects file empty; a resumed one cuts it back to
-    // what the checkpoint vouches for.
-    let mark = start.checkpoint.progress.watermark();
-    let rejects_len = if start.resumed { mark.rejects_len } else { 0 };
-    let rejects = RejectsWriter::resume(&config.rejects, rejects_len)?;
-
+    let rejects = RejectsWriter::resume(&config.rejects, start.rejects_len())?;
     let counters = Arc::new(Counters::default());
     counters.add_counts(&start.checkpoint.progress.totals().counts);
     let base = counters.done();
-    let total_bytes = config
-        .body
-        .source_path()
-        .and_then(|p| std::fs::metadata(p).ok())
-        .map(|m| m.len());
-    let progress = Progress::start(config.progress, counters.clone(), total_bytes, base);
+    let progress = Progress::start(
+        config.progress,
+        counters.clone(),
+        config.body.source_size(),
+        base,
+    );
 
+    // → send (bounded concurrency) → acknowledge in order → checkpoint.
     let reader = Reader::spawn(batches, config, &stop, &counters)?;
     let sender = BatchSender::new(
         client,

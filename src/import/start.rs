@@ -69,6 +69,16 @@ impl Start {
         })
     }
 
+    /// The length of the rejects file the run goes on with: what the
+    /// checkpoint vouches for when it resumes, nothing for a new run.
+    pub(super) fn rejects_len(&self) -> u64 {
+        if self.resumed {
+            self.checkpoint.progress.watermark().rejects_len
+        } else {
+            0
+        }
+    }
+
     /// Where reading goes on: the watermark's position and batch, unless
     /// nothing was acknowledged yet (then from the start).
     pub(super) fn resume_point(&self) -> Option<(Position, u64)> {
