@@ -211,6 +211,19 @@ pub fn report(dir: &Path, name: &str) -> Value {
     serde_json::from_slice(&std::fs::read(dir.join(name)).unwrap()).unwrap()
 }
 
+/// The rows of a rejects file, in file order.
+fn rejected_rows(path: &Path) -> Vec<u64> {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["row"]
+                .as_u64()
+                .unwrap()
+        })
+        .collect()
+}
+
 fn assert_adds_up(report: &Value) {
     let n = |k: &str| {
         report[k]
@@ -345,15 +358,7 @@ fn bad_rows_are_exactly_the_rejected_ones() {
         (r["imported"].as_u64(), r["rejected"].as_u64()),
         (Some(1_000), Some(sample.bad.len() as u64))
     );
-    let rows: Vec<u64> = std::fs::read_to_string(dir.join("rejects.jsonl"))
-        .unwrap()
-        .lines()
-        .map(|l| {
-            serde_json::from_str::<Value>(l).unwrap()["row"]
-                .as_u64()
-                .unwrap()
-        })
-        .collect();
+    let rows = rejected_rows(&dir.join("rejects.jsonl"));
     assert_eq!(rows, sample.bad.iter().map(|b| b.0).collect::<Vec<_>>());
     assert_same_dump(&target.dump(), &expected_dump(dir, "users.csv", &[]));
 }
@@ -729,14 +734,6 @@ fn a_checkpoint_written_by_ferry_0_1_0_still_resumes() {
     );
     // Only the 13 batches after the watermark were sent.
     assert_eq!(r["attempts"].as_u64(), Some(13), "{r}");
-    let rejects = std::fs::read_to_string(dir.join("users.csv.rejects.jsonl")).unwrap();
-    let rows: Vec<u64> = rejects
-        .lines()
-        .map(|l| {
-            serde_json::from_str::<Value>(l).unwrap()["row"]
-                .as_u64()
-                .unwrap()
-        })
-        .collect();
+    let rows = rejected_rows(&dir.join("users.csv.rejects.jsonl"));
     assert_eq!(rows, [58, 165], "each rejected row once, in order");
 }
