@@ -19,8 +19,6 @@
 //!   target cannot make ferry buffer an endless body.
 //! - Bodies are [`Bytes`], so resending one after a failure costs no copy.
 
-use std::error::Error as _;
-use std::io;
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
@@ -29,8 +27,9 @@ use reqwest::redirect;
 use tokio::time::Instant;
 use url::Url;
 
-use super::retry::{decide, parse_retry_after, Decision, Outcome, TransportKind};
+use super::retry::{decide, parse_retry_after, Decision, Outcome};
 use super::token::{ClientSecret, TokenClient, TokenError, TokenGeneration};
+use super::transport::{endpoint, read_capped, ClientError, TransportError};
 use crate::contract::{ErrorBody, ImportBody, ImportMode};
 
 /// Header by which the reference server tells how many users of a
@@ -83,83 +82,6 @@ impl ClientConfig {
             pool_size: 8,
         }
     }
-}
-
-/// The client could not be set up.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum ClientError {
-    /// The base URL is not an `http` or `https` URL that paths can be added to.
-    #[error("the target URL {url} must be an http:// or https:// URL")]
-    BadBase {
-        /// The URL given.
-        url: String,
-    },
-    /// The HTTP client could not be built (TLS set-up).
-    #[error("cannot set up the HTTP client")]
-    Http(#[source] reqwest::Error),
-}
-
-/// A request got no HTTP answer. Holds the URL, never the body.
-#[derive(Debug, thiserror::Error)]
-#[error("{kind} error while talking to the target")]
-pub struct TransportError {
-    /// The class the retry policy works on.
-    kind: TransportKind,
-    /// What reqwest reported.
-    #[source]
-    source: reqwest::Error,
-}
-
-impl TransportError {
-    /// Classifies a reqwest error.
-    pub(crate) fn new(source: reqwest::Error) -> Self {
-        TransportError {
-            kind: classify(&source),
-            source,
-        }
-    }
-
-    /// The class of the failure.
-    pub fn kind(&self) -> TransportKind {
-        self.kind
-    }
-}
-
-/// Sorts a reqwest error into the classes of the retry policy.
-fn classify(err: &reqwest::Error) -> TransportKind {
-    if err.is_timeout() {
-        return TransportKind::Timeout;
-    }
-    if err.is_connect() {
-        return TransportKind::Connect;
-    }
-    let mut cause = err.source();
-    while let Some(current) = cause {
-        if let Some(hyper_err) = current.downcast_ref::<hyper::Error>() {
-            if hyper_err.is_incomplete_message() || hyper_err.is_canceled() {
-                return TransportKind::Closed;
-            }
-        }
-        if let Some(io_err) = current.downcast_ref::<io::Error>() {
-            if is_closed(io_err.kind()) {
-                return TransportKind::Closed;
-            }
-        }
-        cause = current.source();
-    }
-    TransportKind::Other
-}
-
-/// I/O error kinds that mean the peer closed the connection.
-fn is_closed(kind: io::ErrorKind) -> bool {
-    matches!(
-        kind,
-        io::ErrorKind::ConnectionReset
-            | io::ErrorKind::ConnectionAborted
-            | io::ErrorKind::BrokenPipe
-            | io::ErrorKind::UnexpectedEof
-    )
 }
 
 /// A request of the import could not be made.
@@ -431,41 +353,6 @@ impl TargetClient {
     }
 }
 
-/// `base` with `segments` appended as path segments (each escaped), so that
-/// a base with a path prefix and odd tenant ids both work.
-pub(crate) fn endpoint(base: &Url, segments: &[&str]) -> Result<Url, ClientError> {
-    let bad = || ClientError::BadBase {
-        url: base.to_string(),
-    };
-    if !matches!(base.scheme(), "http" | "https") {
-        return Err(bad());
-    }
-    let mut url = base.clone();
-    url.set_query(None);
-    url.set_fragment(None);
-    url.path_segments_mut()
-        .map_err(|()| bad())?
-        .pop_if_empty()
-        .extend(segments);
-    Ok(url)
-}
-
-/// Reads at most `limit` bytes of an answer's body, dropping the rest.
-pub(crate) async fn read_capped(
-    mut response: reqwest::Response,
-    limit: usize,
-) -> Result<Vec<u8>, reqwest::Error> {
-    let mut body = Vec::new();
-    while let Some(chunk) = response.chunk().await? {
-        let room = limit.saturating_sub(body.len());
-        body.extend_from_slice(&chunk[..chunk.len().min(room)]);
-        if body.len() >= limit {
-            break;
-        }
-    }
-    Ok(body)
-}
-
 /// The contract error body of an error answer, or else the start of its text.
 /// A body that cannot be read is treated as absent: the status decides.
 async fn error_answer(response: reqwest::Response) -> (Option<ErrorBody>, Option<String>) {
@@ -504,7 +391,7 @@ fn users_existing(headers: &HeaderMap) -> Option<u32> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::send::retry::{FatalReason, RetryCause};
+    use crate::send::retry::{FatalReason, RetryCause, TransportKind};
     use crate::send::testing::{Reply, Script, ScriptedTarget};
 
     fn client(target: &ScriptedTarget) -> TargetClient {
@@ -517,43 +404,6 @@ mod tests {
 
     fn body() -> Bytes {
         Bytes::from_static(br#"{"users":[],"user_credentials":[],"user_identifiers":[],"user_verifiable_addresses":[]}"#)
-    }
-
-    #[test]
-    fn endpoints_append_escaped_segments_to_the_base() {
-        let url = |base: &str, tenant| {
-            endpoint(
-                &Url::parse(base).unwrap(),
-                &["api", tenant, "configuration"],
-            )
-            .map(|u| u.to_string())
-        };
-        let table = [
-            ("http://h:1", "t", "http://h:1/api/t/configuration"),
-            ("http://h:1/", "t", "http://h:1/api/t/configuration"),
-            (
-                "https://h/prefix/",
-                "t",
-                "https://h/prefix/api/t/configuration",
-            ),
-            (
-                "https://h/prefix?x=1#f",
-                "t",
-                "https://h/prefix/api/t/configuration",
-            ),
-            ("http://h/", "a/b c", "http://h/api/a%2Fb%20c/configuration"),
-        ];
-        for (base, tenant, expected) in table {
-            assert_eq!(url(base, tenant).unwrap(), expected, "{base} {tenant}");
-        }
-        assert!(matches!(
-            url("ftp://h/", "t"),
-            Err(ClientError::BadBase { .. })
-        ));
-        assert!(matches!(
-            url("mailto:x@y", "t"),
-            Err(ClientError::BadBase { .. })
-        ));
     }
 
     #[test]

@@ -35,8 +35,8 @@ use tokio::sync::Mutex;
 use tokio::time::Instant;
 use url::Url;
 
-use super::client::{endpoint, read_capped, TransportError};
 use super::retry::parse_retry_after;
+use super::transport::{endpoint, read_capped, ClientError, TransportError};
 use crate::contract::{TokenResponse, SCOPE_MANAGE, SCOPE_READ};
 pub use crate::secret::{ClientSecret, SecretError, SECRET_ENV};
 
@@ -224,7 +224,7 @@ impl TokenClient {
         tenant: &str,
         client_id: impl Into<String>,
         secret: ClientSecret,
-    ) -> Result<Self, super::client::ClientError> {
+    ) -> Result<Self, ClientError> {
         Ok(TokenClient {
             http,
             url: endpoint(base, &[tenant, "system", "oauth2", "token"])?,
