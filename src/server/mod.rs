@@ -50,6 +50,7 @@
 //! `kill -9` of the server; [`Durability::PowerLoss`] adds an fsync per commit
 //! to survive power loss too.
 
+mod attempts;
 mod auth;
 pub mod child;
 mod config;
@@ -62,6 +63,7 @@ mod rejection;
 mod routes;
 pub mod sample;
 mod serve;
+mod state;
 mod store;
 mod validate;
 pub mod verify;
@@ -70,23 +72,9 @@ pub use config::{
     ClientSecret, ConfigError, Durability, FaultConfig, LatencyRange, ServerConfig,
     DEFAULT_CLIENT_ID, DEFAULT_MAX_BODY, DEFAULT_POOL, DEFAULT_TENANT, DEFAULT_TOKEN_TTL,
 };
-pub use error::ApiError;
+pub use error::{ApiError, ServerError};
 pub use rejection::{RecordRef, Rejection, RejectionKind};
-pub use routes::{app, AppState, NEXT_AFTER_HEADER, USERS_EXISTING_HEADER};
-pub use serve::{run, spawn, ConnectionKill, ServerHandle};
+pub use routes::{app, NEXT_AFTER_HEADER, USERS_EXISTING_HEADER};
+pub use serve::{run, spawn, ServerHandle};
+pub use state::{AppState, ConnectionKill};
 pub use store::{ExportScope, StoreError};
-
-/// The server could not start.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum ServerError {
-    /// The configuration is invalid.
-    #[error(transparent)]
-    Config(#[from] ConfigError),
-    /// The database could not be opened or prepared.
-    #[error("cannot open the database: {0}")]
-    Store(#[from] StoreError),
-    /// A socket or thread operation failed.
-    #[error("I/O error: {0}")]
-    Io(#[from] std::io::Error),
-}
