@@ -37,6 +37,7 @@
 pub mod accounts;
 mod checkpoint;
 mod columns;
+mod error;
 pub mod export;
 mod ids;
 mod schema;
@@ -56,11 +57,12 @@ use time::OffsetDateTime;
 use tokio::sync::{mpsc, oneshot};
 
 use checkpoint::Checkpointer;
+pub use error::{ApplyError, StoreError};
 pub use export::{ExportScope, ExportStart};
 use ids::SubRecordIds;
+pub use write::ImportOutcome;
 
 use super::config::Durability;
-use super::rejection::Rejection;
 use super::validate::ValidBatch;
 use crate::contract::records::ImportMode;
 
@@ -70,80 +72,6 @@ const WRITER_QUEUE: usize = 64;
 const MAX_GROUP: usize = 16;
 /// Chunks an export may have in flight to its client.
 const EXPORT_QUEUE: usize = 4;
-
-/// A storage failure (not a refusal of the request: see [`Rejection`]).
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum StoreError {
-    /// SQLite failed.
-    #[error("database error: {0}")]
-    Sqlite(#[from] rusqlite::Error),
-    /// The database was written by a ferry with another schema.
-    #[error("the database is at schema version {found}; this ferry knows version {expected}")]
-    SchemaVersion {
-        /// What `PRAGMA user_version` says.
-        found: i64,
-        /// What this build writes.
-        expected: i64,
-    },
-    /// Serialising an export failed.
-    #[error("export I/O error: {0}")]
-    Io(#[from] io::Error),
-    /// The writer thread is gone (the server is shutting down).
-    #[error("the database writer has stopped")]
-    Closed,
-    /// The export's client went away; not a failure of the store.
-    #[error("the client went away")]
-    ClientGone,
-}
-
-/// Why an import was not applied.
-#[derive(Debug, thiserror::Error)]
-pub enum ApplyError {
-    /// The request was refused; the transaction was rolled back.
-    #[error("{0}")]
-    Rejected(Rejection),
-    /// Storage failed; the transaction was rolled back.
-    #[error(transparent)]
-    Store(#[from] StoreError),
-}
-
-impl From<Rejection> for ApplyError {
-    fn from(rejection: Rejection) -> ApplyError {
-        ApplyError::Rejected(rejection)
-    }
-}
-
-impl From<rusqlite::Error> for ApplyError {
-    fn from(err: rusqlite::Error) -> ApplyError {
-        ApplyError::Store(StoreError::Sqlite(err))
-    }
-}
-
-/// Rows written per kind by one import (inserted or overwritten).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct RecordCounts {
-    /// Pools.
-    pub pools: usize,
-    /// Users.
-    pub users: usize,
-    /// Credentials.
-    pub credentials: usize,
-    /// Identifiers.
-    pub identifiers: usize,
-    /// Verifiable addresses.
-    pub addresses: usize,
-}
-
-/// What an applied import did.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct ImportOutcome {
-    /// Users of the request that were already stored (kept under `ignore`,
-    /// overwritten under `update`).
-    pub users_existing: usize,
-    /// Rows written per kind.
-    pub written: RecordCounts,
-}
 
 /// Work for the writer thread.
 enum Job {
