@@ -97,30 +97,13 @@ pub enum SendError {
 }
 
 impl SendError {
-    /// True when trying again later may succeed.
-    pub fn is_retryable(&self) -> bool {
-        match self {
-            SendError::Transport(_) => true,
-            SendError::Token(err) => err.is_retryable(),
-        }
-    }
-
     /// The outcome for the retry policy, when the error is one it knows: a
     /// transport failure (of the import or of the token request) or a
     /// throttled token endpoint. `None` for a refused token (fatal).
     pub fn outcome(&self) -> Option<Outcome> {
         match self {
-            SendError::Transport(err) | SendError::Token(TokenError::Transport(err)) => {
-                Some(Outcome::Failed(err.kind()))
-            }
-            SendError::Token(TokenError::Unavailable {
-                status,
-                retry_after,
-            }) => Some(Outcome::Answered {
-                status: *status,
-                retry_after: *retry_after,
-            }),
-            SendError::Token(_) => None,
+            SendError::Transport(err) => Some(Outcome::Failed(err.kind())),
+            SendError::Token(err) => err.outcome(),
         }
     }
 }
@@ -394,6 +377,14 @@ mod tests {
     use crate::send::retry::{FatalReason, RetryCause, TransportKind};
     use crate::send::testing::{Reply, Script, ScriptedTarget};
 
+    /// Whether the retry policy retries after `err`.
+    fn retried(err: &SendError) -> bool {
+        matches!(
+            err.outcome().map(|o| decide(&o)),
+            Some(Decision::Retry { .. })
+        )
+    }
+
     fn client(target: &ScriptedTarget) -> TargetClient {
         let mut config =
             ClientConfig::new(target.base(), "acme", "ferry", ClientSecret::new("secret"));
@@ -535,7 +526,7 @@ mod tests {
             .put_batch(body(), ImportMode::Ignore)
             .await
             .unwrap_err();
-        assert!(err.is_retryable(), "{err:?}");
+        assert!(retried(&err), "{err:?}");
         assert!(
             matches!(err.outcome(), Some(Outcome::Failed(TransportKind::Closed))),
             "{err:?}"
@@ -576,7 +567,7 @@ mod tests {
             .put_batch(body(), ImportMode::Ignore)
             .await
             .unwrap_err();
-        assert!(err.is_retryable());
+        assert!(retried(&err));
         assert_eq!(
             err.outcome(),
             Some(Outcome::Failed(TransportKind::Connect)),
@@ -593,7 +584,7 @@ mod tests {
             .put_batch(body(), ImportMode::Ignore)
             .await
             .unwrap_err();
-        assert!(!err.is_retryable());
+        assert!(!retried(&err));
         assert_eq!(err.outcome(), None);
         assert!(target.puts().is_empty());
     }

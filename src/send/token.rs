@@ -35,7 +35,7 @@ use tokio::sync::Mutex;
 use tokio::time::Instant;
 use url::Url;
 
-use super::retry::parse_retry_after;
+use super::retry::{parse_retry_after, Outcome};
 use super::transport::{endpoint, read_capped, ClientError, TransportError};
 use crate::contract::{TokenResponse, SCOPE_MANAGE, SCOPE_READ};
 pub use crate::secret::{ClientSecret, SecretError, SECRET_ENV};
@@ -133,12 +133,21 @@ pub enum TokenError {
 }
 
 impl TokenError {
-    /// True when trying again later may succeed (throttled, 5xx, network).
-    pub fn is_retryable(&self) -> bool {
-        matches!(
-            self,
-            TokenError::Unavailable { .. } | TokenError::Transport(_)
-        )
+    /// The outcome for the retry policy, when the error is one it knows: a
+    /// transport failure or a throttled or failing endpoint. `None` for a
+    /// refused client or an unusable answer (fatal).
+    pub fn outcome(&self) -> Option<Outcome> {
+        match self {
+            TokenError::Transport(err) => Some(Outcome::Failed(err.kind())),
+            TokenError::Unavailable {
+                status,
+                retry_after,
+            } => Some(Outcome::Answered {
+                status: *status,
+                retry_after: *retry_after,
+            }),
+            TokenError::Refused { .. } | TokenError::InvalidAnswer { .. } => None,
+        }
     }
 }
 
@@ -264,13 +273,6 @@ impl TokenClient {
         self.fetch_into(&mut cached).await
     }
 
-    /// Forgets the current token; the next [`TokenClient::token`] fetches one.
-    pub async fn invalidate(&self) {
-        if let Some(current) = self.cached.lock().await.as_mut() {
-            current.renew_at = Instant::now();
-        }
-    }
-
     /// Fetches a token and caches it in `slot` (whose lock the caller holds).
     async fn fetch_into(&self, slot: &mut Option<Cached>) -> Result<AccessToken, TokenError> {
         let generation = TokenGeneration(slot.as_ref().map_or(1, |c| c.token.generation.0 + 1));
@@ -384,7 +386,16 @@ fn parse_token_answer(body: &[u8]) -> Result<TokenResponse, TokenError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::send::retry::{decide, Decision};
     use crate::send::testing::{Script, ScriptedTarget};
+
+    /// Whether the retry policy retries after `err`.
+    fn retried(err: &TokenError) -> bool {
+        matches!(
+            err.outcome().map(|o| decide(&o)),
+            Some(Decision::Retry { .. })
+        )
+    }
 
     fn token(generation: u64) -> AccessToken {
         AccessToken {
@@ -444,7 +455,7 @@ mod tests {
             text.contains("HTTP 401: invalid_client: client authentication failed"),
             "{text}"
         );
-        assert!(!err.is_retryable());
+        assert!(!retried(&err));
         let oauth = refusal(
             400,
             None,
@@ -457,7 +468,7 @@ mod tests {
         let html = refusal(403, None, b"<html>secret-ish page</html>");
         assert!(!html.to_string().contains("html"));
         let busy = refusal(503, Some(Duration::from_secs(2)), b"");
-        assert!(busy.is_retryable());
+        assert!(retried(&busy));
         assert!(matches!(
             busy,
             TokenError::Unavailable {
@@ -552,12 +563,12 @@ mod tests {
             TokenGeneration(2)
         );
         assert_eq!(target.token_requests(), 2);
-        // Invalidation forces a fetch.
-        tokens.invalidate().await;
+        // Renewing the current generation forces a fetch.
         assert_eq!(
-            tokens.token().await.unwrap().generation(),
+            tokens.renew(TokenGeneration(2)).await.unwrap().generation(),
             TokenGeneration(3)
         );
+        assert_eq!(target.token_requests(), 3);
     }
 
     #[tokio::test]
@@ -611,6 +622,6 @@ mod tests {
         )
         .unwrap();
         let err = tokens.token().await.unwrap_err();
-        assert!(err.is_retryable(), "{err:?}");
+        assert!(retried(&err), "{err:?}");
     }
 }
