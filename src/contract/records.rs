@@ -13,8 +13,8 @@ use uuid::Uuid;
 /// A free-form JSON object (`payload`, `metadata`, ...).
 pub type Object = Map<String, Value>;
 
-/// The body of `PUT /api/identity/system/{tid}/configuration`, and of the
-/// export (`GET` on the same path).
+/// The body of an import (`PUT` of [`crate::contract::api::CONFIGURATION`]),
+/// and of the export (`GET` on the same path).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ImportBody {
     /// Pools to create; ferry's importer never sends any (the pool must exist).
@@ -482,14 +482,10 @@ pub struct ErrorBody {
     pub details: Option<Value>,
 }
 
-/// Scope needed for `PUT`/`PATCH` of the configuration.
-pub const SCOPE_MANAGE: &str = "manage_configuration";
-/// Scope needed for `GET` of the configuration (`manage_configuration` also works).
-pub const SCOPE_READ: &str = "read_configuration";
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::contract::api::SCOPE_MANAGE;
 
     #[test]
     fn token_debug_hides_the_token() {

@@ -1,9 +1,9 @@
 //! The transport: one HTTP client for the whole run, sending import bodies to
 //! the target and reporting what happened, without deciding anything.
 //!
-//! [`TargetClient::put_batch`] sends one already-serialised body to
-//! `PUT {base}/api/identity/system/{tid}/configuration?mode=...` with the
-//! current bearer token and returns a [`PutResponse`]: the status, the
+//! [`TargetClient::put_batch`] sends one already-serialised body with a `PUT`
+//! to the configuration path ([`api::CONFIGURATION`]) with `?mode=...` and
+//! the current bearer token, and returns a [`PutResponse`]: the status, the
 //! headers the retry policy needs (`Retry-After`), the reference server's
 //! `Ferry-Users-Existing` count, and the contract's [`ErrorBody`] when there
 //! is one. Whether to retry, split or stop is [`super::retry::decide`]'s call.
@@ -30,11 +30,9 @@ use url::Url;
 use super::retry::{decide, parse_retry_after, Decision, Outcome};
 use super::token::{ClientSecret, TokenClient, TokenError, TokenGeneration};
 use super::transport::{endpoint, read_capped, ClientError, TransportError};
+use crate::contract::api::{self, USERS_EXISTING_HEADER};
 use crate::contract::{ErrorBody, ImportBody, ImportMode};
 
-/// Header by which the reference server tells how many users of a
-/// successful request already existed (the "skipped" count under `ignore`).
-pub const USERS_EXISTING_HEADER: &str = "ferry-users-existing";
 /// Default limit on establishing a connection.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Default limit on a whole request, answer included.
@@ -181,7 +179,8 @@ impl PutResponse {
 pub struct TargetClient {
     /// The HTTP client (shared with `tokens`).
     http: reqwest::Client,
-    /// `{base}/api/identity/system/{tid}/configuration`, without query.
+    /// The configuration path ([`api::CONFIGURATION`]) under the base URL,
+    /// without query.
     configuration_url: Url,
     /// Fetches, caches and renews the bearer token.
     tokens: TokenClient,
@@ -199,10 +198,8 @@ impl TargetClient {
             .user_agent(concat!("ferry/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(ClientError::Http)?;
-        let configuration_url = endpoint(
-            &config.base,
-            &["api", "identity", "system", &config.tenant, "configuration"],
-        )?;
+        let configuration_url =
+            endpoint(&config.base, &api::CONFIGURATION.segments([&config.tenant]))?;
         let tokens = TokenClient::new(
             http.clone(),
             &config.base,
@@ -420,7 +417,7 @@ mod tests {
         assert_eq!(answer.error, None);
         let seen = target.puts();
         assert_eq!(seen.len(), 1);
-        assert_eq!(seen[0].path, "/api/identity/system/acme/configuration");
+        assert_eq!(seen[0].path, api::CONFIGURATION.path(["acme"]));
         assert_eq!(seen[0].query.as_deref(), Some("mode=fail"));
         assert_eq!(seen[0].content_type.as_deref(), Some("application/json"));
         assert!(seen[0]

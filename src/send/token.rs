@@ -2,7 +2,7 @@
 //! renewed shortly before it expires, and renewed once when the target
 //! answers 401.
 //!
-//! `POST {base}/{tid}/system/oauth2/token` with `grant_type=client_credentials`
+//! `POST` to the token path ([`api::TOKEN`]) with `grant_type=client_credentials`
 //! and scope `manage_configuration read_configuration`, the client
 //! authenticated with HTTP Basic (`client_secret_basic`). As RFC 6749 §2.3.1
 //! asks, the client id and secret are form-urlencoded before they are joined
@@ -37,7 +37,8 @@ use url::Url;
 
 use super::retry::{parse_retry_after, Outcome};
 use super::transport::{endpoint, read_capped, ClientError, TransportError};
-use crate::contract::{TokenResponse, SCOPE_MANAGE, SCOPE_READ};
+use crate::contract::api::{self, SCOPE_MANAGE, SCOPE_READ};
+use crate::contract::TokenResponse;
 pub use crate::secret::{ClientSecret, SecretError, SECRET_ENV};
 
 /// Environment variable holding the client id.
@@ -212,7 +213,7 @@ fn renew_after(expires_in: Duration) -> Duration {
 pub struct TokenClient {
     /// The shared HTTP client (one connection pool for the whole run).
     http: reqwest::Client,
-    /// `{base}/{tid}/system/oauth2/token`.
+    /// The token path ([`api::TOKEN`]) under the base URL.
     url: Url,
     /// The OAuth2 client id (not a secret).
     client_id: String,
@@ -236,7 +237,7 @@ impl TokenClient {
     ) -> Result<Self, ClientError> {
         Ok(TokenClient {
             http,
-            url: endpoint(base, &[tenant, "system", "oauth2", "token"])?,
+            url: endpoint(base, &api::TOKEN.segments([tenant]))?,
             client_id: client_id.into(),
             secret,
             scope: format!("{SCOPE_MANAGE} {SCOPE_READ}"),
@@ -521,7 +522,7 @@ mod tests {
         };
         let target = ScriptedTarget::start(script).await;
         let tokens = client_for(&target, "s3cr:t+%");
-        assert_eq!(tokens.url().path(), "/acme/system/oauth2/token");
+        assert_eq!(tokens.url().path(), api::TOKEN.path(["acme"]));
         let first = tokens.token().await.unwrap();
         let again = tokens.token().await.unwrap();
         assert_eq!(first.generation(), TokenGeneration(1));

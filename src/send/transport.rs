@@ -164,4 +164,69 @@ mod tests {
             Err(ClientError::BadBase { .. })
         ));
     }
+
+    /// For every contract path, the URL the client builds from its segments
+    /// reaches the route the server registers for it, which reads back the
+    /// same parameters; so does the path of [`ContractPath::path`].
+    #[tokio::test]
+    async fn client_urls_reach_the_server_routes_with_their_parameters() {
+        use std::collections::HashMap;
+
+        use axum::body::Body;
+        use axum::extract::Path;
+        use axum::http::Request;
+        use axum::routing::any;
+        use axum::Router;
+        use tower::ServiceExt as _;
+
+        use crate::contract::api;
+
+        let base = Url::parse("http://h/").unwrap();
+        for tid in ["acme", "a/b c", "t+ü:@%"] {
+            let pool = "p 1";
+            let cases = [
+                (
+                    api::TOKEN.route(),
+                    api::TOKEN.segments([tid]),
+                    api::TOKEN.path([tid]),
+                    vec![("tid", tid)],
+                ),
+                (
+                    api::CONFIGURATION.route(),
+                    api::CONFIGURATION.segments([tid]),
+                    api::CONFIGURATION.path([tid]),
+                    vec![("tid", tid)],
+                ),
+                (
+                    api::PASSWORD_VERIFY.route(),
+                    api::PASSWORD_VERIFY.segments([tid, pool]),
+                    api::PASSWORD_VERIFY.path([tid, pool]),
+                    vec![("tid", tid), ("pool", pool)],
+                ),
+            ];
+            for (route, segments, path, params) in cases {
+                let expected: HashMap<String, String> = params
+                    .into_iter()
+                    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                    .collect();
+                let router = Router::new().route(
+                    &route,
+                    any(|Path(p): Path<HashMap<String, String>>| async move {
+                        serde_json::to_string(&p).unwrap()
+                    }),
+                );
+                let url = endpoint(&base, &segments).unwrap();
+                for target in [url.path().to_owned(), path] {
+                    let request = Request::get(&target).body(Body::empty()).unwrap();
+                    let response = router.clone().oneshot(request).await.unwrap();
+                    assert_eq!(response.status(), 200, "{route} {target}");
+                    let body = axum::body::to_bytes(response.into_body(), 1 << 16)
+                        .await
+                        .unwrap();
+                    let seen: HashMap<String, String> = serde_json::from_slice(&body).unwrap();
+                    assert_eq!(seen, expected, "{route} {target}");
+                }
+            }
+        }
+    }
 }

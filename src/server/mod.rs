@@ -17,6 +17,9 @@
 //!
 //! # Ferry extensions to the contract
 //!
+//! Their paths and headers are defined with the contract's, in
+//! [`crate::contract::api`].
+//!
 //! - **`Ferry-Users-Existing: N`** on the `204` of an import: how many users
 //!   of the request were already stored before it (kept as they were under
 //!   `ignore`, overwritten under `update`). A client counts them as skipped.
@@ -31,8 +34,9 @@
 //!   user with its sub-records (empty arrays when it is not stored); the
 //!   importer uses it to tell its own earlier write from a conflict.
 //! - **Pools without an id** in an import are stored under their `name`.
-//! - **Password verification**: `POST /api/identity/{tid}/pools/{pool}/password/verify`
-//!   with `{"identifier", "password"}` signs a user in (200 with the user id,
+//! - **Password verification**: `POST` of
+//!   [`PASSWORD_VERIFY`](crate::contract::api::PASSWORD_VERIFY) with
+//!   `{"identifier", "password"}` signs a user in (200 with the user id,
 //!   401 `invalid_credentials`, `credential_expired` or `user_inactive`),
 //!   rate-limited per identifier; see [`verify`].
 //! - **`update` replaces a user's sub-records**: a re-imported user's stored
@@ -74,7 +78,7 @@ pub use config::{
 };
 pub use error::{ApiError, ServerError};
 pub use rejection::{RecordRef, Rejection, RejectionKind};
-pub use routes::{app, NEXT_AFTER_HEADER, USERS_EXISTING_HEADER};
+pub use routes::app;
 pub use serve::{run, spawn, ServerHandle};
 pub use state::{AppState, ConnectionKill};
 pub use store::{ExportScope, StoreError};

@@ -2,12 +2,14 @@
 //!
 //! | route | handler |
 //! |---|---|
-//! | `POST /{tid}/system/oauth2/token` | [`token`] |
-//! | `PUT /api/identity/system/{tid}/configuration?mode=` | [`import`] |
-//! | `GET /api/identity/system/{tid}/configuration?pool_id=&after=&limit=` | [`export`] |
-//! | `POST /api/identity/{tid}/pools/{pool}/password/verify` | [`super::verify`] (ferry extension) |
+//! | `POST` [`api::TOKEN`] | [`token`] |
+//! | `PUT` [`api::CONFIGURATION`] `?mode=` | [`import`] |
+//! | `GET` [`api::CONFIGURATION`] `?pool_id=&after=&limit=` | [`export`] |
+//! | `POST` [`api::PASSWORD_VERIFY`] | [`super::verify`] (ferry extension) |
 //! | `GET /healthz` | liveness |
 //! | `GET /metrics` | Prometheus text |
+//!
+//! The contract's paths are defined in [`crate::contract::api`].
 //!
 //! An import is checked in this order, cheapest and least revealing first:
 //! import slot (429), injected faults (latency, 503, 429), token (401/403),
@@ -34,15 +36,9 @@ use super::faults::Action;
 use super::state::{AppState, ConnectionKill};
 use super::store::{ApplyError, ExportScope, ExportStart, ImportOutcome, StoreError};
 use super::validate;
+use crate::contract::api::{self, NEXT_AFTER_HEADER, USERS_EXISTING_HEADER};
 use crate::contract::records::{ImportMode, TokenResponse};
 
-/// Response header of a successful import (a ferry extension): how many
-/// users of the request were already stored. Under `ignore` these were kept
-/// as they were, so a client can count them as skipped.
-pub const USERS_EXISTING_HEADER: &str = "ferry-users-existing";
-/// Response header of a paged export (a ferry extension): the `after` value
-/// of the next page, present when this page is full.
-pub const NEXT_AFTER_HEADER: &str = "ferry-next-after";
 /// Default page size of a paged export.
 pub const DEFAULT_PAGE: u32 = 1000;
 /// Largest page size of a paged export.
@@ -56,15 +52,9 @@ const RETRY_AFTER: Duration = Duration::from_secs(1);
 /// server's own connection loop; through `oneshot` they answer 503.)
 pub fn app(state: AppState) -> Router {
     Router::new()
-        .route("/{tid}/system/oauth2/token", post(token))
-        .route(
-            "/api/identity/system/{tid}/configuration",
-            get(export).put(import),
-        )
-        .route(
-            "/api/identity/{tid}/pools/{pool}/password/verify",
-            post(super::verify::verify),
-        )
+        .route(&api::TOKEN.route(), post(token))
+        .route(&api::CONFIGURATION.route(), get(export).put(import))
+        .route(&api::PASSWORD_VERIFY.route(), post(super::verify::verify))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .fallback(|| async { ApiError::NoRoute })
@@ -108,7 +98,7 @@ struct TokenForm {
     client_secret: Option<String>,
 }
 
-/// `POST /{tid}/system/oauth2/token`: client credentials grant.
+/// `POST` of [`api::TOKEN`]: client credentials grant.
 async fn token(
     State(state): State<AppState>,
     Path(tid): Path<String>,
@@ -187,7 +177,7 @@ struct ImportQuery {
     mode: Option<String>,
 }
 
-/// `PUT /api/identity/system/{tid}/configuration`: the import.
+/// `PUT` of [`api::CONFIGURATION`]: the import.
 async fn import(
     State(state): State<AppState>,
     Path(tid): Path<String>,
@@ -390,7 +380,7 @@ struct ExportQuery {
     user_id: Option<String>,
 }
 
-/// `GET /api/identity/system/{tid}/configuration`: the streamed export.
+/// `GET` of [`api::CONFIGURATION`]: the streamed export.
 ///
 /// Without a query, the tenant's whole dump. As a ferry extension,
 /// `pool_id=P` restricts it to pool `P`, and `after=UUID` and/or `limit=N`

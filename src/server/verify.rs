@@ -1,7 +1,7 @@
 //! Password verification, a ferry extension to the contract: proof that a
 //! migrated user signs in with the password they always had.
 //!
-//! `POST /api/identity/{tid}/pools/{pool}/password/verify` with
+//! `POST` of [`crate::contract::api::PASSWORD_VERIFY`] with
 //! `{"identifier": "...", "password": "..."}` and a bearer token of the
 //! tenant (either scope), answers:
 //!
@@ -96,7 +96,7 @@ impl IntoResponse for Refusal {
     }
 }
 
-/// `POST /api/identity/{tid}/pools/{pool}/password/verify`.
+/// `POST` of [`crate::contract::api::PASSWORD_VERIFY`].
 pub async fn verify(
     State(state): State<AppState>,
     Path((tid, pool)): Path<(String, String)>,

@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use ferry::contract::api;
 use ferry::server::sample;
 use reqwest::header::{CONTENT_TYPE, WWW_AUTHENTICATE};
 use reqwest::StatusCode;
@@ -188,7 +189,7 @@ async fn token_endpoint_refuses_wrong_credentials_with_401() {
     let post = |secret: String| {
         server
             .client
-            .post(server.url(&format!("/{TENANT}/system/oauth2/token")))
+            .post(server.url(&api::TOKEN.path([TENANT])))
             .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
             .body(secret)
             .send()

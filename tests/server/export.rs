@@ -2,8 +2,9 @@
 
 use std::collections::BTreeSet;
 
+use ferry::contract::api::NEXT_AFTER_HEADER;
 use ferry::contract::records::ImportBody;
-use ferry::server::{sample, NEXT_AFTER_HEADER};
+use ferry::server::sample;
 use reqwest::StatusCode;
 
 use super::support::{expect_error, json, sorted, TestServer, OTHER_TENANT, POOL, TENANT};

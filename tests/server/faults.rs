@@ -1,5 +1,6 @@
 //! Injected faults: failures, throttling, dropped connections, import slots.
 
+use ferry::contract::api;
 use ferry::server::sample;
 use reqwest::header::RETRY_AFTER;
 use reqwest::StatusCode;
@@ -94,9 +95,10 @@ async fn max_in_flight_answers_429_when_every_slot_is_taken() {
         .await
         .expect("connect");
     let head = format!(
-        "PUT /api/identity/system/{TENANT}/configuration HTTP/1.1\r\nhost: test\r\n\
+        "PUT {} HTTP/1.1\r\nhost: test\r\n\
          authorization: Bearer {token}\r\ncontent-type: application/json\r\n\
          content-length: {}\r\n\r\n",
+        api::CONFIGURATION.path([TENANT]),
         body.len()
     );
     slow.write_all(head.as_bytes()).await.expect("write");
