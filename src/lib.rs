@@ -9,10 +9,11 @@
 //! ```
 //!
 //! It also ships the reference target of that API ([`server`]), on an
-//! embedded SQLite database, which is the default target of an import.
+//! embedded SQLite database, which is the default target of an import, and
+//! the [`tools`] that exercise an import without being part of one
+//! (`ferry bench`, `ferry sample`).
 
 pub mod batch;
-pub mod bench;
 pub mod checkpoint;
 pub mod contract;
 pub mod dry_run;
@@ -29,3 +30,4 @@ pub mod secret;
 pub mod send;
 pub mod server;
 pub mod source;
+pub mod tools;

@@ -1,0 +1,12 @@
+//! The tools around the pipeline: what ships with ferry to exercise an
+//! import, not part of one.
+//!
+//! `ferry bench` and `ferry sample` are user-facing commands, but their code
+//! lives here, apart from the stages of the import (`source` → `mapping` →
+//! `batch` → `send` → `checkpoint`), so that a reader of the pipeline never
+//! meets it. Their flags are parsed in `src/cli/`.
+//!
+//! - [`bench`]: `ferry bench`, ferry against the reference server's own
+//!   ingest limit, each side in a process of its own.
+
+pub mod bench;
