@@ -32,7 +32,7 @@ use serde::Serialize;
 
 use crate::contract::records::ImportMode;
 use crate::dry_run::batch_file_name;
-use crate::report::{DryRunReport, ImportReport};
+use crate::report::{per_second, DryRunReport, ImportReport};
 use crate::send::client::{ClientConfig, TargetClient};
 use crate::send::token::ClientSecret;
 use crate::server::child::ServeChild;
@@ -387,14 +387,6 @@ fn phase(users: u64, elapsed_s: f64, client: Usage, server: Usage, stored: Store
         server_cpu_s: server.cpu_s,
         server_max_rss_mib: server.max_rss_mib,
         stored,
-    }
-}
-
-fn per_second(count: u64, seconds: f64) -> f64 {
-    if seconds > 0.0 {
-        count as f64 / seconds
-    } else {
-        0.0
     }
 }
 
