@@ -19,9 +19,9 @@ use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use ferry::batch::Batcher;
 use ferry::contract::{api, ImportBody};
 use ferry::mapping::{Mapper, MappingConfig, Target};
-use ferry::sample::{self, SampleSpec};
 use ferry::server::{app, AppState, ClientSecret, ServerConfig};
 use ferry::source::{Format, ResumePoint, SourceReader};
+use ferry::tools::sample::{self, SampleSpec};
 use time::macros::datetime;
 use tower::ServiceExt;
 

@@ -25,7 +25,6 @@ pub mod pipeline;
 pub mod progress;
 pub mod reject;
 pub mod report;
-pub mod sample;
 pub mod secret;
 pub mod send;
 pub mod server;

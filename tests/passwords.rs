@@ -10,9 +10,9 @@ use std::path::Path;
 
 use ferry::contract::api;
 use ferry::contract::UserStatus;
-use ferry::sample::{self, SampleHash, SampleSpec};
 use ferry::server::FaultConfig;
 use ferry::source::Format;
+use ferry::tools::sample::{self, SampleHash, SampleSpec};
 use serde::Deserialize;
 use serde_json::Value;
 

@@ -8,5 +8,8 @@
 //!
 //! - [`bench`]: `ferry bench`, ferry against the reference server's own
 //!   ingest limit, each side in a process of its own.
+//! - [`sample`]: `ferry sample`, realistic synthetic user exports with bad
+//!   rows on demand.
 
 pub mod bench;
+pub mod sample;
