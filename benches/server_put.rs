@@ -23,8 +23,8 @@ use std::time::{Duration, Instant};
 use ferry::contract::records::ImportMode;
 use ferry::send::client::{ClientConfig, TargetClient};
 use ferry::send::token::ClientSecret;
-use ferry::server::child::ServeChild;
 use ferry::server::sample;
+use ferry::tools::serve_child::ServeChild;
 
 const TENANT: &str = "bench";
 const POOL: &str = "default";

@@ -56,7 +56,6 @@
 
 mod attempts;
 mod auth;
-pub mod child;
 mod config;
 pub mod credentials;
 mod error;

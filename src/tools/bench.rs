@@ -35,7 +35,7 @@ use crate::dry_run::batch_file_name;
 use crate::report::{per_second, DryRunReport, ImportReport};
 use crate::send::client::{ClientConfig, TargetClient};
 use crate::send::token::ClientSecret;
-use crate::server::child::ServeChild;
+use crate::tools::serve_child::ServeChild;
 
 /// The import time of every run, so that the dry run and the imports send the same bytes.
 const IMPORT_TIME: &str = "2025-01-01T00:00:00Z";

@@ -10,6 +10,9 @@
 //!   ingest limit, each side in a process of its own.
 //! - [`sample`]: `ferry sample`, realistic synthetic user exports with bad
 //!   rows on demand.
+//! - [`serve_child`]: `ferry serve` as a child process, for the bench and
+//!   the tests that need the server in a process of its own.
 
 pub mod bench;
 pub mod sample;
+pub mod serve_child;

@@ -7,8 +7,8 @@ use std::time::Duration;
 use ferry::contract::records::ImportMode;
 use ferry::send::client::{ClientConfig, TargetClient};
 use ferry::send::token::ClientSecret;
-use ferry::server::child::ServeChild;
 use ferry::server::sample;
+use ferry::tools::serve_child::ServeChild;
 
 use super::support::{sorted, POOL, TENANT};
 
