@@ -64,11 +64,10 @@ mod hashcheck;
 mod metrics;
 mod rejection;
 mod routes;
-pub mod sample;
 mod serve;
 mod state;
 mod store;
-mod validate;
+pub(crate) mod validate;
 pub mod verify;
 
 pub use config::{

@@ -12,7 +12,10 @@
 //!   rows on demand.
 //! - [`serve_child`]: `ferry serve` as a child process, for the bench and
 //!   the tests that need the server in a process of its own.
+//! - [`synthetic`]: import bodies of synthetic users with all their records,
+//!   for the server's tests and benchmarks.
 
 pub mod bench;
 pub mod sample;
 pub mod serve_child;
+pub mod synthetic;

@@ -400,7 +400,8 @@ mod tests {
 
     use super::*;
     use crate::server::rejection::RejectionKind;
-    use crate::server::{sample, validate};
+    use crate::server::validate;
+    use crate::tools::synthetic;
 
     const TENANT: &str = "t";
     const POOL: &str = "default";
@@ -454,10 +455,10 @@ mod tests {
     fn a_group_applies_its_requests_in_order_in_one_commit() {
         let dir = tempfile::tempdir().unwrap();
         let mut writer = writer(&dir);
-        let (first, first_answer) = job(sample::users(TENANT, POOL, 0..10), ImportMode::Ignore);
+        let (first, first_answer) = job(synthetic::users(TENANT, POOL, 0..10), ImportMode::Ignore);
         // The same users again: the second request sees the first's.
-        let (again, again_answer) = job(sample::users(TENANT, POOL, 0..10), ImportMode::Ignore);
-        let (other, other_answer) = job(sample::users(TENANT, POOL, 10..15), ImportMode::Ignore);
+        let (again, again_answer) = job(synthetic::users(TENANT, POOL, 0..10), ImportMode::Ignore);
+        let (other, other_answer) = job(synthetic::users(TENANT, POOL, 10..15), ImportMode::Ignore);
         let commits = count_commits(&writer);
         commit_group(&mut writer, &mut vec![first, again, other]);
         assert_eq!(commits.load(Ordering::SeqCst), 1);
@@ -479,13 +480,13 @@ mod tests {
     fn a_refused_request_undoes_only_itself() {
         let dir = tempfile::tempdir().unwrap();
         let mut writer = writer(&dir);
-        let (first, first_answer) = job(sample::users(TENANT, POOL, 0..10), ImportMode::Ignore);
+        let (first, first_answer) = job(synthetic::users(TENANT, POOL, 0..10), ImportMode::Ignore);
         // User 10 claims user 0's email: refused when written, after the first request.
-        let mut taken = sample::users(TENANT, POOL, 10..20);
+        let mut taken = synthetic::users(TENANT, POOL, 10..20);
         taken.user_identifiers[0].identifier = "User.0@Example.com".into();
         taken.user_identifiers[0].identifier_lc = "user.0@example.com".into();
         let (refused, refused_answer) = job(taken, ImportMode::Ignore);
-        let (last, last_answer) = job(sample::users(TENANT, POOL, 20..25), ImportMode::Ignore);
+        let (last, last_answer) = job(synthetic::users(TENANT, POOL, 20..25), ImportMode::Ignore);
         let commits = count_commits(&writer);
         commit_group(&mut writer, &mut vec![first, refused, last]);
         // The group rolled back; then each request alone: two of three committed.
@@ -509,7 +510,7 @@ mod tests {
         assert_eq!(count(&writer, "user_identifiers"), 15);
         // The id set holds what is stored, and nothing of the refused request.
         assert_eq!(writer.ids.len(), 15 * 4);
-        let (retry, retry_answer) = job(sample::users(TENANT, POOL, 10..20), ImportMode::Fail);
+        let (retry, retry_answer) = job(synthetic::users(TENANT, POOL, 10..20), ImportMode::Fail);
         commit_group(&mut writer, &mut vec![retry]);
         assert_eq!(
             retry_answer.blocking_recv().unwrap().unwrap().written.users,
