@@ -318,12 +318,28 @@ fn salted(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::contract::records::CredentialPayload;
-    use crate::mapping::passwords::hashed_password;
+    use crate::contract::records::{CredentialPayload, HashConfig, ShaConfig};
+
+    /// `{SSHA}gVK8WC9YyFT1gMsQHTGCgT3sSv5zYWx0` (SHA-1 of "secret" with salt
+    /// "salt", made with Python's hashlib) as the contract carries it: the
+    /// 4-byte salt after the digest in `value`.
+    fn ssha_of_secret() -> HashedPassword {
+        HashedPassword {
+            config: HashConfig {
+                sha: Some(ShaConfig {
+                    function: DigestFunction::Sha1,
+                    salt: None,
+                    salt_length: 4,
+                    salt_after_digest_in_hash: true,
+                }),
+                ..HashConfig::only(HashMethod::Sha)
+            },
+            value: "gVK8WC9YyFT1gMsQHTGCgT3sSv5zYWx0".into(),
+        }
+    }
 
     fn account(status: UserStatus, expires_at: Option<OffsetDateTime>) -> Account {
-        // {SSHA} of "secret" with salt "salt", made with Python's hashlib.
-        let hash = hashed_password("{SSHA}gVK8WC9YyFT1gMsQHTGCgT3sSv5zYWx0", None, None).unwrap();
+        let hash = ssha_of_secret();
         Account {
             user_id: uuid::Uuid::from_u128(7),
             status,
@@ -382,8 +398,7 @@ mod tests {
 
     #[test]
     fn undecodable_hashes_match_nothing() {
-        let mut hash =
-            hashed_password("{SSHA}gVK8WC9YyFT1gMsQHTGCgT3sSv5zYWx0", None, None).unwrap();
+        let mut hash = ssha_of_secret();
         hash.value = "not base64!".into();
         assert!(!password_matches(&hash, "secret"));
     }
