@@ -79,4 +79,4 @@ pub use rejection::{RecordRef, Rejection, RejectionKind};
 pub use routes::app;
 pub use serve::{run, spawn, ServerHandle};
 pub use state::{AppState, ConnectionKill};
-pub use store::{ExportScope, StoreError};
+pub use store::{count_records, ExportScope, RecordCounts, StoreError};

@@ -104,7 +104,7 @@ pub enum BenchError {
         path: PathBuf,
         /// The failure.
         #[source]
-        source: rusqlite::Error,
+        source: crate::server::StoreError,
     },
 }
 
@@ -581,25 +581,15 @@ impl Server {
 
 /// Counts the rows of every record table of a database.
 pub fn count(db: &Path) -> Result<Stored, BenchError> {
-    let fail = |source| BenchError::Count {
+    let counts = crate::server::count_records(db).map_err(|source| BenchError::Count {
         path: db.to_owned(),
         source,
-    };
-    let conn =
-        rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
-            .map_err(fail)?;
-    let rows = |table: &str| -> Result<u64, BenchError> {
-        conn.query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |row| {
-            row.get::<_, i64>(0)
-        })
-        .map(|n| n.max(0) as u64)
-        .map_err(fail)
-    };
+    })?;
     Ok(Stored {
-        users: rows("users")?,
-        credentials: rows("user_credentials")?,
-        identifiers: rows("user_identifiers")?,
-        addresses: rows("user_verifiable_addresses")?,
+        users: counts.users as u64,
+        credentials: counts.credentials as u64,
+        identifiers: counts.identifiers as u64,
+        addresses: counts.addresses as u64,
     })
 }
 

@@ -60,7 +60,7 @@ use checkpoint::Checkpointer;
 pub use error::{ApplyError, StoreError};
 pub use export::{ExportScope, ExportStart};
 use ids::SubRecordIds;
-pub use write::ImportOutcome;
+pub use write::{ImportOutcome, RecordCounts};
 
 use super::config::Durability;
 use super::validate::ValidBatch;
@@ -243,6 +243,26 @@ impl Store {
             let _ = tokio::task::spawn_blocking(move || writer.join()).await;
         }
     }
+}
+
+/// How many rows each record table of the database at `path` holds, read
+/// on a read-only connection of its own; the server need not be running
+/// (`ferry bench` counts a stopped server's database).
+pub fn count_records(path: &Path) -> Result<RecordCounts, StoreError> {
+    let conn = schema::open_reader(path)?;
+    let rows = |table: &str| -> Result<usize, StoreError> {
+        let n: i64 = conn.query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |row| {
+            row.get(0)
+        })?;
+        Ok(usize::try_from(n).unwrap_or(0))
+    };
+    Ok(RecordCounts {
+        pools: rows("pools")?,
+        users: rows("users")?,
+        credentials: rows("user_credentials")?,
+        identifiers: rows("user_identifiers")?,
+        addresses: rows("user_verifiable_addresses")?,
+    })
 }
 
 /// What the writer thread owns.
@@ -474,6 +494,24 @@ mod tests {
         assert_eq!(count(&writer, "users"), 15);
         assert_eq!(count(&writer, "user_verifiable_addresses"), 30);
         assert_eq!(writer.ids.len(), 15 * 4);
+    }
+
+    #[test]
+    fn count_records_counts_every_record_table() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut writer = writer(&dir);
+        let (first, answer) = job(synthetic::users(TENANT, POOL, 0..10), ImportMode::Ignore);
+        commit_group(&mut writer, &mut vec![first]);
+        answer.blocking_recv().unwrap().unwrap();
+        let counts = count_records(&dir.path().join("group.db")).unwrap();
+        let expected = RecordCounts {
+            pools: 1,
+            users: 10,
+            credentials: 10,
+            identifiers: 10,
+            addresses: 20,
+        };
+        assert_eq!(counts, expected);
     }
 
     #[test]
