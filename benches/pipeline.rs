@@ -13,8 +13,8 @@ use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use ferry::batch::Batcher;
 use ferry::mapping::ids::{IdScope, RecordKind};
 use ferry::mapping::{Mapper, MappingConfig, Target};
-use ferry::sample::{self, SampleSpec};
 use ferry::source::{Format, Position, SourceReader};
+use ferry::tools::sample::{self, SampleSpec};
 use time::macros::datetime;
 
 /// Users per batch, the platform guide's maximum and ferry's default.

@@ -17,11 +17,11 @@ use axum::http::{header, Request, StatusCode};
 use bytes::Bytes;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use ferry::batch::Batcher;
-use ferry::contract::ImportBody;
+use ferry::contract::{api, ImportBody};
 use ferry::mapping::{Mapper, MappingConfig, Target};
-use ferry::sample::{self, SampleSpec};
 use ferry::server::{app, AppState, ClientSecret, ServerConfig};
 use ferry::source::{Format, Position, SourceReader};
+use ferry::tools::sample::{self, SampleSpec};
 use time::macros::datetime;
 use tower::ServiceExt;
 
@@ -64,7 +64,7 @@ async fn fresh_server(dir: &tempfile::TempDir, n: usize) -> (axum::Router, Strin
         .expect("server state");
     let router = app(state);
     let form = format!("grant_type=client_credentials&client_id=ferry&client_secret={SECRET}");
-    let request = Request::post("/demo/system/oauth2/token")
+    let request = Request::post(api::TOKEN.path(["demo"]))
         .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
         .body(Body::from(form))
         .expect("request");
@@ -82,7 +82,7 @@ async fn fresh_server(dir: &tempfile::TempDir, n: usize) -> (axum::Router, Strin
 }
 
 async fn put(router: &axum::Router, token: &str, body: Bytes) {
-    let request = Request::put("/api/identity/system/demo/configuration?mode=ignore")
+    let request = Request::put(format!("{}?mode=ignore", api::CONFIGURATION.path(["demo"])))
         .header(header::AUTHORIZATION, format!("Bearer {token}"))
         .header(header::CONTENT_TYPE, "application/json")
         .body(Body::from(body))

@@ -6,7 +6,7 @@
 //!
 //! Starts the real `ferry serve` binary as a child process on an ephemeral
 //! loopback port with a fresh database, then PUTs N distinct bodies of U
-//! synthetic users with all their records (`ferry::server::sample`: one
+//! synthetic users with all their records (`ferry::tools::synthetic`: one
 //! credential, one identifier, two addresses each) from C concurrent
 //! clients, and prints requests/s and users/s. A second pass resends the same
 //! bodies under `ignore` (every user already stored). Bodies are built and
@@ -23,8 +23,8 @@ use std::time::{Duration, Instant};
 use ferry::contract::records::ImportMode;
 use ferry::send::client::{ClientConfig, TargetClient};
 use ferry::send::token::ClientSecret;
-use ferry::server::child::ServeChild;
-use ferry::server::sample;
+use ferry::tools::serve_child::ServeChild;
+use ferry::tools::synthetic;
 
 const TENANT: &str = "bench";
 const POOL: &str = "default";
@@ -156,7 +156,8 @@ async fn run(options: Options) {
     let bodies: Arc<Vec<bytes::Bytes>> = Arc::new(
         (0..options.requests as u64)
             .map(|i| {
-                let body = sample::users(TENANT, POOL, i * options.users..(i + 1) * options.users);
+                let body =
+                    synthetic::users(TENANT, POOL, i * options.users..(i + 1) * options.users);
                 bytes::Bytes::from(serde_json::to_vec(&body).expect("json"))
             })
             .collect(),

@@ -9,10 +9,11 @@
 //! ```
 //!
 //! It also ships the reference target of that API ([`server`]), on an
-//! embedded SQLite database, which is the default target of an import.
+//! embedded SQLite database, which is the default target of an import, and
+//! the [`tools`] that exercise an import without being part of one
+//! (`ferry bench`, `ferry sample`).
 
 pub mod batch;
-pub mod bench;
 pub mod checkpoint;
 pub mod config;
 pub mod contract;
@@ -26,9 +27,9 @@ pub mod pipeline;
 pub mod progress;
 pub mod reject;
 pub mod report;
-pub mod sample;
 pub mod secret;
 pub mod send;
 pub mod server;
 pub mod source;
 pub mod target;
+pub mod tools;

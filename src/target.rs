@@ -10,7 +10,8 @@ use std::time::Duration;
 use url::Url;
 
 use crate::secret::ClientSecret;
-use crate::send::client::{ClientConfig, ClientError, TargetClient};
+use crate::send::client::{ClientConfig, TargetClient};
+use crate::send::transport::ClientError;
 use crate::server::{self, ServerConfig, ServerError, ServerHandle};
 
 /// Where an import sends its users.

@@ -8,8 +8,8 @@ use std::path::Path;
 use std::process::Stdio;
 
 use ferry::contract::ImportBody;
-use ferry::sample::{self, BadKind, SampleSpec};
 use ferry::source::Format;
+use ferry::tools::sample::{self, BadKind, SampleSpec};
 use serde_json::Value;
 
 use crate::common::{describe, ferry, run_in, samples};

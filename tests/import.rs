@@ -8,10 +8,10 @@ use std::process::{Child, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use ferry::contract::ImportBody;
-use ferry::sample::{self, SampleSpec};
 use ferry::send::client::{ClientConfig, TargetClient};
 use ferry::server::{self, ClientSecret, FaultConfig, ServerConfig, ServerHandle};
 use ferry::source::Format;
+use ferry::tools::sample::{self, SampleSpec};
 use serde_json::Value;
 
 use crate::common::{describe, ferry, run_in, sorted};

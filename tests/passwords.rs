@@ -8,10 +8,11 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use ferry::contract::api;
 use ferry::contract::UserStatus;
-use ferry::sample::{self, SampleHash, SampleSpec};
 use ferry::server::FaultConfig;
 use ferry::source::Format;
+use ferry::tools::sample::{self, SampleHash, SampleSpec};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -45,7 +46,7 @@ struct Signer<'t> {
 impl<'t> Signer<'t> {
     fn new(target: &'t Target) -> Signer<'t> {
         let client = reqwest::Client::new();
-        let url = format!("{}/{TENANT}/system/oauth2/token", target.url());
+        let url = format!("{}{}", target.url(), api::TOKEN.path([TENANT]));
         let token = target.block_on(async {
             let answer = client
                 .post(url)
@@ -69,8 +70,9 @@ impl<'t> Signer<'t> {
     /// (status, the user id on 200 or the error code otherwise).
     fn verify(&self, identifier: &str, password: &str) -> (u16, String) {
         let url = format!(
-            "{}/api/identity/{TENANT}/pools/{POOL}/password/verify",
-            self.target.url()
+            "{}{}",
+            self.target.url(),
+            api::PASSWORD_VERIFY.path([TENANT, POOL])
         );
         let body = serde_json::json!({ "identifier": identifier, "password": password });
         self.target.block_on(async {

@@ -1,11 +1,11 @@
-//! `ferry bench`: flags → [`ferry::bench`], the report printed and written as JSON.
+//! `ferry bench`: flags → [`ferry::tools::bench`], the report printed and written as JSON.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Context;
-use ferry::bench::{self, BenchConfig};
 use ferry::outcome::Outcome;
+use ferry::tools::bench::{self, BenchConfig};
 
 /// Measure ferry against the reference server's own ingest limit, on loopback:
 /// a replay of pre-serialised bodies (the limit) and `ferry import` (ferry),

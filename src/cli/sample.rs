@@ -1,11 +1,11 @@
-//! `ferry sample`: flags → [`ferry::sample`].
+//! `ferry sample`: flags → [`ferry::tools::sample`].
 
 use std::path::PathBuf;
 
 use anyhow::Context;
 use ferry::outcome::Outcome;
-use ferry::sample::{self, SampleHash, SampleSpec};
 use ferry::source::Format;
+use ferry::tools::sample::{self, SampleHash, SampleSpec};
 
 /// Write a realistic synthetic user export: non-ASCII names, mixed-case
 /// emails, phones in local notations, verified flags, groups and password

@@ -6,11 +6,13 @@
 //! (`ferry serve`) parses, validates and stores them. Keeping one definition
 //! means the two can never drift apart.
 //!
+//! - [`api`]: the paths, the scopes and ferry's extension headers.
 //! - [`records`]: the record sets and the request/response bodies.
 //! - [`rules`]: field rules both sides enforce (email, E.164, limits).
 //! - [`choices`]: the open points of the contract and what ferry assumes,
 //!   in one place so they can be changed when a real tenant shows otherwise.
 
+pub mod api;
 pub mod choices;
 pub mod records;
 pub mod rules;

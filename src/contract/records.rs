@@ -13,8 +13,8 @@ use uuid::Uuid;
 /// A free-form JSON object (`payload`, `metadata`, ...).
 pub type Object = Map<String, Value>;
 
-/// The body of `PUT /api/identity/system/{tid}/configuration`, and of the
-/// export (`GET` on the same path).
+/// The body of an import (`PUT` of [`crate::contract::api::CONFIGURATION`]),
+/// and of the export (`GET` on the same path).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ImportBody {
     /// Pools to create; ferry's importer never sends any (the pool must exist).
@@ -85,23 +85,33 @@ pub struct Pool {
     /// Pool id; the reference server uses short names such as `default`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
+    /// The tenant the pool belongs to.
     pub tenant_id: String,
+    /// Display name; also the id the reference server stores a pool under when
+    /// `id` is absent.
     pub name: String,
+    /// Free text for people.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
+    /// Free-form technical attributes of the pool.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<Object>,
+    /// Id of the schema the pool's users' `payload` follows.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub payload_schema_id: Option<String>,
+    /// Id of the schema the pool's users' `metadata` follows.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata_schema_id: Option<String>,
     /// Whether identifiers are compared on their lower-cased form.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub identifier_case_insensitive: Option<bool>,
+    /// How users of the pool may sign in: `password`, `otp`, ...
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub authentication_mechanisms: Option<Vec<String>>,
+    /// Password handling of the pool, such as its `hashing_method`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub password_settings: Option<Object>,
+    /// Rules the pool's passwords must meet.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub password_policy: Option<Object>,
 }
@@ -142,34 +152,45 @@ impl UserStatus {
 /// A user: the anchor the other three record sets link to by `user_id`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct User {
+    /// The user id, which the other record sets link to by `user_id`; ferry
+    /// derives it from the source key, so a resent user is the same user.
     pub id: Uuid,
+    /// The tenant the user belongs to.
     pub tenant_id: String,
+    /// The pool the user belongs to.
     pub user_pool_id: String,
+    /// Whether the user may sign in (only `active` users can).
     pub status: UserStatus,
     /// Profile: `name`, `given_name`, `family_name`, ...
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub payload: Option<Object>,
+    /// Id of the schema `payload` follows.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub payload_schema_id: Option<String>,
     /// Technical attributes: `groups`, ...
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<Object>,
+    /// Id of the schema `metadata` follows.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata_schema_id: Option<String>,
+    /// Attributes the business side keeps about the user, free-form.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub business_metadata: Option<Object>,
+    /// When the user was created, kept from the source system.
     #[serde(
         default,
         with = "time::serde::rfc3339::option",
         skip_serializing_if = "Option::is_none"
     )]
     pub created_at: Option<OffsetDateTime>,
+    /// When the user last changed.
     #[serde(
         default,
         with = "time::serde::rfc3339::option",
         skip_serializing_if = "Option::is_none"
     )]
     pub updated_at: Option<OffsetDateTime>,
+    /// When `status` last changed.
     #[serde(
         default,
         with = "time::serde::rfc3339::option",
@@ -205,18 +226,28 @@ impl IdentifierType {
 /// An identifier a user signs in with. Unique per pool on `identifier_lc`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct UserIdentifier {
+    /// The identifier record's id (deterministic, like every id ferry sends).
     pub id: Uuid,
+    /// The tenant of the user.
     pub tenant_id: String,
+    /// The pool of the user.
     pub user_pool_id: String,
+    /// The user who signs in with it.
     pub user_id: Uuid,
+    /// The identifier's kind (`type` on the wire): email, mobile, ...
     #[serde(rename = "type")]
     pub kind: IdentifierType,
+    /// The identifier as the user types it.
     pub identifier: String,
+    /// The identifier lower-cased: what uniqueness in a pool is checked on.
     pub identifier_lc: String,
+    /// Free-form attributes of the identifier.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<Object>,
+    /// When the identifier was created.
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
+    /// When the identifier last changed.
     #[serde(with = "time::serde::rfc3339")]
     pub updated_at: OffsetDateTime,
 }
@@ -258,26 +289,40 @@ pub enum PreferredContactMethod {
 /// A contact address and whether its owner proved control of it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct UserVerifiableAddress {
+    /// The address record's id.
     pub id: Uuid,
+    /// The tenant of the user.
     pub tenant_id: String,
+    /// The pool of the user.
     pub user_pool_id: String,
+    /// The user the address belongs to.
     pub user_id: Uuid,
+    /// Email or mobile (`type` on the wire).
     #[serde(rename = "type")]
     pub kind: AddressType,
+    /// The address as given.
     pub address: String,
+    /// The address lower-cased.
     pub address_lc: String,
+    /// Whether the address may be used for contact.
     pub status: AddressStatus,
+    /// Whether the user proved control of the address; a migration keeps what
+    /// the source knew, so users need not verify again.
     pub verified: bool,
+    /// When the address was verified.
     #[serde(
         default,
         with = "time::serde::rfc3339::option",
         skip_serializing_if = "Option::is_none"
     )]
     pub verified_at: Option<OffsetDateTime>,
+    /// How a mobile address prefers to be reached (SMS or voice).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub preferred_contact_method: Option<PreferredContactMethod>,
+    /// When the address was added.
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
+    /// When the address last changed.
     #[serde(with = "time::serde::rfc3339")]
     pub updated_at: OffsetDateTime,
 }
@@ -303,13 +348,22 @@ pub enum CredentialState {
 /// A credential. Passwords carry `payload.hashed_password`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct UserCredential {
+    /// The credential record's id.
     pub id: Uuid,
+    /// The tenant of the user.
     pub tenant_id: String,
+    /// The pool of the user.
     pub user_pool_id: String,
+    /// The user the credential signs in.
     pub user_id: Uuid,
+    /// Password, WebAuthn or TOTP (`type` on the wire).
     #[serde(rename = "type")]
     pub kind: CredentialType,
+    /// The secret material: for a password, its hash with the parameters to
+    /// verify it.
     pub payload: CredentialPayload,
+    /// Whether the credential may be used as it is, or must be reset or changed
+    /// first.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state: Option<CredentialState>,
     /// Unset or `1900-01-01T00:00:00Z`: never expires. In the past: expired.
@@ -319,8 +373,10 @@ pub struct UserCredential {
         skip_serializing_if = "Option::is_none"
     )]
     pub expires_at: Option<OffsetDateTime>,
+    /// When the credential was created.
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
+    /// When the credential last changed.
     #[serde(with = "time::serde::rfc3339")]
     pub updated_at: OffsetDateTime,
 }
@@ -340,7 +396,9 @@ pub struct CredentialPayload {
 /// Encodings are fixed in [`crate::contract::choices`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct HashedPassword {
+    /// The method and the parameters the hash was made with.
     pub config: HashConfig,
+    /// The hash, encoded as [`crate::contract::choices`] fixes for its method.
     pub value: String,
 }
 
@@ -358,15 +416,21 @@ pub enum HashMethod {
 /// Which configuration block applies is given by `method`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct HashConfig {
+    /// The hashing method; its block below holds the parameters.
     pub method: HashMethod,
+    /// Parameters when `method` is `bcrypt`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bcrypt: Option<BcryptConfig>,
+    /// Parameters when `method` is `pbkdf2`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pbkdf2: Option<Pbkdf2Config>,
+    /// Parameters when `method` is `argon2`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub argon2: Option<Argon2Config>,
+    /// Parameters when `method` is `sha`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sha: Option<ShaConfig>,
+    /// Parameters when `method` is `md5`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub md5: Option<Md5Config>,
 }
@@ -398,51 +462,81 @@ pub enum DigestFunction {
     Sha512,
 }
 
+/// Parameters of a bcrypt hash.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BcryptConfig {
+    /// The work factor (log2 of the rounds), as in the hash string.
     pub cost: u32,
 }
 
+/// Parameters of a PBKDF2 hash.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Pbkdf2Config {
+    /// The HMAC digest function.
     pub function: DigestFunction,
+    /// Rounds of HMAC.
     pub number_of_iterations: u32,
+    /// Length of the derived key (the digest in `value`), in bytes.
     pub key_length: u32,
+    /// The salt; absent when it travels inside `value` (see `salt_length`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub salt: Option<String>,
+    /// Length of the salt in bytes; without `salt`, where to split it off the
+    /// decoded `value`.
     #[serde(default)]
     pub salt_length: u32,
 }
 
+/// Parameters of an argon2id hash.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Argon2Config {
+    /// Passes over memory (argon2's `t`).
     pub iterations: u32,
+    /// Memory used, in KiB (argon2's `m`).
     pub memory_in_kb: u32,
+    /// Lanes (argon2's `p`).
     pub parallelism: u32,
+    /// Length of the derived key (the digest in `value`), in bytes.
     pub key_length: u32,
+    /// The salt; absent when it travels inside `value` (see `salt_length`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub salt: Option<String>,
+    /// Length of the salt in bytes; without `salt`, where to split it off the
+    /// decoded `value`.
     #[serde(default)]
     pub salt_length: u32,
 }
 
+/// Parameters of a salted SHA hash.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ShaConfig {
+    /// The digest function.
     pub function: DigestFunction,
+    /// The salt; absent when it travels inside `value` (see `salt_length`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub salt: Option<String>,
+    /// Length of the salt in bytes; without `salt`, where to split it off the
+    /// decoded `value`.
     #[serde(default)]
     pub salt_length: u32,
+    /// Whether an embedded salt follows the digest in `value` (LDAP `{SSHA}`
+    /// style) instead of preceding it.
     #[serde(default)]
     pub salt_after_digest_in_hash: bool,
 }
 
+/// Parameters of a salted MD5 hash.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Md5Config {
+    /// The salt; absent when it travels inside `value` (see `salt_length`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub salt: Option<String>,
+    /// Length of the salt in bytes; without `salt`, where to split it off the
+    /// decoded `value`.
     #[serde(default)]
     pub salt_length: u32,
+    /// Whether an embedded salt follows the digest in `value` instead of
+    /// preceding it.
     #[serde(default)]
     pub salt_after_digest_in_hash: bool,
 }
@@ -450,10 +544,13 @@ pub struct Md5Config {
 /// The answer of the token endpoint. Its `Debug` never shows the token.
 #[derive(Clone, PartialEq, Serialize, Deserialize)]
 pub struct TokenResponse {
+    /// The bearer token for the `Authorization` header; never logged.
     pub access_token: String,
+    /// `bearer`, in any case; the client refuses any other type.
     pub token_type: String,
     /// Seconds until the token expires.
     pub expires_in: u64,
+    /// The scopes granted, space-separated.
     #[serde(default)]
     pub scope: String,
 }
@@ -474,6 +571,7 @@ impl std::fmt::Debug for TokenResponse {
 pub struct ErrorBody {
     /// A sentence for people.
     pub error: String,
+    /// The answer's HTTP status, repeated in the body.
     pub status_code: u16,
     /// A stable machine-readable code, e.g. `invalid_record`.
     pub error_code: String,
@@ -482,14 +580,10 @@ pub struct ErrorBody {
     pub details: Option<Value>,
 }
 
-/// Scope needed for `PUT`/`PATCH` of the configuration.
-pub const SCOPE_MANAGE: &str = "manage_configuration";
-/// Scope needed for `GET` of the configuration (`manage_configuration` also works).
-pub const SCOPE_READ: &str = "read_configuration";
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::contract::api::SCOPE_MANAGE;
 
     #[test]
     fn token_debug_hides_the_token() {

@@ -1,9 +1,9 @@
 //! The transport: one HTTP client for the whole run, sending import bodies to
 //! the target and reporting what happened, without deciding anything.
 //!
-//! [`TargetClient::put_batch`] sends one already-serialised body to
-//! `PUT {base}/api/identity/system/{tid}/configuration?mode=...` with the
-//! current bearer token and returns a [`PutResponse`]: the status, the
+//! [`TargetClient::put_batch`] sends one already-serialised body with a `PUT`
+//! to the configuration path ([`api::CONFIGURATION`]) with `?mode=...` and
+//! the current bearer token, and returns a [`PutResponse`]: the status, the
 //! headers the retry policy needs (`Retry-After`), the reference server's
 //! `Ferry-Users-Existing` count, and the contract's [`ErrorBody`] when there
 //! is one. Whether to retry, split or stop is [`super::retry::decide`]'s call.
@@ -19,8 +19,6 @@
 //!   target cannot make ferry buffer an endless body.
 //! - Bodies are [`Bytes`], so resending one after a failure costs no copy.
 
-use std::error::Error as _;
-use std::io;
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
@@ -29,13 +27,12 @@ use reqwest::redirect;
 use tokio::time::Instant;
 use url::Url;
 
-use super::retry::{decide, parse_retry_after, Decision, Outcome, TransportKind};
+use super::retry::{decide, parse_retry_after, Decision, Outcome};
 use super::token::{ClientSecret, TokenClient, TokenError, TokenGeneration};
+use super::transport::{endpoint, read_capped, ClientError, TransportError};
+use crate::contract::api::{self, USERS_EXISTING_HEADER};
 use crate::contract::{ErrorBody, ImportBody, ImportMode};
 
-/// Header by which the reference server tells how many users of a
-/// successful request already existed (the "skipped" count under `ignore`).
-pub const USERS_EXISTING_HEADER: &str = "ferry-users-existing";
 /// Default limit on establishing a connection.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Default limit on a whole request, answer included.
@@ -85,83 +82,6 @@ impl ClientConfig {
     }
 }
 
-/// The client could not be set up.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum ClientError {
-    /// The base URL is not an `http` or `https` URL that paths can be added to.
-    #[error("the target URL {url} must be an http:// or https:// URL")]
-    BadBase {
-        /// The URL given.
-        url: String,
-    },
-    /// The HTTP client could not be built (TLS set-up).
-    #[error("cannot set up the HTTP client")]
-    Http(#[source] reqwest::Error),
-}
-
-/// A request got no HTTP answer. Holds the URL, never the body.
-#[derive(Debug, thiserror::Error)]
-#[error("{kind} error while talking to the target")]
-pub struct TransportError {
-    /// The class the retry policy works on.
-    kind: TransportKind,
-    /// What reqwest reported.
-    #[source]
-    source: reqwest::Error,
-}
-
-impl TransportError {
-    /// Classifies a reqwest error.
-    pub(crate) fn new(source: reqwest::Error) -> Self {
-        TransportError {
-            kind: classify(&source),
-            source,
-        }
-    }
-
-    /// The class of the failure.
-    pub fn kind(&self) -> TransportKind {
-        self.kind
-    }
-}
-
-/// Sorts a reqwest error into the classes of the retry policy.
-fn classify(err: &reqwest::Error) -> TransportKind {
-    if err.is_timeout() {
-        return TransportKind::Timeout;
-    }
-    if err.is_connect() {
-        return TransportKind::Connect;
-    }
-    let mut cause = err.source();
-    while let Some(current) = cause {
-        if let Some(hyper_err) = current.downcast_ref::<hyper::Error>() {
-            if hyper_err.is_incomplete_message() || hyper_err.is_canceled() {
-                return TransportKind::Closed;
-            }
-        }
-        if let Some(io_err) = current.downcast_ref::<io::Error>() {
-            if is_closed(io_err.kind()) {
-                return TransportKind::Closed;
-            }
-        }
-        cause = current.source();
-    }
-    TransportKind::Other
-}
-
-/// I/O error kinds that mean the peer closed the connection.
-fn is_closed(kind: io::ErrorKind) -> bool {
-    matches!(
-        kind,
-        io::ErrorKind::ConnectionReset
-            | io::ErrorKind::ConnectionAborted
-            | io::ErrorKind::BrokenPipe
-            | io::ErrorKind::UnexpectedEof
-    )
-}
-
 /// A request of the import could not be made.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -175,30 +95,13 @@ pub enum SendError {
 }
 
 impl SendError {
-    /// True when trying again later may succeed.
-    pub fn is_retryable(&self) -> bool {
-        match self {
-            SendError::Transport(_) => true,
-            SendError::Token(err) => err.is_retryable(),
-        }
-    }
-
     /// The outcome for the retry policy, when the error is one it knows: a
     /// transport failure (of the import or of the token request) or a
     /// throttled token endpoint. `None` for a refused token (fatal).
     pub fn outcome(&self) -> Option<Outcome> {
         match self {
-            SendError::Transport(err) | SendError::Token(TokenError::Transport(err)) => {
-                Some(Outcome::Failed(err.kind()))
-            }
-            SendError::Token(TokenError::Unavailable {
-                status,
-                retry_after,
-            }) => Some(Outcome::Answered {
-                status: *status,
-                retry_after: *retry_after,
-            }),
-            SendError::Token(_) => None,
+            SendError::Transport(err) => Some(Outcome::Failed(err.kind())),
+            SendError::Token(err) => err.outcome(),
         }
     }
 }
@@ -276,7 +179,8 @@ impl PutResponse {
 pub struct TargetClient {
     /// The HTTP client (shared with `tokens`).
     http: reqwest::Client,
-    /// `{base}/api/identity/system/{tid}/configuration`, without query.
+    /// The configuration path ([`api::CONFIGURATION`]) under the base URL,
+    /// without query.
     configuration_url: Url,
     /// Fetches, caches and renews the bearer token.
     tokens: TokenClient,
@@ -294,10 +198,8 @@ impl TargetClient {
             .user_agent(concat!("ferry/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(ClientError::Http)?;
-        let configuration_url = endpoint(
-            &config.base,
-            &["api", "identity", "system", &config.tenant, "configuration"],
-        )?;
+        let configuration_url =
+            endpoint(&config.base, &api::CONFIGURATION.segments([&config.tenant]))?;
         let tokens = TokenClient::new(
             http.clone(),
             &config.base,
@@ -431,41 +333,6 @@ impl TargetClient {
     }
 }
 
-/// `base` with `segments` appended as path segments (each escaped), so that
-/// a base with a path prefix and odd tenant ids both work.
-pub(crate) fn endpoint(base: &Url, segments: &[&str]) -> Result<Url, ClientError> {
-    let bad = || ClientError::BadBase {
-        url: base.to_string(),
-    };
-    if !matches!(base.scheme(), "http" | "https") {
-        return Err(bad());
-    }
-    let mut url = base.clone();
-    url.set_query(None);
-    url.set_fragment(None);
-    url.path_segments_mut()
-        .map_err(|()| bad())?
-        .pop_if_empty()
-        .extend(segments);
-    Ok(url)
-}
-
-/// Reads at most `limit` bytes of an answer's body, dropping the rest.
-pub(crate) async fn read_capped(
-    mut response: reqwest::Response,
-    limit: usize,
-) -> Result<Vec<u8>, reqwest::Error> {
-    let mut body = Vec::new();
-    while let Some(chunk) = response.chunk().await? {
-        let room = limit.saturating_sub(body.len());
-        body.extend_from_slice(&chunk[..chunk.len().min(room)]);
-        if body.len() >= limit {
-            break;
-        }
-    }
-    Ok(body)
-}
-
 /// The contract error body of an error answer, or else the start of its text.
 /// A body that cannot be read is treated as absent: the status decides.
 async fn error_answer(response: reqwest::Response) -> (Option<ErrorBody>, Option<String>) {
@@ -504,8 +371,16 @@ fn users_existing(headers: &HeaderMap) -> Option<u32> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::send::retry::{FatalReason, RetryCause};
+    use crate::send::retry::{FatalReason, RetryCause, TransportKind};
     use crate::send::testing::{Reply, Script, ScriptedTarget};
+
+    /// Whether the retry policy retries after `err`.
+    fn retried(err: &SendError) -> bool {
+        matches!(
+            err.outcome().map(|o| decide(&o)),
+            Some(Decision::Retry { .. })
+        )
+    }
 
     fn client(target: &ScriptedTarget) -> TargetClient {
         let mut config =
@@ -517,43 +392,6 @@ mod tests {
 
     fn body() -> Bytes {
         Bytes::from_static(br#"{"users":[],"user_credentials":[],"user_identifiers":[],"user_verifiable_addresses":[]}"#)
-    }
-
-    #[test]
-    fn endpoints_append_escaped_segments_to_the_base() {
-        let url = |base: &str, tenant| {
-            endpoint(
-                &Url::parse(base).unwrap(),
-                &["api", tenant, "configuration"],
-            )
-            .map(|u| u.to_string())
-        };
-        let table = [
-            ("http://h:1", "t", "http://h:1/api/t/configuration"),
-            ("http://h:1/", "t", "http://h:1/api/t/configuration"),
-            (
-                "https://h/prefix/",
-                "t",
-                "https://h/prefix/api/t/configuration",
-            ),
-            (
-                "https://h/prefix?x=1#f",
-                "t",
-                "https://h/prefix/api/t/configuration",
-            ),
-            ("http://h/", "a/b c", "http://h/api/a%2Fb%20c/configuration"),
-        ];
-        for (base, tenant, expected) in table {
-            assert_eq!(url(base, tenant).unwrap(), expected, "{base} {tenant}");
-        }
-        assert!(matches!(
-            url("ftp://h/", "t"),
-            Err(ClientError::BadBase { .. })
-        ));
-        assert!(matches!(
-            url("mailto:x@y", "t"),
-            Err(ClientError::BadBase { .. })
-        ));
     }
 
     #[test]
@@ -579,7 +417,7 @@ mod tests {
         assert_eq!(answer.error, None);
         let seen = target.puts();
         assert_eq!(seen.len(), 1);
-        assert_eq!(seen[0].path, "/api/identity/system/acme/configuration");
+        assert_eq!(seen[0].path, api::CONFIGURATION.path(["acme"]));
         assert_eq!(seen[0].query.as_deref(), Some("mode=fail"));
         assert_eq!(seen[0].content_type.as_deref(), Some("application/json"));
         assert!(seen[0]
@@ -685,7 +523,7 @@ mod tests {
             .put_batch(body(), ImportMode::Ignore)
             .await
             .unwrap_err();
-        assert!(err.is_retryable(), "{err:?}");
+        assert!(retried(&err), "{err:?}");
         assert!(
             matches!(err.outcome(), Some(Outcome::Failed(TransportKind::Closed))),
             "{err:?}"
@@ -726,7 +564,7 @@ mod tests {
             .put_batch(body(), ImportMode::Ignore)
             .await
             .unwrap_err();
-        assert!(err.is_retryable());
+        assert!(retried(&err));
         assert_eq!(
             err.outcome(),
             Some(Outcome::Failed(TransportKind::Connect)),
@@ -743,7 +581,7 @@ mod tests {
             .put_batch(body(), ImportMode::Ignore)
             .await
             .unwrap_err();
-        assert!(!err.is_retryable());
+        assert!(!retried(&err));
         assert_eq!(err.outcome(), None);
         assert!(target.puts().is_empty());
     }

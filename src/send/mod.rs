@@ -34,6 +34,7 @@ pub mod gate;
 pub mod rate;
 pub mod retry;
 pub mod token;
+pub mod transport;
 
 #[cfg(test)]
 pub(crate) mod testing;

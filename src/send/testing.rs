@@ -1,6 +1,7 @@
 //! A scripted stand-in for the target, for the transport's unit tests.
 //!
-//! It serves the token endpoint and the configuration path on
+//! It serves the token endpoint and the configuration path
+//! ([`crate::contract::api`]) on
 //! `127.0.0.1:0`, answers `PUT`s from a script (status, headers, body,
 //! dropped connection, hang), records what it saw, and stops when dropped.
 //! It is deliberately not `ferry serve`: these tests need failures on demand.
@@ -10,8 +11,8 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use axum::body::Bytes;
-use axum::extract::{Path, RawQuery, State};
-use axum::http::{header, HeaderMap, HeaderName, HeaderValue, StatusCode};
+use axum::extract::{RawQuery, State};
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{post, put};
 use axum::Router;
@@ -19,6 +20,8 @@ use base64::Engine as _;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use url::Url;
+
+use crate::contract::api::{self, SCOPE_MANAGE, SCOPE_READ, USERS_EXISTING_HEADER};
 
 /// One scripted answer to a `PUT`.
 #[derive(Debug, Clone)]
@@ -46,7 +49,7 @@ impl Reply {
 
     /// 204 with `Ferry-Users-Existing: n`.
     pub fn ok_existing(n: u32) -> Reply {
-        Reply::status(204).header("ferry-users-existing", n.to_string())
+        Reply::status(204).header(USERS_EXISTING_HEADER, n.to_string())
     }
 
     /// A bare status.
@@ -205,11 +208,8 @@ impl ScriptedTarget {
             ..Seen::default()
         }));
         let app = Router::new()
-            .route("/{tid}/system/oauth2/token", post(token))
-            .route(
-                "/api/identity/system/{tid}/configuration",
-                put(import).get(export),
-            )
+            .route(&api::TOKEN.route(), post(token))
+            .route(&api::CONFIGURATION.route(), put(import).get(export))
             .with_state(Arc::clone(&seen));
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -294,7 +294,7 @@ async fn token(State(seen): State<Shared>, headers: HeaderMap, body: Bytes) -> R
         "access_token": format!("token-{}", seen.tokens_issued),
         "token_type": "bearer",
         "expires_in": script.token_expires_in,
-        "scope": "manage_configuration read_configuration",
+        "scope": format!("{SCOPE_MANAGE} {SCOPE_READ}"),
     });
     axum::Json(body).into_response()
 }
@@ -306,7 +306,7 @@ fn bearer(headers: &HeaderMap) -> Option<String> {
 
 async fn import(
     State(seen): State<Shared>,
-    Path(tid): Path<String>,
+    uri: Uri,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
     body: Bytes,
@@ -314,7 +314,7 @@ async fn import(
     let reply = {
         let mut seen = lock(&seen);
         seen.puts.push(PutSeen {
-            path: format!("/api/identity/system/{tid}/configuration"),
+            path: uri.path().to_owned(),
             query,
             content_type: headers
                 .get(header::CONTENT_TYPE)

@@ -2,7 +2,7 @@
 //! renewed shortly before it expires, and renewed once when the target
 //! answers 401.
 //!
-//! `POST {base}/{tid}/system/oauth2/token` with `grant_type=client_credentials`
+//! `POST` to the token path ([`api::TOKEN`]) with `grant_type=client_credentials`
 //! and scope `manage_configuration read_configuration`, the client
 //! authenticated with HTTP Basic (`client_secret_basic`). As RFC 6749 §2.3.1
 //! asks, the client id and secret are form-urlencoded before they are joined
@@ -35,9 +35,10 @@ use tokio::sync::Mutex;
 use tokio::time::Instant;
 use url::Url;
 
-use super::client::{endpoint, read_capped, TransportError};
-use super::retry::parse_retry_after;
-use crate::contract::{TokenResponse, SCOPE_MANAGE, SCOPE_READ};
+use super::retry::{parse_retry_after, Outcome};
+use super::transport::{endpoint, read_capped, ClientError, TransportError};
+use crate::contract::api::{self, SCOPE_MANAGE, SCOPE_READ};
+use crate::contract::TokenResponse;
 pub use crate::secret::{ClientSecret, SecretError, SECRET_ENV};
 
 /// Environment variable holding the client id.
@@ -133,12 +134,21 @@ pub enum TokenError {
 }
 
 impl TokenError {
-    /// True when trying again later may succeed (throttled, 5xx, network).
-    pub fn is_retryable(&self) -> bool {
-        matches!(
-            self,
-            TokenError::Unavailable { .. } | TokenError::Transport(_)
-        )
+    /// The outcome for the retry policy, when the error is one it knows: a
+    /// transport failure or a throttled or failing endpoint. `None` for a
+    /// refused client or an unusable answer (fatal).
+    pub fn outcome(&self) -> Option<Outcome> {
+        match self {
+            TokenError::Transport(err) => Some(Outcome::Failed(err.kind())),
+            TokenError::Unavailable {
+                status,
+                retry_after,
+            } => Some(Outcome::Answered {
+                status: *status,
+                retry_after: *retry_after,
+            }),
+            TokenError::Refused { .. } | TokenError::InvalidAnswer { .. } => None,
+        }
     }
 }
 
@@ -203,7 +213,7 @@ fn renew_after(expires_in: Duration) -> Duration {
 pub struct TokenClient {
     /// The shared HTTP client (one connection pool for the whole run).
     http: reqwest::Client,
-    /// `{base}/{tid}/system/oauth2/token`.
+    /// The token path ([`api::TOKEN`]) under the base URL.
     url: Url,
     /// The OAuth2 client id (not a secret).
     client_id: String,
@@ -224,10 +234,10 @@ impl TokenClient {
         tenant: &str,
         client_id: impl Into<String>,
         secret: ClientSecret,
-    ) -> Result<Self, super::client::ClientError> {
+    ) -> Result<Self, ClientError> {
         Ok(TokenClient {
             http,
-            url: endpoint(base, &[tenant, "system", "oauth2", "token"])?,
+            url: endpoint(base, &api::TOKEN.segments([tenant]))?,
             client_id: client_id.into(),
             secret,
             scope: format!("{SCOPE_MANAGE} {SCOPE_READ}"),
@@ -262,13 +272,6 @@ impl TokenClient {
             return Ok(current.token.clone());
         }
         self.fetch_into(&mut cached).await
-    }
-
-    /// Forgets the current token; the next [`TokenClient::token`] fetches one.
-    pub async fn invalidate(&self) {
-        if let Some(current) = self.cached.lock().await.as_mut() {
-            current.renew_at = Instant::now();
-        }
     }
 
     /// Fetches a token and caches it in `slot` (whose lock the caller holds).
@@ -384,7 +387,16 @@ fn parse_token_answer(body: &[u8]) -> Result<TokenResponse, TokenError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::send::retry::{decide, Decision};
     use crate::send::testing::{Script, ScriptedTarget};
+
+    /// Whether the retry policy retries after `err`.
+    fn retried(err: &TokenError) -> bool {
+        matches!(
+            err.outcome().map(|o| decide(&o)),
+            Some(Decision::Retry { .. })
+        )
+    }
 
     fn token(generation: u64) -> AccessToken {
         AccessToken {
@@ -444,7 +456,7 @@ mod tests {
             text.contains("HTTP 401: invalid_client: client authentication failed"),
             "{text}"
         );
-        assert!(!err.is_retryable());
+        assert!(!retried(&err));
         let oauth = refusal(
             400,
             None,
@@ -457,7 +469,7 @@ mod tests {
         let html = refusal(403, None, b"<html>secret-ish page</html>");
         assert!(!html.to_string().contains("html"));
         let busy = refusal(503, Some(Duration::from_secs(2)), b"");
-        assert!(busy.is_retryable());
+        assert!(retried(&busy));
         assert!(matches!(
             busy,
             TokenError::Unavailable {
@@ -510,7 +522,7 @@ mod tests {
         };
         let target = ScriptedTarget::start(script).await;
         let tokens = client_for(&target, "s3cr:t+%");
-        assert_eq!(tokens.url().path(), "/acme/system/oauth2/token");
+        assert_eq!(tokens.url().path(), api::TOKEN.path(["acme"]));
         let first = tokens.token().await.unwrap();
         let again = tokens.token().await.unwrap();
         assert_eq!(first.generation(), TokenGeneration(1));
@@ -552,12 +564,12 @@ mod tests {
             TokenGeneration(2)
         );
         assert_eq!(target.token_requests(), 2);
-        // Invalidation forces a fetch.
-        tokens.invalidate().await;
+        // Renewing the current generation forces a fetch.
         assert_eq!(
-            tokens.token().await.unwrap().generation(),
+            tokens.renew(TokenGeneration(2)).await.unwrap().generation(),
             TokenGeneration(3)
         );
+        assert_eq!(target.token_requests(), 3);
     }
 
     #[tokio::test]
@@ -611,6 +623,6 @@ mod tests {
         )
         .unwrap();
         let err = tokens.token().await.unwrap_err();
-        assert!(err.is_retryable(), "{err:?}");
+        assert!(retried(&err), "{err:?}");
     }
 }

@@ -18,7 +18,7 @@ use sha2::{Digest, Sha256};
 
 use super::config::ClientSecret;
 use super::error::ApiError;
-use crate::contract::records::{SCOPE_MANAGE, SCOPE_READ};
+use crate::contract::api::{SCOPE_MANAGE, SCOPE_READ};
 
 /// What a token allows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

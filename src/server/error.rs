@@ -4,6 +4,10 @@
 //!
 //! Internal failures are logged where they happen and answered with a
 //! generic 500 that carries no internals. No variant holds a secret.
+//!
+//! [`ServerError`], the error of starting a server, is here too, so that
+//! the modules that start one ([`super::state`], [`super::serve`]) need not
+//! import the server's root module, which imports them.
 
 use std::time::Duration;
 
@@ -12,7 +16,9 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Value};
 
+use super::config::ConfigError;
 use super::rejection::{Rejection, RejectionKind};
+use super::store::StoreError;
 use crate::contract::records::ErrorBody;
 
 /// An error answer.
@@ -188,6 +194,21 @@ impl IntoResponse for ApiError {
         }
         response
     }
+}
+
+/// The server could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ServerError {
+    /// The configuration is invalid.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The database could not be opened or prepared.
+    #[error("cannot open the database: {0}")]
+    Store(#[from] StoreError),
+    /// A socket or thread operation failed.
+    #[error("I/O error: {0}")]
+    Io(#[from] std::io::Error),
 }
 
 #[cfg(test)]

@@ -8,8 +8,10 @@
 //! - `ferry_imports_in_flight`: imports being handled right now;
 //! - `ferry_faults_injected_total{fault}`: injected faults.
 //!
-//! `route` is the route template (`/api/identity/system/{tid}/configuration`),
-//! never the raw path, so the label set stays bounded.
+//! `route` is the route template
+//! ([`ContractPath::route`](crate::contract::api::ContractPath::route),
+//! `…/{tid}/configuration` say), never the raw path, so the label set stays
+//! bounded.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;

@@ -17,6 +17,9 @@
 //!
 //! # Ferry extensions to the contract
 //!
+//! Their paths and headers are defined with the contract's, in
+//! [`crate::contract::api`].
+//!
 //! - **`Ferry-Users-Existing: N`** on the `204` of an import: how many users
 //!   of the request were already stored before it (kept as they were under
 //!   `ignore`, overwritten under `update`). A client counts them as skipped.
@@ -31,8 +34,9 @@
 //!   user with its sub-records (empty arrays when it is not stored); the
 //!   importer uses it to tell its own earlier write from a conflict.
 //! - **Pools without an id** in an import are stored under their `name`.
-//! - **Password verification**: `POST /api/identity/{tid}/pools/{pool}/password/verify`
-//!   with `{"identifier", "password"}` signs a user in (200 with the user id,
+//! - **Password verification**: `POST` of
+//!   [`PASSWORD_VERIFY`](crate::contract::api::PASSWORD_VERIFY) with
+//!   `{"identifier", "password"}` signs a user in (200 with the user id,
 //!   401 `invalid_credentials`, `credential_expired` or `user_inactive`),
 //!   rate-limited per identifier; see [`verify`].
 //! - **`update` replaces a user's sub-records**: a re-imported user's stored
@@ -50,8 +54,8 @@
 //! `kill -9` of the server; [`Durability::PowerLoss`] adds an fsync per commit
 //! to survive power loss too.
 
+mod attempts;
 mod auth;
-pub mod child;
 mod config;
 pub mod credentials;
 mod error;
@@ -60,33 +64,19 @@ mod hashcheck;
 mod metrics;
 mod rejection;
 mod routes;
-pub mod sample;
 mod serve;
+mod state;
 mod store;
-mod validate;
+pub(crate) mod validate;
 pub mod verify;
 
 pub use config::{
     ClientSecret, ConfigError, Durability, FaultConfig, LatencyRange, ServerConfig,
     DEFAULT_CLIENT_ID, DEFAULT_MAX_BODY, DEFAULT_POOL, DEFAULT_TENANT, DEFAULT_TOKEN_TTL,
 };
-pub use error::ApiError;
+pub use error::{ApiError, ServerError};
 pub use rejection::{RecordRef, Rejection, RejectionKind};
-pub use routes::{app, AppState, NEXT_AFTER_HEADER, USERS_EXISTING_HEADER};
-pub use serve::{run, spawn, ConnectionKill, ServerHandle};
-pub use store::{ExportScope, StoreError};
-
-/// The server could not start.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum ServerError {
-    /// The configuration is invalid.
-    #[error(transparent)]
-    Config(#[from] ConfigError),
-    /// The database could not be opened or prepared.
-    #[error("cannot open the database: {0}")]
-    Store(#[from] StoreError),
-    /// A socket or thread operation failed.
-    #[error("I/O error: {0}")]
-    Io(#[from] std::io::Error),
-}
+pub use routes::app;
+pub use serve::{run, spawn, ServerHandle};
+pub use state::{AppState, ConnectionKill};
+pub use store::{count_records, ExportScope, RecordCounts, StoreError};

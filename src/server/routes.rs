@@ -2,12 +2,14 @@
 //!
 //! | route | handler |
 //! |---|---|
-//! | `POST /{tid}/system/oauth2/token` | [`token`] |
-//! | `PUT /api/identity/system/{tid}/configuration?mode=` | [`import`] |
-//! | `GET /api/identity/system/{tid}/configuration?pool_id=&after=&limit=` | [`export`] |
-//! | `POST /api/identity/{tid}/pools/{pool}/password/verify` | [`super::verify`] (ferry extension) |
+//! | `POST` [`api::TOKEN`] | [`token`] |
+//! | `PUT` [`api::CONFIGURATION`] `?mode=` | [`import`] |
+//! | `GET` [`api::CONFIGURATION`] `?pool_id=&after=&limit=` | [`export`] |
+//! | `POST` [`api::PASSWORD_VERIFY`] | [`super::verify`] (ferry extension) |
 //! | `GET /healthz` | liveness |
 //! | `GET /metrics` | Prometheus text |
+//!
+//! The contract's paths are defined in [`crate::contract::api`].
 //!
 //! An import is checked in this order, cheapest and least revealing first:
 //! import slot (429), injected faults (latency, 503, 429), token (401/403),
@@ -15,7 +17,6 @@
 //! records (400/403), then the transaction (404 unknown pool, 409 conflicts,
 //! 400 dangling `user_id`), and 204 once committed.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::body::Body;
@@ -29,25 +30,15 @@ use axum::{Extension, Form, Json, Router};
 use serde::Deserialize;
 use uuid::Uuid;
 
-use super::auth::{basic_credentials, credentials_match, Need, Scopes, TokenStore};
-use super::config::ServerConfig;
+use super::auth::{basic_credentials, credentials_match, Need, Scopes};
 use super::error::ApiError;
-use super::faults::{Action, Faults};
-use super::metrics::Metrics;
-use super::serve::ConnectionKill;
-use super::store::{ApplyError, ExportScope, ExportStart, ImportOutcome, Store, StoreError};
+use super::faults::Action;
+use super::state::{AppState, ConnectionKill};
+use super::store::{ApplyError, ExportScope, ExportStart, ImportOutcome, StoreError};
 use super::validate;
-use super::verify::VerifyLimiter;
-use super::ServerError;
+use crate::contract::api::{self, NEXT_AFTER_HEADER, USERS_EXISTING_HEADER};
 use crate::contract::records::{ImportMode, TokenResponse};
 
-/// Response header of a successful import (a ferry extension): how many
-/// users of the request were already stored. Under `ignore` these were kept
-/// as they were, so a client can count them as skipped.
-pub const USERS_EXISTING_HEADER: &str = "ferry-users-existing";
-/// Response header of a paged export (a ferry extension): the `after` value
-/// of the next page, present when this page is full.
-pub const NEXT_AFTER_HEADER: &str = "ferry-next-after";
 /// Default page size of a paged export.
 pub const DEFAULT_PAGE: u32 = 1000;
 /// Largest page size of a paged export.
@@ -56,101 +47,19 @@ pub const MAX_PAGE: u32 = 10_000;
 /// How long a throttled client is told to wait.
 const RETRY_AFTER: Duration = Duration::from_secs(1);
 
-/// Everything the handlers share. Cheap to clone.
-#[derive(Clone, Debug)]
-pub struct AppState {
-    inner: Arc<Shared>,
-}
-
-#[derive(Debug)]
-struct Shared {
-    /// The validated configuration.
-    config: ServerConfig,
-    /// The database.
-    store: Store,
-    /// Issued tokens.
-    tokens: TokenStore,
-    /// Fault injection for imports.
-    faults: Faults,
-    /// Counters for `/metrics`.
-    metrics: Metrics,
-    /// Per-identifier limits of the password verification endpoint.
-    verify_limiter: VerifyLimiter,
-}
-
-impl AppState {
-    /// Validates `config`, opens the database (creating it and the
-    /// configured tenants and pool when missing) and starts its writer.
-    pub async fn open(config: ServerConfig) -> Result<AppState, ServerError> {
-        config.validate()?;
-        let store_config = config.clone();
-        let store = tokio::task::spawn_blocking(move || {
-            Store::open(
-                &store_config.db_path,
-                store_config.durability,
-                store_config.tenants(),
-                &store_config.pool_id,
-            )
-        })
-        .await
-        .map_err(|err| ServerError::Io(std::io::Error::other(err)))??;
-        Ok(AppState {
-            inner: Arc::new(Shared {
-                tokens: TokenStore::new(config.token_ttl),
-                faults: Faults::new(config.faults.clone()),
-                metrics: Metrics::default(),
-                verify_limiter: VerifyLimiter::default(),
-                store,
-                config,
-            }),
-        })
-    }
-
-    /// The configuration the server runs with.
-    pub fn config(&self) -> &ServerConfig {
-        &self.inner.config
-    }
-
-    /// Issued tokens, for handlers outside this module.
-    pub(super) fn tokens(&self) -> &TokenStore {
-        &self.inner.tokens
-    }
-
-    /// The database, for handlers outside this module.
-    pub(super) fn store(&self) -> &Store {
-        &self.inner.store
-    }
-
-    /// Limits of the password verification endpoint.
-    pub(super) fn verify_limiter(&self) -> &VerifyLimiter {
-        &self.inner.verify_limiter
-    }
-
-    /// Stops the database writer once queued imports are done.
-    pub async fn close(&self) {
-        self.inner.store.close().await;
-    }
-}
-
 /// The router of the whole API, without a listener: tests may drive it with
 /// `tower::ServiceExt::oneshot`. (Injected connection drops need the
 /// server's own connection loop; through `oneshot` they answer 503.)
 pub fn app(state: AppState) -> Router {
     Router::new()
-        .route("/{tid}/system/oauth2/token", post(token))
-        .route(
-            "/api/identity/system/{tid}/configuration",
-            get(export).put(import),
-        )
-        .route(
-            "/api/identity/{tid}/pools/{pool}/password/verify",
-            post(super::verify::verify),
-        )
+        .route(&api::TOKEN.route(), post(token))
+        .route(&api::CONFIGURATION.route(), get(export).put(import))
+        .route(&api::PASSWORD_VERIFY.route(), post(super::verify::verify))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .fallback(|| async { ApiError::NoRoute })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
-        .layer(DefaultBodyLimit::max(state.inner.config.max_body))
+        .layer(DefaultBodyLimit::max(state.config().max_body))
         .layer(middleware::from_fn_with_state(state.clone(), observe))
         .with_state(state)
 }
@@ -169,8 +78,7 @@ async fn observe(State(state): State<AppState>, request: Request, next: Next) ->
     let elapsed = started.elapsed();
     let status = response.status().as_u16();
     state
-        .inner
-        .metrics
+        .metrics()
         .request(&route, method.as_str(), status, elapsed);
     let elapsed_us = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);
     if response.status().is_server_error() {
@@ -190,14 +98,14 @@ struct TokenForm {
     client_secret: Option<String>,
 }
 
-/// `POST /{tid}/system/oauth2/token`: client credentials grant.
+/// `POST` of [`api::TOKEN`]: client credentials grant.
 async fn token(
     State(state): State<AppState>,
     Path(tid): Path<String>,
     headers: HeaderMap,
     form: Result<Form<TokenForm>, FormRejection>,
 ) -> Result<Response, ApiError> {
-    let config = &state.inner.config;
+    let config = state.config();
     let Form(form) = form.map_err(|r| form_rejection(r, config.max_body))?;
     let (id, secret) =
         match (
@@ -236,10 +144,10 @@ async fn token(
             }
         },
     };
-    if !state.inner.store.has_tenant(&tid) {
+    if !state.store().has_tenant(&tid) {
         return Err(ApiError::UnknownTenant);
     }
-    let (access_token, ttl) = state.inner.tokens.issue(&tid, scopes, Instant::now());
+    let (access_token, ttl) = state.tokens().issue(&tid, scopes, Instant::now());
     let answer = TokenResponse {
         access_token,
         token_type: "bearer".to_owned(),
@@ -269,7 +177,7 @@ struct ImportQuery {
     mode: Option<String>,
 }
 
-/// `PUT /api/identity/system/{tid}/configuration`: the import.
+/// `PUT` of [`api::CONFIGURATION`]: the import.
 async fn import(
     State(state): State<AppState>,
     Path(tid): Path<String>,
@@ -278,28 +186,27 @@ async fn import(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let shared = &state.inner;
-    let _slot = shared.faults.take_slot().map_err(|_| {
-        shared.metrics.fault("max_in_flight");
+    let _slot = state.faults().take_slot().map_err(|_| {
+        state.metrics().fault("max_in_flight");
         ApiError::Throttled {
             reason: "too many imports are running at once",
             retry_after: RETRY_AFTER,
         }
     })?;
-    let _in_flight = shared.metrics.import_started();
-    let plan = shared.faults.next_plan();
+    let _in_flight = state.metrics().import_started();
+    let plan = state.faults().next_plan();
     if !plan.latency.is_zero() {
         tokio::time::sleep(plan.latency).await;
     }
     match plan.action {
         Action::Fail => {
-            shared.metrics.fault(plan.action.name());
+            state.metrics().fault(plan.action.name());
             return Err(ApiError::Unavailable(
                 "the service is unavailable (injected failure)",
             ));
         }
         Action::Throttle => {
-            shared.metrics.fault(plan.action.name());
+            state.metrics().fault(plan.action.name());
             return Err(ApiError::Throttled {
                 reason: "too many requests (injected throttling)",
                 retry_after: RETRY_AFTER,
@@ -307,15 +214,15 @@ async fn import(
         }
         Action::Proceed | Action::DropBeforeCommit | Action::DropAfterCommit => {}
     }
-    shared
-        .tokens
+    state
+        .tokens()
         .authorize(&headers, &tid, Need::Manage, Instant::now())?;
-    if !shared.store.has_tenant(&tid) {
+    if !state.store().has_tenant(&tid) {
         return Err(ApiError::UnknownTenant);
     }
     let mode = import_mode(query)?;
     require_json(&headers)?;
-    let bytes = read_body(body, &headers, shared.config.max_body).await?;
+    let bytes = read_body(body, &headers, state.config().max_body).await?;
     let tenant = tid.clone();
     let batch = tokio::task::spawn_blocking(move || {
         validate::parse(&bytes).and_then(|body| validate::validate(&tenant, body))
@@ -327,14 +234,14 @@ async fn import(
     })??;
     let kill = kill.map(|Extension(kill)| kill);
     if plan.action == Action::DropBeforeCommit {
-        return drop_connection(shared, plan.action, kill).await;
+        return drop_connection(&state, plan.action, kill).await;
     }
-    let outcome = shared
-        .store
+    let outcome = state
+        .store()
         .import(&tid, batch, mode)
         .await
         .map_err(|err| apply_error(&tid, err))?;
-    shared.metrics.stored(&outcome);
+    state.metrics().stored(&outcome);
     tracing::debug!(
         tenant = %tid,
         mode = %mode,
@@ -343,7 +250,7 @@ async fn import(
         "Import committed."
     );
     if plan.action == Action::DropAfterCommit {
-        return drop_connection(shared, plan.action, kill).await;
+        return drop_connection(&state, plan.action, kill).await;
     }
     Ok(imported(&outcome))
 }
@@ -443,11 +350,11 @@ fn apply_error(tenant: &str, err: ApplyError) -> ApiError {
 
 /// Closes the connection without an answer (an injected fault).
 async fn drop_connection(
-    shared: &Shared,
+    state: &AppState,
     action: Action,
     kill: Option<ConnectionKill>,
 ) -> Result<Response, ApiError> {
-    shared.metrics.fault(action.name());
+    state.metrics().fault(action.name());
     match kill {
         Some(kill) => {
             tracing::warn!(
@@ -473,7 +380,7 @@ struct ExportQuery {
     user_id: Option<String>,
 }
 
-/// `GET /api/identity/system/{tid}/configuration`: the streamed export.
+/// `GET` of [`api::CONFIGURATION`]: the streamed export.
 ///
 /// Without a query, the tenant's whole dump. As a ferry extension,
 /// `pool_id=P` restricts it to pool `P`, and `after=UUID` and/or `limit=N`
@@ -488,15 +395,14 @@ async fn export(
     query: Result<Query<ExportQuery>, QueryRejection>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let shared = &state.inner;
-    shared
-        .tokens
+    state
+        .tokens()
         .authorize(&headers, &tid, Need::Read, Instant::now())?;
-    if !shared.store.has_tenant(&tid) {
+    if !state.store().has_tenant(&tid) {
         return Err(ApiError::UnknownTenant);
     }
     let scope = export_scope(query)?;
-    let (start, stream) = shared.store.export(&tid, scope).await.map_err(|err| {
+    let (start, stream) = state.store().export(&tid, scope).await.map_err(|err| {
         tracing::error!(tenant = %tid, error = %err, "An export could not start.");
         ApiError::Internal
     })?;
@@ -584,7 +490,7 @@ async fn healthz() -> Json<serde_json::Value> {
 }
 
 async fn metrics(State(state): State<AppState>) -> Response {
-    let mut response = state.inner.metrics.render().into_response();
+    let mut response = state.metrics().render().into_response();
     response.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),

@@ -13,7 +13,6 @@
 
 use std::future::Future;
 use std::net::{Ipv4Addr, SocketAddr};
-use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Body;
@@ -23,25 +22,14 @@ use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{oneshot, watch, Notify};
+use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 use tower::ServiceExt;
 
 use super::config::ServerConfig;
-use super::routes::{app, AppState};
-use super::ServerError;
-
-/// Lets a handler close its connection without answering. Present in the
-/// extensions of every request served by [`run`] or [`spawn`].
-#[derive(Debug, Clone)]
-pub struct ConnectionKill(Arc<Notify>);
-
-impl ConnectionKill {
-    /// Closes the connection; the handler that calls this is dropped with it.
-    pub fn fire(&self) {
-        self.0.notify_one();
-    }
-}
+use super::error::ServerError;
+use super::routes::app;
+use super::state::{AppState, ConnectionKill};
 
 /// Pause after a failed `accept` (e.g. out of file descriptors) before trying again.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
@@ -187,7 +175,7 @@ async fn serve_connection(
     if let Err(err) = stream.set_nodelay(true) {
         tracing::debug!(%peer, error = %err, "Could not set TCP_NODELAY.");
     }
-    let kill = ConnectionKill(Arc::new(Notify::new()));
+    let kill = ConnectionKill::new();
     let service = {
         let kill = kill.clone();
         router.map_request(move |mut request: Request<Incoming>| {
@@ -207,7 +195,7 @@ async fn serve_connection(
                 }
                 return;
             }
-            () = kill.0.notified() => {
+            () = kill.fired() => {
                 tracing::debug!(%peer, "Connection closed without an answer.");
                 return;
             }

@@ -1,7 +1,7 @@
 //! Password verification, a ferry extension to the contract: proof that a
 //! migrated user signs in with the password they always had.
 //!
-//! `POST /api/identity/{tid}/pools/{pool}/password/verify` with
+//! `POST` of [`crate::contract::api::PASSWORD_VERIFY`] with
 //! `{"identifier": "...", "password": "..."}` and a bearer token of the
 //! tenant (either scope), answers:
 //!
@@ -20,8 +20,7 @@
 //! [`REPLENISH`]. Neither the password nor the hash is ever logged or
 //! answered.
 
-use std::num::NonZeroU32;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use argon2::{Algorithm, Argon2, Params, Version};
 use axum::extract::rejection::JsonRejection;
@@ -29,60 +28,25 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use serde::Deserialize;
 use sha2::Digest;
 use subtle::ConstantTimeEq;
 use time::OffsetDateTime;
 
+pub use super::attempts::{BURST, REPLENISH};
 use super::auth::Need;
 use super::error::ApiError;
-use super::routes::AppState;
+use super::state::AppState;
 use super::store::accounts::{Account, AccountLookup, StoredPassword};
 use crate::contract::choices::{decode_bytes, split_embedded_salt, NEVER_EXPIRES};
 use crate::contract::records::{
     CredentialState, DigestFunction, ErrorBody, HashMethod, HashedPassword, UserStatus,
 };
 
-/// Attempts an identifier may make at once.
-pub const BURST: u32 = 10;
-/// One more attempt becomes available this often.
-pub const REPLENISH: Duration = Duration::from_secs(6);
 /// Longest accepted password, in bytes.
 const MAX_PASSWORD: usize = 4096;
 /// Largest argon2 memory the server will spend on one verification (1 GiB).
 const MAX_ARGON2_KB: u32 = 1 << 20;
-/// Limiter entries kept before idle ones are swept.
-const SWEEP_AT: usize = 100_000;
-
-/// Per-identifier attempt limits.
-#[derive(Debug)]
-pub struct VerifyLimiter {
-    /// GCRA state per "tenant\0pool\0identifier_lc".
-    limiter: DefaultKeyedRateLimiter<String>,
-}
-
-impl Default for VerifyLimiter {
-    fn default() -> VerifyLimiter {
-        let burst = NonZeroU32::new(BURST).unwrap_or(NonZeroU32::MIN);
-        let quota = Quota::with_period(REPLENISH)
-            .unwrap_or_else(|| Quota::per_second(NonZeroU32::MIN))
-            .allow_burst(burst);
-        VerifyLimiter {
-            limiter: RateLimiter::keyed(quota),
-        }
-    }
-}
-
-impl VerifyLimiter {
-    /// Takes one attempt for `key`; `false` when it has none left.
-    fn attempt(&self, key: String) -> bool {
-        if self.limiter.len() >= SWEEP_AT {
-            self.limiter.retain_recent();
-        }
-        self.limiter.check_key(&key).is_ok()
-    }
-}
 
 /// The body of a verification.
 #[derive(Deserialize)]
@@ -132,7 +96,7 @@ impl IntoResponse for Refusal {
     }
 }
 
-/// `POST /api/identity/{tid}/pools/{pool}/password/verify`.
+/// `POST` of [`crate::contract::api::PASSWORD_VERIFY`].
 pub async fn verify(
     State(state): State<AppState>,
     Path((tid, pool)): Path<(String, String)>,
@@ -354,12 +318,28 @@ fn salted(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::contract::records::CredentialPayload;
-    use crate::mapping::passwords::hashed_password;
+    use crate::contract::records::{CredentialPayload, HashConfig, ShaConfig};
+
+    /// `{SSHA}gVK8WC9YyFT1gMsQHTGCgT3sSv5zYWx0` (SHA-1 of "secret" with salt
+    /// "salt", made with Python's hashlib) as the contract carries it: the
+    /// 4-byte salt after the digest in `value`.
+    fn ssha_of_secret() -> HashedPassword {
+        HashedPassword {
+            config: HashConfig {
+                sha: Some(ShaConfig {
+                    function: DigestFunction::Sha1,
+                    salt: None,
+                    salt_length: 4,
+                    salt_after_digest_in_hash: true,
+                }),
+                ..HashConfig::only(HashMethod::Sha)
+            },
+            value: "gVK8WC9YyFT1gMsQHTGCgT3sSv5zYWx0".into(),
+        }
+    }
 
     fn account(status: UserStatus, expires_at: Option<OffsetDateTime>) -> Account {
-        // {SSHA} of "secret" with salt "salt", made with Python's hashlib.
-        let hash = hashed_password("{SSHA}gVK8WC9YyFT1gMsQHTGCgT3sSv5zYWx0", None, None).unwrap();
+        let hash = ssha_of_secret();
         Account {
             user_id: uuid::Uuid::from_u128(7),
             status,
@@ -417,19 +397,8 @@ mod tests {
     }
 
     #[test]
-    fn the_limiter_counts_per_identifier() {
-        let limiter = VerifyLimiter::default();
-        for _ in 0..BURST {
-            assert!(limiter.attempt("t\0p\0a@example.com".into()));
-        }
-        assert!(!limiter.attempt("t\0p\0a@example.com".into()));
-        assert!(limiter.attempt("t\0p\0b@example.com".into()));
-    }
-
-    #[test]
     fn undecodable_hashes_match_nothing() {
-        let mut hash =
-            hashed_password("{SSHA}gVK8WC9YyFT1gMsQHTGCgT3sSv5zYWx0", None, None).unwrap();
+        let mut hash = ssha_of_secret();
         hash.value = "not base64!".into();
         assert!(!password_matches(&hash, "secret"));
     }

@@ -2,7 +2,8 @@
 
 use std::time::Duration;
 
-use ferry::server::sample;
+use ferry::contract::api;
+use ferry::tools::synthetic;
 use reqwest::header::{CONTENT_TYPE, WWW_AUTHENTICATE};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
@@ -13,7 +14,7 @@ use super::support::{
 
 /// A sample body as JSON, to break on purpose.
 fn body_value(n: u64) -> Value {
-    serde_json::to_value(sample::users(TENANT, POOL, 0..n)).expect("json")
+    serde_json::to_value(synthetic::users(TENANT, POOL, 0..n)).expect("json")
 }
 
 /// Breaks a valid body on purpose.
@@ -188,7 +189,7 @@ async fn token_endpoint_refuses_wrong_credentials_with_401() {
     let post = |secret: String| {
         server
             .client
-            .post(server.url(&format!("/{TENANT}/system/oauth2/token")))
+            .post(server.url(&api::TOKEN.path([TENANT])))
             .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
             .body(secret)
             .send()
@@ -247,7 +248,7 @@ async fn token_of_one_tenant_is_403_on_another() {
     let server = TestServer::start().await;
     let token_a = server.token(TENANT).await;
     let token_b = server.token(OTHER_TENANT).await;
-    let body_b = sample::users(OTHER_TENANT, POOL, 0..1);
+    let body_b = synthetic::users(OTHER_TENANT, POOL, 0..1);
     let response = server.put(OTHER_TENANT, &token_a, None, &body_b).await;
     expect_error(response, 403, "wrong_tenant").await;
     let response = server.export_response(OTHER_TENANT, &token_a, "").await;
@@ -304,7 +305,7 @@ async fn scopes_are_enforced() {
 async fn unknown_pool_is_404() {
     let server = TestServer::start().await;
     let token = server.token(TENANT).await;
-    let body = sample::users(TENANT, "no-such-pool", 0..2);
+    let body = synthetic::users(TENANT, "no-such-pool", 0..2);
     let response = server.put(TENANT, &token, None, &body).await;
     let error = expect_error(response, 404, "unknown_pool").await;
     assert_eq!(detail(&error, "array"), "users");
@@ -328,14 +329,14 @@ async fn unknown_pool_is_404() {
 async fn identifier_of_another_user_is_409() {
     let server = TestServer::start().await;
     let token = server.token(TENANT).await;
-    let first = sample::users(TENANT, POOL, 0..2);
+    let first = synthetic::users(TENANT, POOL, 0..2);
     assert_eq!(
         server.put(TENANT, &token, None, &first).await.status(),
         StatusCode::NO_CONTENT
     );
 
     // User 5 claims user 1's email (another case, same identifier_lc).
-    let mut thief = sample::users(TENANT, POOL, 5..6);
+    let mut thief = synthetic::users(TENANT, POOL, 5..6);
     thief.user_identifiers[0].identifier = "USER.1@example.com".into();
     thief.user_identifiers[0].identifier_lc = "user.1@example.com".into();
     for mode in ["ignore", "fail", "update"] {

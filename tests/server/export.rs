@@ -2,8 +2,9 @@
 
 use std::collections::BTreeSet;
 
+use ferry::contract::api::NEXT_AFTER_HEADER;
 use ferry::contract::records::ImportBody;
-use ferry::server::{sample, NEXT_AFTER_HEADER};
+use ferry::tools::synthetic;
 use reqwest::StatusCode;
 
 use super::support::{expect_error, json, sorted, TestServer, OTHER_TENANT, POOL, TENANT};
@@ -13,10 +14,10 @@ async fn export_equals_import_and_stays_within_its_tenant() {
     let server = TestServer::start().await;
     let token = server.token(TENANT).await;
     let other_token = server.token(OTHER_TENANT).await;
-    let mine = sample::users(TENANT, POOL, 0..150);
-    let theirs = sample::users(OTHER_TENANT, POOL, 0..7);
+    let mine = synthetic::users(TENANT, POOL, 0..150);
+    let theirs = synthetic::users(OTHER_TENANT, POOL, 0..7);
     for chunk in [0..100, 100..150] {
-        let part = sample::users(TENANT, POOL, chunk);
+        let part = synthetic::users(TENANT, POOL, chunk);
         assert_eq!(
             server.put(TENANT, &token, None, &part).await.status(),
             StatusCode::NO_CONTENT
@@ -55,7 +56,7 @@ async fn export_equals_import_and_stays_within_its_tenant() {
 async fn pages_cover_every_user_once_with_their_sub_records() {
     let server = TestServer::start().await;
     let token = server.token(TENANT).await;
-    let all = sample::users(TENANT, POOL, 0..25);
+    let all = synthetic::users(TENANT, POOL, 0..25);
     assert_eq!(
         server.put(TENANT, &token, None, &all).await.status(),
         StatusCode::NO_CONTENT
@@ -123,7 +124,7 @@ async fn paging_needs_a_pool_and_sane_values() {
 async fn one_user_is_exported_by_id_with_its_sub_records() {
     let server = TestServer::start().await;
     let token = server.token(TENANT).await;
-    let all = sample::users(TENANT, POOL, 0..20);
+    let all = synthetic::users(TENANT, POOL, 0..20);
     assert_eq!(
         server.put(TENANT, &token, None, &all).await.status(),
         StatusCode::NO_CONTENT

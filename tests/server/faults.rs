@@ -1,6 +1,7 @@
 //! Injected faults: failures, throttling, dropped connections, import slots.
 
-use ferry::server::sample;
+use ferry::contract::api;
+use ferry::tools::synthetic;
 use reqwest::header::RETRY_AFTER;
 use reqwest::StatusCode;
 use tokio::io::AsyncWriteExt;
@@ -16,7 +17,7 @@ async fn fail_rate_answers_503_and_touches_nothing() {
     })
     .await;
     let token = server.token(TENANT).await;
-    let body = sample::users(TENANT, POOL, 0..3);
+    let body = synthetic::users(TENANT, POOL, 0..3);
     for _ in 0..3 {
         let response = server.put(TENANT, &token, None, &body).await;
         expect_error(response, 503, "unavailable").await;
@@ -36,7 +37,7 @@ async fn throttle_rate_answers_429_with_retry_after() {
     let server = TestServer::start_with(|c| c.faults.throttle_rate = 1.0).await;
     let token = server.token(TENANT).await;
     let response = server
-        .put(TENANT, &token, None, &sample::users(TENANT, POOL, 0..1))
+        .put(TENANT, &token, None, &synthetic::users(TENANT, POOL, 0..1))
         .await;
     assert_eq!(
         response
@@ -59,7 +60,7 @@ async fn drop_rate_closes_connections_and_commits_about_half() {
     let token = server.token(TENANT).await;
     let requests = 16u64;
     for n in 0..requests {
-        let body = sample::users(TENANT, POOL, n..n + 1);
+        let body = synthetic::users(TENANT, POOL, n..n + 1);
         let result = server
             .client
             .put(server.config_url(TENANT))
@@ -87,16 +88,17 @@ async fn drop_rate_closes_connections_and_commits_about_half() {
 async fn max_in_flight_answers_429_when_every_slot_is_taken() {
     let server = TestServer::start_with(|c| c.faults.max_in_flight = Some(1)).await;
     let token = server.token(TENANT).await;
-    let body = serde_json::to_vec(&sample::users(TENANT, POOL, 0..1)).expect("json");
+    let body = serde_json::to_vec(&synthetic::users(TENANT, POOL, 0..1)).expect("json");
 
     // A request that takes the only slot and then waits for the rest of its body.
     let mut slow = TcpStream::connect(server.handle.addr())
         .await
         .expect("connect");
     let head = format!(
-        "PUT /api/identity/system/{TENANT}/configuration HTTP/1.1\r\nhost: test\r\n\
+        "PUT {} HTTP/1.1\r\nhost: test\r\n\
          authorization: Bearer {token}\r\ncontent-type: application/json\r\n\
          content-length: {}\r\n\r\n",
+        api::CONFIGURATION.path([TENANT]),
         body.len()
     );
     slow.write_all(head.as_bytes()).await.expect("write");

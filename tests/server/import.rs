@@ -1,6 +1,6 @@
 //! 204 and what is stored, under each mode.
 
-use ferry::server::sample;
+use ferry::tools::synthetic;
 use reqwest::StatusCode;
 use serde_json::json;
 
@@ -10,7 +10,7 @@ use super::support::{detail, expect_error, sorted, users_existing, TestServer, P
 async fn import_answers_204_and_stores_every_record() {
     let server = TestServer::start().await;
     let token = server.token(TENANT).await;
-    let body = sample::users(TENANT, POOL, 0..20);
+    let body = synthetic::users(TENANT, POOL, 0..20);
 
     let response = server.put(TENANT, &token, None, &body).await;
     assert_eq!(response.status(), StatusCode::NO_CONTENT);
@@ -35,7 +35,7 @@ async fn import_answers_204_and_stores_every_record() {
 async fn resend_under_ignore_changes_nothing() {
     let server = TestServer::start().await;
     let token = server.token(TENANT).await;
-    let body = sample::users(TENANT, POOL, 0..10);
+    let body = synthetic::users(TENANT, POOL, 0..10);
     assert_eq!(
         server
             .put(TENANT, &token, Some("ignore"), &body)
@@ -66,17 +66,17 @@ async fn resend_under_ignore_changes_nothing() {
 async fn ignore_inserts_the_new_users_of_a_partly_stored_body() {
     let server = TestServer::start().await;
     let token = server.token(TENANT).await;
-    let first = sample::users(TENANT, POOL, 0..5);
+    let first = synthetic::users(TENANT, POOL, 0..5);
     assert_eq!(
         server.put(TENANT, &token, None, &first).await.status(),
         StatusCode::NO_CONTENT
     );
-    let overlapping = sample::users(TENANT, POOL, 3..8);
+    let overlapping = synthetic::users(TENANT, POOL, 3..8);
     let response = server.put(TENANT, &token, None, &overlapping).await;
     assert_eq!(response.status(), StatusCode::NO_CONTENT);
     assert_eq!(users_existing(&response), 2);
     let all = server.export(TENANT, &token, "").await;
-    assert_eq!(sorted(all), sorted(sample::users(TENANT, POOL, 0..8)));
+    assert_eq!(sorted(all), sorted(synthetic::users(TENANT, POOL, 0..8)));
     server.handle.shutdown().await;
 }
 
@@ -84,7 +84,7 @@ async fn ignore_inserts_the_new_users_of_a_partly_stored_body() {
 async fn fail_mode_refuses_any_existing_record_and_applies_nothing() {
     let server = TestServer::start().await;
     let token = server.token(TENANT).await;
-    let first = sample::users(TENANT, POOL, 0..3);
+    let first = synthetic::users(TENANT, POOL, 0..3);
     assert_eq!(
         server
             .put(TENANT, &token, Some("fail"), &first)
@@ -94,7 +94,7 @@ async fn fail_mode_refuses_any_existing_record_and_applies_nothing() {
     );
 
     // Users 2..5: user 2 exists, so nothing of the request is applied (3 and 4 neither).
-    let overlapping = sample::users(TENANT, POOL, 2..5);
+    let overlapping = synthetic::users(TENANT, POOL, 2..5);
     let response = server.put(TENANT, &token, Some("fail"), &overlapping).await;
     let error = expect_error(response, 409, "record_exists").await;
     assert_eq!(detail(&error, "array"), "users");
@@ -108,7 +108,7 @@ async fn fail_mode_refuses_any_existing_record_and_applies_nothing() {
     assert_eq!(sorted(stored), sorted(first));
 
     // An existing sub-record alone is refused too.
-    let mut only_address = sample::users(TENANT, POOL, 0..1);
+    let mut only_address = synthetic::users(TENANT, POOL, 0..1);
     only_address.users.clear();
     only_address.user_credentials.clear();
     only_address.user_identifiers.clear();
@@ -124,14 +124,14 @@ async fn fail_mode_refuses_any_existing_record_and_applies_nothing() {
 async fn update_overwrites_and_replaces_sub_records() {
     let server = TestServer::start().await;
     let token = server.token(TENANT).await;
-    let body = sample::users(TENANT, POOL, 0..4);
+    let body = synthetic::users(TENANT, POOL, 0..4);
     assert_eq!(
         server.put(TENANT, &token, None, &body).await.status(),
         StatusCode::NO_CONTENT
     );
 
     // User 1 comes back with a new name and without its mobile address.
-    let mut user = sample::users(TENANT, POOL, 1..2);
+    let mut user = synthetic::users(TENANT, POOL, 1..2);
     user.users[0].payload = Some(serde_json::Map::from_iter([(
         "name".into(),
         json!("Renamed"),
@@ -161,7 +161,7 @@ async fn update_overwrites_and_replaces_sub_records() {
 async fn sub_records_may_point_at_stored_users() {
     let server = TestServer::start().await;
     let token = server.token(TENANT).await;
-    let full = sample::users(TENANT, POOL, 0..2);
+    let full = synthetic::users(TENANT, POOL, 0..2);
     let mut users_only = full.clone();
     users_only.user_credentials.clear();
     users_only.user_identifiers.clear();
@@ -187,7 +187,7 @@ async fn sub_records_may_point_at_stored_users() {
 async fn pools_in_the_body_are_created() {
     let server = TestServer::start().await;
     let token = server.token(TENANT).await;
-    let mut body = sample::users(TENANT, "staff", 0..2);
+    let mut body = synthetic::users(TENANT, "staff", 0..2);
     body.pools.push(
         serde_json::from_value(json!({"id": "staff", "tenant_id": TENANT, "name": "Staff",
             "identifier_case_insensitive": true}))
@@ -207,14 +207,14 @@ async fn pools_in_the_body_are_created() {
 async fn a_sub_record_id_of_another_user_is_409_in_every_mode() {
     let server = TestServer::start().await;
     let token = server.token(TENANT).await;
-    let first = sample::users(TENANT, POOL, 0..1);
+    let first = synthetic::users(TENANT, POOL, 0..1);
     assert_eq!(
         server.put(TENANT, &token, None, &first).await.status(),
         StatusCode::NO_CONTENT
     );
 
     // User 1's credential reuses the id of user 0's credential.
-    let mut second = sample::users(TENANT, POOL, 1..2);
+    let mut second = synthetic::users(TENANT, POOL, 1..2);
     second.user_credentials[0].id = first.user_credentials[0].id;
     for mode in ["ignore", "fail", "update"] {
         let response = server.put(TENANT, &token, Some(mode), &second).await;
@@ -233,7 +233,7 @@ async fn a_sub_record_id_of_another_user_is_409_in_every_mode() {
 async fn a_refused_request_leaves_no_trace() {
     let server = TestServer::start().await;
     let token = server.token(TENANT).await;
-    let owner = sample::users(TENANT, POOL, 0..1);
+    let owner = synthetic::users(TENANT, POOL, 0..1);
     assert_eq!(
         server.put(TENANT, &token, None, &owner).await.status(),
         StatusCode::NO_CONTENT
@@ -241,17 +241,17 @@ async fn a_refused_request_leaves_no_trace() {
 
     // Users 1 and 2 with all their records, but user 2 claims user 0's email:
     // the whole request is refused, including user 1's records written before.
-    let mut body = sample::users(TENANT, POOL, 1..3);
+    let mut body = synthetic::users(TENANT, POOL, 1..3);
     body.user_identifiers[1].identifier = owner.user_identifiers[0].identifier.clone();
     body.user_identifiers[1].identifier_lc = owner.user_identifiers[0].identifier_lc.clone();
     let response = server.put(TENANT, &token, Some("fail"), &body).await;
     expect_error(response, 409, "identifier_taken").await;
 
     // So the same records can come again, under `fail` even.
-    let retry = sample::users(TENANT, POOL, 1..2);
+    let retry = synthetic::users(TENANT, POOL, 1..2);
     let response = server.put(TENANT, &token, Some("fail"), &retry).await;
     assert_eq!(response.status(), StatusCode::NO_CONTENT);
-    let expected = sample::users(TENANT, POOL, 0..2);
+    let expected = synthetic::users(TENANT, POOL, 0..2);
     assert_eq!(
         sorted(server.export(TENANT, &token, "").await),
         sorted(expected)
@@ -263,7 +263,7 @@ async fn a_refused_request_leaves_no_trace() {
 async fn a_sub_record_dropped_by_update_can_come_back() {
     let server = TestServer::start().await;
     let token = server.token(TENANT).await;
-    let body = sample::users(TENANT, POOL, 0..1);
+    let body = synthetic::users(TENANT, POOL, 0..1);
     assert_eq!(
         server.put(TENANT, &token, None, &body).await.status(),
         StatusCode::NO_CONTENT
@@ -308,7 +308,7 @@ async fn a_sub_record_dropped_by_update_can_come_back() {
 async fn concurrent_requests_each_get_their_own_answer() {
     let server = TestServer::start().await;
     let token = server.token(TENANT).await;
-    let stored = sample::users(TENANT, POOL, 0..20);
+    let stored = synthetic::users(TENANT, POOL, 0..20);
     assert_eq!(
         server.put(TENANT, &token, None, &stored).await.status(),
         StatusCode::NO_CONTENT
@@ -324,16 +324,16 @@ async fn concurrent_requests_each_get_their_own_answer() {
         let first = 100 + i * 20;
         async move {
             let (body, mode) = match i % 3 {
-                0 => (sample::users(TENANT, POOL, first..first + 20), None),
+                0 => (synthetic::users(TENANT, POOL, first..first + 20), None),
                 1 => {
-                    let mut body = sample::users(TENANT, POOL, first..first + 20);
+                    let mut body = synthetic::users(TENANT, POOL, first..first + 20);
                     body.user_identifiers[7].identifier = "User.0@Example.com".into();
                     body.user_identifiers[7].identifier_lc = "user.0@example.com".into();
                     (body, None)
                 }
                 _ => {
                     let mode = if i % 2 == 1 { "fail" } else { "ignore" };
-                    (sample::users(TENANT, POOL, 0..20), Some(mode))
+                    (synthetic::users(TENANT, POOL, 0..20), Some(mode))
                 }
             };
             let response = server.put(TENANT, token, mode, &body).await;
@@ -347,7 +347,7 @@ async fn concurrent_requests_each_get_their_own_answer() {
             (0, _) => {
                 assert_eq!(response.status(), StatusCode::NO_CONTENT, "request {i}");
                 assert_eq!(users_existing(&response), 0, "request {i}");
-                let added = sample::users(TENANT, POOL, first..first + 20);
+                let added = synthetic::users(TENANT, POOL, first..first + 20);
                 expected.users.extend(added.users);
                 expected.user_credentials.extend(added.user_credentials);
                 expected.user_identifiers.extend(added.user_identifiers);

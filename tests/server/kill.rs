@@ -7,8 +7,8 @@ use std::time::Duration;
 use ferry::contract::records::ImportMode;
 use ferry::send::client::{ClientConfig, TargetClient};
 use ferry::send::token::ClientSecret;
-use ferry::server::child::ServeChild;
-use ferry::server::sample;
+use ferry::tools::serve_child::ServeChild;
+use ferry::tools::synthetic;
 
 use super::support::{sorted, POOL, TENANT};
 
@@ -46,7 +46,7 @@ async fn acknowledged_imports_survive_a_sigkill() {
     let (mut serve, url) = start(&db);
     let before = client(&url);
     for n in 0..5u64 {
-        let body = sample::users(TENANT, POOL, n * 20..(n + 1) * 20);
+        let body = synthetic::users(TENANT, POOL, n * 20..(n + 1) * 20);
         let body = serde_json::to_vec(&body).expect("json");
         let response = before
             .put_batch(body.into(), ImportMode::Ignore)
@@ -59,5 +59,8 @@ async fn acknowledged_imports_survive_a_sigkill() {
 
     let (_serve, url) = start(&db);
     let stored = client(&url).export().await.expect("export");
-    assert_eq!(sorted(stored), sorted(sample::users(TENANT, POOL, 0..100)));
+    assert_eq!(
+        sorted(stored),
+        sorted(synthetic::users(TENANT, POOL, 0..100))
+    );
 }

@@ -1,6 +1,6 @@
 //! Durability: what was acknowledged is there after a restart.
 
-use ferry::server::sample;
+use ferry::tools::synthetic;
 use reqwest::StatusCode;
 
 use super::support::{detail, expect_error, sorted, TestServer, POOL, TENANT};
@@ -9,7 +9,7 @@ use super::support::{detail, expect_error, sorted, TestServer, POOL, TENANT};
 async fn acknowledged_imports_survive_a_restart() {
     let server = TestServer::start().await;
     let token = server.token(TENANT).await;
-    let body = sample::users(TENANT, POOL, 0..40);
+    let body = synthetic::users(TENANT, POOL, 0..40);
     assert_eq!(
         server.put(TENANT, &token, None, &body).await.status(),
         StatusCode::NO_CONTENT
@@ -37,7 +37,7 @@ async fn acknowledged_imports_survive_a_restart() {
         .await;
     let error = expect_error(again, 409, "record_exists").await;
     assert_eq!(detail(&error, "array"), "user_verifiable_addresses");
-    let mut reused = sample::users(TENANT, POOL, 100..101);
+    let mut reused = synthetic::users(TENANT, POOL, 100..101);
     reused.user_identifiers[0].id = body.user_identifiers[7].id;
     let again = server.put(TENANT, &token, None, &reused).await;
     let error = expect_error(again, 409, "record_exists").await;

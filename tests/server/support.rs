@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use ferry::contract::api;
 use ferry::contract::records::{ErrorBody, ImportBody, TokenResponse};
 
 pub use crate::common::sorted;
@@ -80,13 +81,13 @@ impl TestServer {
     }
 
     pub fn config_url(&self, tenant: &str) -> String {
-        self.url(&format!("/api/identity/system/{tenant}/configuration"))
+        self.url(&api::CONFIGURATION.path([tenant]))
     }
 
     /// Asks for a token with Basic auth and the given form.
     pub async fn token_request(&self, tenant: &str, secret: &str, form: &str) -> Response {
         self.client
-            .post(self.url(&format!("/{tenant}/system/oauth2/token")))
+            .post(self.url(&api::TOKEN.path([tenant])))
             .basic_auth(CLIENT_ID, Some(secret))
             .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
             .body(form.to_owned())
@@ -212,7 +213,7 @@ pub fn detail<'a>(body: &'a ErrorBody, key: &str) -> &'a serde_json::Value {
 pub fn users_existing(response: &Response) -> u64 {
     response
         .headers()
-        .get(server::USERS_EXISTING_HEADER)
+        .get(api::USERS_EXISTING_HEADER)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse().ok())
         .expect("Ferry-Users-Existing header")

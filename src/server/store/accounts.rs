@@ -7,7 +7,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::columns::{get_enum, get_json, get_opt_enum, get_opt_time, get_uuid};
-use super::StoreError;
+use super::error::StoreError;
 use crate::contract::records::{CredentialPayload, CredentialState, UserStatus};
 
 /// A password credential as stored.

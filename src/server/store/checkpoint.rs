@@ -21,8 +21,8 @@ use std::thread::JoinHandle;
 
 use rusqlite::Connection;
 
+use super::error::StoreError;
 use super::schema;
-use super::StoreError;
 
 /// WAL pages (of 4 KiB: 125 MiB) after a commit that wake the background
 /// checkpointer. A checkpoint copies each page once, however many commits

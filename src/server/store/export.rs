@@ -23,7 +23,7 @@ use uuid::Uuid;
 use super::columns::{
     get_enum, get_json, get_opt_enum, get_opt_json, get_opt_time, get_time, get_uuid,
 };
-use super::StoreError;
+use super::error::StoreError;
 use crate::contract::records::{
     CredentialPayload, Pool, User, UserCredential, UserIdentifier, UserVerifiableAddress,
 };

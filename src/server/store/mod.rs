@@ -37,6 +37,7 @@
 pub mod accounts;
 mod checkpoint;
 mod columns;
+mod error;
 pub mod export;
 mod ids;
 mod schema;
@@ -56,11 +57,12 @@ use time::OffsetDateTime;
 use tokio::sync::{mpsc, oneshot};
 
 use checkpoint::Checkpointer;
+pub use error::{ApplyError, StoreError};
 pub use export::{ExportScope, ExportStart};
 use ids::SubRecordIds;
+pub use write::{ImportOutcome, RecordCounts};
 
 use super::config::Durability;
-use super::rejection::Rejection;
 use super::validate::ValidBatch;
 use crate::contract::records::ImportMode;
 
@@ -70,80 +72,6 @@ const WRITER_QUEUE: usize = 64;
 const MAX_GROUP: usize = 16;
 /// Chunks an export may have in flight to its client.
 const EXPORT_QUEUE: usize = 4;
-
-/// A storage failure (not a refusal of the request: see [`Rejection`]).
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum StoreError {
-    /// SQLite failed.
-    #[error("database error: {0}")]
-    Sqlite(#[from] rusqlite::Error),
-    /// The database was written by a ferry with another schema.
-    #[error("the database is at schema version {found}; this ferry knows version {expected}")]
-    SchemaVersion {
-        /// What `PRAGMA user_version` says.
-        found: i64,
-        /// What this build writes.
-        expected: i64,
-    },
-    /// Serialising an export failed.
-    #[error("export I/O error: {0}")]
-    Io(#[from] io::Error),
-    /// The writer thread is gone (the server is shutting down).
-    #[error("the database writer has stopped")]
-    Closed,
-    /// The export's client went away; not a failure of the store.
-    #[error("the client went away")]
-    ClientGone,
-}
-
-/// Why an import was not applied.
-#[derive(Debug, thiserror::Error)]
-pub enum ApplyError {
-    /// The request was refused; the transaction was rolled back.
-    #[error("{0}")]
-    Rejected(Rejection),
-    /// Storage failed; the transaction was rolled back.
-    #[error(transparent)]
-    Store(#[from] StoreError),
-}
-
-impl From<Rejection> for ApplyError {
-    fn from(rejection: Rejection) -> ApplyError {
-        ApplyError::Rejected(rejection)
-    }
-}
-
-impl From<rusqlite::Error> for ApplyError {
-    fn from(err: rusqlite::Error) -> ApplyError {
-        ApplyError::Store(StoreError::Sqlite(err))
-    }
-}
-
-/// Rows written per kind by one import (inserted or overwritten).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct RecordCounts {
-    /// Pools.
-    pub pools: usize,
-    /// Users.
-    pub users: usize,
-    /// Credentials.
-    pub credentials: usize,
-    /// Identifiers.
-    pub identifiers: usize,
-    /// Verifiable addresses.
-    pub addresses: usize,
-}
-
-/// What an applied import did.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct ImportOutcome {
-    /// Users of the request that were already stored (kept under `ignore`,
-    /// overwritten under `update`).
-    pub users_existing: usize,
-    /// Rows written per kind.
-    pub written: RecordCounts,
-}
 
 /// Work for the writer thread.
 enum Job {
@@ -317,6 +245,26 @@ impl Store {
     }
 }
 
+/// How many rows each record table of the database at `path` holds, read
+/// on a read-only connection of its own; the server need not be running
+/// (`ferry bench` counts a stopped server's database).
+pub fn count_records(path: &Path) -> Result<RecordCounts, StoreError> {
+    let conn = schema::open_reader(path)?;
+    let rows = |table: &str| -> Result<usize, StoreError> {
+        let n: i64 = conn.query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |row| {
+            row.get(0)
+        })?;
+        Ok(usize::try_from(n).unwrap_or(0))
+    };
+    Ok(RecordCounts {
+        pools: rows("pools")?,
+        users: rows("users")?,
+        credentials: rows("user_credentials")?,
+        identifiers: rows("user_identifiers")?,
+        addresses: rows("user_verifiable_addresses")?,
+    })
+}
+
 /// What the writer thread owns.
 struct Writer {
     /// The only write connection.
@@ -472,7 +420,8 @@ mod tests {
 
     use super::*;
     use crate::server::rejection::RejectionKind;
-    use crate::server::{sample, validate};
+    use crate::server::validate;
+    use crate::tools::synthetic;
 
     const TENANT: &str = "t";
     const POOL: &str = "default";
@@ -526,10 +475,10 @@ mod tests {
     fn a_group_applies_its_requests_in_order_in_one_commit() {
         let dir = tempfile::tempdir().unwrap();
         let mut writer = writer(&dir);
-        let (first, first_answer) = job(sample::users(TENANT, POOL, 0..10), ImportMode::Ignore);
+        let (first, first_answer) = job(synthetic::users(TENANT, POOL, 0..10), ImportMode::Ignore);
         // The same users again: the second request sees the first's.
-        let (again, again_answer) = job(sample::users(TENANT, POOL, 0..10), ImportMode::Ignore);
-        let (other, other_answer) = job(sample::users(TENANT, POOL, 10..15), ImportMode::Ignore);
+        let (again, again_answer) = job(synthetic::users(TENANT, POOL, 0..10), ImportMode::Ignore);
+        let (other, other_answer) = job(synthetic::users(TENANT, POOL, 10..15), ImportMode::Ignore);
         let commits = count_commits(&writer);
         commit_group(&mut writer, &mut vec![first, again, other]);
         assert_eq!(commits.load(Ordering::SeqCst), 1);
@@ -548,16 +497,34 @@ mod tests {
     }
 
     #[test]
+    fn count_records_counts_every_record_table() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut writer = writer(&dir);
+        let (first, answer) = job(synthetic::users(TENANT, POOL, 0..10), ImportMode::Ignore);
+        commit_group(&mut writer, &mut vec![first]);
+        answer.blocking_recv().unwrap().unwrap();
+        let counts = count_records(&dir.path().join("group.db")).unwrap();
+        let expected = RecordCounts {
+            pools: 1,
+            users: 10,
+            credentials: 10,
+            identifiers: 10,
+            addresses: 20,
+        };
+        assert_eq!(counts, expected);
+    }
+
+    #[test]
     fn a_refused_request_undoes_only_itself() {
         let dir = tempfile::tempdir().unwrap();
         let mut writer = writer(&dir);
-        let (first, first_answer) = job(sample::users(TENANT, POOL, 0..10), ImportMode::Ignore);
+        let (first, first_answer) = job(synthetic::users(TENANT, POOL, 0..10), ImportMode::Ignore);
         // User 10 claims user 0's email: refused when written, after the first request.
-        let mut taken = sample::users(TENANT, POOL, 10..20);
+        let mut taken = synthetic::users(TENANT, POOL, 10..20);
         taken.user_identifiers[0].identifier = "User.0@Example.com".into();
         taken.user_identifiers[0].identifier_lc = "user.0@example.com".into();
         let (refused, refused_answer) = job(taken, ImportMode::Ignore);
-        let (last, last_answer) = job(sample::users(TENANT, POOL, 20..25), ImportMode::Ignore);
+        let (last, last_answer) = job(synthetic::users(TENANT, POOL, 20..25), ImportMode::Ignore);
         let commits = count_commits(&writer);
         commit_group(&mut writer, &mut vec![first, refused, last]);
         // The group rolled back; then each request alone: two of three committed.
@@ -581,7 +548,7 @@ mod tests {
         assert_eq!(count(&writer, "user_identifiers"), 15);
         // The id set holds what is stored, and nothing of the refused request.
         assert_eq!(writer.ids.len(), 15 * 4);
-        let (retry, retry_answer) = job(sample::users(TENANT, POOL, 10..20), ImportMode::Fail);
+        let (retry, retry_answer) = job(synthetic::users(TENANT, POOL, 10..20), ImportMode::Fail);
         commit_group(&mut writer, &mut vec![retry]);
         assert_eq!(
             retry_answer.blocking_recv().unwrap().unwrap().written.users,

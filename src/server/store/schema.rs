@@ -30,7 +30,7 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags};
 
-use super::StoreError;
+use super::error::StoreError;
 use crate::server::config::Durability;
 
 /// Version of the schema below, kept in `PRAGMA user_version`.

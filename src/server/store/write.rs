@@ -36,8 +36,8 @@ use super::columns::{
     address_status, contact_method, credential_state, credential_type, json, opt_json, opt_time,
     time,
 };
+use super::error::ApplyError;
 use super::ids::SubRecordIds;
-use super::{ApplyError, ImportOutcome};
 use crate::contract::records::{
     ImportMode, Pool, User, UserCredential, UserIdentifier, UserVerifiableAddress,
 };
@@ -45,6 +45,31 @@ use crate::server::rejection::{RecordRef, Rejection, RejectionKind};
 use crate::server::validate::{
     pool_id, ValidBatch, ADDRESSES, CREDENTIALS, IDENTIFIERS, POOLS, USERS,
 };
+
+/// Rows written per kind by one import (inserted or overwritten).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RecordCounts {
+    /// Pools.
+    pub pools: usize,
+    /// Users.
+    pub users: usize,
+    /// Credentials.
+    pub credentials: usize,
+    /// Identifiers.
+    pub identifiers: usize,
+    /// Verifiable addresses.
+    pub addresses: usize,
+}
+
+/// What an applied import did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ImportOutcome {
+    /// Users of the request that were already stored (kept under `ignore`,
+    /// overwritten under `update`).
+    pub users_existing: usize,
+    /// Rows written per kind.
+    pub written: RecordCounts,
+}
 
 /// Writes a validated batch for `tenant` inside the transaction (or
 /// savepoint) the caller opened on `conn`. On error the caller rolls back:

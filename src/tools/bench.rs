@@ -32,10 +32,10 @@ use serde::Serialize;
 
 use crate::contract::records::ImportMode;
 use crate::dry_run::batch_file_name;
-use crate::report::{DryRunReport, ImportReport};
+use crate::report::{per_second, DryRunReport, ImportReport};
 use crate::send::client::{ClientConfig, TargetClient};
 use crate::send::token::ClientSecret;
-use crate::server::child::ServeChild;
+use crate::tools::serve_child::ServeChild;
 
 /// The import time of every run, so that the dry run and the imports send the same bytes.
 const IMPORT_TIME: &str = "2025-01-01T00:00:00Z";
@@ -104,7 +104,7 @@ pub enum BenchError {
         path: PathBuf,
         /// The failure.
         #[source]
-        source: rusqlite::Error,
+        source: crate::server::StoreError,
     },
 }
 
@@ -405,14 +405,6 @@ fn phase(users: u64, elapsed_s: f64, client: Usage, server: Usage, stored: Store
     }
 }
 
-fn per_second(count: u64, seconds: f64) -> f64 {
-    if seconds > 0.0 {
-        count as f64 / seconds
-    } else {
-        0.0
-    }
-}
-
 /// `ferry import SOURCE --target URL`, with the secret in its environment.
 fn ferry_import(
     config: &BenchConfig,
@@ -604,25 +596,15 @@ impl Server {
 
 /// Counts the rows of every record table of a database.
 pub fn count(db: &Path) -> Result<Stored, BenchError> {
-    let fail = |source| BenchError::Count {
+    let counts = crate::server::count_records(db).map_err(|source| BenchError::Count {
         path: db.to_owned(),
         source,
-    };
-    let conn =
-        rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
-            .map_err(fail)?;
-    let rows = |table: &str| -> Result<u64, BenchError> {
-        conn.query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |row| {
-            row.get::<_, i64>(0)
-        })
-        .map(|n| n.max(0) as u64)
-        .map_err(fail)
-    };
+    })?;
     Ok(Stored {
-        users: rows("users")?,
-        credentials: rows("user_credentials")?,
-        identifiers: rows("user_identifiers")?,
-        addresses: rows("user_verifiable_addresses")?,
+        users: counts.users as u64,
+        credentials: counts.credentials as u64,
+        identifiers: counts.identifiers as u64,
+        addresses: counts.addresses as u64,
     })
 }
 
