@@ -4,9 +4,14 @@
 //! Identity Pools bulk import API (`shared/spec/identity-pool-import-api.md`):
 //!
 //! ```text
+//! config (ImportOptions → ImportConfig, validated once) → target (remote or embedded)
 //! source (read) → mapping (validate, map, derive ids) → batch (serialise)
-//!   → send (bounded concurrency, retry, rate limit) → checkpoint, report
+//!   → send (bounded concurrency, retry, bisect, rate limit)
+//!   → import (acknowledge in order) → checkpoint, reject, report → outcome
 //! ```
+//!
+//! [`import::run`] is the chain; its module documentation draws it stage by
+//! stage.
 //!
 //! It also ships the reference target of that API ([`server`]), on an
 //! embedded SQLite database, which is the default target of an import, and

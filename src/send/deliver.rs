@@ -295,6 +295,11 @@ fn stop_for(err: SendError) -> StopReason {
     }
 }
 
+/// The attempt loop against a scripted target on loopback. Real time, with
+/// millisecond backoffs: a paused clock would auto-advance while an answer
+/// is in flight on the socket and fire the request's time limit. The waits
+/// themselves are tested on a paused clock where no socket is involved
+/// (`backoff.rs`, `gate.rs`).
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,14 +6,17 @@
 //!
 //! ```text
 //! batch (a serialised body, from the batching stage)
+//!   → bisect (bisect.rs): a batch's users; a refused body split in halves,
+//!       a 409 under `fail` read back; every row counted
 //!   → deliver (deliver.rs): the attempt loop of one body
 //!       → rate     wait for the users-per-second budget          (rate.rs)
 //!       → gate     wait while the target throttles the whole run (gate.rs)
-//!       → request  PUT the body with the bearer token            (client.rs, token.rs)
+//!       → request  PUT the body with the bearer token            (client.rs, token.rs,
+//!                  over the HTTP helpers of transport.rs)
 //!       → decide   success / retry / split / conflict / renew / fatal (retry.rs)
 //!       → backoff  full-jitter wait before a resend               (backoff.rs)
-//!   → verdict: stored / split / conflict / stop, back to the caller
-//!   → acknowledge in source order → checkpoint                   (crate::checkpoint)
+//!   → verdict: stored / split / conflict / stop, back to bisect
+//!   → delivered or stopped, to the acknowledging end   (crate::import, crate::checkpoint)
 //! ```
 //!
 //! Invariants the stages keep between them:
