@@ -132,7 +132,8 @@ impl Acknowledger {
     }
 
     /// Saves the checkpoint now, the rejects file synced first. The fsyncs
-    /// run on the blocking pool, so the senders go on meanwhile.
+    /// run on the blocking pool, off the runtime's threads (so this works on
+    /// any runtime, the tests' single-threaded one included).
     pub(super) async fn save_now(&mut self) -> Result<(), ImportError> {
         let mut files = self.files.take().ok_or_else(files_lost)?;
         let checkpoint = self.checkpoint.clone();
