@@ -250,3 +250,51 @@ async fn under_fail_a_resend_of_what_this_migration_stored_is_read_back_as_impor
         .report;
     assert_eq!((r.counts.imported, r.counts.rejected), (19, 1), "{r:?}");
 }
+
+/// An import of 30 users (3 batches) into a scripted target answering every `PUT` with `reply`.
+async fn against_scripted(reply: crate::send::testing::Reply) -> (Rig, Finished) {
+    use crate::send::testing::{Script, ScriptedTarget};
+    let target = ScriptedTarget::start(Script {
+        secret: SECRET.into(),
+        ..Script::replies(vec![reply; 50])
+    })
+    .await;
+    let rig = Rig::start(FaultConfig::default()).await;
+    let source = rig.source("users.csv", &users(30, &[]));
+    let config = rig.config(&source, |o| {
+        o.target = Some(target.base());
+        o.concurrency = 1;
+    });
+    let finished = rig.import(&config).await;
+    (rig, finished)
+}
+
+#[tokio::test]
+async fn a_success_that_is_not_the_contracts_204_stores_nothing_and_stops_the_run() {
+    let page = "<html><body>Sign in to the corporate proxy</body></html>";
+    let reply = crate::send::testing::Reply::status(200).text(page);
+    let (rig, finished) = against_scripted(reply).await;
+    assert_eq!(finished.outcome(), Outcome::Stopped);
+    let End::Stopped(stopped) = &finished.end else {
+        panic!("{:?}", finished.end)
+    };
+    let message = stopped.to_string();
+    for part in [
+        "HTTP 200",
+        "text/html",
+        "Sign in to the corporate proxy",
+        "204",
+    ] {
+        assert!(message.contains(part), "{part} in {message}");
+    }
+    let r = &finished.report;
+    assert_eq!(
+        (r.counts.imported, r.counts.rejected, r.complete),
+        (0, 0, false)
+    );
+    let saved = Checkpoint::load(&rig.path("users.csv.ferry-checkpoint"))
+        .unwrap()
+        .unwrap();
+    assert!(!saved.complete);
+    assert_eq!(saved.progress.totals().batches, 0, "nothing acknowledged");
+}

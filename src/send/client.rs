@@ -42,6 +42,9 @@ const ERROR_BODY_LIMIT: usize = 64 * 1024;
 /// How much of a non-contract error answer is kept for messages, in characters.
 const ERROR_TEXT_KEEP: usize = 300;
 
+/// The contract's answer to an import that stored the batch: `204 No Content`.
+const CONTRACT_SUCCESS: u16 = 204;
+
 /// Everything needed to talk to one tenant of a target.
 #[derive(Debug, Clone)]
 pub struct ClientConfig {
@@ -142,6 +145,8 @@ pub struct PutResponse {
     /// The start of an error answer that is not the contract's error body
     /// (a proxy's HTML page, say), for messages.
     pub error_text: Option<String>,
+    /// `Content-Type` of the answer, to say what answered when it is not the contract.
+    pub content_type: Option<String>,
     /// The token generation the request carried: what to renew on a 401.
     pub token: TokenGeneration,
     /// From sending the request to reading the answer, for latency stats.
@@ -165,6 +170,12 @@ impl PutResponse {
     /// The target's reason for an error, for the rejects file and messages:
     /// the error body's sentence and code, or the start of the raw answer.
     pub fn reason(&self) -> String {
+        if (200..300).contains(&self.status) && self.status != CONTRACT_SUCCESS {
+            // What answered in the target's place: status, content type, first bytes.
+            let content_type = self.content_type.as_deref().unwrap_or("no content type");
+            let text = self.error_text.as_deref().unwrap_or("an empty body");
+            return format!("HTTP {} ({content_type}): {text}", self.status);
+        }
         match (&self.error, &self.error_text) {
             (Some(body), _) => format!("{} ({})", body.error, body.error_code),
             (None, Some(text)) => format!("HTTP {}: {text}", self.status),
@@ -245,13 +256,18 @@ impl TargetClient {
             .map_err(TransportError::new)?;
         let status = response.status().as_u16();
         let headers = response.headers().clone();
-        let (error, error_text) = if response.status().is_success() {
+        let content_type = headers
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let (error, error_text) = if status == CONTRACT_SUCCESS {
             // Read (and drop) any body so that the connection is reused.
             read_capped(response, ERROR_BODY_LIMIT)
                 .await
                 .map_err(TransportError::new)?;
             (None, None)
         } else {
+            // An error, or a success that is not the contract's: kept for the message.
             error_answer(response).await
         };
         let elapsed = started.elapsed();
@@ -267,6 +283,7 @@ impl TargetClient {
             users_existing: users_existing(&headers),
             error,
             error_text,
+            content_type,
             token: token.generation(),
             elapsed,
         })

@@ -10,7 +10,8 @@
 //! ## The policy
 //! | outcome | decision | why |
 //! |---|---|---|
-//! | 2xx | [`Decision::Success`] | the batch is stored |
+//! | 204 | [`Decision::Success`] | the batch is stored: the contract's only success answer |
+//! | another 2xx | [`Decision::Fatal`] | not the contract's answer: a proxy or another service answers for the target, and counting it as stored would lose users |
 //! | 429, 503 | [`Decision::Retry`], throttled | the target asks us to slow down; honour `Retry-After` |
 //! | 408, other 5xx | [`Decision::Retry`] | transient (the contract: "5xx (transient)") |
 //! | timeout, connect, connection closed, other transport error | [`Decision::Retry`] | the request may or may not have arrived; resending is safe because ids are deterministic |
@@ -149,6 +150,10 @@ pub enum FatalReason {
     NotImplemented,
     /// Another 4xx the contract does not describe.
     ClientError,
+    /// A 2xx other than the contract's `204 No Content`: something else (a
+    /// proxy's sign-in page, a gateway) answers for the target. Counting it
+    /// as stored would mark users imported that the target never saw.
+    NotTheContract,
     /// A 1xx or another status outside the contract.
     Unexpected,
 }
@@ -165,6 +170,11 @@ impl FatalReason {
             FatalReason::Redirected => "the target URL redirects; give the final URL as the target",
             FatalReason::NotImplemented => "the target does not implement the bulk import request",
             FatalReason::ClientError => "the target refused the request with a status the contract does not describe",
+            FatalReason::NotTheContract => {
+                "the target answered a success that is not the contract's 204 No Content \
+                 (a proxy or another service may be answering for it); nothing of the batch \
+                 is counted as stored"
+            }
             FatalReason::Unexpected => "the target answered with a status the contract does not describe",
         }
     }
@@ -194,7 +204,8 @@ pub fn decide(outcome: &Outcome) -> Decision {
 fn decide_status(status: u16, retry_after: Option<Duration>) -> Decision {
     let fatal = |reason| Decision::Fatal { status, reason };
     match status {
-        200..=299 => Decision::Success,
+        204 => Decision::Success,
+        200..=299 => fatal(FatalReason::NotTheContract),
         429 | 503 => Decision::Retry {
             cause: RetryCause::Throttled(status),
             after: retry_after,
@@ -252,9 +263,11 @@ mod tests {
     fn statuses_map_to_the_documented_decisions() {
         use RetryCause::*;
         let table: &[(u16, Decision)] = &[
-            (200, Decision::Success),
-            (201, Decision::Success),
             (204, Decision::Success),
+            (200, fatal(200, FatalReason::NotTheContract)),
+            (201, fatal(201, FatalReason::NotTheContract)),
+            (202, fatal(202, FatalReason::NotTheContract)),
+            (299, fatal(299, FatalReason::NotTheContract)),
             (429, retry(Throttled(429))),
             (503, retry(Throttled(503))),
             (500, retry(ServerError(500))),
