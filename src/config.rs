@@ -57,6 +57,9 @@ pub struct ImportOptions {
     pub client_id: String,
     /// A file holding the client secret (else `FERRY_CLIENT_SECRET`); remote targets only.
     pub client_secret_file: Option<PathBuf>,
+    /// Accept a plain `http://` target that is not this machine (the secret
+    /// and every hash then cross the network in clear text).
+    pub allow_insecure_http: bool,
     /// How existing records are treated.
     pub mode: ImportMode,
     /// Requests in flight.
@@ -105,6 +108,7 @@ impl ImportOptions {
             db: PathBuf::from("ferry-target.db"),
             client_id: "ferry".into(),
             client_secret_file: None,
+            allow_insecure_http: false,
             mode: ImportMode::Ignore,
             concurrency: 8,
             rate: None,
@@ -152,6 +156,9 @@ impl ImportOptions {
         let backoff = Backoff::new(self.retry_base, self.retry_cap, self.max_attempts)?;
         let concurrency = NonZeroUsize::new(self.concurrency)
             .ok_or_else(|| Error::Usage("at least one request must be in flight".into()))?;
+        if let Some(url) = &self.target {
+            check_transport(url, self.allow_insecure_http)?;
+        }
         let target = match self.target {
             Some(url) => TargetSpec::Remote {
                 url,
@@ -226,6 +233,32 @@ impl ImportConfig {
     }
 }
 
+/// Refuses a plain-HTTP target that is not this machine, unless `allowed`:
+/// the client secret and every password hash would cross the network in
+/// clear text. Loopback (`localhost`, 127.0.0.0/8, `::1`) is this machine.
+fn check_transport(url: &Url, allowed: bool) -> Result<(), Error> {
+    if url.scheme() != "http" || is_loopback(url) {
+        return Ok(());
+    }
+    if allowed {
+        tracing::warn!(target = %url, "The target is plain HTTP: the client secret and the password hashes cross the network in clear text.");
+        return Ok(());
+    }
+    Err(Error::InsecureTarget {
+        url: url.to_string(),
+    })
+}
+
+/// Whether `url` names this machine.
+fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
+        None => false,
+    }
+}
+
 /// `SOURCE.ferry-checkpoint` and `SOURCE.rejects.jsonl` next to a file source;
 /// for standard input no checkpoint and `ferry-stdin.rejects.jsonl` here.
 pub fn default_paths(input: &Input) -> (Option<PathBuf>, PathBuf) {
@@ -253,5 +286,48 @@ impl ImportConfig {
             self.concurrency.get(),
         )
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_target(url: &str, allow: bool) -> Result<ImportConfig, Error> {
+        let dir = tempfile::tempdir().unwrap();
+        let source = dir.path().join("users.csv");
+        std::fs::write(&source, "id,email\n").unwrap();
+        let secret = dir.path().join("secret");
+        std::fs::write(&secret, "s3cret").unwrap();
+        let mut options = ImportOptions::new(Input::File(source));
+        options.target = Some(Url::parse(url).unwrap());
+        options.client_secret_file = Some(secret);
+        options.allow_insecure_http = allow;
+        options.validate()
+    }
+
+    #[test]
+    fn plain_http_is_refused_unless_it_stays_on_this_machine_or_is_allowed() {
+        for url in [
+            "http://idp.example.com",
+            "http://10.0.0.7:8080/base",
+            "http://[2001:db8::1]",
+        ] {
+            let err = with_target(url, false).unwrap_err();
+            assert!(matches!(err, Error::InsecureTarget { .. }), "{url}: {err}");
+            assert!(err.to_string().contains("clear text"), "{err}");
+            assert!(err.is_usage());
+            assert!(with_target(url, true).is_ok(), "{url} allowed");
+        }
+        for url in [
+            "https://idp.example.com",
+            "http://127.0.0.1:8085",
+            "http://127.9.9.9",
+            "http://localhost:1",
+            "http://LOCALHOST",
+            "http://[::1]:8085",
+        ] {
+            assert!(with_target(url, false).is_ok(), "{url}");
+        }
     }
 }

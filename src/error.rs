@@ -24,6 +24,12 @@ pub enum Error {
     /// The retry settings are inconsistent.
     #[error("retry settings: {0}")]
     Backoff(#[from] BackoffError),
+    /// A plain-HTTP target that is not this machine, not explicitly allowed.
+    #[error("the target {url} is plain HTTP to another machine: the client secret and every password hash would cross the network in clear text")]
+    InsecureTarget {
+        /// The target's URL.
+        url: String,
+    },
     /// A settings value is out of range or inconsistent.
     #[error("{0}")]
     Usage(String),
@@ -41,7 +47,11 @@ impl Error {
     pub fn is_usage(&self) -> bool {
         match self {
             Error::Source(e) => e.is_usage(),
-            Error::Mapping(_) | Error::Usage(_) | Error::Secret(_) | Error::Backoff(_) => true,
+            Error::Mapping(_)
+            | Error::Usage(_)
+            | Error::Secret(_)
+            | Error::Backoff(_)
+            | Error::InsecureTarget { .. } => true,
             Error::Output { .. } => false,
         }
     }

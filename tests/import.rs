@@ -737,3 +737,25 @@ fn a_checkpoint_written_by_ferry_0_1_0_still_resumes() {
     let rows = rejected_rows(&dir.join("users.csv.rejects.jsonl"));
     assert_eq!(rows, [58, 165], "each rejected row once, in order");
 }
+
+#[test]
+fn a_plain_http_target_on_another_machine_is_refused_before_anything_is_sent() {
+    let work = tempfile::tempdir().unwrap();
+    let dir = work.path();
+    std::fs::write(dir.join("users.csv"), "id,email\nu1,a@example.com\n").unwrap();
+    // A documentation address (RFC 5737): nothing is ever sent to it.
+    let output = ferry()
+        .current_dir(dir)
+        .env("FERRY_CLIENT_SECRET", SECRET)
+        .args(["import", "users.csv", "--target", "http://192.0.2.10:8080"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2), "{}", describe(&output));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("clear text") && stderr.contains("--allow-insecure-http"),
+        "{stderr}"
+    );
+    assert!(!dir.join("users.csv.ferry-checkpoint").exists());
+    assert!(!dir.join("users.csv.rejects.jsonl").exists());
+}

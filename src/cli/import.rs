@@ -54,6 +54,11 @@ pub struct ImportArgs {
     /// OAuth client id for the target's token endpoint.
     #[arg(long, env = "FERRY_CLIENT_ID", default_value = "ferry")]
     pub client_id: String,
+    /// Accept a plain http:// target that is not this machine (127.0.0.1,
+    /// localhost): the client secret and every password hash then cross the
+    /// network in clear text.
+    #[arg(long)]
+    pub allow_insecure_http: bool,
     /// File holding the client secret (otherwise FERRY_CLIENT_SECRET is read).
     /// The secret itself is never a flag.
     #[arg(long, value_name = "FILE")]
@@ -156,6 +161,7 @@ impl ImportArgs {
             db: self.db.clone(),
             client_id: self.client_id.clone(),
             client_secret_file: self.client_secret_file.clone(),
+            allow_insecure_http: self.allow_insecure_http,
             mode: self.mode.into(),
             concurrency: usize::from(self.concurrency),
             rate: self.rate,

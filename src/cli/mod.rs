@@ -93,6 +93,9 @@ pub fn hint(err: &anyhow::Error) -> Option<&'static str> {
     use ferry::source::SourceError;
     match err.downcast_ref::<Error>()? {
         Error::Source(SourceError::UnknownFormat { .. }) => Some("pass --format csv|jsonl"),
+        Error::InsecureTarget { .. } => {
+            Some("use an https:// target, or pass --allow-insecure-http to accept the risk")
+        }
         Error::Secret(ferry::secret::SecretError::Missing) => {
             Some("pass --client-secret-file FILE, or set FERRY_CLIENT_SECRET")
         }
