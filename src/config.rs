@@ -80,6 +80,8 @@ pub struct ImportOptions {
     pub restart: bool,
     /// The rejects file; by default `SOURCE.rejects.jsonl`.
     pub rejects: Option<PathBuf>,
+    /// Where the final report goes as JSON, if anywhere.
+    pub report: Option<PathBuf>,
     /// How progress is shown.
     pub progress: ProgressMode,
     /// How long requests in flight may finish after a stop signal.
@@ -119,6 +121,7 @@ impl ImportOptions {
             checkpoint: None,
             restart: false,
             rejects: None,
+            report: None,
             progress: ProgressMode::Quiet,
             grace: Duration::from_secs(10),
             seed: None,
@@ -171,9 +174,16 @@ impl ImportOptions {
             },
         };
         let (default_checkpoint, default_rejects) = default_paths(body.input());
+        let checkpoint = self.checkpoint.or(default_checkpoint);
+        let rejects = self.rejects.unwrap_or(default_rejects);
+        let mut outputs = vec![("rejects file", rejects.as_path())];
+        outputs.extend(checkpoint.as_deref().map(|p| ("checkpoint", p)));
+        outputs.extend(self.report.as_deref().map(|p| ("report", p)));
+        crate::outputs::check(body.input(), &outputs)?;
         Ok(ImportConfig {
-            checkpoint: self.checkpoint.or(default_checkpoint),
-            rejects: self.rejects.unwrap_or(default_rejects),
+            checkpoint,
+            rejects,
+            report: self.report,
             body,
             mode: self.mode,
             target,
@@ -211,6 +221,8 @@ pub struct ImportConfig {
     pub(crate) checkpoint: Option<PathBuf>,
     /// Rejects file.
     pub(crate) rejects: PathBuf,
+    /// Where the final report goes, if anywhere (written by the caller).
+    pub(crate) report: Option<PathBuf>,
     /// Start again from the beginning, ignoring (and replacing) the checkpoint.
     pub(crate) restart: bool,
     /// How progress is shown.
@@ -230,6 +242,11 @@ impl ImportConfig {
     /// Where the users go.
     pub fn target(&self) -> &TargetSpec {
         &self.target
+    }
+
+    /// Where the final report goes, if anywhere.
+    pub fn report(&self) -> Option<&std::path::Path> {
+        self.report.as_deref()
     }
 }
 

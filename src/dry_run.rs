@@ -10,9 +10,11 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use crate::error::Error;
+use crate::outputs::same_file;
 use crate::pipeline::BodySettings;
 use crate::reject::RejectsWriter;
 use crate::report::DryRunReport;
+use crate::source::Input;
 
 /// Name of the rejects file in an output directory.
 pub const REJECTS_FILE: &str = "rejects.jsonl";
@@ -29,6 +31,7 @@ pub fn run(settings: &BodySettings, dir: &Path) -> Result<DryRunReport, Error> {
     let started = Instant::now();
     // Open (and so check) the source and mapping before writing anything.
     let batches = settings.batches(settings.import_time().for_run(None), None)?;
+    check_source_outside(settings.input(), dir)?;
     prepare_dir(dir)?;
     let rejects_path = dir.join(REJECTS_FILE);
     let mut rejects = RejectsWriter::create(&rejects_path).map_err(Error::output(&rejects_path))?;
@@ -62,19 +65,47 @@ pub fn run(settings: &BodySettings, dir: &Path) -> Result<DryRunReport, Error> {
     Ok(report)
 }
 
+/// Refuses a dry run whose directory is the source, or would overwrite or
+/// remove it (a source named like one of the dry run's files in that directory).
+fn check_source_outside(input: &Input, dir: &Path) -> Result<(), Error> {
+    let Input::File(source) = input else {
+        return Ok(());
+    };
+    let refused = |what| Error::OutputIsSource {
+        what,
+        path: source.clone(),
+    };
+    if same_file(source, dir) {
+        return Err(refused("dry-run directory"));
+    }
+    let name = source.file_name().and_then(|n| n.to_str());
+    match name {
+        Some(name) if is_ours(name) && same_file(&dir.join(name), source) => {
+            Err(refused("dry run's output"))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Whether `name` is a file a dry run writes (and so removes first).
+fn is_ours(name: &str) -> bool {
+    name == REJECTS_FILE
+        || name == REPORT_FILE
+        || (name.starts_with("batch-") && name.ends_with(".json"))
+}
+
 /// Creates the directory, and removes the files an earlier dry run left there
 /// so that the directory holds exactly this run's output.
 fn prepare_dir(dir: &Path) -> Result<(), Error> {
     fs::create_dir_all(dir).map_err(Error::output(dir))?;
     let entries = fs::read_dir(dir).map_err(Error::output(dir))?;
-    let ours = |name: &str| {
-        name == REJECTS_FILE
-            || name == REPORT_FILE
-            || (name.starts_with("batch-") && name.ends_with(".json"))
-    };
     for entry in entries {
         let path: PathBuf = entry.map_err(Error::output(dir))?.path();
-        if path.file_name().and_then(|n| n.to_str()).is_some_and(ours) {
+        if path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(is_ours)
+        {
             fs::remove_file(&path).map_err(Error::output(&path))?;
         }
     }

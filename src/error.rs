@@ -30,6 +30,24 @@ pub enum Error {
         /// The target's URL.
         url: String,
     },
+    /// An output path is the source itself: writing it would destroy the export.
+    #[error("the {what} {} is the source itself: writing it would destroy the export", path.display())]
+    OutputIsSource {
+        /// Which output ("rejects file", "checkpoint", ...).
+        what: &'static str,
+        /// The path given.
+        path: PathBuf,
+    },
+    /// Two outputs are the same file: one would overwrite the other.
+    #[error("the {what} and the {other} are the same file {}", path.display())]
+    OutputsCollide {
+        /// One output.
+        what: &'static str,
+        /// The other.
+        other: &'static str,
+        /// The path they share.
+        path: PathBuf,
+    },
     /// A settings value is out of range or inconsistent.
     #[error("{0}")]
     Usage(String),
@@ -51,7 +69,9 @@ impl Error {
             | Error::Usage(_)
             | Error::Secret(_)
             | Error::Backoff(_)
-            | Error::InsecureTarget { .. } => true,
+            | Error::InsecureTarget { .. }
+            | Error::OutputIsSource { .. }
+            | Error::OutputsCollide { .. } => true,
             Error::Output { .. } => false,
         }
     }

@@ -28,6 +28,7 @@ pub mod fingerprint;
 pub mod import;
 pub mod mapping;
 pub mod outcome;
+pub mod outputs;
 pub mod pipeline;
 pub mod progress;
 pub mod reject;

@@ -759,3 +759,61 @@ fn a_plain_http_target_on_another_machine_is_refused_before_anything_is_sent() {
     assert!(!dir.join("users.csv.ferry-checkpoint").exists());
     assert!(!dir.join("users.csv.rejects.jsonl").exists());
 }
+
+#[cfg(unix)]
+#[test]
+fn an_output_path_on_the_source_is_refused_and_the_source_left_as_it_was() {
+    let work = tempfile::tempdir().unwrap();
+    let dir = work.path();
+    write_sample(dir, "users.csv", 20, 0);
+    let before = std::fs::read(dir.join("users.csv")).unwrap();
+    let mode = |path: &Path| {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+    };
+    let mode_before = mode(&dir.join("users.csv"));
+    let cases: [&[&str]; 5] = [
+        &["--rejects", "./users.csv"],
+        &["--checkpoint", "users.csv"],
+        &["--report", "users.csv"],
+        &["--rejects", "out.jsonl", "--report", "out.jsonl"],
+        &["--dry-run", "users.csv"],
+    ];
+    for extra in cases {
+        let mut args = vec!["import", "users.csv", "--quiet"];
+        args.extend_from_slice(extra);
+        let output = run_in(dir, &args);
+        assert_eq!(
+            output.status.code(),
+            Some(2),
+            "{extra:?}: {}",
+            describe(&output)
+        );
+        assert_eq!(
+            std::fs::read(dir.join("users.csv")).unwrap(),
+            before,
+            "{extra:?}"
+        );
+        assert_eq!(mode(&dir.join("users.csv")), mode_before, "{extra:?}");
+        assert!(
+            !dir.join("ferry-target.db").exists(),
+            "{extra:?}: nothing started"
+        );
+    }
+    // A source named like a dry run's own file, in the dry-run directory.
+    std::fs::create_dir(dir.join("out")).unwrap();
+    std::fs::copy(dir.join("users.csv"), dir.join("out/report.json")).unwrap();
+    let output = run_in(
+        dir,
+        &[
+            "import",
+            "out/report.json",
+            "--format",
+            "csv",
+            "--dry-run",
+            "out",
+        ],
+    );
+    assert_eq!(output.status.code(), Some(2), "{}", describe(&output));
+    assert_eq!(std::fs::read(dir.join("out/report.json")).unwrap(), before);
+}

@@ -172,6 +172,7 @@ impl ImportArgs {
             checkpoint: self.checkpoint.clone(),
             restart: self.restart,
             rejects: self.rejects.clone(),
+            report: self.report.clone(),
             progress: ProgressMode::detect(self.quiet),
             grace: Duration::from_secs(self.grace_period_s),
             seed: self.seed,
@@ -199,7 +200,7 @@ pub async fn run(args: ImportArgs) -> anyhow::Result<Outcome> {
     }
     let finished = finished?;
     let report = &finished.report;
-    if let Some(path) = &args.report {
+    if let Some(path) = config.report() {
         report.write(path)?;
     }
     if let End::AlreadyComplete = finished.end {
