@@ -817,3 +817,47 @@ fn an_output_path_on_the_source_is_refused_and_the_source_left_as_it_was() {
     assert_eq!(output.status.code(), Some(2), "{}", describe(&output));
     assert_eq!(std::fs::read(dir.join("out/report.json")).unwrap(), before);
 }
+
+#[test]
+fn a_second_run_on_the_same_checkpoint_is_refused_at_once_naming_the_first() {
+    let work = tempfile::tempdir().unwrap();
+    let dir = work.path();
+    write_sample(dir, "users.csv", 2_000, 0);
+    // About 4 s of 200 ms requests one at a time: the first run is still going.
+    let latency = ferry::server::LatencyRange {
+        min: Duration::from_millis(200),
+        max: Duration::from_millis(200),
+    };
+    let target = Target::start(
+        dir,
+        FaultConfig {
+            latency: Some(latency),
+            ..FaultConfig::default()
+        },
+    );
+    let mut first = spawn_import(dir, &target, "users.csv", &["--concurrency", "1"]);
+    let lock = dir.join("users.csv.ferry-checkpoint.lock");
+    let pid = first.id().to_string();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while std::fs::read_to_string(&lock).map_or(true, |t| t.trim() != pid) {
+        assert!(
+            Instant::now() < deadline,
+            "the first run never took its lock"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let second = import(dir, &target, "users.csv", &["--concurrency", "1"]);
+    assert_eq!(second.status.code(), Some(2), "{}", describe(&second));
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert!(stderr.contains(&format!("process {pid}")), "{stderr}");
+    assert!(
+        first.try_wait().unwrap().is_none(),
+        "the first run is still going"
+    );
+    let _ = first.kill();
+    let _ = first.wait();
+    // The lock went with the killed process: the same command resumes.
+    let resumed = import(dir, &target, "users.csv", &["--report", "report.json"]);
+    assert_eq!(resumed.status.code(), Some(0), "{}", describe(&resumed));
+    assert_eq!(report(dir, "report.json")["read"].as_u64(), Some(2_000));
+}

@@ -23,6 +23,23 @@ pub enum ImportError {
     Rejects(#[from] RejectsError),
     #[error("the checkpoint could not be saved: {0}")]
     Save(String),
+    /// Another run holds this run's checkpoint or rejects file.
+    #[error("another ferry run{} is using {}: wait for it to end (or stop it), then run again", holder.map(|pid| format!(" (process {pid})")).unwrap_or_default(), path.display())]
+    Locked {
+        /// The lock file.
+        path: PathBuf,
+        /// The process id written in it, if readable.
+        holder: Option<u32>,
+    },
+    /// The lock file could not be opened or written.
+    #[error("cannot lock {}", path.display())]
+    Lock {
+        /// The lock file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 impl ImportError {
@@ -30,7 +47,7 @@ impl ImportError {
     pub fn is_usage(&self) -> bool {
         match self {
             ImportError::Setup(e) => e.is_usage(),
-            ImportError::Mismatch { .. } => true,
+            ImportError::Mismatch { .. } | ImportError::Locked { .. } => true,
             _ => false,
         }
     }

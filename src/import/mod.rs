@@ -20,6 +20,7 @@
 
 mod acknowledge;
 mod error;
+mod lock;
 mod start;
 
 #[cfg(test)]
@@ -125,6 +126,9 @@ pub async fn run(
     stop: Stop,
 ) -> Result<Finished, ImportError> {
     let started = Instant::now();
+    // One run at a time on this checkpoint and rejects file, from before the checkpoint is read.
+    let locked = config.checkpoint.iter().chain([&config.rejects]);
+    let _lock = lock::RunLock::acquire(locked.map(PathBuf::as_path))?;
     let start = Start::open(config)?;
     if start.checkpoint.complete {
         let stats = acknowledge::Stats::default();
