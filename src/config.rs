@@ -88,6 +88,9 @@ pub struct ImportOptions {
     pub grace: Duration,
     /// Seed of the retry jitter, for reproducible runs.
     pub seed: Option<u64>,
+    /// Whole batches in a row the target refuses for one reason before the
+    /// run stops (0: never).
+    pub refused_batches_limit: usize,
 }
 
 impl ImportOptions {
@@ -125,6 +128,7 @@ impl ImportOptions {
             progress: ProgressMode::Quiet,
             grace: Duration::from_secs(10),
             seed: None,
+            refused_batches_limit: crate::import::DEFAULT_REFUSED_BATCHES_LIMIT,
         }
     }
 
@@ -196,6 +200,7 @@ impl ImportOptions {
             progress: self.progress,
             grace: self.grace,
             seed: self.seed,
+            refused_batches_limit: self.refused_batches_limit,
         })
     }
 }
@@ -231,6 +236,8 @@ pub struct ImportConfig {
     pub(crate) grace: Duration,
     /// Seed of the backoff jitter, for reproducible runs.
     pub(crate) seed: Option<u64>,
+    /// Whole batches in a row refused for one reason that stop the run (0: never).
+    pub(crate) refused_batches_limit: usize,
 }
 
 impl ImportConfig {

@@ -105,6 +105,11 @@ pub struct ImportArgs {
     /// Seed of the retry jitter, for reproducible runs.
     #[arg(long)]
     pub seed: Option<u64>,
+    /// Stop the run (checkpoint not complete, exit 1) when the target refuses
+    /// every user of this many batches in a row for one same reason: a
+    /// cause common to all users, to fix before going on. 0 never stops.
+    #[arg(long, value_name = "N", default_value_t = ferry::import::DEFAULT_REFUSED_BATCHES_LIMIT)]
+    pub stop_after_refused_batches: usize,
     /// Passwords: carry them over (keep), carry them expired so users must
     /// reset them (expire), or import no credentials (none). Overrides the
     /// mapping file's [passwords] policy; default keep.
@@ -176,6 +181,7 @@ impl ImportArgs {
             progress: ProgressMode::detect(self.quiet),
             grace: Duration::from_secs(self.grace_period_s),
             seed: self.seed,
+            refused_batches_limit: self.stop_after_refused_batches,
             ..defaults
         }
     }

@@ -82,12 +82,17 @@ impl Acknowledger {
         &self.checkpoint.progress
     }
 
-    /// Records one delivered batch; writes the rejects it releases; saves when due.
-    pub(super) async fn acknowledge(&mut self, delivered: Delivered) -> Result<(), ImportError> {
-        for effort in &delivered.efforts {
+    /// Counts the requests a batch took, when it arrives (acknowledged or
+    /// not: a batch held back or never acknowledged still cost them).
+    pub(super) fn count_requests(&mut self, efforts: &[Effort]) {
+        for effort in efforts {
             self.stats.add(effort);
             Counters::add(&self.counters.retries, effort.retries.len() as u64);
         }
+    }
+
+    /// Records one delivered batch; writes the rejects it releases; saves when due.
+    pub(super) async fn acknowledge(&mut self, delivered: Delivered) -> Result<(), ImportError> {
         self.counters.add_counts(&delivered.counts);
         let mut rejects = String::new();
         for rejection in &delivered.rejects {

@@ -21,6 +21,7 @@
 mod acknowledge;
 mod error;
 mod lock;
+mod refusals;
 mod start;
 
 #[cfg(test)]
@@ -36,6 +37,7 @@ use tokio_util::sync::CancellationToken;
 
 use self::acknowledge::Acknowledger;
 pub use self::error::ImportError;
+pub use self::refusals::DEFAULT_LIMIT as DEFAULT_REFUSED_BATCHES_LIMIT;
 use self::start::Start;
 use crate::batch::Batch;
 use crate::checkpoint::CheckpointWriter;
@@ -73,6 +75,15 @@ pub enum Stopped {
     /// The source could not be read on.
     #[error(transparent)]
     Source(#[from] SourceError),
+    /// The target refused every user of whole batches, batch after batch,
+    /// for one same reason (see `refusals.rs`).
+    #[error("the target refused every user of {batches} batches in a row, each for the same reason: {reason}; nothing of them is counted as rejected: fix the cause (the pool's schema, the client's permissions) and run the same command again")]
+    Refused {
+        /// Batches in the streak.
+        batches: usize,
+        /// The target's reason.
+        reason: String,
+    },
 }
 
 /// A finished (or stopped) run.
@@ -273,27 +284,48 @@ async fn drive(
     let mut deliveries = std::pin::pin!(deliveries);
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     let mut grace_until: Option<tokio::time::Instant> = None;
+    let mut streak = refusals::Streak::new(config.refused_batches_limit);
     loop {
-        tokio::select! {
+        let stopped = tokio::select! {
             next = deliveries.next() => match next {
-                None => return Ok(if stop.requested() { End::Interrupted } else { End::Complete }),
-                Some(Ok(delivered)) => acks.acknowledge(delivered).await?,
-                Some(Err(stopped)) => {
-                    stop.trigger();
-                    tracing::error!(reason = %stopped, "Run stopped; the checkpoint keeps what was acknowledged.");
-                    return Ok(End::Stopped(stopped));
+                None => {
+                    for held in streak.drain() {
+                        acks.acknowledge(held).await?;
+                    }
+                    return Ok(if stop.requested() { End::Interrupted } else { End::Complete });
                 }
+                Some(Ok(mut delivered)) => {
+                    acks.count_requests(&std::mem::take(&mut delivered.efforts));
+                    match streak.admit(delivered) {
+                    refusals::Admit::Release(batches) => {
+                        for delivered in batches {
+                            acks.acknowledge(delivered).await?;
+                        }
+                        continue;
+                    }
+                    refusals::Admit::Hold => continue,
+                    refusals::Admit::Stop(stopped) => stopped,
+                    }
+                }
+                Some(Err(stopped)) => stopped,
             },
             _ = stop.token.cancelled(), if grace_until.is_none() => {
                 tracing::warn!(grace_s = config.grace.as_secs(), "Stopping: no new batches; waiting for requests in flight.");
                 grace_until = Some(tokio::time::Instant::now() + config.grace);
+                continue;
             }
             _ = sleep_until(grace_until) => {
                 tracing::warn!("Grace period over; requests still in flight will be resent on resume.");
                 return Ok(End::Interrupted);
             }
-            _ = tick.tick() => acks.save_if_due().await?,
-        }
+            _ = tick.tick() => {
+                acks.save_if_due().await?;
+                continue;
+            }
+        };
+        stop.trigger();
+        tracing::error!(reason = %stopped, "Run stopped; the checkpoint keeps what was acknowledged.");
+        return Ok(End::Stopped(stopped));
     }
 }
 

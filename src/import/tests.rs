@@ -12,6 +12,7 @@ use super::*;
 use crate::checkpoint::{BatchAck, Checkpoint, SourceFingerprint};
 use crate::config::ImportOptions;
 use crate::contract::ImportMode;
+use crate::import::DEFAULT_REFUSED_BATCHES_LIMIT;
 use crate::report::Counts;
 use crate::server::{self, FaultConfig, LatencyRange, ServerConfig, ServerHandle};
 use crate::source::Input;
@@ -256,7 +257,7 @@ async fn against_scripted(reply: crate::send::testing::Reply) -> (Rig, Finished)
     use crate::send::testing::{Script, ScriptedTarget};
     let target = ScriptedTarget::start(Script {
         secret: SECRET.into(),
-        ..Script::replies(vec![reply; 50])
+        ..Script::replies(vec![reply; 200])
     })
     .await;
     let rig = Rig::start(FaultConfig::default()).await;
@@ -297,4 +298,55 @@ async fn a_success_that_is_not_the_contracts_204_stores_nothing_and_stops_the_ru
         .unwrap();
     assert!(!saved.complete);
     assert_eq!(saved.progress.totals().batches, 0, "nothing acknowledged");
+}
+
+#[tokio::test]
+async fn a_target_refusing_every_user_for_one_reason_stops_the_run_without_rejecting_them() {
+    let reply = crate::send::testing::Reply::error(
+        400,
+        "invalid_record",
+        "the pool's payload schema requires 'department'",
+    );
+    let (rig, finished) = against_scripted(reply).await;
+    assert_eq!(finished.outcome(), Outcome::Stopped);
+    let End::Stopped(Stopped::Refused { batches, reason }) = &finished.end else {
+        panic!("{:?}", finished.end)
+    };
+    assert_eq!(*batches, DEFAULT_REFUSED_BATCHES_LIMIT);
+    assert!(reason.contains("requires 'department'"), "{reason}");
+    let r = &finished.report;
+    assert_eq!((r.counts.rejected, r.batches, r.complete), (0, 0, false));
+    // Three batches of ten bisected to single users: 3 × 19 requests, not one per user of the source.
+    assert_eq!(r.attempts, 3 * 19);
+    let rejects = std::fs::read_to_string(rig.path("users.csv.rejects.jsonl")).unwrap();
+    assert!(rejects.is_empty(), "nothing rejected: {rejects}");
+
+    // The cause fixed (a target that takes them), the same command imports everyone.
+    let source = rig.path("users.csv");
+    let r = rig.import(&rig.config(&source, |_| {})).await.report;
+    assert_eq!(
+        (r.counts.imported, r.counts.rejected, r.complete),
+        (30, 0, true)
+    );
+    assert!(r.resumed);
+}
+
+#[tokio::test]
+async fn whole_batches_refused_under_the_limit_are_ordinary_rejections() {
+    let rig = Rig::start(FaultConfig::default()).await;
+    // Two owners take the emails of users 1-10 and 11-20 of the next source.
+    let owners: Vec<(String, String)> = (1..=20)
+        .map(|i| (format!("owner{i}"), format!("u{i}@x.io")))
+        .collect();
+    let first = rig.source("owners.csv", &owners);
+    rig.import(&rig.config(&first, |_| {})).await;
+    let source = rig.source("users.csv", &users(20, &[]));
+    let finished = rig.import(&rig.config(&source, |_| {})).await;
+    // Each refusal names its own identifier: not one common reason, and the source ends anyway.
+    assert!(matches!(finished.end, End::Complete), "{:?}", finished.end);
+    assert_eq!(finished.report.counts.rejected, 20);
+    assert_eq!(
+        rejected_rows(&rig.path("users.csv.rejects.jsonl")).len(),
+        20
+    );
 }

@@ -60,6 +60,10 @@ pub struct Delivered {
     pub rejects: Vec<Rejection>,
     /// The requests each body took.
     pub efforts: Vec<Effort>,
+    /// The target refused every user of the batch (two or more), all for
+    /// this one reason: the sign of a cause common to every user (a pool
+    /// whose schema they do not match) rather than of bad rows.
+    pub wholly_refused: Option<String>,
 }
 
 /// A batch that could not be delivered: the run stops.
@@ -116,6 +120,7 @@ impl BatchSender {
         };
         let mut rejects = batch.rejected.clone();
         let mut efforts = Vec::new();
+        let mut wholly_refused = None;
         if !batch.users.is_empty() {
             let part = self
                 .deliver_part(batch.number, &batch.users, batch.body.clone(), &mut efforts)
@@ -128,6 +133,9 @@ impl BatchSender {
                 rejected: part.rejects.len() as u64,
                 ..part.counts
             });
+            if batch.users.len() >= 2 && part.rejects.len() == batch.users.len() {
+                wholly_refused = common_reason(&part.rejects);
+            }
             rejects.extend(part.rejects);
         }
         rejects.sort_by_key(|r| r.row);
@@ -137,6 +145,7 @@ impl BatchSender {
             counts,
             rejects,
             efforts,
+            wholly_refused,
         })
     }
 
@@ -220,6 +229,15 @@ impl BatchSender {
         };
         same_records(&stored, user)
     }
+}
+
+/// The reason all of `rejects` share, if they share one.
+fn common_reason(rejects: &[Rejection]) -> Option<String> {
+    let first = &rejects.first()?.reason;
+    rejects
+        .iter()
+        .all(|r| &r.reason == first)
+        .then(|| first.clone())
 }
 
 /// `users`, stored: `users_existing` of them (when the target says) were there already.
