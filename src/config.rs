@@ -70,8 +70,10 @@ pub struct ImportOptions {
     pub retry_base: Duration,
     /// The longest wait between two attempts.
     pub retry_cap: Duration,
-    /// Attempts per request before the run stops.
+    /// Attempts per request before the run stops (429s use none).
     pub max_attempts: u32,
+    /// Longest time one batch may be throttled (429) before the run stops.
+    pub throttle_deadline: Duration,
     /// Time limit of one request.
     pub request_timeout: Duration,
     /// The checkpoint file; by default `SOURCE.ferry-checkpoint` (none for standard input).
@@ -120,6 +122,7 @@ impl ImportOptions {
             retry_base: backoff.base(),
             retry_cap: backoff.cap(),
             max_attempts: backoff.max_attempts(),
+            throttle_deadline: backoff.throttle_deadline(),
             request_timeout: Duration::from_secs(60),
             checkpoint: None,
             restart: false,
@@ -160,7 +163,8 @@ impl ImportOptions {
     /// Checks everything and builds the configuration of the run.
     pub fn validate(self) -> Result<ImportConfig, Error> {
         let body = self.body()?;
-        let backoff = Backoff::new(self.retry_base, self.retry_cap, self.max_attempts)?;
+        let backoff = Backoff::new(self.retry_base, self.retry_cap, self.max_attempts)?
+            .with_throttle_deadline(self.throttle_deadline);
         let concurrency = NonZeroUsize::new(self.concurrency)
             .ok_or_else(|| Error::Usage("at least one request must be in flight".into()))?;
         if let Some(url) = &self.target {

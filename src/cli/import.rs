@@ -79,8 +79,13 @@ pub struct ImportArgs {
     #[arg(long, value_name = "MS", default_value_t = 30_000)]
     pub retry_cap_ms: u64,
     /// Attempts per request before the run stops (with its checkpoint saved).
+    /// Throttling (429) uses none: see --throttle-deadline-s.
     #[arg(long, default_value_t = 10)]
     pub max_attempts: u32,
+    /// Longest time one batch may be throttled (HTTP 429) before the run
+    /// stops with its checkpoint saved.
+    #[arg(long, value_name = "S", default_value_t = 1800)]
+    pub throttle_deadline_s: u64,
     /// Time limit of one request.
     #[arg(long, value_name = "S", default_value_t = 60)]
     pub request_timeout_s: u64,
@@ -173,6 +178,7 @@ impl ImportArgs {
             retry_base: Duration::from_millis(self.retry_base_ms),
             retry_cap: Duration::from_millis(self.retry_cap_ms),
             max_attempts: self.max_attempts,
+            throttle_deadline: Duration::from_secs(self.throttle_deadline_s),
             request_timeout: Duration::from_secs(self.request_timeout_s),
             checkpoint: self.checkpoint.clone(),
             restart: self.restart,

@@ -41,6 +41,8 @@ pub const DEFAULT_CAP: Duration = Duration::from_secs(30);
 pub const DEFAULT_MAX_ATTEMPTS: u32 = 10;
 /// Default clamp on a `Retry-After` the target asks for.
 pub const DEFAULT_RETRY_AFTER_LIMIT: Duration = Duration::from_secs(300);
+/// Default longest time one batch may be throttled (429) before the run stops.
+pub const DEFAULT_THROTTLE_DEADLINE: Duration = Duration::from_secs(30 * 60);
 
 /// The backoff parameters, validated once.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,6 +55,8 @@ pub struct Backoff {
     max_attempts: u32,
     /// Largest `Retry-After` honoured; longer ones are clamped to it.
     retry_after_limit: Duration,
+    /// Longest time one batch may be throttled (429s use no attempt).
+    throttle_deadline: Duration,
 }
 
 /// A backoff parameter that makes no sense.
@@ -82,6 +86,7 @@ impl Default for Backoff {
             cap: DEFAULT_CAP,
             max_attempts: DEFAULT_MAX_ATTEMPTS,
             retry_after_limit: DEFAULT_RETRY_AFTER_LIMIT,
+            throttle_deadline: DEFAULT_THROTTLE_DEADLINE,
         }
     }
 }
@@ -104,6 +109,7 @@ impl Backoff {
             cap,
             max_attempts,
             retry_after_limit: DEFAULT_RETRY_AFTER_LIMIT,
+            throttle_deadline: DEFAULT_THROTTLE_DEADLINE,
         })
     }
 
@@ -111,6 +117,30 @@ impl Backoff {
     pub fn with_retry_after_limit(mut self, limit: Duration) -> Self {
         self.retry_after_limit = limit;
         self
+    }
+
+    /// The same backoff with another throttle deadline.
+    pub fn with_throttle_deadline(mut self, deadline: Duration) -> Self {
+        self.throttle_deadline = deadline;
+        self
+    }
+
+    /// Longest time one batch may be throttled before the run stops.
+    pub fn throttle_deadline(&self) -> Duration {
+        self.throttle_deadline
+    }
+
+    /// The wait after the `throttles`-th 429 of a batch: full jitter over
+    /// the window of that many rounds, at least the (clamped) `Retry-After`.
+    /// Unlike [`Backoff::delay`] it is never refused: throttling uses no attempt.
+    pub fn throttle_wait<R: Rng + ?Sized>(
+        &self,
+        throttles: u32,
+        retry_after: Option<Duration>,
+        rng: &mut R,
+    ) -> Duration {
+        self.jittered(throttles, rng)
+            .max(self.clamp_retry_after(retry_after))
     }
 
     /// Ceiling of the first wait.

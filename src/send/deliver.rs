@@ -88,6 +88,14 @@ pub enum StopReason {
     /// No token could be obtained.
     #[error(transparent)]
     Token(TokenError),
+    /// The target throttled one batch for longer than the throttle deadline.
+    #[error("the target kept throttling (HTTP 429) one batch for {}s, past the deadline of {}s; run again when it has capacity, or give a longer deadline", waited.as_secs(), deadline.as_secs())]
+    Throttled {
+        /// How long the batch had been throttled.
+        waited: Duration,
+        /// The deadline.
+        deadline: Duration,
+    },
     /// The target kept failing through every attempt.
     #[error("the target kept failing: {attempts} attempts, the last one failed with {last}")]
     GaveUp {
@@ -112,6 +120,17 @@ pub struct Sender {
     backoff: Backoff,
     /// Jitter source; seed it for reproducible runs.
     rng: SmallRng,
+}
+
+/// What one body's attempt loop has been through, for its limits.
+#[derive(Debug, Default)]
+struct Tally {
+    /// Failed attempts (errors, not throttling): bounded by the attempt limit.
+    errors: u32,
+    /// 429 answers: they use no attempt.
+    throttles: u32,
+    /// When the first 429 came: the body's throttled time is bounded by the deadline.
+    throttled_since: Option<tokio::time::Instant>,
 }
 
 /// The result of one attempt.
@@ -161,7 +180,7 @@ impl Sender {
         mode: ImportMode,
         delivery: &mut Effort,
     ) -> Verdict {
-        let mut failures = 0u32;
+        let mut failures = Tally::default();
         let mut renewed = false;
         loop {
             if let Some(rate) = &self.rate {
@@ -238,19 +257,24 @@ impl Sender {
         cause: RetryCause,
         after: Option<Duration>,
         delivery: &mut Effort,
-        failures: &mut u32,
+        failures: &mut Tally,
     ) -> Result<(), StopReason> {
-        *failures += 1;
         delivery.retries.push(cause);
         if cause.is_throttle() {
             self.gate.throttled(pass, after, &mut self.rng);
         }
-        let Some(wait) = self.backoff.delay(*failures, after, &mut self.rng) else {
-            tracing::error!(attempts = delivery.attempts, cause = %cause.label(), "Target kept failing; giving up on this batch.");
-            return Err(StopReason::GaveUp {
-                attempts: delivery.attempts,
-                last: cause.label(),
-            });
+        let wait = if cause.is_rate_limit() {
+            self.throttle_wait(after, failures)?
+        } else {
+            failures.errors += 1;
+            let Some(wait) = self.backoff.delay(failures.errors, after, &mut self.rng) else {
+                tracing::error!(attempts = delivery.attempts, cause = %cause.label(), "Target kept failing; giving up on this batch.");
+                return Err(StopReason::GaveUp {
+                    attempts: delivery.attempts,
+                    last: cause.label(),
+                });
+            };
+            wait
         };
         tracing::warn!(
             cause = %cause.label(),
@@ -262,13 +286,41 @@ impl Sender {
         Ok(())
     }
 
+    /// The wait after a 429: it uses no attempt, but the time the body has
+    /// been throttled is bounded by the backoff's throttle deadline.
+    fn throttle_wait(
+        &mut self,
+        after: Option<Duration>,
+        tally: &mut Tally,
+    ) -> Result<Duration, StopReason> {
+        tally.throttles += 1;
+        let since = *tally
+            .throttled_since
+            .get_or_insert_with(tokio::time::Instant::now);
+        let wait = self
+            .backoff
+            .throttle_wait(tally.throttles, after, &mut self.rng);
+        let deadline = self.backoff.throttle_deadline();
+        if since.elapsed() + wait > deadline {
+            tracing::error!(
+                throttled_s = since.elapsed().as_secs(),
+                "Target kept throttling past the deadline; stopping."
+            );
+            return Err(StopReason::Throttled {
+                waited: since.elapsed(),
+                deadline,
+            });
+        }
+        Ok(wait)
+    }
+
     /// Renews the token refused in `response`; a retryable failure of the
     /// token endpoint counts as a failed attempt and is waited out.
     async fn renew(
         &mut self,
         response: &PutResponse,
         delivery: &mut Effort,
-        failures: &mut u32,
+        failures: &mut Tally,
     ) -> Result<(), StopReason> {
         let Err(err) = self.client.tokens().renew(response.token).await else {
             return Ok(());
@@ -455,5 +507,49 @@ mod tests {
             Verdict::Stop(StopReason::Token(TokenError::Refused { .. }))
         ));
         assert!(target.puts().is_empty());
+    }
+
+    #[tokio::test]
+    async fn throttling_uses_none_of_the_attempts_meant_for_errors() {
+        let mut replies = vec![Reply::status(429).retry_after("0"); 12];
+        replies.push(Reply::status(503));
+        replies.push(Reply::ok());
+        let target = ScriptedTarget::start(Script::replies(replies)).await;
+        let mut sender = sender_for(&target, 3, "secret");
+        let delivery = sender.deliver(body(), 5, ImportMode::Ignore).await;
+        assert!(
+            matches!(delivery.verdict, Verdict::Stored { .. }),
+            "{:?}",
+            delivery.verdict
+        );
+        assert_eq!(delivery.effort.attempts, 14);
+        assert_eq!(target.puts().len(), 14);
+    }
+
+    #[tokio::test]
+    async fn a_batch_throttled_past_its_deadline_stops_the_run() {
+        let target = ScriptedTarget::start(Script::replies(vec![
+            Reply::status(429)
+                .retry_after("1");
+            500
+        ]))
+        .await;
+        let config = ClientConfig::new(target.base(), "acme", "ferry", ClientSecret::new("secret"));
+        let client = Arc::new(TargetClient::new(config).unwrap());
+        // Waits of 10 ms (the clamped Retry-After), a deadline of 50 ms.
+        let backoff = quick(3).with_throttle_deadline(Duration::from_millis(50));
+        let gate = Arc::new(ThrottleGate::new(backoff));
+        let mut sender = Sender::new(client, gate, None, backoff, seeded_rng(Some(9)));
+        let delivery = sender.deliver(body(), 5, ImportMode::Ignore).await;
+        let Verdict::Stop(stop @ StopReason::Throttled { deadline, .. }) = &delivery.verdict else {
+            panic!("{:?}", delivery.verdict)
+        };
+        assert_eq!(*deadline, Duration::from_millis(50));
+        assert!(stop.to_string().contains("429"), "{stop}");
+        assert!(
+            target.puts().len() < 500,
+            "stopped by the deadline, not the script"
+        );
+        assert!(target.puts().len() > 3, "not by the attempt limit");
     }
 }

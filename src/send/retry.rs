@@ -125,6 +125,14 @@ impl RetryCause {
         matches!(self, RetryCause::Throttled(_))
     }
 
+    /// True for a 429: the target limits the rate, it does not fail. Such a
+    /// retry uses no attempt (bounded by the throttle deadline instead); a
+    /// 503 slows every sender too but counts as a failure, since a target
+    /// that is down answers it forever.
+    pub fn is_rate_limit(self) -> bool {
+        matches!(self, RetryCause::Throttled(429))
+    }
+
     /// A short stable label: the status code (`"429"`) or the transport class
     /// (`"timeout"`), the key of the report's "retries by status".
     pub fn label(self) -> String {
