@@ -29,7 +29,7 @@ use super::client::{PutResponse, SendError, TargetClient};
 use super::gate::{Pass, ThrottleGate};
 use super::rate::UserRate;
 use super::retry::{decide, Decision, FatalReason, Outcome, RetryCause};
-use super::token::TokenError;
+use super::token::{TokenError, TokenGeneration};
 use crate::contract::ImportMode;
 
 /// What became of one body, with what it took.
@@ -181,7 +181,8 @@ impl Sender {
         delivery: &mut Effort,
     ) -> Verdict {
         let mut failures = Tally::default();
-        let mut renewed = false;
+        // The token this sender fetched on a 401 and has not seen accepted yet.
+        let mut renewed_to: Option<TokenGeneration> = None;
         loop {
             if let Some(rate) = &self.rate {
                 rate.acquire(users).await;
@@ -202,7 +203,11 @@ impl Sender {
                 Err(stop) => return Verdict::Stop(stop),
             };
             delivery.latencies.push(response.elapsed);
-            match response.decision() {
+            let decision = response.decision();
+            if decision != Decision::Renew && renewed_to == Some(response.token) {
+                renewed_to = None; // the fresh token was accepted
+            }
+            match decision {
                 Decision::Success => {
                     self.gate.succeeded();
                     let users_existing = response.users_existing;
@@ -210,12 +215,15 @@ impl Sender {
                 }
                 Decision::Split => return Verdict::Split(response),
                 Decision::Conflict => return Verdict::Conflict(response),
-                Decision::Renew if renewed => return Verdict::Stop(StopReason::Unauthorized),
+                // A token fetched because of a refusal, refused at once: the client lacks access.
+                Decision::Renew if renewed_to == Some(response.token) => {
+                    return Verdict::Stop(StopReason::Unauthorized)
+                }
                 Decision::Renew => {
-                    renewed = true;
-                    tracing::info!("Target refused the access token; renewing it once.");
-                    if let Err(stop) = self.renew(&response, delivery, &mut failures).await {
-                        return Verdict::Stop(stop);
+                    tracing::info!("Target refused the access token; renewing it.");
+                    match self.renew(&response, delivery, &mut failures).await {
+                        Ok(fresh) => renewed_to = fresh.or(renewed_to),
+                        Err(stop) => return Verdict::Stop(stop),
                     }
                 }
                 Decision::Fatal { status, reason } => {
@@ -314,16 +322,18 @@ impl Sender {
         Ok(wait)
     }
 
-    /// Renews the token refused in `response`; a retryable failure of the
-    /// token endpoint counts as a failed attempt and is waited out.
+    /// Renews the token refused in `response`, returning the new token's
+    /// generation; a retryable failure of the token endpoint counts as a
+    /// failed attempt and is waited out (no new token then: `None`).
     async fn renew(
         &mut self,
         response: &PutResponse,
         delivery: &mut Effort,
         failures: &mut Tally,
-    ) -> Result<(), StopReason> {
-        let Err(err) = self.client.tokens().renew(response.token).await else {
-            return Ok(());
+    ) -> Result<Option<TokenGeneration>, StopReason> {
+        let err = match self.client.tokens().renew(response.token).await {
+            Ok(token) => return Ok(Some(token.generation())),
+            Err(err) => err,
         };
         let err = SendError::Token(err);
         let Some(Outcome::Failed(kind)) = err.outcome() else {
@@ -332,6 +342,7 @@ impl Sender {
         let pass = self.gate.pass().await;
         self.retry(pass, RetryCause::Transport(kind), None, delivery, failures)
             .await
+            .map(|()| None)
     }
 }
 
@@ -551,5 +562,26 @@ mod tests {
             "stopped by the deadline, not the script"
         );
         assert!(target.puts().len() > 3, "not by the attempt limit");
+    }
+
+    #[tokio::test]
+    async fn a_renewed_token_once_accepted_is_renewed_again_when_refused_later() {
+        // The renewed token works (a 503 is not a refusal), then expires mid-delivery.
+        let target = ScriptedTarget::start(Script::replies([
+            Reply::status(401),
+            Reply::status(503),
+            Reply::status(401),
+            Reply::ok(),
+        ]))
+        .await;
+        let mut sender = sender_for(&target, 10, "secret");
+        let delivery = sender.deliver(body(), 5, ImportMode::Ignore).await;
+        assert!(
+            matches!(delivery.verdict, Verdict::Stored { .. }),
+            "{:?}",
+            delivery.verdict
+        );
+        assert_eq!(target.token_requests(), 3);
+        assert_eq!(target.puts().len(), 4);
     }
 }
