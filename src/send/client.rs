@@ -28,7 +28,9 @@ use tokio::time::Instant;
 use url::Url;
 
 use super::retry::{decide, parse_retry_after, Decision, Outcome};
-use super::token::{ClientSecret, TokenClient, TokenError, TokenGeneration};
+use super::token::{
+    ClientSecret, TokenClient, TokenError, TokenGeneration, DEFAULT_TOKEN_DEADLINE,
+};
 use super::transport::{endpoint, read_capped, ClientError, TransportError};
 use crate::contract::api::{self, USERS_EXISTING_HEADER};
 use crate::contract::{ErrorBody, ImportBody, ImportMode};
@@ -217,7 +219,8 @@ impl TargetClient {
             &config.tenant,
             config.client_id,
             config.secret,
-        )?;
+        )?
+        .with_deadline(config.request_timeout.min(DEFAULT_TOKEN_DEADLINE));
         Ok(TargetClient {
             http,
             configuration_url,

@@ -113,6 +113,8 @@ pub struct Script {
     pub export: Option<Vec<u8>>,
     /// Whether the first export answers 401.
     pub export_401_first: bool,
+    /// Whether the token endpoint never answers (a hung identity provider).
+    pub token_hangs: bool,
 }
 
 impl Default for Script {
@@ -123,6 +125,7 @@ impl Default for Script {
             replies: VecDeque::new(),
             export: None,
             export_401_first: false,
+            token_hangs: false,
         }
     }
 }
@@ -275,12 +278,19 @@ fn form_decode(value: &str) -> String {
 async fn token(State(seen): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
     let parts = basic_parts(&headers);
     let form = url::form_urlencoded::parse(&body).into_owned().collect();
+    let hangs = {
+        let mut seen = lock(&seen);
+        seen.token_requests.push(TokenSeen {
+            basic_user: parts.as_ref().map(|p| p.0.clone()),
+            basic_password: parts.as_ref().map(|p| p.1.clone()),
+            form,
+        });
+        seen.script.as_ref().is_some_and(|s| s.token_hangs)
+    };
+    if hangs {
+        std::future::pending::<()>().await;
+    }
     let mut seen = lock(&seen);
-    seen.token_requests.push(TokenSeen {
-        basic_user: parts.as_ref().map(|p| p.0.clone()),
-        basic_password: parts.as_ref().map(|p| p.1.clone()),
-        form,
-    });
     let script = seen.script.clone().unwrap_or_default();
     let accepted = parts.is_some_and(|(_, password)| form_decode(&password) == script.secret);
     if !accepted {

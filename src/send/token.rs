@@ -26,6 +26,7 @@
 
 use std::fmt;
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -43,6 +44,8 @@ pub use crate::secret::{ClientSecret, SecretError, SECRET_ENV};
 
 /// Environment variable holding the client id.
 pub const CLIENT_ID_ENV: &str = "FERRY_CLIENT_ID";
+/// Default time limit of one token request.
+pub const DEFAULT_TOKEN_DEADLINE: Duration = Duration::from_secs(30);
 /// A token is renewed this long before it expires, at most...
 const RENEW_MARGIN_MAX: Duration = Duration::from_secs(60);
 /// ...and at most this fraction of its lifetime (`1/RENEW_MARGIN_DIVISOR`).
@@ -97,7 +100,8 @@ impl fmt::Display for AccessToken {
 }
 
 /// Why no token could be obtained. Never holds the secret or a token.
-#[derive(Debug, thiserror::Error)]
+/// Cloned to hand one failed fetch to every caller that waited for it.
+#[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum TokenError {
     /// The endpoint refused the client (wrong id or secret, unknown tenant,
@@ -221,8 +225,24 @@ pub struct TokenClient {
     secret: ClientSecret,
     /// The scope asked for.
     scope: String,
-    /// The current token, if any. Held across a fetch: single flight.
-    cached: Mutex<Option<Cached>>,
+    /// The current token, if any, and the last fetch's failure. Held
+    /// across a fetch: single flight.
+    cached: Mutex<Slot>,
+    /// Fetches finished so far; a caller reads it before waiting for the
+    /// lock, to tell whether a fetch ended while it waited.
+    fetches: AtomicU64,
+    /// Time limit of one token request.
+    deadline: Duration,
+}
+
+/// What the token lock guards.
+#[derive(Debug, Default)]
+struct Slot {
+    /// The current token.
+    token: Option<Cached>,
+    /// The last fetch's failure and that fetch's number, handed to the
+    /// callers that waited for it.
+    failed: Option<(u64, TokenError)>,
 }
 
 impl TokenClient {
@@ -241,8 +261,16 @@ impl TokenClient {
             client_id: client_id.into(),
             secret,
             scope: format!("{SCOPE_MANAGE} {SCOPE_READ}"),
-            cached: Mutex::new(None),
+            cached: Mutex::new(Slot::default()),
+            fetches: AtomicU64::new(0),
+            deadline: DEFAULT_TOKEN_DEADLINE,
         })
+    }
+
+    /// The same client with another time limit per token request.
+    pub fn with_deadline(mut self, deadline: Duration) -> Self {
+        self.deadline = deadline;
+        self
     }
 
     /// The token endpoint's URL.
@@ -253,25 +281,56 @@ impl TokenClient {
     /// The current token, fetching a new one when there is none or it is
     /// about to expire.
     pub async fn token(&self) -> Result<AccessToken, TokenError> {
-        let mut cached = self.cached.lock().await;
-        if let Some(current) = cached.as_ref().filter(|c| c.is_fresh(Instant::now())) {
+        let seen = self.fetches.load(Ordering::Acquire);
+        let mut slot = self.cached.lock().await;
+        if let Some(current) = slot.token.as_ref().filter(|c| c.is_fresh(Instant::now())) {
             return Ok(current.token.clone());
         }
-        self.fetch_into(&mut cached).await
+        self.fetch_unless_failed_since(seen, &mut slot).await
     }
 
     /// Renews the token after the target refused generation `stale` (401).
     /// When the current token is already newer than `stale` it is returned
     /// as it is: another sender renewed it meanwhile.
     pub async fn renew(&self, stale: TokenGeneration) -> Result<AccessToken, TokenError> {
-        let mut cached = self.cached.lock().await;
-        if let Some(current) = cached
+        let seen = self.fetches.load(Ordering::Acquire);
+        let mut slot = self.cached.lock().await;
+        if let Some(current) = slot
+            .token
             .as_ref()
             .filter(|c| c.token.generation > stale && c.is_fresh(Instant::now()))
         {
             return Ok(current.token.clone());
         }
-        self.fetch_into(&mut cached).await
+        self.fetch_unless_failed_since(seen, &mut slot).await
+    }
+
+    /// Fetches a token into `slot` (whose lock the caller holds), unless a
+    /// fetch failed since the caller read `seen` fetches: then that fetch's
+    /// error is the answer, so that callers queued behind a hung or
+    /// refusing endpoint do not each try it in turn.
+    async fn fetch_unless_failed_since(
+        &self,
+        seen: u64,
+        slot: &mut Slot,
+    ) -> Result<AccessToken, TokenError> {
+        if let Some((number, err)) = &slot.failed {
+            if *number > seen {
+                return Err(err.clone());
+            }
+        }
+        let result = self.fetch_into(&mut slot.token).await;
+        let number = self.fetches.fetch_add(1, Ordering::AcqRel) + 1;
+        match result {
+            Ok(token) => {
+                slot.failed = None;
+                Ok(token)
+            }
+            Err(err) => {
+                slot.failed = Some((number, err.clone()));
+                Err(err)
+            }
+        }
     }
 
     /// Fetches a token and caches it in `slot` (whose lock the caller holds).
@@ -308,6 +367,7 @@ impl TokenClient {
             )
             .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
             .header(ACCEPT, "application/json")
+            .timeout(self.deadline)
             .body(body)
             .send()
             .await
@@ -594,7 +654,7 @@ mod tests {
         let target = ScriptedTarget::start(script).await;
         let tokens = client_for(&target, "secret");
         tokens.token().await.unwrap();
-        let renew_at = tokens.cached.lock().await.as_ref().unwrap().renew_at;
+        let renew_at = tokens.cached.lock().await.token.as_ref().unwrap().renew_at;
         assert!(renew_at <= Instant::now() + Duration::from_secs(MAX_TOKEN_LIFETIME_SECS));
     }
 
@@ -609,6 +669,31 @@ mod tests {
         );
         let shown = format!("{err} {err:?}");
         assert!(!shown.contains("wrong-secret"), "{shown}");
+    }
+
+    #[tokio::test]
+    async fn one_hung_fetch_answers_every_caller_that_waited_for_it() {
+        let target = ScriptedTarget::start(Script {
+            token_hangs: true,
+            ..Script::default()
+        })
+        .await;
+        let tokens =
+            Arc::new(client_for(&target, "secret").with_deadline(Duration::from_millis(200)));
+        let callers: Vec<_> = (0..8)
+            .map(|_| {
+                let tokens = tokens.clone();
+                tokio::spawn(async move { tokens.token().await })
+            })
+            .collect();
+        for caller in callers {
+            let err = caller.await.unwrap().unwrap_err();
+            assert!(retried(&err), "{err:?}");
+        }
+        assert_eq!(target.token_requests(), 1, "one fetch for the eight");
+        // A later call (after the failure) tries again.
+        assert!(tokens.token().await.is_err());
+        assert_eq!(target.token_requests(), 2);
     }
 
     #[tokio::test]

@@ -27,15 +27,16 @@ pub enum ClientError {
     Http(#[source] reqwest::Error),
 }
 
-/// A request got no HTTP answer. Holds the URL, never the body.
-#[derive(Debug, thiserror::Error)]
+/// A request got no HTTP answer. Holds the URL, never the body. Cloned to
+/// hand one failed token fetch to every caller that waited for it.
+#[derive(Debug, Clone, thiserror::Error)]
 #[error("{kind} error while talking to the target")]
 pub struct TransportError {
     /// The class the retry policy works on.
     kind: TransportKind,
     /// What reqwest reported.
     #[source]
-    source: reqwest::Error,
+    source: std::sync::Arc<reqwest::Error>,
 }
 
 impl TransportError {
@@ -43,7 +44,7 @@ impl TransportError {
     pub(crate) fn new(source: reqwest::Error) -> Self {
         TransportError {
             kind: classify(&source),
-            source,
+            source: std::sync::Arc::new(source),
         }
     }
 
