@@ -29,6 +29,7 @@ pub mod import;
 pub mod mapping;
 pub mod outcome;
 pub mod pipeline;
+pub mod private;
 pub mod progress;
 pub mod reject;
 pub mod report;

@@ -5,8 +5,8 @@
 //! reason, and the original source record, so that the line can be fixed and
 //! re-imported (`jq -c .source rejects.jsonl > fixed.jsonl`).
 //!
-//! The rejects file is created with mode 0600: source records may hold
-//! password hashes. [`RejectsWriter`] is its one owner: the dry run creates
+//! The rejects file is created with mode 0600 ([`crate::private`]): source
+//! records may hold password hashes. [`RejectsWriter`] is its one owner: the dry run creates
 //! it, an import creates or resumes it (cut back to what its checkpoint
 //! vouches for) and appends the lines of each batch the watermark passes.
 
@@ -16,6 +16,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 use serde_json::Value;
+
+use crate::private::private_file;
 
 /// Which stage refused a row.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -166,20 +168,6 @@ impl RejectsWriter {
         self.out.get_ref().sync_data()?;
         Ok(self.len)
     }
-}
-
-/// Opens `path` with `options`, mode 0600: rejects may hold password hashes.
-/// `mode` only applies when the file is created, so an existing one is tightened too.
-pub fn private_file(options: &mut OpenOptions, path: &Path) -> std::io::Result<File> {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-        let file = options.mode(0o600).open(path)?;
-        file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
-        Ok(file)
-    }
-    #[cfg(not(unix))]
-    options.open(path)
 }
 
 #[cfg(test)]

@@ -4,4 +4,5 @@ mod common;
 mod dry_run;
 mod import;
 mod passwords;
+mod private_files;
 mod server;

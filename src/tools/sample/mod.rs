@@ -37,6 +37,7 @@ use rand_chacha::ChaCha8Rng;
 use serde_json::{Map, Value};
 
 use crate::mapping::Field;
+use crate::private::private_file;
 use crate::source::Format;
 
 pub use bad::BadKind;
@@ -97,22 +98,22 @@ impl SampleReport {
     }
 }
 
-/// Writes a sample to `path`.
+/// Writes a sample to `path`, created with mode 0600 (it holds password hashes).
 pub fn write_file(spec: &SampleSpec, path: &Path) -> std::io::Result<SampleReport> {
     write_file_with_passwords(spec, &[SampleHash::Sha256], path, None)
 }
 
 /// Writes a sample to `path` with passwords hashed in `hashes` (in turn),
 /// and, with `plaintext_out`, each user's identifier and plaintext password
-/// as JSON Lines (`{"identifier": email, "password": ...}`) to a file
-/// created with mode 0600.
+/// as JSON Lines (`{"identifier": email, "password": ...}`) to a file; both
+/// files are created with mode 0600.
 pub fn write_file_with_passwords(
     spec: &SampleSpec,
     hashes: &[SampleHash],
     path: &Path,
     plaintext_out: Option<&Path>,
 ) -> std::io::Result<SampleReport> {
-    let file = File::create(path)?;
+    let file = create_private(path)?;
     let mut out = BufWriter::with_capacity(1 << 16, file);
     let mut plain = match plaintext_out {
         Some(path) => Some(BufWriter::new(create_private(path)?)),
@@ -131,22 +132,12 @@ pub fn write_file_with_passwords(
     Ok(report)
 }
 
-/// Creates (truncating) a file only its owner may read.
+/// Creates (truncating) a file only its owner may read: a sample holds
+/// password hashes, its plaintexts file the passwords themselves.
 fn create_private(path: &Path) -> std::io::Result<File> {
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let file = options.open(path)?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
-    }
-    Ok(file)
+    private_file(&mut options, path)
 }
 
 /// Writes a sample to `out`.
