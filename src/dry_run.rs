@@ -44,7 +44,7 @@ pub fn run(settings: &BodySettings, dir: &Path) -> Result<DryRunReport, Error> {
         unverifiable_hash += batch.users.iter().filter(|u| u.unverifiable_hash).count() as u64;
         rejected += batch.rejected.len() as u64;
         for rejection in &batch.rejected {
-            tracing::warn!(row = rejection.row, stage = ?rejection.stage, reason = %rejection.reason, "Row rejected.");
+            tracing::warn!(row = rejection.row, stage = ?rejection.stage, reason = %rejection.reason_for_log(), "Row rejected.");
             rejects
                 .write(rejection)
                 .map_err(Error::output(&rejects_path))?;
@@ -58,6 +58,7 @@ pub fn run(settings: &BodySettings, dir: &Path) -> Result<DryRunReport, Error> {
     rejects.sync().map_err(Error::output(&rejects_path))?;
     let mut report = DryRunReport::new(read, mapped, rejected, files, started.elapsed());
     report.unverifiable_hash = unverifiable_hash;
+    report.rejects = Some(rejects_path);
     let report_path = dir.join(REPORT_FILE);
     let json =
         serde_json::to_vec_pretty(&report).map_err(|e| Error::output(&report_path)(e.into()))?;

@@ -53,6 +53,36 @@ impl Rejection {
         line.push('\n');
         Ok(line)
     }
+
+    /// The reason as a log line shows it: it quotes source values (or the
+    /// target's words), which may hold a NUL, a carriage return or a
+    /// terminal escape sequence, so control characters are escaped. The
+    /// rejects file keeps the exact text (JSON escapes it there).
+    pub fn reason_for_log(&self) -> EscapedControls<'_> {
+        EscapedControls(&self.reason)
+    }
+}
+
+/// Text from outside (a source, a target) shown with its control
+/// characters escaped as Rust writes them (`\0`, `\r`, `\u{1b}`), so that
+/// printing it cannot move the cursor, clear the screen, retitle the
+/// terminal or cut a log line in two. Other characters, backslashes
+/// included, are shown as they are.
+#[derive(Debug, Clone, Copy)]
+pub struct EscapedControls<'a>(pub &'a str);
+
+impl std::fmt::Display for EscapedControls<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use std::fmt::Write;
+        for c in self.0.chars() {
+            if c.is_control() {
+                write!(f, "{}", c.escape_debug())?;
+            } else {
+                f.write_char(c)?;
+            }
+        }
+        Ok(())
+    }
 }
 
 /// The rejects file of a resumed run cannot be used as it is.
@@ -218,6 +248,27 @@ mod tests {
             RejectsWriter::resume(&dir.path().join("gone"), 5),
             Err(RejectsError::Io { .. })
         ));
+    }
+
+    #[test]
+    fn logged_reasons_have_no_control_characters_left() {
+        for (raw, shown) in [
+            ("plain 'ü' text \\ kept", "plain 'ü' text \\ kept"),
+            ("a\0b", "a\\0b"),
+            ("\x1b[2J\x1b]0;title\x07", "\\u{1b}[2J\\u{1b}]0;title\\u{7}"),
+            ("line\r\nforged", "line\\r\\nforged"),
+            ("tab\there", "tab\\there"),
+            ("c1 \u{9b}31m del \u{7f}", "c1 \\u{9b}31m del \\u{7f}"),
+        ] {
+            let mut rejection = rejection(1);
+            rejection.reason = raw.into();
+            let logged = rejection.reason_for_log().to_string();
+            assert_eq!(logged, shown);
+            assert!(!logged.chars().any(char::is_control), "{logged:?}");
+            // The rejects file keeps the exact text.
+            let line: Value = serde_json::from_str(&rejection.to_line().unwrap()).unwrap();
+            assert_eq!(line["reason"], raw);
+        }
     }
 
     #[test]

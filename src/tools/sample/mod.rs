@@ -225,7 +225,9 @@ impl<'w, W: Write> Sink<'w, W> {
     fn new(format: Format, out: &'w mut W) -> std::io::Result<Sink<'w, W>> {
         if format == Format::CSV {
             let mut writer = csv::WriterBuilder::new().flexible(true).from_writer(out);
-            writer.write_record(Field::ALL.map(Field::name))?;
+            writer
+                .write_record(Field::ALL.map(Field::name))
+                .map_err(csv_io_error)?;
             Ok(Sink::Csv(Box::new(writer)))
         } else if format == Format::JSON_LINES {
             Ok(Sink::Jsonl(out))
@@ -240,7 +242,7 @@ impl<'w, W: Write> Sink<'w, W> {
         match self {
             Sink::Csv(writer) => writer
                 .write_record(fields.iter().map(|(_, v)| *v))
-                .map_err(std::io::Error::other),
+                .map_err(csv_io_error),
             Sink::Jsonl(out) => {
                 let object: Map<String, Value> = fields
                     .iter()
@@ -269,7 +271,7 @@ impl<'w, W: Write> Sink<'w, W> {
         match (self, kind) {
             (Sink::Csv(writer), BadKind::WrongColumnCount) => writer
                 .write_record(fields.iter().take(5).map(|(_, v)| *v))
-                .map_err(std::io::Error::other),
+                .map_err(csv_io_error),
             (Sink::Csv(writer), BadKind::InvalidUtf8) => {
                 let mut record: Vec<Vec<u8>> =
                     fields.iter().map(|(_, v)| v.as_bytes().to_vec()).collect();
@@ -277,7 +279,7 @@ impl<'w, W: Write> Sink<'w, W> {
                 record[6] = b"M\xfcller".to_vec();
                 writer
                     .write_byte_record(&csv::ByteRecord::from(record))
-                    .map_err(std::io::Error::other)
+                    .map_err(csv_io_error)
             }
             (Sink::Jsonl(out), BadKind::InvalidJson) => {
                 writeln!(
@@ -289,6 +291,17 @@ impl<'w, W: Write> Sink<'w, W> {
             (sink, _) => sink.write(&fields),
         }
     }
+}
+
+/// The CSV writer's error as an I/O error of the same kind (`csv` makes
+/// every one `Other`), so that a caller tells a pipe whose reader went away
+/// (`BrokenPipe`) from a full disk.
+fn csv_io_error(err: csv::Error) -> std::io::Error {
+    let kind = match err.kind() {
+        csv::ErrorKind::Io(io) => io.kind(),
+        _ => std::io::ErrorKind::Other,
+    };
+    std::io::Error::new(kind, err)
 }
 
 #[cfg(test)]
