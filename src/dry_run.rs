@@ -1,8 +1,10 @@
 //! The dry run: every batch body written to a directory instead of sent.
 //!
 //! `DIR/batch-000001.json`, ... hold the exact bytes an import would `PUT`;
-//! `DIR/rejects.jsonl` (mode 0600) the rejected rows; `DIR/report.json` the
-//! counts. Two dry runs of the same source with the same settings (import
+//! `DIR/rejects.jsonl` the rejected rows; `DIR/report.json` the counts. The
+//! bodies and the rejects hold password hashes, so every file is created
+//! with mode 0600 and `DIR`, when the run creates it, with mode 0700
+//! ([`crate::private`]). Two dry runs of the same source with the same settings (import
 //! time included) write the same bytes, but for the timings in the report.
 
 use std::fs;
@@ -12,6 +14,7 @@ use std::time::Instant;
 use crate::error::Error;
 use crate::outputs::same_file;
 use crate::pipeline::BodySettings;
+use crate::private::{private_dir, write_private};
 use crate::reject::RejectsWriter;
 use crate::report::DryRunReport;
 use crate::source::Input;
@@ -44,24 +47,25 @@ pub fn run(settings: &BodySettings, dir: &Path) -> Result<DryRunReport, Error> {
         unverifiable_hash += batch.users.iter().filter(|u| u.unverifiable_hash).count() as u64;
         rejected += batch.rejected.len() as u64;
         for rejection in &batch.rejected {
-            tracing::warn!(row = rejection.row, stage = ?rejection.stage, reason = %rejection.reason, "Row rejected.");
+            tracing::warn!(row = rejection.row, stage = ?rejection.stage, reason = %rejection.reason_for_log(), "Row rejected.");
             rejects
                 .write(rejection)
                 .map_err(Error::output(&rejects_path))?;
         }
         if !batch.users.is_empty() {
             let path = dir.join(batch_file_name(batch.number));
-            fs::write(&path, &batch.body).map_err(Error::output(&path))?;
+            write_private(&path, &batch.body).map_err(Error::output(&path))?;
             files += 1;
         }
     }
     rejects.sync().map_err(Error::output(&rejects_path))?;
     let mut report = DryRunReport::new(read, mapped, rejected, files, started.elapsed());
     report.unverifiable_hash = unverifiable_hash;
+    report.rejects = Some(rejects_path);
     let report_path = dir.join(REPORT_FILE);
     let json =
         serde_json::to_vec_pretty(&report).map_err(|e| Error::output(&report_path)(e.into()))?;
-    fs::write(&report_path, json).map_err(Error::output(&report_path))?;
+    write_private(&report_path, &json).map_err(Error::output(&report_path))?;
     Ok(report)
 }
 
@@ -94,10 +98,10 @@ fn is_ours(name: &str) -> bool {
         || (name.starts_with("batch-") && name.ends_with(".json"))
 }
 
-/// Creates the directory, and removes the files an earlier dry run left there
+/// Creates the directory (mode 0700), and removes the files an earlier dry run left there
 /// so that the directory holds exactly this run's output.
 fn prepare_dir(dir: &Path) -> Result<(), Error> {
-    fs::create_dir_all(dir).map_err(Error::output(dir))?;
+    private_dir(dir).map_err(Error::output(dir))?;
     let entries = fs::read_dir(dir).map_err(Error::output(dir))?;
     for entry in entries {
         let path: PathBuf = entry.map_err(Error::output(dir))?.path();

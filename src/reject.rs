@@ -5,8 +5,8 @@
 //! reason, and the original source record, so that the line can be fixed and
 //! re-imported (`jq -c .source rejects.jsonl > fixed.jsonl`).
 //!
-//! The rejects file is created with mode 0600: source records may hold
-//! password hashes. [`RejectsWriter`] is its one owner: the dry run creates
+//! The rejects file is created with mode 0600 ([`crate::private`]): source
+//! records may hold password hashes. [`RejectsWriter`] is its one owner: the dry run creates
 //! it, an import creates or resumes it (cut back to what its checkpoint
 //! vouches for) and appends the lines of each batch the watermark passes.
 
@@ -16,6 +16,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 use serde_json::Value;
+
+use crate::private::private_file;
 
 /// Which stage refused a row.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -50,6 +52,36 @@ impl Rejection {
         let mut line = serde_json::to_string(self)?;
         line.push('\n');
         Ok(line)
+    }
+
+    /// The reason as a log line shows it: it quotes source values (or the
+    /// target's words), which may hold a NUL, a carriage return or a
+    /// terminal escape sequence, so control characters are escaped. The
+    /// rejects file keeps the exact text (JSON escapes it there).
+    pub fn reason_for_log(&self) -> EscapedControls<'_> {
+        EscapedControls(&self.reason)
+    }
+}
+
+/// Text from outside (a source, a target) shown with its control
+/// characters escaped as Rust writes them (`\0`, `\r`, `\u{1b}`), so that
+/// printing it cannot move the cursor, clear the screen, retitle the
+/// terminal or cut a log line in two. Other characters, backslashes
+/// included, are shown as they are.
+#[derive(Debug, Clone, Copy)]
+pub struct EscapedControls<'a>(pub &'a str);
+
+impl std::fmt::Display for EscapedControls<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use std::fmt::Write;
+        for c in self.0.chars() {
+            if c.is_control() {
+                write!(f, "{}", c.escape_debug())?;
+            } else {
+                f.write_char(c)?;
+            }
+        }
+        Ok(())
     }
 }
 
@@ -168,20 +200,6 @@ impl RejectsWriter {
     }
 }
 
-/// Opens `path` with `options`, mode 0600: rejects may hold password hashes.
-/// `mode` only applies when the file is created, so an existing one is tightened too.
-pub fn private_file(options: &mut OpenOptions, path: &Path) -> std::io::Result<File> {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-        let file = options.mode(0o600).open(path)?;
-        file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
-        Ok(file)
-    }
-    #[cfg(not(unix))]
-    options.open(path)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -230,6 +248,27 @@ mod tests {
             RejectsWriter::resume(&dir.path().join("gone"), 5),
             Err(RejectsError::Io { .. })
         ));
+    }
+
+    #[test]
+    fn logged_reasons_have_no_control_characters_left() {
+        for (raw, shown) in [
+            ("plain 'ü' text \\ kept", "plain 'ü' text \\ kept"),
+            ("a\0b", "a\\0b"),
+            ("\x1b[2J\x1b]0;title\x07", "\\u{1b}[2J\\u{1b}]0;title\\u{7}"),
+            ("line\r\nforged", "line\\r\\nforged"),
+            ("tab\there", "tab\\there"),
+            ("c1 \u{9b}31m del \u{7f}", "c1 \\u{9b}31m del \\u{7f}"),
+        ] {
+            let mut rejection = rejection(1);
+            rejection.reason = raw.into();
+            let logged = rejection.reason_for_log().to_string();
+            assert_eq!(logged, shown);
+            assert!(!logged.chars().any(char::is_control), "{logged:?}");
+            // The rejects file keeps the exact text.
+            let line: Value = serde_json::from_str(&rejection.to_line().unwrap()).unwrap();
+            assert_eq!(line["reason"], raw);
+        }
     }
 
     #[test]

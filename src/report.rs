@@ -1,6 +1,7 @@
 //! Run reports: the counts that account for every source row, printed as a
 //! summary and written as JSON.
 
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -27,6 +28,11 @@ pub struct DryRunReport {
     pub elapsed_s: f64,
     /// Rows read per second.
     pub rows_per_s: f64,
+    /// The rejects file, for the summary. Not in `report.json`: the file is
+    /// `rejects.jsonl` beside it, and two runs into different directories
+    /// write the same bytes.
+    #[serde(skip)]
+    pub rejects: Option<PathBuf>,
 }
 
 impl DryRunReport {
@@ -47,6 +53,7 @@ impl DryRunReport {
             batches,
             elapsed_s: round3(elapsed_s),
             rows_per_s: round3(per_second(read, elapsed_s)),
+            rejects: None,
         }
     }
 
@@ -58,7 +65,7 @@ impl DryRunReport {
     /// The summary printed at the end of a dry run.
     pub fn summary(&self) -> String {
         format!(
-            "read {} rows: {} mapped, {} rejected, {} batches in {:.2} s ({:.0} rows/s){}",
+            "read {} rows: {} mapped, {} rejected, {} batches in {:.2} s ({:.0} rows/s){}{}",
             self.read,
             self.mapped,
             self.rejected,
@@ -66,6 +73,7 @@ impl DryRunReport {
             self.elapsed_s,
             self.rows_per_s,
             without_password(self.unverifiable_hash),
+            rejected_rows_in(self.rejected, self.rejects.as_deref()),
         )
     }
 }
@@ -77,6 +85,17 @@ fn without_password(unverifiable_hash: u64) -> String {
         n => format!(
             "; {n} of the users have no usable password (a hash format the target cannot verify) and must reset it"
         ),
+    }
+}
+
+/// The sentence that ends a summary when rows were rejected: where they are,
+/// so that the reader of the summary can fix them.
+fn rejected_rows_in(rejected: u64, rejects: Option<&Path>) -> String {
+    match rejects {
+        Some(path) if rejected > 0 => {
+            format!("; the rejected rows and why are in {}", path.display())
+        }
+        _ => String::new(),
     }
 }
 
@@ -161,6 +180,10 @@ pub struct ImportReport {
     pub resumed: bool,
     /// Whether every row is accounted for.
     pub complete: bool,
+    /// The run's rejects file. Absent from reports written before it
+    /// existed, and from runs that opened none (an import already complete).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rejects: Option<PathBuf>,
 }
 
 impl ImportReport {
@@ -175,7 +198,7 @@ impl ImportReport {
     pub fn summary(&self) -> String {
         let retries: u64 = self.retries.values().sum();
         format!(
-            "{}read {} rows: {} imported, {} skipped, {} rejected; {} batches, {} requests ({} retries) in {:.2} s ({:.0} users/s, p50 {:.0} ms, p99 {:.0} ms){}",
+            "{}read {} rows: {} imported, {} skipped, {} rejected; {} batches, {} requests ({} retries) in {:.2} s ({:.0} users/s, p50 {:.0} ms, p99 {:.0} ms){}{}",
             if self.complete { "" } else { "INCOMPLETE: " },
             self.counts.read,
             self.counts.imported,
@@ -189,6 +212,7 @@ impl ImportReport {
             self.latency_p50_ms,
             self.latency_p99_ms,
             without_password(self.counts.unverifiable_hash),
+            rejected_rows_in(self.counts.rejected, self.rejects.as_deref()),
         )
     }
 }
@@ -269,5 +293,47 @@ mod tests {
              the users have no usable password (a hash format the target cannot verify) and \
              must reset it"
         );
+        r.rejects = Some(PathBuf::from("out/rejects.jsonl"));
+        assert!(
+            r.summary()
+                .ends_with("must reset it; the rejected rows and why are in out/rejects.jsonl"),
+            "{}",
+            r.summary()
+        );
+        r.rejected = 0;
+        assert!(!r.summary().contains("rejects.jsonl"), "{}", r.summary());
+    }
+
+    #[test]
+    fn the_import_summary_names_the_rejects_file_when_rows_were_rejected() {
+        let mut r = ImportReport {
+            rejects: Some(PathBuf::from("users.csv.rejects.jsonl")),
+            complete: true,
+            ..ImportReport::default()
+        };
+        assert!(!r.summary().contains("rejects"), "{}", r.summary());
+        r.counts.rejected = 2;
+        assert!(
+            r.summary()
+                .ends_with("; the rejected rows and why are in users.csv.rejects.jsonl"),
+            "{}",
+            r.summary()
+        );
+    }
+
+    #[test]
+    fn the_rejects_path_joins_the_json_of_an_import_report_without_breaking_old_readers() {
+        let old = ImportReport::default();
+        let json = serde_json::to_value(&old).unwrap();
+        assert!(json.get("rejects").is_none(), "{json}");
+        let back: ImportReport = serde_json::from_value(json).unwrap();
+        assert_eq!(back, old);
+        let new = ImportReport {
+            rejects: Some(PathBuf::from("r.jsonl")),
+            ..ImportReport::default()
+        };
+        let json = serde_json::to_value(&new).unwrap();
+        assert_eq!(json["rejects"], "r.jsonl");
+        assert_eq!(serde_json::from_value::<ImportReport>(json).unwrap(), new);
     }
 }

@@ -3,5 +3,7 @@
 mod common;
 mod dry_run;
 mod import;
+mod output;
 mod passwords;
+mod private_files;
 mod server;

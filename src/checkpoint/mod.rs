@@ -41,6 +41,8 @@
 //! checkpoint, then the directory fsynced, so that a crash at any moment
 //! leaves either the old or the new checkpoint. [`CheckpointWriter`] saves at
 //! most about once a second, plus [`CheckpointWriter::flush`] on exit paths.
+//! The file has mode 0600 ([`crate::private`]): it keeps the source of the
+//! rejected rows of batches in flight, password hashes included.
 //!
 //! File I/O here is blocking (fsync); call it from `spawn_blocking` or a
 //! dedicated task when on the async runtime.
@@ -59,6 +61,8 @@ mod settings;
 pub use self::settings::{legacy_text, RunSettings, Settings};
 pub use crate::report::Counts;
 pub use crate::source::Position;
+
+use crate::private::private_file;
 
 /// The `format` of the header line.
 pub const FORMAT: &str = "ferry-checkpoint";
@@ -666,13 +670,13 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
     sync_dir(dir)
 }
 
-/// Creates (or replaces) `path` with `bytes` and syncs it to disk.
+/// Creates (or replaces) `path` with `bytes` and syncs it to disk. Mode
+/// 0600: the checkpoint keeps the source of rejected rows, hashes included.
 fn write_and_sync(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    let mut file = OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .open(path)?;
+    let mut file = private_file(
+        OpenOptions::new().write(true).create(true).truncate(true),
+        path,
+    )?;
     file.write_all(bytes)?;
     file.sync_all()
 }

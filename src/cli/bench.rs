@@ -70,9 +70,9 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<Outcome> {
         let _ = std::fs::remove_dir_all(&dir);
     }
     let report = result?;
-    println!("{}", report.summary());
+    super::say(&report.summary());
     let json = serde_json::to_vec_pretty(&report)?;
     std::fs::write(&args.json, json).with_context(|| format!("writing {}", args.json.display()))?;
-    println!("report written to {}", args.json.display());
+    super::say(&format!("report written to {}", args.json.display()));
     Ok(report.outcome())
 }

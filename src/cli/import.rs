@@ -15,6 +15,8 @@ use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 use url::Url;
 
+use super::say;
+
 /// Import a user export (CSV or JSON Lines) into an Identity Pools bulk import
 /// API. Each source row becomes a user with its credential, identifiers and
 /// addresses, all with deterministic ids, sent in batches.
@@ -199,7 +201,7 @@ pub async fn run(args: ImportArgs) -> anyhow::Result<Outcome> {
         let body = options.body()?;
         let report =
             tokio::task::spawn_blocking(move || ferry::dry_run::run(&body, &dir)).await??;
-        println!("{}", report.summary());
+        say(&report.summary());
         return Ok(report.outcome());
     }
     let config = options.validate()?;
@@ -208,7 +210,7 @@ pub async fn run(args: ImportArgs) -> anyhow::Result<Outcome> {
     watch_signals(stop.clone());
     let finished = ferry::import::run(&config, target.client(), stop).await;
     if let Some(note) = target.shutdown().await {
-        println!("{note}");
+        say(&note);
     }
     let finished = finished?;
     let report = &finished.report;
@@ -216,9 +218,9 @@ pub async fn run(args: ImportArgs) -> anyhow::Result<Outcome> {
         report.write(path)?;
     }
     if let End::AlreadyComplete = finished.end {
-        println!("nothing to do: the checkpoint says this import is complete (use --restart to run it again)");
+        say("nothing to do: the checkpoint says this import is complete (use --restart to run it again)");
     }
-    println!("{}", report.summary());
+    say(&report.summary());
     match &finished.end {
         End::Interrupted => eprintln!(
             "ferry: interrupted; the checkpoint is saved: run the same command again to resume"

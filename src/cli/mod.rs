@@ -8,6 +8,9 @@ pub mod import;
 pub mod sample;
 pub mod serve;
 
+use std::ffi::OsString;
+use std::io::{IsTerminal, Write};
+
 use clap::{Parser, Subcommand};
 use ferry::outcome::Outcome;
 
@@ -103,7 +106,35 @@ pub fn hint(err: &anyhow::Error) -> Option<&'static str> {
     }
 }
 
-/// Logs go to standard error; `FERRY_LOG` (an env-filter directive) overrides the level.
+/// Prints a line on standard output. A closed standard output (`ferry … |
+/// head`, a parent that read what it needed and went away) must neither
+/// panic, as `println!` does, nor change how the command ended: the line
+/// repeats what the files and the exit code already say, so a failed write
+/// is dropped and the program ends as it would have.
+pub fn say(line: &str) {
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{line}").and_then(|()| out.flush());
+}
+
+/// Whether log lines on standard error get ANSI colours: only on a
+/// terminal (a file or a pipe would keep the codes as noise), and never
+/// when `NO_COLOR` is set (<https://no-color.org>).
+pub fn log_colours() -> bool {
+    colours_wanted(
+        std::io::stderr().is_terminal(),
+        std::env::var_os("NO_COLOR"),
+    )
+}
+
+/// [`log_colours`] with its inputs given: whether standard error is a
+/// terminal, and the value of `NO_COLOR` (set but empty counts as unset,
+/// as no-color.org says).
+fn colours_wanted(terminal: bool, no_color: Option<OsString>) -> bool {
+    terminal && no_color.is_none_or(|value| value.is_empty())
+}
+
+/// Logs go to standard error, coloured on a terminal only ([`log_colours`]);
+/// `FERRY_LOG` (an env-filter directive) overrides the level.
 pub fn init_logging(verbose: u8) {
     let default = match verbose {
         0 => "warn",
@@ -115,5 +146,29 @@ pub fn init_logging(verbose: u8) {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(log_colours())
         .try_init();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn colours_only_on_a_terminal_and_never_under_no_color() {
+        for (terminal, no_color, wanted) in [
+            (true, None, true),
+            (true, Some(""), true),
+            (true, Some("1"), false),
+            (true, Some("0"), false),
+            (false, None, false),
+            (false, Some("1"), false),
+        ] {
+            assert_eq!(
+                colours_wanted(terminal, no_color.map(OsString::from)),
+                wanted,
+                "terminal {terminal}, NO_COLOR {no_color:?}"
+            );
+        }
+    }
 }

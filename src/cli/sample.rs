@@ -52,13 +52,25 @@ pub fn run(args: SampleArgs) -> anyhow::Result<Outcome> {
     };
     let hashes = SampleHash::parse_list(&args.password_formats)
         .map_err(|e| ferry::error::Error::Usage(format!("--password-formats: {e}")))?;
-    let report = sample::write_file_with_passwords(
+    let written = sample::write_file_with_passwords(
         &spec,
         &hashes,
         &args.output,
         args.plaintext_out.as_deref(),
-    )
-    .with_context(|| format!("writing {}", args.output.display()))?;
-    println!("wrote {}: {}", args.output.display(), report.summary());
+    );
+    let report = match written {
+        Ok(report) => report,
+        // A pipe whose reader went away (`head`) wanted no more rows: end
+        // quietly, as a program killed by SIGPIPE would.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(Outcome::Done),
+        Err(e) => {
+            return Err(e).with_context(|| format!("writing {}", args.output.display()));
+        }
+    };
+    super::say(&format!(
+        "wrote {}: {}",
+        args.output.display(),
+        report.summary()
+    ));
     Ok(Outcome::Done)
 }

@@ -20,6 +20,8 @@ use ferry::server::{
 };
 use tokio::net::TcpListener;
 
+use super::say;
+
 /// Flags of `ferry serve`.
 #[derive(Debug, clap::Args)]
 #[command(
@@ -107,7 +109,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<Outcome> {
     // Keeps the lead's subscriber if main installed one.
     let _ = tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_ansi(super::log_colours())
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
@@ -136,14 +138,6 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<Outcome> {
     tracing::info!("Signal received; shutting down.");
     server.shutdown().await;
     Ok(Outcome::Done)
-}
-
-/// Prints a line on stdout. A closed stdout (e.g. a parent that read the
-/// URL and went away) must not take the server down, so errors are ignored.
-fn say(line: &str) {
-    use std::io::Write;
-    let mut out = std::io::stdout().lock();
-    let _ = writeln!(out, "{line}").and_then(|()| out.flush());
 }
 
 /// Tells where the secret is, never what it is.

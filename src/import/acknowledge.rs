@@ -5,6 +5,7 @@
 //! before each save (the checkpoint vouches for its length).
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -58,6 +59,9 @@ pub(super) struct Acknowledger {
     stats: Stats,
     /// Live counts for the progress display.
     counters: Arc<Counters>,
+    /// Where the rejects file is, for the report (the file itself is in
+    /// `files`, which a save may hold).
+    rejects_path: PathBuf,
 }
 
 impl Acknowledger {
@@ -71,6 +75,7 @@ impl Acknowledger {
     ) -> Acknowledger {
         Acknowledger {
             checkpoint,
+            rejects_path: rejects.path().to_path_buf(),
             files: Some(Files { writer, rejects }),
             stats: Stats::default(),
             counters,
@@ -97,7 +102,7 @@ impl Acknowledger {
         let mut rejects = String::new();
         for rejection in &delivered.rejects {
             if rejection.stage == Stage::Target {
-                tracing::warn!(row = rejection.row, reason = %rejection.reason, "Target refused a user.");
+                tracing::warn!(row = rejection.row, reason = %rejection.reason_for_log(), "Target refused a user.");
             }
             let line = rejection
                 .to_line()
@@ -159,9 +164,12 @@ impl Acknowledger {
     }
 
     /// The report of the run so far: the checkpoint's totals, this run's
-    /// statistics, `done_now` rows finished in `elapsed`.
+    /// statistics, `done_now` rows finished in `elapsed`, and the rejects file.
     pub(super) fn report(&self, elapsed: Duration, done_now: u64, resumed: bool) -> ImportReport {
-        report_of(&self.checkpoint, &self.stats, elapsed, done_now, resumed)
+        ImportReport {
+            rejects: Some(self.rejects_path.clone()),
+            ..report_of(&self.checkpoint, &self.stats, elapsed, done_now, resumed)
+        }
     }
 
     fn rejects_error(&self, source: std::io::Error) -> ImportError {
@@ -218,5 +226,6 @@ pub(super) fn report_of(
         latency_p99_ms: stats.latencies.quantile_ms(0.99),
         resumed,
         complete: checkpoint.complete,
+        rejects: None,
     }
 }

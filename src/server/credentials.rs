@@ -15,6 +15,7 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use super::config::{ClientSecret, DEFAULT_CLIENT_ID};
+use crate::private::{self, private_file};
 
 /// Environment variable holding the client id.
 pub const ENV_CLIENT_ID: &str = "FERRY_CLIENT_ID";
@@ -150,36 +151,23 @@ pub fn load_or_create(path: &Path) -> Result<(ClientSecret, SecretSource), Crede
 /// Creates `path` exclusively with mode 0600 (never replacing a file another
 /// process just created) and writes the secret to it, synced.
 fn write_new(path: &Path, secret: &ClientSecret) -> io::Result<()> {
-    let mut options = fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let mut file = options.open(path)?;
+    let mut file = private_file(fs::OpenOptions::new().write(true).create_new(true), path)?;
     file.write_all(secret.expose().as_bytes())?;
     file.write_all(b"\n")?;
     file.sync_all()
 }
 
-#[cfg(unix)]
+/// Warns when users other than the owner may read the secret file: it is
+/// theirs to fix (the file may be shared on purpose), so it is not changed.
 fn warn_if_readable_by_others(path: &Path) {
-    use std::os::unix::fs::PermissionsExt;
-    if let Ok(meta) = fs::metadata(path) {
-        let mode = meta.permissions().mode() & 0o777;
-        if mode & 0o077 != 0 {
-            tracing::warn!(
-                path = %path.display(),
-                mode = format_args!("{mode:o}"),
-                "The client secret file is readable by other users; chmod 600 it."
-            );
-        }
+    if let Some(mode) = private::open_to_others(path) {
+        tracing::warn!(
+            path = %path.display(),
+            mode = format_args!("{mode:o}"),
+            "The client secret file is readable by other users; chmod 600 it."
+        );
     }
 }
-
-#[cfg(not(unix))]
-fn warn_if_readable_by_others(_path: &Path) {}
 
 #[cfg(test)]
 mod tests {

@@ -46,3 +46,23 @@ pub fn sorted(mut body: ImportBody) -> ImportBody {
     body.user_verifiable_addresses.sort_by_key(|r| r.id);
     body
 }
+
+/// Sets the process umask to 022, the usual default, under which a file
+/// created without an explicit mode is readable by everyone. Tests run one
+/// process each (cargo-nextest), so this reaches only the calling test and
+/// the `ferry` children it starts.
+pub fn umask_022() {
+    // SAFETY: umask only swaps the process's file-mode creation mask.
+    unsafe {
+        libc::umask(0o022);
+    }
+}
+
+/// The permission bits of `path`.
+pub fn mode_of(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    match std::fs::metadata(path) {
+        Ok(meta) => meta.permissions().mode() & 0o777,
+        Err(e) => panic!("{}: {e}", path.display()),
+    }
+}

@@ -3,6 +3,7 @@
 //! part of the store returns them, so they live apart from the parts.
 
 use std::io;
+use std::path::PathBuf;
 
 use crate::server::rejection::Rejection;
 
@@ -13,6 +14,15 @@ pub enum StoreError {
     /// SQLite failed.
     #[error("database error: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    /// The database file could not be created before SQLite opened it.
+    #[error("cannot create the database {}", path.display())]
+    Create {
+        /// The database file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: io::Error,
+    },
     /// The database was written by a ferry with another schema.
     #[error("the database is at schema version {found}; this ferry knows version {expected}")]
     SchemaVersion {

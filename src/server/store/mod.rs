@@ -111,7 +111,8 @@ impl std::fmt::Debug for Job {
 }
 
 impl Store {
-    /// Opens (creating if needed) the database at `path`, makes sure every
+    /// Opens (creating if needed, with mode 0600; an existing one open to
+    /// other users is warned about) the database at `path`, makes sure every
     /// tenant of `tenants` exists with pool `pool`, and starts the writer
     /// thread. Blocking: call it from a blocking context.
     pub fn open<'a>(
@@ -554,5 +555,29 @@ mod tests {
             retry_answer.blocking_recv().unwrap().unwrap().written.users,
             10
         );
+    }
+
+    /// SQLite creates the `-wal` and `-shm` files with the database's mode,
+    /// so a database created private keeps the users' hashes private in all
+    /// three, whatever the umask.
+    #[cfg(unix)]
+    #[test]
+    fn a_new_database_and_its_wal_are_private_under_umask_022() {
+        use std::os::unix::fs::PermissionsExt;
+        // SAFETY: umask only swaps the process's file-mode creation mask;
+        // nextest runs this test in a process of its own.
+        unsafe {
+            libc::umask(0o022);
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let writer = writer(&dir);
+        for name in ["group.db", "group.db-wal", "group.db-shm"] {
+            let mode = std::fs::metadata(dir.path().join(name))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(format!("{:o}", mode & 0o777), "600", "{name}");
+        }
+        drop(writer);
     }
 }

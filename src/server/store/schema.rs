@@ -31,6 +31,7 @@ use std::time::Duration;
 use rusqlite::{Connection, OpenFlags};
 
 use super::error::StoreError;
+use crate::private;
 use crate::server::config::Durability;
 
 /// Version of the schema below, kept in `PRAGMA user_version`.
@@ -122,6 +123,7 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 /// missing, checks the schema version, and sets WAL, the durability's
 /// `synchronous`, and foreign keys.
 pub fn open_writer(path: &Path, durability: Durability) -> Result<Connection, StoreError> {
+    guard_file(path)?;
     let conn = Connection::open(path)?;
     conn.busy_timeout(BUSY_TIMEOUT)?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
@@ -139,6 +141,27 @@ pub fn open_writer(path: &Path, durability: Durability) -> Result<Connection, St
     conn.set_prepared_statement_cache_capacity(64);
     migrate(&conn)?;
     Ok(conn)
+}
+
+/// Creates the database file with mode 0600 when it does not exist, before
+/// SQLite does (with the umask's mode): it holds every user's password hash,
+/// and SQLite gives its `-wal` and `-shm` files the database's mode. An
+/// existing database open to other users is the owner's to fix (it may be
+/// shared on purpose), so it is reported, not changed.
+fn guard_file(path: &Path) -> Result<(), StoreError> {
+    let created =
+        private::create_private_if_missing(path).map_err(|source| StoreError::Create {
+            path: path.to_owned(),
+            source,
+        })?;
+    if let Some(mode) = private::open_to_others(path).filter(|_| !created) {
+        tracing::warn!(
+            path = %path.display(),
+            mode = format_args!("{mode:o}"),
+            "The database is readable by other users and holds password hashes; chmod 600 it."
+        );
+    }
+    Ok(())
 }
 
 /// Opens the background checkpointer's connection.

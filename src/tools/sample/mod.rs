@@ -37,6 +37,7 @@ use rand_chacha::ChaCha8Rng;
 use serde_json::{Map, Value};
 
 use crate::mapping::Field;
+use crate::private::private_file;
 use crate::source::Format;
 
 pub use bad::BadKind;
@@ -97,22 +98,22 @@ impl SampleReport {
     }
 }
 
-/// Writes a sample to `path`.
+/// Writes a sample to `path`, created with mode 0600 (it holds password hashes).
 pub fn write_file(spec: &SampleSpec, path: &Path) -> std::io::Result<SampleReport> {
     write_file_with_passwords(spec, &[SampleHash::Sha256], path, None)
 }
 
 /// Writes a sample to `path` with passwords hashed in `hashes` (in turn),
 /// and, with `plaintext_out`, each user's identifier and plaintext password
-/// as JSON Lines (`{"identifier": email, "password": ...}`) to a file
-/// created with mode 0600.
+/// as JSON Lines (`{"identifier": email, "password": ...}`) to a file; both
+/// files are created with mode 0600.
 pub fn write_file_with_passwords(
     spec: &SampleSpec,
     hashes: &[SampleHash],
     path: &Path,
     plaintext_out: Option<&Path>,
 ) -> std::io::Result<SampleReport> {
-    let file = File::create(path)?;
+    let file = create_private(path)?;
     let mut out = BufWriter::with_capacity(1 << 16, file);
     let mut plain = match plaintext_out {
         Some(path) => Some(BufWriter::new(create_private(path)?)),
@@ -131,22 +132,12 @@ pub fn write_file_with_passwords(
     Ok(report)
 }
 
-/// Creates (truncating) a file only its owner may read.
+/// Creates (truncating) a file only its owner may read: a sample holds
+/// password hashes, its plaintexts file the passwords themselves.
 fn create_private(path: &Path) -> std::io::Result<File> {
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let file = options.open(path)?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
-    }
-    Ok(file)
+    private_file(&mut options, path)
 }
 
 /// Writes a sample to `out`.
@@ -234,7 +225,9 @@ impl<'w, W: Write> Sink<'w, W> {
     fn new(format: Format, out: &'w mut W) -> std::io::Result<Sink<'w, W>> {
         if format == Format::CSV {
             let mut writer = csv::WriterBuilder::new().flexible(true).from_writer(out);
-            writer.write_record(Field::ALL.map(Field::name))?;
+            writer
+                .write_record(Field::ALL.map(Field::name))
+                .map_err(csv_io_error)?;
             Ok(Sink::Csv(Box::new(writer)))
         } else if format == Format::JSON_LINES {
             Ok(Sink::Jsonl(out))
@@ -249,7 +242,7 @@ impl<'w, W: Write> Sink<'w, W> {
         match self {
             Sink::Csv(writer) => writer
                 .write_record(fields.iter().map(|(_, v)| *v))
-                .map_err(std::io::Error::other),
+                .map_err(csv_io_error),
             Sink::Jsonl(out) => {
                 let object: Map<String, Value> = fields
                     .iter()
@@ -278,7 +271,7 @@ impl<'w, W: Write> Sink<'w, W> {
         match (self, kind) {
             (Sink::Csv(writer), BadKind::WrongColumnCount) => writer
                 .write_record(fields.iter().take(5).map(|(_, v)| *v))
-                .map_err(std::io::Error::other),
+                .map_err(csv_io_error),
             (Sink::Csv(writer), BadKind::InvalidUtf8) => {
                 let mut record: Vec<Vec<u8>> =
                     fields.iter().map(|(_, v)| v.as_bytes().to_vec()).collect();
@@ -286,7 +279,7 @@ impl<'w, W: Write> Sink<'w, W> {
                 record[6] = b"M\xfcller".to_vec();
                 writer
                     .write_byte_record(&csv::ByteRecord::from(record))
-                    .map_err(std::io::Error::other)
+                    .map_err(csv_io_error)
             }
             (Sink::Jsonl(out), BadKind::InvalidJson) => {
                 writeln!(
@@ -298,6 +291,17 @@ impl<'w, W: Write> Sink<'w, W> {
             (sink, _) => sink.write(&fields),
         }
     }
+}
+
+/// The CSV writer's error as an I/O error of the same kind (`csv` makes
+/// every one `Other`), so that a caller tells a pipe whose reader went away
+/// (`BrokenPipe`) from a full disk.
+fn csv_io_error(err: csv::Error) -> std::io::Error {
+    let kind = match err.kind() {
+        csv::ErrorKind::Io(io) => io.kind(),
+        _ => std::io::ErrorKind::Other,
+    };
+    std::io::Error::new(kind, err)
 }
 
 #[cfg(test)]
