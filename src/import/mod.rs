@@ -304,7 +304,7 @@ async fn drive(
                         continue;
                     }
                     refusals::Admit::Hold => continue,
-                    refusals::Admit::Stop(stopped) => stopped,
+                    refusals::Admit::Stop { batches, reason } => Stopped::Refused { batches, reason },
                     }
                 }
                 Some(Err(stopped)) => stopped,

@@ -12,8 +12,6 @@
 
 use crate::send::bisect::Delivered;
 
-use super::Stopped;
-
 /// Default number of wholly refused batches in a row that stops a run.
 pub const DEFAULT_LIMIT: usize = 3;
 
@@ -25,7 +23,12 @@ pub(super) enum Admit {
     /// Held back: part of a streak still under the limit.
     Hold,
     /// The streak reached the limit: stop the run.
-    Stop(Stopped),
+    Stop {
+        /// Batches in the streak.
+        batches: usize,
+        /// The reason the target gave for every user of them.
+        reason: String,
+    },
 }
 
 /// The current streak of wholly refused batches.
@@ -65,10 +68,10 @@ impl Streak {
         }
         self.held.push(delivered);
         if self.held.len() >= self.limit {
-            return Admit::Stop(Stopped::Refused {
+            return Admit::Stop {
                 batches: self.held.len(),
                 reason,
-            });
+            };
         }
         Admit::Hold
     }
@@ -122,7 +125,7 @@ mod tests {
         assert_eq!(numbers(&streak.admit(delivered(6, Some("b")))), [5]);
         assert!(matches!(streak.admit(delivered(7, Some("b"))), Admit::Hold));
         match streak.admit(delivered(8, Some("b"))) {
-            Admit::Stop(Stopped::Refused { batches, reason }) => {
+            Admit::Stop { batches, reason } => {
                 assert_eq!((batches, reason.as_str()), (3, "b"));
             }
             other => panic!("{other:?}"),
