@@ -294,19 +294,10 @@ async fn drive(
                     }
                     return Ok(if stop.requested() { End::Interrupted } else { End::Complete });
                 }
-                Some(Ok(mut delivered)) => {
-                    acks.count_requests(&std::mem::take(&mut delivered.efforts));
-                    match streak.admit(delivered) {
-                    refusals::Admit::Release(batches) => {
-                        for delivered in batches {
-                            acks.acknowledge(delivered).await?;
-                        }
-                        continue;
-                    }
-                    refusals::Admit::Hold => continue,
-                    refusals::Admit::Stop { batches, reason } => Stopped::Refused { batches, reason },
-                    }
-                }
+                Some(Ok(delivered)) => match admit(acks, &mut streak, delivered).await? {
+                    Some(stopped) => stopped,
+                    None => continue,
+                },
                 Some(Err(stopped)) => stopped,
             },
             _ = stop.token.cancelled(), if grace_until.is_none() => {
@@ -326,6 +317,27 @@ async fn drive(
         stop.trigger();
         tracing::error!(reason = %stopped, "Run stopped; the checkpoint keeps what was acknowledged.");
         return Ok(End::Stopped(stopped));
+    }
+}
+
+/// Takes one delivered batch: counts its requests, and acknowledges it (with
+/// the batches it releases) unless the refusal streak holds it back, or
+/// stops the run.
+async fn admit(
+    acks: &mut Acknowledger,
+    streak: &mut refusals::Streak,
+    mut delivered: Delivered,
+) -> Result<Option<Stopped>, ImportError> {
+    acks.count_requests(&std::mem::take(&mut delivered.efforts));
+    match streak.admit(delivered) {
+        refusals::Admit::Release(batches) => {
+            for delivered in batches {
+                acks.acknowledge(delivered).await?;
+            }
+            Ok(None)
+        }
+        refusals::Admit::Hold => Ok(None),
+        refusals::Admit::Stop { batches, reason } => Ok(Some(Stopped::Refused { batches, reason })),
     }
 }
 
