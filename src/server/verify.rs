@@ -42,11 +42,10 @@ use crate::contract::choices::{decode_bytes, split_embedded_salt, NEVER_EXPIRES}
 use crate::contract::records::{
     CredentialState, DigestFunction, ErrorBody, HashMethod, HashedPassword, UserStatus,
 };
+use crate::contract::rules::check_work_factor;
 
 /// Longest accepted password, in bytes.
 const MAX_PASSWORD: usize = 4096;
-/// Largest argon2 memory the server will spend on one verification (1 GiB).
-const MAX_ARGON2_KB: u32 = 1 << 20;
 
 /// The body of a verification.
 #[derive(Deserialize)]
@@ -202,8 +201,13 @@ fn usable(credential: &StoredPassword, now: OffsetDateTime) -> bool {
 }
 
 /// Whether `password` matches `hash` under the contract's encoding choices.
-/// A hash that cannot be decoded matches nothing.
+/// A hash that cannot be decoded matches nothing, and so does one whose work
+/// factor is above the contract's bounds (stored before they were enforced):
+/// checking it would cost the server seconds to minutes per attempt.
 pub fn password_matches(hash: &HashedPassword, password: &str) -> bool {
+    if check_work_factor(hash).is_err() {
+        return false;
+    }
     let config = &hash.config;
     let password = password.as_bytes();
     match config.method {
@@ -235,9 +239,6 @@ pub fn password_matches(hash: &HashedPassword, password: &str) -> bool {
         HashMethod::Argon2 => config.argon2.as_ref().is_some_and(|c| {
             salted(&hash.value, c.salt.as_deref(), c.salt_length, false).is_some_and(
                 |(salt, expected)| {
-                    if c.memory_in_kb > MAX_ARGON2_KB {
-                        return false;
-                    }
                     let Ok(params) = Params::new(
                         c.memory_in_kb,
                         c.iterations,
@@ -394,6 +395,25 @@ mod tests {
             decide(&none, "secret", now),
             Err(Refusal::InvalidCredentials)
         );
+    }
+
+    #[test]
+    fn hashes_above_the_work_bounds_match_nothing() {
+        // PBKDF2-SHA1 of "secret" with salt "salt" at 2^32−1 iterations would
+        // take minutes; the bound refuses it before a single HMAC.
+        let mut config = HashConfig::only(HashMethod::Pbkdf2);
+        config.pbkdf2 = Some(crate::contract::records::Pbkdf2Config {
+            function: DigestFunction::Sha1,
+            number_of_iterations: u32::MAX,
+            key_length: 20,
+            salt: Some(crate::contract::choices::encode_bytes(b"salt")),
+            salt_length: 4,
+        });
+        let hash = HashedPassword {
+            config,
+            value: crate::contract::choices::encode_bytes(&[0u8; 20]),
+        };
+        assert!(!password_matches(&hash, "secret"));
     }
 
     #[test]
