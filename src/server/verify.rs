@@ -15,7 +15,10 @@
 //!
 //! The five methods are verified exactly as the contract's encoding choices
 //! define them ([`crate::contract::choices`]); digests are compared in
-//! constant time. Attempts are rate-limited per (tenant, pool, identifier)
+//! constant time. An unknown identifier, or a user without a password, is
+//! checked against a dummy bcrypt hash of cost 12, so that its answer takes
+//! about as long as a real user's and the time taken does not tell which
+//! identifiers exist. Attempts are rate-limited per (tenant, pool, identifier)
 //! with a GCRA limiter: a burst of [`BURST`], then one every
 //! [`REPLENISH`]. Neither the password nor the hash is ever logged or
 //! answered.
@@ -40,7 +43,8 @@ use super::state::AppState;
 use super::store::accounts::{Account, AccountLookup, StoredPassword};
 use crate::contract::choices::{decode_bytes, split_embedded_salt, NEVER_EXPIRES};
 use crate::contract::records::{
-    CredentialState, DigestFunction, ErrorBody, HashMethod, HashedPassword, UserStatus,
+    BcryptConfig, CredentialState, DigestFunction, ErrorBody, HashConfig, HashMethod,
+    HashedPassword, UserStatus,
 };
 use crate::contract::rules::check_work_factor;
 
@@ -136,17 +140,19 @@ pub async fn verify(
         })?;
     let account = match lookup {
         AccountLookup::UnknownPool => return Err(ApiError::UnknownPool),
-        AccountLookup::NoUser => return Ok(Refusal::InvalidCredentials.into_response()),
-        AccountLookup::Found(account) => account,
+        AccountLookup::NoUser => None,
+        AccountLookup::Found(account) => Some(account),
     };
     let password = request.password;
     let now = OffsetDateTime::now_utc();
-    let decision = tokio::task::spawn_blocking(move || decide(&account, &password, now))
-        .await
-        .map_err(|err| {
-            tracing::error!(error = %err, "A password verification task failed.");
-            ApiError::Internal
-        })?;
+    let decision = tokio::task::spawn_blocking(move || {
+        decide(account.as_ref(), &password, now, password_matches)
+    })
+    .await
+    .map_err(|err| {
+        tracing::error!(error = %err, "A password verification task failed.");
+        ApiError::Internal
+    })?;
     tracing::debug!(tenant = %tid, pool, ok = decision.is_ok(), "Password verified.");
     Ok(match decision {
         Ok(user_id) => Json(serde_json::json!({ "user_id": user_id })).into_response(),
@@ -154,20 +160,47 @@ pub async fn verify(
     })
 }
 
-/// The answer for `account` and `password` at `now`: the user id or why not.
+/// A bcrypt hash, at cost 12, of a random password nobody kept: what an
+/// unknown identifier, or a user without a password, is checked against.
+/// Answering those at once would tell a caller, by the time taken, which
+/// identifiers are users (a bcrypt-12 check takes a few hundred milliseconds,
+/// a lookup a few). Cost 12 is the most common production cost; a dummy
+/// check's result is never used.
+const DUMMY_BCRYPT: &str = "$2b$12$OS2Z0GZ5YuJq9b611.Cp3eu4YnDoUdrdP2llxdYl0CV7OKcdGOcHW";
+
+/// [`DUMMY_BCRYPT`] as a contract hash.
+fn dummy_hash() -> HashedPassword {
+    HashedPassword {
+        config: HashConfig {
+            bcrypt: Some(BcryptConfig { cost: 12 }),
+            ..HashConfig::only(HashMethod::Bcrypt)
+        },
+        value: DUMMY_BCRYPT.to_owned(),
+    }
+}
+
+/// The answer for `account` (`None`: no user has the identifier) and
+/// `password` at `now`: the user id or why not. `matches` checks a password
+/// against a hash ([`password_matches`]; tests pass one that records its
+/// calls). Every answer goes through at least one check, so that the time
+/// taken does not tell whether the identifier exists.
 pub fn decide(
-    account: &Account,
+    account: Option<&Account>,
     password: &str,
     now: OffsetDateTime,
+    mut matches: impl FnMut(&HashedPassword, &str) -> bool,
 ) -> Result<uuid::Uuid, Refusal> {
     let hashes: Vec<(&StoredPassword, &HashedPassword)> = account
-        .passwords
+        .map(|a| a.passwords.as_slice())
+        .unwrap_or_default()
         .iter()
         .filter_map(|c| c.payload.hashed_password.as_ref().map(|h| (c, h)))
         .collect();
-    if hashes.is_empty() {
+    let Some(account) = account.filter(|_| !hashes.is_empty()) else {
+        // The result is never used: no password can sign this identifier in.
+        let _ = matches(&dummy_hash(), password);
         return Err(Refusal::InvalidCredentials);
-    }
+    };
     let usable: Vec<&HashedPassword> = hashes
         .iter()
         .filter(|(c, _)| usable(c, now))
@@ -179,7 +212,7 @@ pub fn decide(
     // Every usable credential is checked, so the time taken does not say which matched.
     let matched = usable
         .iter()
-        .fold(false, |any, hash| password_matches(hash, password) | any);
+        .fold(false, |any, hash| matches(hash, password) | any);
     if !matched {
         return Err(Refusal::InvalidCredentials);
     }
@@ -359,42 +392,77 @@ mod tests {
     fn answers_follow_the_documented_order() {
         let now = time::macros::datetime!(2026-11-23 12:00:00 UTC);
         let active = account(UserStatus::Active, None);
-        assert_eq!(decide(&active, "secret", now), Ok(uuid::Uuid::from_u128(7)));
         assert_eq!(
-            decide(&active, "Secret", now),
+            decide(Some(&active), "secret", now, password_matches),
+            Ok(uuid::Uuid::from_u128(7))
+        );
+        assert_eq!(
+            decide(Some(&active), "Secret", now, password_matches),
             Err(Refusal::InvalidCredentials)
         );
         let never = account(UserStatus::Active, Some(NEVER_EXPIRES));
         assert!(
-            decide(&never, "secret", now).is_ok(),
+            decide(Some(&never), "secret", now, password_matches).is_ok(),
             "1900-01-01 never expires"
         );
         let future = account(UserStatus::Active, Some(now + time::Duration::days(1)));
-        assert!(decide(&future, "secret", now).is_ok());
+        assert!(decide(Some(&future), "secret", now, password_matches).is_ok());
         let past = account(UserStatus::Active, Some(now - time::Duration::days(1)));
         assert_eq!(
-            decide(&past, "secret", now),
+            decide(Some(&past), "secret", now, password_matches),
             Err(Refusal::CredentialExpired)
         );
         let inactive = account(UserStatus::Inactive, None);
-        assert_eq!(decide(&inactive, "secret", now), Err(Refusal::UserInactive));
         assert_eq!(
-            decide(&inactive, "wrong", now),
+            decide(Some(&inactive), "secret", now, password_matches),
+            Err(Refusal::UserInactive)
+        );
+        assert_eq!(
+            decide(Some(&inactive), "wrong", now, password_matches),
             Err(Refusal::InvalidCredentials),
             "the status is only told to who knows the password"
         );
         let mut reset = account(UserStatus::Active, None);
         reset.passwords[0].state = Some(CredentialState::MustBeReset);
         assert_eq!(
-            decide(&reset, "secret", now),
+            decide(Some(&reset), "secret", now, password_matches),
             Err(Refusal::CredentialExpired)
         );
         let mut none = account(UserStatus::Active, None);
         none.passwords.clear();
         assert_eq!(
-            decide(&none, "secret", now),
+            decide(Some(&none), "secret", now, password_matches),
             Err(Refusal::InvalidCredentials)
         );
+    }
+
+    #[test]
+    fn unknown_identifiers_and_users_without_a_password_check_the_dummy() {
+        let now = time::macros::datetime!(2026-11-23 12:00:00 UTC);
+        let mut without = account(UserStatus::Active, None);
+        without.passwords.clear();
+        for account in [None, Some(&without)] {
+            let mut checked = Vec::new();
+            let answer = decide(account, "secret", now, |hash, _| {
+                checked.push(hash.value.clone());
+                true
+            });
+            assert_eq!(
+                answer,
+                Err(Refusal::InvalidCredentials),
+                "a dummy match signs nobody in"
+            );
+            assert_eq!(checked, [DUMMY_BCRYPT]);
+        }
+    }
+
+    #[test]
+    fn the_dummy_is_a_real_bcrypt_12_check() {
+        let dummy = dummy_hash();
+        assert_eq!(super::super::hashcheck::check(&dummy), Ok(()));
+        assert_eq!(dummy.config.bcrypt.map(|b| b.cost), Some(12));
+        // bcrypt parses it, so the check spends the cost instead of failing fast.
+        assert_eq!(bcrypt::verify("", DUMMY_BCRYPT).ok(), Some(false));
     }
 
     #[test]
