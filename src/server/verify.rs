@@ -5,13 +5,19 @@
 //! `{"identifier": "...", "password": "..."}` and a bearer token of the
 //! tenant (either scope), answers:
 //!
-//! | answer | when |
-//! |---|---|
-//! | `200 {"user_id": "…"}` | the password matches a valid, unexpired credential of an `active` user |
-//! | `401 invalid_credentials` | no such identifier, no password credential, or a wrong password |
-//! | `401 credential_expired` | the user's password credentials are all expired or must be reset (the password is not checked: the user must reset it either way) |
-//! | `401 user_inactive` | the password matches but the user is not `active` |
-//! | `429 throttled` | too many attempts for this identifier |
+//! | answer | when | the platform's v2 `result` |
+//! |---|---|---|
+//! | `200 {"user_id": "…"}` | the password matches a valid, unexpired credential of an `active` user | `password_correct` |
+//! | `401 invalid_credentials` | no such identifier, no password credential, or a wrong password, whatever the user's state | `user_not_found`, `no_password`, `password_incorrect` |
+//! | `401 credential_expired` | the password matches, but only credentials that expired or must be reset, of an `active` user | `password_expired` |
+//! | `401 user_inactive` | the password matches but the user is not `active` | — |
+//! | `429 throttled` | too many attempts for this identifier | — |
+//!
+//! The password is checked first ([`decide`]): the user's state is told
+//! only to who knows the password, so a caller without it learns nothing
+//! about the identifier. A user whose only credential is an unusable
+//! placeholder (`--unsupported-hash expire`) therefore gets
+//! `invalid_credentials`: no password can be shown to be theirs.
 //!
 //! The five methods are verified exactly as the contract's encoding choices
 //! define them ([`crate::contract::choices`]); digests are compared in
@@ -179,47 +185,93 @@ fn dummy_hash() -> HashedPassword {
     }
 }
 
+/// What checking a password found, in the words of the platform's v2 answer
+/// (`VerifyPasswordResponseDataV2.result`). ferry's endpoint answers the
+/// first three alike ([`Refusal::InvalidCredentials`]): telling them apart
+/// would tell a caller which identifiers are users.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Finding {
+    /// No user has the identifier (the dummy hash was checked).
+    UserNotFound,
+    /// The user has no password credential (the dummy hash was checked).
+    NoPassword,
+    /// The password matches none of the user's credentials.
+    PasswordIncorrect,
+    /// The password matches only credentials that expired or must be reset.
+    PasswordExpired,
+    /// The password matches a valid, unexpired credential.
+    PasswordCorrect,
+}
+
 /// The answer for `account` (`None`: no user has the identifier) and
 /// `password` at `now`: the user id or why not. `matches` checks a password
 /// against a hash ([`password_matches`]; tests pass one that records its
-/// calls). Every answer goes through at least one check, so that the time
-/// taken does not tell whether the identifier exists.
+/// calls).
+///
+/// The password is checked before anything else, so a wrong one gets
+/// [`Refusal::InvalidCredentials`] whatever the user's state; the state
+/// (inactive, expired) is told only to who knows the password. An inactive
+/// user is told so even when the password also expired: a reset would not
+/// let them in.
 pub fn decide(
     account: Option<&Account>,
     password: &str,
     now: OffsetDateTime,
-    mut matches: impl FnMut(&HashedPassword, &str) -> bool,
+    matches: impl FnMut(&HashedPassword, &str) -> bool,
 ) -> Result<uuid::Uuid, Refusal> {
+    let finding = check_password(account, password, now, matches);
+    match (finding, account) {
+        (Finding::PasswordCorrect | Finding::PasswordExpired, Some(account)) => {
+            if account.status != UserStatus::Active {
+                Err(Refusal::UserInactive)
+            } else if finding == Finding::PasswordExpired {
+                Err(Refusal::CredentialExpired)
+            } else {
+                Ok(account.user_id)
+            }
+        }
+        _ => Err(Refusal::InvalidCredentials),
+    }
+}
+
+/// Checks `password` against every credential of `account`, usable or not,
+/// so that the time taken says neither which one matched nor whether any is
+/// usable; without a credential to check, against [`DUMMY_BCRYPT`], so that
+/// it does not say whether the identifier exists.
+fn check_password(
+    account: Option<&Account>,
+    password: &str,
+    now: OffsetDateTime,
+    mut matches: impl FnMut(&HashedPassword, &str) -> bool,
+) -> Finding {
     let hashes: Vec<(&StoredPassword, &HashedPassword)> = account
         .map(|a| a.passwords.as_slice())
         .unwrap_or_default()
         .iter()
         .filter_map(|c| c.payload.hashed_password.as_ref().map(|h| (c, h)))
         .collect();
-    let Some(account) = account.filter(|_| !hashes.is_empty()) else {
+    if hashes.is_empty() {
         // The result is never used: no password can sign this identifier in.
         let _ = matches(&dummy_hash(), password);
-        return Err(Refusal::InvalidCredentials);
-    };
-    let usable: Vec<&HashedPassword> = hashes
-        .iter()
-        .filter(|(c, _)| usable(c, now))
-        .map(|(_, h)| *h)
-        .collect();
-    if usable.is_empty() {
-        return Err(Refusal::CredentialExpired);
+        return match account {
+            None => Finding::UserNotFound,
+            Some(_) => Finding::NoPassword,
+        };
     }
-    // Every usable credential is checked, so the time taken does not say which matched.
-    let matched = usable
-        .iter()
-        .fold(false, |any, hash| matches(hash, password) | any);
-    if !matched {
-        return Err(Refusal::InvalidCredentials);
+    let (mut usable_match, mut unusable_match) = (false, false);
+    for (credential, hash) in hashes {
+        let matched = matches(hash, password);
+        if usable(credential, now) {
+            usable_match |= matched;
+        } else {
+            unusable_match |= matched;
+        }
     }
-    if account.status != UserStatus::Active {
-        return Err(Refusal::UserInactive);
+    match (usable_match, unusable_match) {
+        (true, _) => Finding::PasswordCorrect,
+        (false, true) => Finding::PasswordExpired,
+        (false, false) => Finding::PasswordIncorrect,
     }
-    Ok(account.user_id)
 }
 
 /// A credential may be used: valid (or stateless) and not expired.
@@ -353,6 +405,7 @@ fn salted(
 mod tests {
     use super::*;
     use crate::contract::records::{CredentialPayload, HashConfig, ShaConfig};
+    use proptest::strategy::Strategy;
 
     /// `{SSHA}gVK8WC9YyFT1gMsQHTGCgT3sSv5zYWx0` (SHA-1 of "secret" with salt
     /// "salt", made with Python's hashlib) as the contract carries it: the
@@ -434,6 +487,72 @@ mod tests {
             decide(Some(&none), "secret", now, password_matches),
             Err(Refusal::InvalidCredentials)
         );
+    }
+
+    /// The users of the decision table: `None` is an unknown identifier.
+    fn table_user(state: &str, now: OffsetDateTime) -> Option<Account> {
+        let past = Some(now - time::Duration::days(1));
+        match state {
+            "unknown" => None,
+            "active" => Some(account(UserStatus::Active, None)),
+            "inactive" => Some(account(UserStatus::Inactive, None)),
+            "expired" => Some(account(UserStatus::Active, past)),
+            "inactive+expired" => Some(account(UserStatus::Inactive, past)),
+            _ => panic!("no such user state: {state}"),
+        }
+    }
+
+    #[test]
+    fn the_password_is_checked_before_the_users_state_is_told() {
+        use Refusal::{CredentialExpired, InvalidCredentials, UserInactive};
+        let now = time::macros::datetime!(2026-11-23 12:00:00 UTC);
+        let ok = Ok(uuid::Uuid::from_u128(7));
+        let table = [
+            ("unknown", "secret", Err(InvalidCredentials)),
+            ("unknown", "wrong", Err(InvalidCredentials)),
+            ("active", "secret", ok),
+            ("active", "wrong", Err(InvalidCredentials)),
+            ("inactive", "secret", Err(UserInactive)),
+            ("inactive", "wrong", Err(InvalidCredentials)),
+            ("expired", "secret", Err(CredentialExpired)),
+            ("expired", "wrong", Err(InvalidCredentials)),
+            ("inactive+expired", "secret", Err(UserInactive)),
+            ("inactive+expired", "wrong", Err(InvalidCredentials)),
+        ];
+        for (state, password, expected) in table {
+            let user = table_user(state, now);
+            let mut checks = 0;
+            let answer = decide(user.as_ref(), password, now, |hash, password| {
+                checks += 1;
+                password_matches(hash, password)
+            });
+            assert_eq!(answer, expected, "{state} user, password {password:?}");
+            assert_eq!(checks, 1, "{state} user, password {password:?}: one check");
+        }
+    }
+
+    proptest::proptest! {
+        /// Whatever the user's status, credential state and expiry, a wrong
+        /// password gets the answer an unknown identifier gets.
+        #[test]
+        fn a_wrong_password_tells_nothing_about_the_user(
+            status in proptest::sample::select(vec![
+                UserStatus::Active, UserStatus::Inactive, UserStatus::Deleted, UserStatus::New,
+            ]),
+            state in proptest::option::of(proptest::sample::select(vec![
+                CredentialState::Valid, CredentialState::MustBeReset, CredentialState::MustBeChanged,
+            ])),
+            expires_in_days in proptest::option::of(-1000i64..1000),
+            wrong in "[a-zA-Z0-9]{0,12}".prop_filter("not the password", |p| p != "secret"),
+        ) {
+            let now = time::macros::datetime!(2026-11-23 12:00:00 UTC);
+            let mut user = account(status, expires_in_days.map(|d| now + time::Duration::days(d)));
+            user.passwords[0].state = state;
+            // What an unknown identifier gets (the table above): computed
+            // once there, as each dummy check costs a bcrypt-12.
+            let unknown = Err(Refusal::InvalidCredentials);
+            proptest::prop_assert_eq!(decide(Some(&user), &wrong, now, password_matches), unknown);
+        }
     }
 
     #[test]
