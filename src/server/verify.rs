@@ -11,7 +11,7 @@
 //! | `401 invalid_credentials` | no such identifier, no password credential, or a wrong password, whatever the user's state | `user_not_found`, `no_password`, `password_incorrect` |
 //! | `401 credential_expired` | the password matches, but only credentials that expired or must be reset, of an `active` user | `password_expired` |
 //! | `401 user_inactive` | the password matches but the user is not `active` | — |
-//! | `429 throttled` | too many attempts for this identifier | — |
+//! | `429 throttled` | too many attempts for this identifier, or from this client | — |
 //!
 //! The password is checked first ([`decide`]): the user's state is told
 //! only to who knows the password, so a caller without it learns nothing
@@ -24,10 +24,15 @@
 //! constant time. An unknown identifier, or a user without a password, is
 //! checked against a dummy bcrypt hash of cost 12, so that its answer takes
 //! about as long as a real user's and the time taken does not tell which
-//! identifiers exist. Attempts are rate-limited per (tenant, pool, identifier)
-//! with a GCRA limiter: a burst of [`BURST`], then one every
-//! [`REPLENISH`]. Neither the password nor the hash is ever logged or
-//! answered.
+//! identifiers exist.
+//!
+//! Attempts are rate-limited per (tenant, pool, identifier) with a GCRA
+//! limiter: a burst of [`BURST`], then one every [`REPLENISH`]; and per
+//! (tenant, client the token was issued to): a burst of [`CLIENT_BURST`],
+//! then one every [`CLIENT_REPLENISH`], so that one caller can neither spray
+//! a password over every identifier nor keep the server's cores busy with
+//! checks (the limiter is `src/server/attempts.rs`). Neither the password
+//! nor the hash is ever logged or answered.
 
 use std::time::Instant;
 
@@ -42,7 +47,7 @@ use sha2::Digest;
 use subtle::ConstantTimeEq;
 use time::OffsetDateTime;
 
-pub use super::attempts::{BURST, REPLENISH};
+pub use super::attempts::{BURST, CLIENT_BURST, CLIENT_REPLENISH, REPLENISH};
 use super::auth::Need;
 use super::error::ApiError;
 use super::state::AppState;
@@ -112,7 +117,7 @@ pub async fn verify(
     headers: HeaderMap,
     body: Result<Json<VerifyRequest>, JsonRejection>,
 ) -> Result<Response, ApiError> {
-    state
+    let caller = state
         .tokens()
         .authorize(&headers, &tid, Need::Read, Instant::now())?;
     if !state.store().has_tenant(&tid) {
@@ -126,14 +131,15 @@ pub async fn verify(
         return Ok(Refusal::InvalidCredentials.into_response());
     }
     let identifier_lc = request.identifier.trim().to_lowercase();
-    if !state
-        .verify_limiter()
-        .attempt(format!("{tid}\0{pool}\0{identifier_lc}"))
-    {
-        tracing::warn!(tenant = %tid, pool, "Too many password attempts for one identifier.");
+    let attempt = state.verify_limiter().attempt(
+        format!("{tid}\0{}", caller.client_id),
+        format!("{tid}\0{pool}\0{identifier_lc}"),
+    );
+    if let Err(throttle) = attempt {
+        tracing::warn!(tenant = %tid, pool, client_id = %caller.client_id, limit = ?throttle, "Too many password attempts.");
         return Err(ApiError::Throttled {
-            reason: "too many sign-in attempts for this identifier; wait and try again",
-            retry_after: REPLENISH,
+            reason: throttle.reason(),
+            retry_after: throttle.retry_after(),
         });
     }
     let lookup = state
