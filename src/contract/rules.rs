@@ -240,7 +240,7 @@ pub fn is_printable_ascii_token(value: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::contract::records::{Argon2Config, HashConfig, Pbkdf2Config};
+    use crate::contract::records::{HashConfig, Pbkdf2Config};
     use crate::contract::DigestFunction;
     use proptest::prelude::*;
 
@@ -266,20 +266,10 @@ mod tests {
         }
     }
 
-    fn argon2(memory_in_kb: u32, iterations: u32, parallelism: u32) -> HashedPassword {
-        let mut config = HashConfig::only(HashMethod::Argon2);
-        config.argon2 = Some(Argon2Config {
-            iterations,
-            memory_in_kb,
-            parallelism,
-            key_length: 32,
-            salt: None,
-            salt_length: 16,
-        });
-        HashedPassword {
-            config,
-            value: String::new(),
-        }
+    fn argon2_field(memory_kb: u32, iterations: u32, parallelism: u32) -> Option<&'static str> {
+        check_argon2(memory_kb, iterations, parallelism)
+            .err()
+            .map(|e| e.field)
     }
 
     fn field_of(hash: &HashedPassword) -> Option<&'static str> {
@@ -305,24 +295,24 @@ mod tests {
             field_of(&pbkdf2(u32::MAX)),
             Some("config.pbkdf2.number_of_iterations")
         );
-        assert_eq!(field_of(&argon2(MAX_ARGON2_MEMORY_KB, 4, 1)), None);
+        assert_eq!(argon2_field(MAX_ARGON2_MEMORY_KB, 4, 1), None);
         assert_eq!(
-            field_of(&argon2(MAX_ARGON2_MEMORY_KB + 1, 1, 1)),
+            argon2_field(MAX_ARGON2_MEMORY_KB + 1, 1, 1),
             Some("config.argon2.memory_in_kb")
         );
         assert_eq!(
-            field_of(&argon2(MAX_ARGON2_MEMORY_KB, 5, 1)),
+            argon2_field(MAX_ARGON2_MEMORY_KB, 5, 1),
             Some("config.argon2.iterations"),
             "five passes over 1 GiB is above the work bound"
         );
-        assert_eq!(field_of(&argon2(64, MAX_ARGON2_ITERATIONS, 1)), None);
+        assert_eq!(argon2_field(64, MAX_ARGON2_ITERATIONS, 1), None);
         assert_eq!(
-            field_of(&argon2(64, MAX_ARGON2_ITERATIONS + 1, 1)),
+            argon2_field(64, MAX_ARGON2_ITERATIONS + 1, 1),
             Some("config.argon2.iterations")
         );
-        assert_eq!(field_of(&argon2(1024, 1, MAX_ARGON2_PARALLELISM)), None);
+        assert_eq!(argon2_field(1024, 1, MAX_ARGON2_PARALLELISM), None);
         assert_eq!(
-            field_of(&argon2(1024, 1, MAX_ARGON2_PARALLELISM + 1)),
+            argon2_field(1024, 1, MAX_ARGON2_PARALLELISM + 1),
             Some("config.argon2.parallelism")
         );
     }
