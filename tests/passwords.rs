@@ -283,11 +283,13 @@ fn unsupported_formats_follow_the_unsupported_hash_flag() {
             }
             "expire" => {
                 assert_eq!(r["imported"].as_u64(), Some(n), "{r}");
+                // Their placeholder matches no password, and the state is
+                // told only after a correct one: nothing says they exist.
                 for (email, v) in rows.iter().map(|(_, e, v)| (e, v)) {
                     let (status, answer) = signer.verify(email, &v.password);
                     assert_eq!(
                         (status, answer.as_str()),
-                        (401, "credential_expired"),
+                        (401, "invalid_credentials"),
                         "{}",
                         v.format
                     );
@@ -420,10 +422,16 @@ fn sample_users_of_every_format_sign_in_and_expire_on_request() {
     let signer = Signer::new(&target);
     for (identifier, password) in &users {
         let (status, answer) = signer.verify(identifier, password);
+        let expected = match statuses[&identifier.to_lowercase()] {
+            UserStatus::Active => "credential_expired",
+            _ => "user_inactive",
+        };
+        assert_eq!((status, answer.as_str()), (401, expected), "{identifier}");
+        let (status, answer) = signer.verify(identifier, "not-the-password");
         assert_eq!(
             (status, answer.as_str()),
-            (401, "credential_expired"),
-            "{identifier}"
+            (401, "invalid_credentials"),
+            "{identifier}: an expired password is told only to who knows it"
         );
     }
 

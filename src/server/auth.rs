@@ -75,8 +75,18 @@ pub enum Need {
 #[derive(Debug, Clone)]
 struct Grant {
     tenant: String,
+    /// The client the token was issued to: whom its requests are counted
+    /// against (password verification limits attempts per client).
+    client_id: String,
     scopes: Scopes,
     expires: Instant,
+}
+
+/// Who a request with a valid token comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caller {
+    /// The client the token was issued to.
+    pub client_id: String,
 }
 
 /// The issued tokens.
@@ -100,13 +110,21 @@ impl TokenStore {
         }
     }
 
-    /// Issues a token for `tenant` with `scopes`; returns it and its lifetime.
-    pub fn issue(&self, tenant: &str, scopes: Scopes, now: Instant) -> (String, Duration) {
+    /// Issues a token for `tenant` to `client_id` with `scopes`; returns it
+    /// and its lifetime.
+    pub fn issue(
+        &self,
+        tenant: &str,
+        client_id: &str,
+        scopes: Scopes,
+        now: Instant,
+    ) -> (String, Duration) {
         let mut bytes = [0u8; 32];
         rand::rng().fill_bytes(&mut bytes);
         let token = hex::encode(bytes);
         let grant = Grant {
             tenant: tenant.to_owned(),
+            client_id: client_id.to_owned(),
             scopes,
             expires: now + self.ttl,
         };
@@ -118,14 +136,15 @@ impl TokenStore {
         (token, self.ttl)
     }
 
-    /// Checks the bearer token of `headers` for `tenant` and `need`.
+    /// Checks the bearer token of `headers` for `tenant` and `need`; returns
+    /// who the token was issued to.
     pub fn authorize(
         &self,
         headers: &HeaderMap,
         tenant: &str,
         need: Need,
         now: Instant,
-    ) -> Result<(), ApiError> {
+    ) -> Result<Caller, ApiError> {
         let token = bearer(headers).ok_or(ApiError::InvalidToken("is missing"))?;
         let grant = self
             .lock()
@@ -149,7 +168,9 @@ impl TokenStore {
             };
             return Err(ApiError::InsufficientScope(scope));
         }
-        Ok(())
+        Ok(Caller {
+            client_id: grant.client_id,
+        })
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<[u8; 32], Grant>> {
@@ -223,10 +244,15 @@ mod tests {
             manage: false,
             read: true,
         };
-        let (token, ttl) = store.issue("a", read_only, now);
+        let (token, ttl) = store.issue("a", "ferry", read_only, now);
         assert_eq!(ttl, Duration::from_secs(60));
         let headers = headers_with(&format!("Bearer {token}"));
-        assert!(store.authorize(&headers, "a", Need::Read, now).is_ok());
+        assert_eq!(
+            store.authorize(&headers, "a", Need::Read, now).ok(),
+            Some(Caller {
+                client_id: "ferry".into()
+            })
+        );
         assert!(matches!(
             store.authorize(&headers, "a", Need::Manage, now),
             Err(ApiError::InsufficientScope(SCOPE_MANAGE))

@@ -4,11 +4,18 @@
 //! the length its method or `key_length` says. A stored hash that fails these
 //! checks could never verify a password, so it is refused at import.
 //!
+//! A hash whose work factor is above the contract's bounds
+//! ([`crate::contract::rules::check_work_factor`]) is refused too: every
+//! sign-in attempt against it would spend that work, so one such row lets a
+//! caller burn minutes of CPU per request. ferry's mapper applies the same
+//! bounds, so the importer rejects such a row before sending it.
+//!
 //! Problems are reported with the field path (relative to the hash) and a
 //! reason that never contains the value or the salt.
 
 use crate::contract::choices::{decode_bytes, split_embedded_salt};
 use crate::contract::records::{DigestFunction, HashConfig, HashMethod, HashedPassword};
+use crate::contract::rules::check_work_factor;
 
 /// A problem in a hash: the field path relative to the hash, and why.
 pub type HashProblem = (&'static str, String);
@@ -25,7 +32,8 @@ pub fn check(hash: &HashedPassword) -> Result<(), HashProblem> {
         HashMethod::Argon2 => check_argon2(config, &hash.value),
         HashMethod::Sha => check_sha(config, &hash.value),
         HashMethod::Md5 => check_md5(config, &hash.value),
-    }
+    }?;
+    check_work_factor(hash).map_err(|too_high| (too_high.field, too_high.to_string()))
 }
 
 /// `$2a$`, `$2b$` or `$2y$`, a two-digit cost from 04 to 31, `$`, and 53
@@ -391,6 +399,80 @@ mod tests {
         assert_eq!(
             check(&hash(a, encode_bytes(&[9u8; 36]))).unwrap_err().0,
             "config.argon2.salt"
+        );
+    }
+
+    /// A bcrypt string of `cost` (the salt and digest of [`BCRYPT`]).
+    fn bcrypt_of_cost(cost: u32) -> HashedPassword {
+        hash(
+            HashConfig::only(HashMethod::Bcrypt),
+            format!("$2b${cost:02}${}", &BCRYPT[7..]),
+        )
+    }
+
+    fn pbkdf2_of(iterations: u32) -> HashedPassword {
+        let mut c = HashConfig::only(HashMethod::Pbkdf2);
+        c.pbkdf2 = Some(Pbkdf2Config {
+            function: DigestFunction::Sha256,
+            number_of_iterations: iterations,
+            key_length: 32,
+            salt: Some(encode_bytes(b"0123456789abcdef")),
+            salt_length: 16,
+        });
+        hash(c, encode_bytes(&[3u8; 32]))
+    }
+
+    fn argon2_of(memory_in_kb: u32, iterations: u32, parallelism: u32) -> HashedPassword {
+        let mut a = HashConfig::only(HashMethod::Argon2);
+        a.argon2 = Some(Argon2Config {
+            iterations,
+            memory_in_kb,
+            parallelism,
+            key_length: 32,
+            salt: None,
+            salt_length: 16,
+        });
+        hash(a, encode_bytes(&[9u8; 48]))
+    }
+
+    #[test]
+    fn work_factors_above_the_contract_bounds_are_refused_with_the_bound() {
+        use crate::contract::rules::{
+            MAX_ARGON2_ITERATIONS, MAX_ARGON2_MEMORY_KB, MAX_ARGON2_PARALLELISM, MAX_BCRYPT_COST,
+            MAX_PBKDF2_ITERATIONS,
+        };
+        assert_eq!(check(&bcrypt_of_cost(MAX_BCRYPT_COST)), Ok(()));
+        let (field, reason) = check(&bcrypt_of_cost(MAX_BCRYPT_COST + 1)).unwrap_err();
+        assert_eq!(field, "value");
+        assert!(
+            reason.contains("bcrypt cost 16") && reason.contains("bound of 15"),
+            "{reason}"
+        );
+
+        assert_eq!(check(&pbkdf2_of(MAX_PBKDF2_ITERATIONS)), Ok(()));
+        for too_many in [MAX_PBKDF2_ITERATIONS + 1, u32::MAX] {
+            let (field, reason) = check(&pbkdf2_of(too_many)).unwrap_err();
+            assert_eq!(field, "config.pbkdf2.number_of_iterations");
+            assert!(reason.contains("bound of 10000000"), "{reason}");
+        }
+
+        assert_eq!(check(&argon2_of(MAX_ARGON2_MEMORY_KB, 4, 4)), Ok(()));
+        let (field, reason) = check(&argon2_of(MAX_ARGON2_MEMORY_KB + 1, 1, 4)).unwrap_err();
+        assert_eq!(field, "config.argon2.memory_in_kb");
+        assert!(reason.contains("bound of 1048576"), "{reason}");
+        assert_eq!(check(&argon2_of(64, MAX_ARGON2_ITERATIONS, 1)), Ok(()));
+        assert_eq!(
+            check(&argon2_of(64, MAX_ARGON2_ITERATIONS + 1, 1))
+                .unwrap_err()
+                .0,
+            "config.argon2.iterations"
+        );
+        assert_eq!(check(&argon2_of(1024, 1, MAX_ARGON2_PARALLELISM)), Ok(()));
+        assert_eq!(
+            check(&argon2_of(1024, 1, MAX_ARGON2_PARALLELISM + 1))
+                .unwrap_err()
+                .0,
+            "config.argon2.parallelism"
         );
     }
 

@@ -38,7 +38,14 @@
 //!   [`PASSWORD_VERIFY`](crate::contract::api::PASSWORD_VERIFY) with
 //!   `{"identifier", "password"}` signs a user in (200 with the user id,
 //!   401 `invalid_credentials`, `credential_expired` or `user_inactive`),
-//!   rate-limited per identifier; see [`verify`].
+//!   rate-limited per identifier and per client (the token's client: 1000
+//!   attempts at once over all identifiers, then ten a second); see
+//!   [`verify`]. The password is checked
+//!   first: a wrong one is `invalid_credentials` whatever the user's state,
+//!   and `credential_expired` (the platform's v2 `password_expired`) or
+//!   `user_inactive` is told only after a correct one. An unknown identifier
+//!   or a user without a password is checked against a dummy bcrypt-12 hash,
+//!   so the time taken does not tell which identifiers exist.
 //! - **`update` replaces a user's sub-records**: a re-imported user's stored
 //!   credentials, identifiers and addresses are replaced by the request's.
 //! - **Records never move**: an id stored for another tenant, or a

@@ -147,7 +147,7 @@ async fn token(
     if !state.store().has_tenant(&tid) {
         return Err(ApiError::UnknownTenant);
     }
-    let (access_token, ttl) = state.tokens().issue(&tid, scopes, Instant::now());
+    let (access_token, ttl) = state.tokens().issue(&tid, &id, scopes, Instant::now());
     let answer = TokenResponse {
         access_token,
         token_type: "bearer".to_owned(),

@@ -486,6 +486,29 @@ mod tests {
     }
 
     #[test]
+    fn costly_hashes_are_refused_with_the_bound() {
+        let credential = |iterations: u32| {
+            json!({"user_credentials": [{
+                "id": I1, "tenant_id": "t", "user_pool_id": "default", "user_id": U1,
+                "type": "password",
+                "payload": {"hashed_password": {
+                    "config": {"method": "pbkdf2", "pbkdf2": {
+                        "function": "SHA-256", "number_of_iterations": iterations,
+                        "key_length": 4, "salt": "c2FsdA==", "salt_length": 4}},
+                    "value": "aGFzaA=="}},
+                "created_at": "2024-01-01T00:00:00Z", "updated_at": "2024-01-01T00:00:00Z"}]})
+        };
+        assert!(check(credential(10_000_000)).is_ok());
+        let r = check(credential(u32::MAX)).unwrap_err();
+        assert_eq!(r.kind, RejectionKind::Invalid);
+        assert_eq!(
+            r.field.as_deref(),
+            Some("payload.hashed_password.config.pbkdf2.number_of_iterations")
+        );
+        assert!(r.reason.contains("bound of 10000000"), "{r}");
+    }
+
+    #[test]
     fn wrong_tenant_is_403_kind() {
         let mut other = user(U1);
         other["tenant_id"] = json!("someone-else");

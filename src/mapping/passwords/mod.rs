@@ -18,6 +18,9 @@
 //! digests over salt ‖ password, argon2i/argon2d) is [`Carried::Unsupported`]
 //! with a reason; [`UnsupportedPolicy`] decides what becomes of such a user.
 //! A malformed hash is an `Err`: the row is rejected whatever the policy.
+//! So is a hash whose work factor is above the contract's bounds
+//! ([`crate::contract::rules::check_work_factor`]): the target would spend it
+//! on every sign-in attempt, and `ferry serve` refuses it with the same bound.
 //!
 //! Reasons never echo the hash, the salt or a plaintext password.
 
@@ -29,6 +32,7 @@ pub mod plaintext;
 use time::OffsetDateTime;
 
 use crate::contract::choices::encode_bytes;
+use crate::contract::rules::check_work_factor;
 use crate::contract::{DigestFunction, HashConfig, HashMethod, HashedPassword, ShaConfig};
 pub use options::{Argon2Params, PasswordOptions, PasswordPolicy, SaltEncoding, UnsupportedPolicy};
 
@@ -157,8 +161,23 @@ pub fn credential(
 }
 
 /// Converts a source hash. `Err` when it is malformed for the format it
-/// claims to be (the row is rejected).
+/// claims to be, or when its work factor is above the contract's bounds
+/// (the row is rejected).
 pub fn convert(
+    hash: &str,
+    salt: Option<&str>,
+    algorithm: Option<&str>,
+    salt_encoding: SaltEncoding,
+) -> Result<Carried, String> {
+    let carried = recognise(hash, salt, algorithm, salt_encoding)?;
+    if let Carried::Hash(hashed) = &carried {
+        check_work_factor(hashed).map_err(|too_high| format!("password_hash: {too_high}"))?;
+    }
+    Ok(carried)
+}
+
+/// What a source hash is, before its work factor is checked.
+fn recognise(
     hash: &str,
     salt: Option<&str>,
     algorithm: Option<&str>,

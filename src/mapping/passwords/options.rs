@@ -83,11 +83,14 @@ impl Default for Argon2Params {
 }
 
 impl Argon2Params {
-    /// Checks the parameters the way argon2 does, with a sentence for people.
+    /// Checks the parameters the way argon2 does, and against the
+    /// contract's work-factor bounds (the target would refuse the hashes
+    /// otherwise), with a sentence for people.
     pub fn check(&self) -> Result<(), String> {
         argon2::Params::new(self.memory_kb, self.iterations, self.parallelism, Some(32))
-            .map(|_| ())
-            .map_err(|e| format!("[passwords.argon2] parameters are invalid: {e}"))
+            .map_err(|e| format!("[passwords.argon2] parameters are invalid: {e}"))?;
+        crate::contract::rules::check_argon2(self.memory_kb, self.iterations, self.parallelism)
+            .map_err(|too_high| format!("[passwords.argon2] parameters are invalid: {too_high}"))
     }
 }
 
