@@ -80,6 +80,21 @@ impl Target {
         sorted(self.runtime.block_on(client.export()).unwrap())
     }
 
+    /// A target that answers every import after `min_ms..=max_ms` milliseconds.
+    pub fn slow(dir: &Path, min_ms: u64, max_ms: u64) -> Target {
+        let latency = ferry::server::LatencyRange {
+            min: Duration::from_millis(min_ms),
+            max: Duration::from_millis(max_ms),
+        };
+        Target::start(
+            dir,
+            FaultConfig {
+                latency: Some(latency),
+                ..FaultConfig::default()
+            },
+        )
+    }
+
     /// The same database, a fresh server (faults off).
     pub fn restart_clean(mut self) -> Target {
         let db = self.db.clone();
@@ -559,21 +574,11 @@ fn kill_nine_at_any_moment_loses_and_duplicates_nobody() {
     let expected = expected_dump(dir, "users.csv", &[]);
     // A slow target (about 2 s for the run), so that kills land before the
     // first acknowledgement, mid-run, and near the end.
-    let latency = ferry::server::LatencyRange {
-        min: Duration::from_millis(100),
-        max: Duration::from_millis(200),
-    };
     for (i, after) in [0u64, 250, 700, 1300, 1900].into_iter().enumerate() {
         let run = dir.join(format!("run{i}"));
         std::fs::create_dir(&run).unwrap();
         std::fs::copy(dir.join("users.csv"), run.join("users.csv")).unwrap();
-        let target = Target::start(
-            &run,
-            FaultConfig {
-                latency: Some(latency),
-                ..FaultConfig::default()
-            },
-        );
+        let target = Target::slow(&run, 100, 200);
         let r = kill_and_resume(&run, &target, Duration::from_millis(after));
         assert_adds_up(&r);
         assert_eq!(
@@ -599,17 +604,7 @@ fn sigint_stops_with_130_and_the_run_resumes_to_the_same_end() {
     write_sample(dir, "users.csv", 10_000, 0);
     let expected = expected_dump(dir, "users.csv", &[]);
     // About 13 rounds of 8 requests at 200 ms: the signal lands mid-run.
-    let latency = ferry::server::LatencyRange {
-        min: Duration::from_millis(200),
-        max: Duration::from_millis(200),
-    };
-    let target = Target::start(
-        dir,
-        FaultConfig {
-            latency: Some(latency),
-            ..FaultConfig::default()
-        },
-    );
+    let target = Target::slow(dir, 200, 200);
     let child = spawn_import(dir, &target, "users.csv", &["--report", "report.json"]);
     // Wait for the first checkpoint save (some batches acknowledged), then interrupt.
     let checkpoint = dir.join("users.csv.ferry-checkpoint");
@@ -824,17 +819,7 @@ fn a_second_run_on_the_same_checkpoint_is_refused_at_once_naming_the_first() {
     let dir = work.path();
     write_sample(dir, "users.csv", 2_000, 0);
     // About 4 s of 200 ms requests one at a time: the first run is still going.
-    let latency = ferry::server::LatencyRange {
-        min: Duration::from_millis(200),
-        max: Duration::from_millis(200),
-    };
-    let target = Target::start(
-        dir,
-        FaultConfig {
-            latency: Some(latency),
-            ..FaultConfig::default()
-        },
-    );
+    let target = Target::slow(dir, 200, 200);
     let mut first = spawn_import(dir, &target, "users.csv", &["--concurrency", "1"]);
     let lock = dir.join("users.csv.ferry-checkpoint.lock");
     let pid = first.id().to_string();
