@@ -179,6 +179,14 @@ impl RejectsWriter {
         &self.path
     }
 
+    /// A failure to write this file, naming it.
+    pub fn io_error(&self, source: std::io::Error) -> RejectsError {
+        RejectsError::Io {
+            path: self.path.clone(),
+            source,
+        }
+    }
+
     /// Appends lines already serialised ([`Rejection::to_line`]).
     pub fn append(&mut self, lines: &str) -> std::io::Result<()> {
         self.out.write_all(lines.as_bytes())?;

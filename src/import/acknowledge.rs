@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use super::error::ImportError;
 use crate::checkpoint::{AckTracker, BatchAck, Checkpoint, CheckpointWriter};
 use crate::progress::Counters;
-use crate::reject::{RejectsError, RejectsWriter, Stage};
+use crate::reject::{RejectsWriter, Stage};
 use crate::report::{per_second, ImportReport, Latencies};
 use crate::send::bisect::Delivered;
 use crate::send::deliver::Effort;
@@ -98,6 +98,7 @@ impl Acknowledger {
 
     /// Records one delivered batch; writes the rejects it releases; saves when due.
     pub(super) async fn acknowledge(&mut self, delivered: Delivered) -> Result<(), ImportError> {
+        let files = self.files.as_mut().ok_or_else(files_lost)?;
         self.counters.add_counts(&delivered.counts);
         let mut rejects = String::new();
         for rejection in &delivered.rejects {
@@ -106,7 +107,7 @@ impl Acknowledger {
             }
             let line = rejection
                 .to_line()
-                .map_err(|e| self.rejects_error(e.into()))?;
+                .map_err(|e| files.rejects.io_error(e.into()))?;
             rejects.push_str(&line);
         }
         let ack = BatchAck {
@@ -116,15 +117,9 @@ impl Acknowledger {
             rejects,
         };
         let released = self.checkpoint.progress.acknowledge(ack)?;
-        let files = self.files.as_mut().ok_or_else(files_lost)?;
         for ack in released.iter().filter(|a| !a.rejects.is_empty()) {
-            files
-                .rejects
-                .append(&ack.rejects)
-                .map_err(|source| RejectsError::Io {
-                    path: files.rejects.path().to_path_buf(),
-                    source,
-                })?;
+            let appended = files.rejects.append(&ack.rejects);
+            appended.map_err(|e| files.rejects.io_error(e))?;
         }
         self.save_if_due().await
     }
@@ -171,15 +166,6 @@ impl Acknowledger {
             ..report_of(&self.checkpoint, &self.stats, elapsed, done_now, resumed)
         }
     }
-
-    fn rejects_error(&self, source: std::io::Error) -> ImportError {
-        let path = self
-            .files
-            .as_ref()
-            .map(|f| f.rejects.path().to_path_buf())
-            .unwrap_or_default();
-        RejectsError::Io { path, source }.into()
-    }
 }
 
 /// The error of a run whose files went with a save that did not come back.
@@ -189,10 +175,8 @@ fn files_lost() -> ImportError {
 
 /// Syncs the rejects file, then saves the checkpoint that counts its length.
 fn save(files: &mut Files, checkpoint: &Checkpoint) -> Result<(), ImportError> {
-    files.rejects.sync().map_err(|source| RejectsError::Io {
-        path: files.rejects.path().to_path_buf(),
-        source,
-    })?;
+    let synced = files.rejects.sync();
+    synced.map_err(|e| files.rejects.io_error(e))?;
     if let Some(writer) = &mut files.writer {
         writer.flush(checkpoint, Instant::now())?;
     }
