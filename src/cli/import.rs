@@ -159,8 +159,9 @@ fn parse_url(text: &str) -> Result<Url, String> {
 impl ImportArgs {
     /// The flags as the library's options.
     fn options(&self) -> ImportOptions {
-        let defaults = ImportOptions::new(Input::from_arg(&self.source));
+        // Every field named: a new option cannot be forgotten here.
         ImportOptions {
+            source: Input::from_arg(&self.source),
             format: self.format,
             mapping: self.mapping.clone(),
             tenant: self.tenant.clone(),
@@ -190,7 +191,6 @@ impl ImportArgs {
             grace: Duration::from_secs(self.grace_period_s),
             seed: self.seed,
             refused_batches_limit: self.stop_after_refused_batches,
-            ..defaults
         }
     }
 }
