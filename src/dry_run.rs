@@ -12,7 +12,6 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use crate::error::Error;
-use crate::outputs::same_file;
 use crate::pipeline::BodySettings;
 use crate::private::{private_dir, write_private};
 use crate::reject::RejectsWriter;
@@ -72,23 +71,18 @@ pub fn run(settings: &BodySettings, dir: &Path) -> Result<DryRunReport, Error> {
 /// Refuses a dry run whose directory is the source, or would overwrite or
 /// remove it (a source named like one of the dry run's files in that directory).
 fn check_source_outside(input: &Input, dir: &Path) -> Result<(), Error> {
-    let Input::File(source) = input else {
-        return Ok(());
-    };
-    let refused = |what| Error::OutputIsSource {
-        what,
-        path: source.clone(),
-    };
-    if same_file(source, dir) {
-        return Err(refused("dry-run directory"));
-    }
-    let name = source.file_name().and_then(|n| n.to_str());
-    match name {
-        Some(name) if is_ours(name) && same_file(&dir.join(name), source) => {
-            Err(refused("dry run's output"))
+    let mut outputs = vec![("dry-run directory", dir.to_path_buf())];
+    if let Input::File(source) = input {
+        let name = source.file_name().and_then(|n| n.to_str());
+        if let Some(name) = name.filter(|n| is_ours(n)) {
+            outputs.push(("dry run's output", dir.join(name)));
         }
-        _ => Ok(()),
     }
+    let outputs: Vec<(&'static str, &Path)> = outputs
+        .iter()
+        .map(|(what, p)| (*what, p.as_path()))
+        .collect();
+    crate::outputs::check(input, &outputs)
 }
 
 /// Whether `name` is a file a dry run writes (and so removes first).
