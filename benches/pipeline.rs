@@ -69,10 +69,10 @@ fn id_derivation(c: &mut Criterion) {
     group.bench_function("user", |b| b.iter(|| scope.user(black_box("user-0001234"))));
     group.bench_function("email_identifier", |b| {
         b.iter(|| {
-            scope.derive(
+            scope.contact(
                 RecordKind::EmailIdentifier,
                 black_box("user-0001234"),
-                black_box("jane.doe@example.com"),
+                black_box(0),
             )
         })
     });

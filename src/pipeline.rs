@@ -139,6 +139,7 @@ impl BodySettings {
             mapping: self.mapping.clone(),
             mode,
             import_time,
+            id_derivation: crate::mapping::ids::ID_DERIVATION,
         }
     }
 

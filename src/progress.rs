@@ -1,4 +1,4 @@
-//! Progress while an import runs: users read, imported, skipped, rejected,
+//! Progress while an import runs: users read, imported (updated, kept), skipped, rejected,
 //! retries, users/s and an ETA from bytes read over the source size.
 //!
 //! The pipeline's stages only bump atomic counters in [`Counters`]; a
@@ -22,7 +22,11 @@ pub struct Counters {
     pub bytes: AtomicU64,
     /// Users the target stored.
     pub imported: AtomicU64,
-    /// Users the target already had.
+    /// Users the target had with other content and overwrote.
+    pub updated: AtomicU64,
+    /// Users the target had with other content and kept.
+    pub kept: AtomicU64,
+    /// Users the target already had, unchanged.
     pub skipped: AtomicU64,
     /// Rows rejected (by ferry or by the target).
     pub rejected: AtomicU64,
@@ -40,13 +44,24 @@ impl Counters {
     pub fn add_counts(&self, counts: &crate::report::Counts) {
         Self::add(&self.read, counts.read);
         Self::add(&self.imported, counts.imported);
+        Self::add(&self.updated, counts.updated);
+        Self::add(&self.kept, counts.kept);
         Self::add(&self.skipped, counts.skipped);
         Self::add(&self.rejected, counts.rejected);
     }
 
-    /// Rows finished: imported, skipped or rejected.
+    /// Rows finished, whatever their outcome.
     pub fn done(&self) -> u64 {
-        Self::get(&self.imported) + Self::get(&self.skipped) + Self::get(&self.rejected)
+        [
+            &self.imported,
+            &self.updated,
+            &self.kept,
+            &self.skipped,
+            &self.rejected,
+        ]
+        .into_iter()
+        .map(Self::get)
+        .sum()
     }
 
     /// Sets a counter (for values that are positions, like bytes read).
@@ -65,8 +80,15 @@ impl Counters {
         let eta = eta(Self::get(&self.bytes), total_bytes, elapsed)
             .map(|d| format!(", ETA {}", humanize(d)))
             .unwrap_or_default();
+        let mut changed = String::new();
+        for (counter, name) in [(&self.updated, "updated"), (&self.kept, "kept")] {
+            let n = Self::get(counter);
+            if n > 0 {
+                changed.push_str(&format!(" · {name} {n}"));
+            }
+        }
         format!(
-            "read {} · imported {} · skipped {} · rejected {} · retries {} · {:.0} users/s{}",
+            "read {} · imported {}{changed} · skipped {} · rejected {} · retries {} · {:.0} users/s{}",
             Self::get(&self.read),
             Self::get(&self.imported),
             Self::get(&self.skipped),

@@ -112,32 +112,56 @@ fn round3(x: f64) -> f64 {
     (x * 1000.0).round() / 1000.0
 }
 
-/// How the rows of some batches ended.
+/// How the rows of some batches ended. Every row read ends as exactly one
+/// of `imported`, `updated`, `kept`, `skipped` and `rejected`.
+///
+/// Which of the first four a stored user is comes from the target's answer:
+/// ferry's reference target says how many users of a request it already had
+/// and how many of those differed from the request (an extension header, see
+/// [`crate::contract::api`]). A target that does not say has every user it
+/// stored counted as `imported`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Counts {
     /// Source rows read.
     pub read: u64,
-    /// Users the target stored.
+    /// Users this migration stored at the target: new there, or already
+    /// there exactly as this migration had sent them before (a batch resent
+    /// after a crash or a lost answer).
     pub imported: u64,
-    /// Users the target already had (under `ignore`, where it says so).
+    /// Users that were at the target with other content and were
+    /// overwritten with the source's (`--mode update`).
+    #[serde(default)]
+    pub updated: u64,
+    /// Users that were at the target with other content and were kept as
+    /// stored (`--mode ignore`): changed at the source since they were
+    /// stored; `--mode update` replaces them.
+    #[serde(default)]
+    pub kept: u64,
+    /// Users that were at the target before this migration, unchanged.
     pub skipped: u64,
     /// Rows in the rejects file.
     pub rejected: u64,
-    /// Of the users imported or skipped, those whose source password hash
-    /// the target cannot verify, sent with an expired placeholder or without
-    /// a credential (`--unsupported-hash expire|drop`): they must reset
-    /// their password. Not a fourth outcome: they are counted in `imported`
-    /// or `skipped` too. Absent from checkpoints written before it existed.
+    /// Of the users stored (any of the four above), those whose source
+    /// password hash the target cannot verify, sent with an expired
+    /// placeholder or without a credential (`--unsupported-hash
+    /// expire|drop`): they must reset their password. Not an outcome of its
+    /// own: they are counted in one of the four too.
     #[serde(default)]
     pub unverifiable_hash: u64,
 }
 
 impl Counts {
-    /// True when every row read ended as exactly one of the three outcomes.
+    /// True when every row read ended as exactly one of the outcomes.
     pub fn adds_up(&self) -> bool {
-        self.imported
-            .checked_add(self.skipped)
-            .and_then(|n| n.checked_add(self.rejected))
+        [
+            self.imported,
+            self.updated,
+            self.kept,
+            self.skipped,
+            self.rejected,
+        ]
+        .into_iter()
+        .try_fold(0u64, u64::checked_add)
             == Some(self.read)
     }
 
@@ -145,21 +169,41 @@ impl Counts {
     pub fn add(&mut self, other: &Counts) {
         self.read += other.read;
         self.imported += other.imported;
+        self.updated += other.updated;
+        self.kept += other.kept;
         self.skipped += other.skipped;
         self.rejected += other.rejected;
         self.unverifiable_hash += other.unverifiable_hash;
+    }
+
+    /// The outcomes, as the summary says them: `18 imported, 1 updated, 1
+    /// skipped, 0 rejected`, with `updated` and `kept` only when not zero.
+    pub fn describe(&self) -> String {
+        let mut parts = vec![format!("{} imported", self.imported)];
+        if self.updated > 0 {
+            parts.push(format!("{} updated", self.updated));
+        }
+        if self.kept > 0 {
+            parts.push(format!(
+                "{} changed at source, kept as stored (use --mode update)",
+                self.kept
+            ));
+        }
+        parts.push(format!("{} skipped", self.skipped));
+        parts.push(format!("{} rejected", self.rejected));
+        parts.join(", ")
     }
 }
 
 /// The report of an import (`--report FILE`), cumulative over resumed runs.
 ///
-/// `read == imported + skipped + rejected` once the run is complete; while it
+/// `read == imported + updated + kept + skipped + rejected` once the run is complete; while it
 /// is not, `read` may exceed the sum by the rows of batches still in flight
 /// when it stopped, which a resumed run reads again.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ImportReport {
-    /// How the rows ended: `read`, `imported`, `skipped`, `rejected`,
-    /// `unverifiable_hash` (at the top level of the JSON).
+    /// How the rows ended: `read`, `imported`, `updated`, `kept`,
+    /// `skipped`, `rejected`, `unverifiable_hash` (at the top level of the JSON).
     #[serde(flatten)]
     pub counts: Counts,
     /// Batches acknowledged.
@@ -170,7 +214,7 @@ pub struct ImportReport {
     pub retries: std::collections::BTreeMap<String, u64>,
     /// Wall time of this run, in seconds.
     pub elapsed_s: f64,
-    /// Users (imported + skipped + rejected) per second in this run.
+    /// Rows finished (every outcome) per second in this run.
     pub users_per_s: f64,
     /// Median request latency in this run, in milliseconds.
     pub latency_p50_ms: f64,
@@ -198,12 +242,10 @@ impl ImportReport {
     pub fn summary(&self) -> String {
         let retries: u64 = self.retries.values().sum();
         format!(
-            "{}read {} rows: {} imported, {} skipped, {} rejected; {} batches, {} requests ({} retries) in {:.2} s ({:.0} users/s, p50 {:.0} ms, p99 {:.0} ms){}{}",
+            "{}read {} rows: {}; {} batches, {} requests ({} retries) in {:.2} s ({:.0} users/s, p50 {:.0} ms, p99 {:.0} ms){}{}",
             if self.complete { "" } else { "INCOMPLETE: " },
             self.counts.read,
-            self.counts.imported,
-            self.counts.skipped,
-            self.counts.rejected,
+            self.counts.describe(),
             self.batches,
             self.attempts,
             retries,

@@ -440,7 +440,7 @@ fn one_user_the_target_refuses_does_not_cost_the_other_ninety_nine() {
 }
 
 #[test]
-fn a_resend_under_fail_of_what_this_migration_stored_counts_as_imported() {
+fn a_restart_under_fail_finds_what_is_stored_exactly_as_sent_skipped_not_refused() {
     let work = tempfile::tempdir().unwrap();
     let dir = work.path();
     write_sample(dir, "users.csv", 300, 0);
@@ -456,9 +456,14 @@ fn a_resend_under_fail_of_what_this_migration_stored_counts_as_imported() {
     );
     assert_eq!(again.status.code(), Some(0), "{}", describe(&again));
     let r = report(dir, "again.json");
+    // A new checkpoint is a new migration: the users were there before it.
     assert_eq!(
-        (r["imported"].as_u64(), r["rejected"].as_u64()),
-        (Some(300), Some(0)),
+        (
+            r["imported"].as_u64(),
+            r["skipped"].as_u64(),
+            r["rejected"].as_u64()
+        ),
+        (Some(0), Some(300), Some(0)),
         "{r}"
     );
 }
@@ -662,12 +667,14 @@ fn the_readme_first_command_imports_into_the_embedded_target() {
     );
 }
 
-/// A checkpoint written by ferry 0.1.0 (format version 1, settings as text)
-/// still resumes: `tests/data/checkpoint-v1/` holds a 200-row source, the
-/// checkpoint of a run interrupted after 7 of its 20 batches (71 rows, one
-/// rejected) and that run's rejects file.
+/// A checkpoint written by ferry 0.1.0 (format version 1), whose run derived
+/// identifier and address ids from their values, is refused before anything
+/// is sent, with what to do: `tests/data/checkpoint-v1/` holds a 200-row
+/// source, the checkpoint of a run interrupted after 7 of its 20 batches (71
+/// rows, one rejected) and that run's rejects file. `--restart` then runs
+/// the whole source.
 #[test]
-fn a_checkpoint_written_by_ferry_0_1_0_still_resumes() {
+fn a_checkpoint_of_the_old_id_derivation_is_refused_and_restart_starts_over() {
     let work = tempfile::tempdir().unwrap();
     let dir = work.path();
     let fixture = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/checkpoint-v1");
@@ -678,36 +685,35 @@ fn a_checkpoint_written_by_ferry_0_1_0_still_resumes() {
     ] {
         std::fs::copy(fixture.join(name), dir.join(name)).unwrap();
     }
-    // The checkpoint fingerprints the source's modification time: give the copy the original's.
-    let checkpoint = std::fs::read_to_string(dir.join("users.csv.ferry-checkpoint")).unwrap();
-    let body: Value = serde_json::from_str(checkpoint.lines().nth(1).unwrap()).unwrap();
-    let modified = &body["source"]["modified"];
-    let time = std::time::UNIX_EPOCH
-        + Duration::new(
-            modified["secs"].as_u64().unwrap(),
-            modified["nanos"].as_u64().unwrap() as u32,
-        );
-    std::fs::File::options()
-        .write(true)
-        .open(dir.join("users.csv"))
-        .unwrap()
-        .set_modified(time)
-        .unwrap();
-
-    let output = run_in(
-        dir,
-        &[
-            "import",
-            "users.csv",
-            "--batch-size",
-            "10",
-            "--import-time",
-            "2026-01-01T00:00:00Z",
-            "--quiet",
-            "--report",
-            "report.json",
-        ],
+    let before = |name: &str| std::fs::read(dir.join(name)).unwrap();
+    let (checkpoint, rejects) = (
+        before("users.csv.ferry-checkpoint"),
+        before("users.csv.rejects.jsonl"),
     );
+    let args = [
+        "import",
+        "users.csv",
+        "--batch-size",
+        "10",
+        "--import-time",
+        "2026-01-01T00:00:00Z",
+        "--quiet",
+        "--report",
+        "report.json",
+    ];
+    let output = run_in(dir, &args);
+    assert_eq!(output.status.code(), Some(2), "{}", describe(&output));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("derived identifier and address ids from their values")
+            && stderr.contains("--restart"),
+        "{stderr}"
+    );
+    assert_eq!(before("users.csv.ferry-checkpoint"), checkpoint);
+    assert_eq!(before("users.csv.rejects.jsonl"), rejects);
+    assert!(!dir.join("report.json").exists(), "nothing ran");
+
+    let output = run_in(dir, &[&args[..], &["--restart"]].concat());
     assert_eq!(
         output.status.code(),
         Some(3),
@@ -719,16 +725,14 @@ fn a_checkpoint_written_by_ferry_0_1_0_still_resumes() {
     assert_eq!(
         (
             r["read"].as_u64(),
+            r["imported"].as_u64(),
             r["rejected"].as_u64(),
-            r["batches"].as_u64(),
             r["resumed"].as_bool(),
             r["complete"].as_bool()
         ),
-        (Some(200), Some(2), Some(20), Some(true), Some(true)),
+        (Some(200), Some(198), Some(2), Some(false), Some(true)),
         "{r}"
     );
-    // Only the 13 batches after the watermark were sent.
-    assert_eq!(r["attempts"].as_u64(), Some(13), "{r}");
     let rows = rejected_rows(&dir.join("users.csv.rejects.jsonl"));
     assert_eq!(rows, [58, 165], "each rejected row once, in order");
 }

@@ -58,7 +58,7 @@ use sha2::{Digest, Sha256};
 
 mod settings;
 
-pub use self::settings::{legacy_text, RunSettings, Settings};
+pub use self::settings::RunSettings;
 pub use crate::report::Counts;
 pub use crate::source::Position;
 
@@ -66,11 +66,12 @@ use crate::private::private_file;
 
 /// The `format` of the header line.
 pub const FORMAT: &str = "ferry-checkpoint";
-/// The version of the layout this ferry writes. Version 1 (ferry 0.1.0:
-/// settings as text, batches numbered from 0) is read and migrated.
-pub const VERSION: u32 = 2;
-/// The oldest version this ferry reads.
-pub const OLDEST_VERSION: u32 = 1;
+/// The version of the layout this ferry writes and reads. Versions 1 and 2
+/// were written by runs that derived identifier and address ids from their
+/// values (id derivation 1, see [`crate::mapping::ids`]): they are refused
+/// ([`CheckpointError::OtherIds`]), since resuming one would send the rest
+/// of its users with ids it did not begin with.
+pub const VERSION: u32 = 3;
 /// How much of the source's start is hashed into its fingerprint.
 pub const HEAD_BYTES: u64 = 1 << 20;
 /// Default shortest interval between two saves of [`CheckpointWriter`].
@@ -117,11 +118,26 @@ pub enum CheckpointError {
     },
     /// The file was written by a ferry with another checkpoint layout.
     #[error(
-        "the checkpoint {} has format version {found}, this ferry reads versions {OLDEST_VERSION} to {VERSION}; \
+        "the checkpoint {} has format version {found}, this ferry reads version {VERSION}; \
          finish the run with the ferry that started it, or start over with --restart",
         path.display()
     )]
     UnsupportedVersion {
+        /// The checkpoint's path.
+        path: PathBuf,
+        /// The version found.
+        found: u64,
+    },
+    /// The file was written by a ferry that derived record ids otherwise.
+    #[error(
+        "the checkpoint {} (format version {found}) belongs to a run that derived identifier and address ids \
+         from their values; this ferry derives them from the user, the type and an ordinal, so resuming it would \
+         send the rest of the run with other ids. Finish the run with the ferry that started it, or start over \
+         with --restart: users already stored are kept under --mode ignore, and replaced with their new records \
+         under --mode update",
+        path.display()
+    )]
+    OtherIds {
         /// The checkpoint's path.
         path: PathBuf,
         /// The version found.
@@ -325,6 +341,9 @@ pub struct AckTracker {
     watermark: Watermark,
     /// Acknowledged batches above the watermark, by number (all `> next_batch`).
     above: BTreeMap<u64, BatchAck>,
+    /// Every batch this migration may have sent has a number up to this one
+    /// (0: none), over all its runs; saved before such a batch is sent.
+    sent_through: u64,
 }
 
 impl AckTracker {
@@ -341,7 +360,21 @@ impl AckTracker {
                 rejects_len,
             },
             above: BTreeMap::new(),
+            sent_through: 0,
         }
+    }
+
+    /// The highest batch number this migration may have sent (0: none).
+    /// A batch up to it that a resumed run sends again may already be
+    /// stored by this migration: its users are not "already there".
+    pub fn sent_through(&self) -> u64 {
+        self.sent_through
+    }
+
+    /// Records that batches up to `batch` may be sent; save the checkpoint
+    /// before sending them.
+    pub fn reserve_through(&mut self, batch: u64) {
+        self.sent_through = self.sent_through.max(batch);
     }
 
     /// Records that `ack.batch` is finished. Returns the batches the
@@ -392,21 +425,6 @@ impl AckTracker {
         self.above.values()
     }
 
-    /// The same progress with every batch number moved up by `by`: version-1
-    /// checkpoints numbered batches from 0, ferry numbers them from 1.
-    fn renumbered(mut self, by: u64) -> Self {
-        self.first += by;
-        self.watermark.next_batch += by;
-        self.above = std::mem::take(&mut self.above)
-            .into_values()
-            .map(|mut ack| {
-                ack.batch += by;
-                (ack.batch, ack)
-            })
-            .collect();
-        self
-    }
-
     /// Counts of everything acknowledged.
     pub fn totals(&self) -> Totals {
         let mut counts = self.watermark.counts;
@@ -430,6 +448,9 @@ struct ProgressRepr {
     watermark: Watermark,
     /// Acknowledged batches above it, ascending.
     acknowledged: Vec<BatchAck>,
+    /// See [`AckTracker::sent_through`].
+    #[serde(default)]
+    sent_through: u64,
 }
 
 impl From<AckTracker> for ProgressRepr {
@@ -438,6 +459,7 @@ impl From<AckTracker> for ProgressRepr {
             first_batch: tracker.first,
             watermark: tracker.watermark,
             acknowledged: tracker.above.into_values().collect(),
+            sent_through: tracker.sent_through,
         }
     }
 }
@@ -471,6 +493,7 @@ impl TryFrom<ProgressRepr> for AckTracker {
             first: repr.first_batch,
             watermark: repr.watermark,
             above,
+            sent_through: repr.sent_through,
         })
     }
 }
@@ -484,7 +507,7 @@ pub struct Checkpoint {
     /// The source this run reads.
     pub source: SourceFingerprint,
     /// The settings that shape its request bodies.
-    pub settings: Settings,
+    pub settings: RunSettings,
     /// What is acknowledged.
     pub progress: AckTracker,
     /// The run finished: every batch is acknowledged. Running again sends
@@ -518,7 +541,7 @@ impl Checkpoint {
     ) -> Self {
         Checkpoint {
             source,
-            settings: Settings::Typed(Box::new(settings)),
+            settings,
             progress: AckTracker::new(first, start, rejects_len),
             complete: false,
             written_by: concat!("ferry ", env!("CARGO_PKG_VERSION")).to_string(),
@@ -602,7 +625,13 @@ impl Checkpoint {
                 header.format
             )));
         }
-        if !(u64::from(OLDEST_VERSION)..=u64::from(VERSION)).contains(&header.version) {
+        if header.version == 1 || header.version == 2 {
+            return Err(CheckpointError::OtherIds {
+                path: path.to_path_buf(),
+                found: header.version,
+            });
+        }
+        if header.version != u64::from(VERSION) {
             return Err(CheckpointError::UnsupportedVersion {
                 path: path.to_path_buf(),
                 found: header.version,
@@ -622,26 +651,14 @@ impl Checkpoint {
                 "its content does not match its checksum".to_string(),
             ));
         }
-        let checkpoint: Checkpoint =
-            serde_json::from_slice(body).map_err(|err| corrupt(err.to_string()))?;
-        Ok(match header.version {
-            1 => checkpoint.migrated_from_version_1(),
-            _ => checkpoint,
-        })
-    }
-
-    /// A version-1 checkpoint in today's terms: batches numbered from 1
-    /// (its settings stay as text until the run that resumes it compares
-    /// them and saves version 2).
-    fn migrated_from_version_1(mut self) -> Checkpoint {
-        self.progress = self.progress.renumbered(1);
-        self
+        serde_json::from_slice(body).map_err(|err| corrupt(err.to_string()))
     }
 
     /// Takes the settings of the run that resumes this checkpoint (after
-    /// [`Checkpoint::compare`] found no change): the next save writes them typed.
+    /// [`Checkpoint::compare`] found no change): a mapping field added since
+    /// the checkpoint was written is saved with its value.
     pub fn adopt(&mut self, settings: RunSettings) {
-        self.settings = Settings::Typed(Box::new(settings));
+        self.settings = settings;
     }
 }
 
@@ -816,9 +833,8 @@ mod tests {
             counts: Counts {
                 read: size,
                 imported: size - bad,
-                skipped: 0,
                 rejected: bad,
-                unverifiable_hash: 0,
+                ..Counts::default()
             },
             rejects: (0..bad)
                 .map(|i| format!("row {}: bad\n", batch * size + i))
@@ -835,6 +851,7 @@ mod tests {
             mapping: crate::mapping::MappingConfig::default(),
             mode: crate::contract::ImportMode::Ignore,
             import_time: time::macros::datetime!(2025-01-01 00:00:00 UTC),
+            id_derivation: crate::mapping::ids::ID_DERIVATION,
         }
     }
 
@@ -1021,7 +1038,7 @@ mod tests {
 
     #[test]
     fn another_version_is_reported_as_such() {
-        for version in ["3", "0", "4294967296"] {
+        for version in ["4", "0", "4294967296"] {
             let bytes =
                 format!(r#"{{"format":"{FORMAT}","version":{version},"sha256":"x"}}"#) + "\n{}\n";
             let err = Checkpoint::from_bytes(bytes.as_bytes(), Path::new("cp")).unwrap_err();
@@ -1041,6 +1058,39 @@ mod tests {
             Checkpoint::from_bytes(bytes.as_bytes(), Path::new("cp")),
             Err(CheckpointError::UnsupportedVersion { found: 9, .. })
         ));
+    }
+
+    #[test]
+    fn a_checkpoint_of_the_old_id_derivation_is_refused_with_what_to_do() {
+        for version in [1, 2] {
+            let bytes =
+                format!(r#"{{"format":"{FORMAT}","version":{version},"sha256":"x"}}"#) + "\n{}\n";
+            let err = Checkpoint::from_bytes(bytes.as_bytes(), Path::new("cp")).unwrap_err();
+            assert!(
+                matches!(err, CheckpointError::OtherIds { found, .. } if found == version),
+                "{version}: {err:?}"
+            );
+            let text = err.to_string();
+            assert!(
+                text.contains("derived identifier and address ids from their values")
+                    && text.contains("--restart"),
+                "{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn what_may_have_been_sent_survives_a_save() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cp");
+        let mut checkpoint = sample();
+        assert_eq!(checkpoint.progress.sent_through(), 0);
+        checkpoint.progress.reserve_through(40);
+        checkpoint.progress.reserve_through(7);
+        assert_eq!(checkpoint.progress.sent_through(), 40, "it never moves back");
+        checkpoint.save(&path).unwrap();
+        let back = Checkpoint::load(&path).unwrap().unwrap();
+        assert_eq!(back.progress.sent_through(), 40);
     }
 
     #[test]

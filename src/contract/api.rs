@@ -135,9 +135,15 @@ pub const SCOPE_MANAGE: &str = "manage_configuration";
 pub const SCOPE_READ: &str = "read_configuration";
 
 /// Response header of a successful import (a ferry extension): how many
-/// users of the request were already stored. Under `ignore` these were kept
-/// as they were, so a client can count them as skipped.
+/// users of the request were already stored (kept as stored under `ignore`,
+/// overwritten under `update`).
 pub const USERS_EXISTING_HEADER: &str = "ferry-users-existing";
+/// Response header of a successful import (a ferry extension): how many of
+/// the users already stored had a stored entry (the user with its
+/// credentials, identifiers and addresses) that differed from the request's,
+/// the records' `created_at`, `updated_at` and `status_updated_at` aside.
+/// The others were stored exactly as the request has them.
+pub const USERS_CHANGED_HEADER: &str = "ferry-users-changed";
 /// Response header of a paged export (a ferry extension): the `after` value
 /// of the next page, present when this page is full.
 pub const NEXT_AFTER_HEADER: &str = "ferry-next-after";

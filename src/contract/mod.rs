@@ -8,12 +8,14 @@
 //!
 //! - [`api`]: the paths, the scopes and ferry's extension headers.
 //! - [`records`]: the record sets and the request/response bodies.
+//! - [`entry`]: a user with its sub-records, compared timestamps aside.
 //! - [`rules`]: field rules both sides enforce (email, E.164, limits).
 //! - [`choices`]: the open points of the contract and what ferry assumes,
 //!   in one place so they can be changed when a real tenant shows otherwise.
 
 pub mod api;
 pub mod choices;
+pub mod entry;
 pub mod records;
 pub mod rules;
 

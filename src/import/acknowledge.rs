@@ -18,6 +18,12 @@ use crate::send::bisect::Delivered;
 use crate::send::deliver::Effort;
 use crate::send::retry::RetryCause;
 
+/// How many batches one save of [`Acknowledger::reserve`] covers: a crash
+/// may then leave up to this many batches marked as sent that never were,
+/// whose users already at the target count as imported rather than skipped
+/// on resume (they were there exactly as this migration would send them).
+const RESERVE_AHEAD: u64 = 32;
+
 /// Per-run request statistics.
 #[derive(Debug, Default)]
 pub(super) struct Stats {
@@ -94,6 +100,19 @@ impl Acknowledger {
             self.stats.add(effort);
             Counters::add(&self.counters.retries, effort.retries.len() as u64);
         }
+    }
+
+    /// Before batch `number` is sent: makes sure the checkpoint on disk says
+    /// this migration may have sent it, so that a run resuming after a crash
+    /// knows the users it finds stored may be its own ([`AckTracker::sent_through`]).
+    /// Saves once per [`RESERVE_AHEAD`] batches.
+    pub(super) async fn reserve(&mut self, number: u64) -> Result<(), ImportError> {
+        if number <= self.checkpoint.progress.sent_through() {
+            return Ok(());
+        }
+        let through = number.saturating_add(RESERVE_AHEAD - 1);
+        self.checkpoint.progress.reserve_through(through);
+        self.save_now().await
     }
 
     /// Records one delivered batch; writes the rejects it releases; saves when due.

@@ -47,7 +47,9 @@ impl ImportError {
     pub fn is_usage(&self) -> bool {
         match self {
             ImportError::Setup(e) => e.is_usage(),
-            ImportError::Mismatch { .. } | ImportError::Locked { .. } => true,
+            ImportError::Mismatch { .. }
+            | ImportError::Locked { .. }
+            | ImportError::Checkpoint(CheckpointError::OtherIds { .. }) => true,
             _ => false,
         }
     }

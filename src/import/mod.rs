@@ -31,6 +31,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use futures::stream::FuturesUnordered;
 use futures::StreamExt;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -172,7 +173,8 @@ pub async fn run(
         config.rate,
         config.mode,
         config.seed,
-    );
+    )
+    .resuming(start.checkpoint.progress.sent_through());
     let writer = config.checkpoint.clone().map(CheckpointWriter::new);
     let mut acks = Acknowledger::new(start.checkpoint, writer, rejects, counters.clone());
     let end = drive(&mut acks, reader.rx, &sender, &reader.spent, config, &stop).await;
@@ -254,51 +256,64 @@ fn free_spent(spent: &std::sync::mpsc::Receiver<Vec<MappedUser>>) {
 
 /// Sends batches with bounded concurrency and acknowledges them as they
 /// finish, until the source ends, the run is stopped, or a batch cannot be
-/// delivered.
+/// delivered. Before a batch is sent, the checkpoint records that it may be
+/// ([`Acknowledger::reserve`]).
 async fn drive(
     acks: &mut Acknowledger,
-    rx: mpsc::Receiver<Result<Batch, SourceError>>,
+    mut rx: mpsc::Receiver<Result<Batch, SourceError>>,
     sender: &BatchSender,
     spent: &std::sync::mpsc::Sender<Vec<MappedUser>>,
     config: &ImportConfig,
     stop: &Stop,
 ) -> Result<End, ImportError> {
-    let acked = acks.progress().clone();
-    let batches = futures::stream::unfold(rx, |mut rx| async move {
-        rx.recv().await.map(|item| (item, rx))
-    });
-    let deliveries = batches
-        // A resumed run re-reads batches acknowledged above the watermark: skip them.
-        .filter(move |item| {
-            let skip = matches!(item, Ok(batch) if acked.is_acknowledged(batch.number));
-            std::future::ready(!skip)
-        })
-        .map(|item| async move {
-            let batch = item?;
-            let delivered = sender.deliver(&batch).await;
-            // Freed by the reader thread; if it has ended, here.
-            let _ = spent.send(batch.users);
-            Ok::<Delivered, Stopped>(delivered?)
-        })
-        .buffer_unordered(config.concurrency.get());
-    let mut deliveries = std::pin::pin!(deliveries);
+    let send = |batch: Batch| async move {
+        let delivered = sender.deliver(&batch).await;
+        // Freed by the reader thread; if it has ended, here.
+        let _ = spent.send(batch.users);
+        delivered
+    };
+    let mut in_flight = FuturesUnordered::new();
+    let mut read_all = false;
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     let mut grace_until: Option<tokio::time::Instant> = None;
     let mut streak = refusals::Streak::new(config.refused_batches_limit);
     loop {
-        let stopped = tokio::select! {
-            next = deliveries.next() => match next {
+        let taking = !read_all && !stop.requested();
+        if !taking && in_flight.is_empty() {
+            for held in streak.drain() {
+                acks.acknowledge(held).await?;
+            }
+            return Ok(if stop.requested() {
+                End::Interrupted
+            } else {
+                End::Complete
+            });
+        }
+        let stopped: Stopped = tokio::select! {
+            item = rx.recv(), if taking && in_flight.len() < config.concurrency.get() => match item {
                 None => {
-                    for held in streak.drain() {
-                        acks.acknowledge(held).await?;
-                    }
-                    return Ok(if stop.requested() { End::Interrupted } else { End::Complete });
+                    read_all = true;
+                    continue;
                 }
+                Some(Err(e)) => e.into(),
+                // A resumed run re-reads batches acknowledged above the watermark: skip them.
+                Some(Ok(batch)) if acks.progress().is_acknowledged(batch.number) => {
+                    let _ = spent.send(batch.users);
+                    continue;
+                }
+                Some(Ok(batch)) => {
+                    acks.reserve(batch.number).await?;
+                    in_flight.push(send(batch));
+                    continue;
+                }
+            },
+            next = in_flight.next(), if !in_flight.is_empty() => match next {
                 Some(Ok(delivered)) => match admit(acks, &mut streak, delivered).await? {
                     Some(stopped) => stopped,
                     None => continue,
                 },
-                Some(Err(stopped)) => stopped,
+                Some(Err(stopped)) => stopped.into(),
+                None => continue,
             },
             _ = stop.token.cancelled(), if grace_until.is_none() => {
                 tracing::warn!(grace_s = config.grace.as_secs(), "Stopping: no new batches; waiting for requests in flight.");

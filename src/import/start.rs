@@ -52,7 +52,7 @@ impl Start {
         let import_time = config
             .body
             .import_time()
-            .for_run(found.settings.import_time());
+            .for_run(Some(found.settings.import_time));
         let settings = config.body.run_settings(config.mode, import_time);
         found
             .compare(&fingerprint, &settings)

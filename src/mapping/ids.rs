@@ -5,26 +5,48 @@
 //! a retry, or on another machine) produces byte-identical requests and an
 //! idempotent `PUT` never creates a duplicate.
 //!
-//! ## Derivation (version 1)
+//! ## Derivation (version 2, [`ID_DERIVATION`])
 //! ```text
 //! digest = SHA-256( "ferry-id-v1" ‖ field(kind) ‖ field(tenant) ‖ field(pool)
-//!                   ‖ field(user key) ‖ field(value) )
+//!                   ‖ field(user key) ‖ field(slot) )
 //! field(x) = u32 big-endian byte length of x ‖ bytes of x
 //! id     = first 16 bytes of digest, version nibble set to 4, variant set to RFC 4122
 //! ```
 //! - `kind` is `user`, `credential:password`, `identifier:email`,
 //!   `identifier:mobile`, `address:email` or `address:mobile`;
-//! - `value` is empty for users and credentials, and the lower-cased
-//!   identifier or address for the other kinds.
+//! - `slot` is empty for users and credentials; for identifiers and
+//!   addresses it is `#` and the record's ordinal among the user's records
+//!   of that kind, from 0, in the order the mapping produces them
+//!   (`#0` for a user's only email).
+//!
+//! An identifier's or address's id says *which* of the user's emails it is,
+//! never *what* the email is: when an email changes at the source, the
+//! re-imported record has the same id and replaces the old one (under
+//! `update`), instead of arriving beside it as a second email that still
+//! signs in.
+//!
+//! **Version 1** (ferry 0.1.0) put the lower-cased value itself in the slot.
+//! User and credential ids are the same in both versions (their slot is
+//! empty), so a user imported by either is the same user. An identifier's
+//! slot in version 2 starts with `#`, which no email or E.164 number does,
+//! so no version-2 id is ever a version-1 id. A checkpoint records the
+//! version its run derived ids with, and a run with another one refuses it
+//! (`crate::checkpoint`): a resumed run must send the ids the run began with.
 //!
 //! The length prefixes make the encoding injective (no two different inputs
-//! hash the same bytes), so ids of different kinds or values can only collide
+//! hash the same bytes), so ids of different kinds or slots can only collide
 //! if SHA-256 truncated to 122 bits does, which is negligible at any scale.
+//! The domain-separation prefix stays `ferry-id-v1`: it is what keeps user
+//! ids stable across versions.
 
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-/// The domain-separation prefix; bump the version if the derivation ever changes.
+/// The id derivation this ferry uses (see the module documentation).
+pub const ID_DERIVATION: u32 = 2;
+
+/// The domain-separation prefix: the same in every version, so that user
+/// and credential ids never change.
 const DERIVATION: &[u8] = b"ferry-id-v1";
 
 /// What kind of record an id is for.
@@ -52,6 +74,11 @@ impl RecordKind {
     }
 }
 
+/// The slot of the record at `ordinal` among a user's records of one kind.
+fn slot(ordinal: usize) -> String {
+    format!("#{ordinal}")
+}
+
 /// The scope every id of one migration shares: a tenant and a pool.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct IdScope {
@@ -67,12 +94,12 @@ impl IdScope {
         }
     }
 
-    /// Derives the id of a record of `kind` for the user with `key`; `value` is
-    /// the lower-cased identifier or address, empty for users and credentials.
-    pub fn derive(&self, kind: RecordKind, key: &str, value: &str) -> Uuid {
+    /// Derives the id of a record of `kind` for the user with `key`, in
+    /// `slot` (empty for users and credentials; see [`slot`]).
+    fn derive(&self, kind: RecordKind, key: &str, slot: &str) -> Uuid {
         let mut hasher = Sha256::new();
         hasher.update(DERIVATION);
-        for field in [kind.label(), &self.tenant, &self.pool, key, value] {
+        for field in [kind.label(), &self.tenant, &self.pool, key, slot] {
             // Fields are bounded far below 4 GiB by the row limit.
             hasher.update((field.len() as u32).to_be_bytes());
             hasher.update(field.as_bytes());
@@ -81,6 +108,17 @@ impl IdScope {
         let mut bytes = [0u8; 16];
         bytes.copy_from_slice(&digest[..16]);
         uuid::Builder::from_random_bytes(bytes).into_uuid()
+    }
+
+    /// The id of the user with `key`'s password credential.
+    pub fn password(&self, key: &str) -> Uuid {
+        self.derive(RecordKind::PasswordCredential, key, "")
+    }
+
+    /// The id of the user with `key`'s identifier or address of `kind` at
+    /// `ordinal` (0 for its first email, its first mobile, ...).
+    pub fn contact(&self, kind: RecordKind, key: &str, ordinal: usize) -> Uuid {
+        self.derive(kind, key, &slot(ordinal))
     }
 
     /// The id of the user with `key`.
@@ -105,6 +143,42 @@ mod tests {
 
     /// Computed independently (Python hashlib + uuid) from the derivation above.
     const PINNED_USER_42: &str = "ba46ca68-eef8-42f1-a3ea-05905c4f1d75";
+
+    #[test]
+    fn sub_record_ids_are_pinned_too() {
+        let scope = IdScope::new("demo", "default");
+        // Computed independently, like PINNED_USER_42.
+        assert_eq!(
+            scope
+                .contact(RecordKind::EmailIdentifier, "42", 0)
+                .to_string(),
+            "1a6cc7e1-3d31-4b95-bfae-59fe7cef02d5"
+        );
+        assert_eq!(
+            scope
+                .contact(RecordKind::MobileAddress, "42", 1)
+                .to_string(),
+            "e9fc94ab-976d-49ce-a409-5213af7729f8"
+        );
+        assert_eq!(
+            scope.password("42").to_string(),
+            "65409638-e1b4-4075-a604-74edd4993e7f"
+        );
+    }
+
+    #[test]
+    fn a_contact_id_says_which_one_it_is_not_what_it_is() {
+        let scope = IdScope::new("demo", "default");
+        let first = scope.contact(RecordKind::EmailIdentifier, "42", 0);
+        assert_ne!(first, scope.contact(RecordKind::EmailIdentifier, "42", 1));
+        assert_ne!(first, scope.contact(RecordKind::EmailAddress, "42", 0));
+        assert_ne!(first, scope.contact(RecordKind::EmailIdentifier, "43", 0));
+        // Version 1 derived it from the value: never the same id.
+        assert_ne!(
+            first,
+            scope.derive(RecordKind::EmailIdentifier, "42", "a@example.com")
+        );
+    }
 
     fn kinds() -> impl Strategy<Value = RecordKind> {
         prop_oneof![

@@ -249,7 +249,7 @@ impl Mapper {
             updated_at: Some(now),
             status_updated_at: Some(now),
         };
-        let mut identifiers = Vec::with_capacity(2);
+        let mut identifiers: Vec<UserIdentifier> = Vec::with_capacity(2);
         let mut addresses = Vec::with_capacity(2);
         let contacts = [
             source.email.as_ref().map(|e| {
@@ -276,8 +276,10 @@ impl Mapper {
                 IdentifierType::Email => (RecordKind::EmailIdentifier, RecordKind::EmailAddress),
                 _ => (RecordKind::MobileIdentifier, RecordKind::MobileAddress),
             };
+            // Which of the user's identifiers of this type it is (see ids.rs).
+            let ordinal = identifiers.iter().filter(|i| i.kind == id_type).count();
             identifiers.push(UserIdentifier {
-                id: self.ids.derive(id_kind, &source.key, lower),
+                id: self.ids.contact(id_kind, &source.key, ordinal),
                 tenant_id: tenant.clone(),
                 user_pool_id: pool.clone(),
                 user_id,
@@ -289,7 +291,7 @@ impl Mapper {
                 updated_at: now,
             });
             addresses.push(UserVerifiableAddress {
-                id: self.ids.derive(address_kind, &source.key, lower),
+                id: self.ids.contact(address_kind, &source.key, ordinal),
                 tenant_id: tenant.clone(),
                 user_pool_id: pool.clone(),
                 user_id,
@@ -309,9 +311,7 @@ impl Mapper {
             .credential
             .iter()
             .map(|planned| UserCredential {
-                id: self
-                    .ids
-                    .derive(RecordKind::PasswordCredential, &source.key, ""),
+                id: self.ids.password(&source.key),
                 tenant_id: tenant.clone(),
                 user_pool_id: pool.clone(),
                 user_id,

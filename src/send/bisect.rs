@@ -3,13 +3,20 @@
 //! refused users are isolated. They become rejections with the target's
 //! reason; the others are stored.
 //!
-//! Under `mode=fail` a single user refused with 409 is read back first: when
-//! the target holds exactly the records sent (this migration stored them
-//! before an interruption), the user counts as imported, not as refused.
+//! A stored body's users are counted from what the target says of them
+//! (see [`crate::report::Counts`]): new ones are imported; ones it had with
+//! other content are updated (`update`) or kept (`ignore`); ones it had
+//! exactly as sent are imported when this migration may have stored them
+//! itself ([`Resent`]), skipped otherwise.
 //!
-//! A batch ends as a [`Delivered`] (every row counted: imported, skipped or
-//! rejected) or as a [`BatchStopped`] (the run must stop; nothing of the
-//! batch is acknowledged, a resumed run sends it again).
+//! Under `mode=fail` a single user refused with 409 is read back first: when
+//! the target holds exactly the records sent, the user is counted as one the
+//! target had unchanged (imported when this migration may have stored it,
+//! else skipped), not as refused.
+//!
+//! A batch ends as a [`Delivered`] (every row counted) or as a
+//! [`BatchStopped`] (the run must stop; nothing of the batch is
+//! acknowledged, a resumed run sends it again).
 
 use std::num::NonZeroU32;
 use std::sync::Arc;
@@ -19,11 +26,12 @@ use futures::future::BoxFuture;
 use futures::FutureExt;
 
 use super::backoff::{seeded_rng, Backoff};
-use super::client::{PutResponse, TargetClient};
+use super::client::{Existing, PutResponse, TargetClient};
 use super::deliver::{Effort, Sender, StopReason, Verdict};
 use super::gate::ThrottleGate;
 use super::rate::UserRate;
 use crate::batch::{encode, Batch};
+use crate::contract::entry::Entry;
 use crate::contract::{ImportBody, ImportMode};
 use crate::mapping::MappedUser;
 use crate::reject::{Rejection, Stage};
@@ -45,6 +53,9 @@ pub struct BatchSender {
     mode: ImportMode,
     /// Seed of the jitter, for reproducible runs; each body derives its own.
     seed: Option<u64>,
+    /// Batches up to this number may have been sent by an earlier run of
+    /// this migration (the checkpoint's `sent_through`; 0: none).
+    sent_before: u64,
 }
 
 /// One batch, delivered: how each of its rows ended.
@@ -54,7 +65,7 @@ pub struct Delivered {
     pub number: u64,
     /// Where the next batch starts.
     pub end: Position,
-    /// Its rows: read = imported + skipped + rejected.
+    /// Its rows: every one read ended as one outcome.
     pub counts: Counts,
     /// Its rejected rows (before sending and by the target), in row order.
     pub rejects: Vec<Rejection>,
@@ -79,7 +90,7 @@ pub struct BatchStopped {
 /// How the users of one body (or part of it) ended.
 #[derive(Debug, Default)]
 struct Part {
-    /// Imported, skipped and (in `unverifiable_hash`) without a usable password.
+    /// The stored users' outcomes and (in `unverifiable_hash`) those without a usable password.
     counts: Counts,
     /// The users the target refused.
     rejects: Vec<Rejection>,
@@ -108,7 +119,15 @@ impl BatchSender {
             backoff,
             mode,
             seed,
+            sent_before: 0,
         }
+    }
+
+    /// The same sender for a run that resumes a migration whose earlier runs
+    /// may have sent batches up to `batch`.
+    pub fn resuming(mut self, batch: u64) -> BatchSender {
+        self.sent_before = batch;
+        self
     }
 
     /// Delivers `batch`: its users (bisecting on refusal), and accounts for its rows.
@@ -177,11 +196,12 @@ impl BatchSender {
             let mut sender = self.sender(batch, users[0].row);
             let delivery = sender.deliver(body, users.len() as u32, self.mode).await;
             efforts.push(delivery.effort);
+            let resent = Resent::judge(batch <= self.sent_before, efforts);
             match delivery.verdict {
-                Verdict::Stored { users_existing } => Ok(stored(users, users_existing)),
+                Verdict::Stored { existing } => Ok(stored(users, existing, self.mode, resent)),
                 Verdict::Stop(stop) => Err(stop),
                 Verdict::Split(response) | Verdict::Conflict(response) if users.len() == 1 => {
-                    Ok(self.refused(&users[0], &response).await)
+                    Ok(self.refused(&users[0], &response, resent).await)
                 }
                 Verdict::Split(_) | Verdict::Conflict(_) => {
                     let (left, right) = users.split_at(users.len() / 2);
@@ -197,14 +217,20 @@ impl BatchSender {
         .boxed()
     }
 
-    /// One user the target refused with `response`: imported after all when
-    /// it is a 409 under `fail` for records the target holds exactly, else rejected.
-    async fn refused(&self, user: &MappedUser, response: &PutResponse) -> Part {
+    /// One user the target refused with `response`: under `fail`, a 409 for
+    /// records the target holds exactly as sent is not a conflict (the user
+    /// is imported or skipped, as [`stored`] counts a user the target had
+    /// unchanged); anything else is rejected.
+    async fn refused(&self, user: &MappedUser, response: &PutResponse, resent: Resent) -> Part {
         if response.status == 409
             && self.mode == ImportMode::Fail
             && self.already_stored(user).await
         {
-            return stored(std::slice::from_ref(user), Some(0));
+            let unchanged = Existing {
+                users: 1,
+                changed: 0,
+            };
+            return stored(std::slice::from_ref(user), Some(unchanged), self.mode, resent);
         }
         Part {
             rejects: vec![target_rejection(user, response)],
@@ -240,13 +266,64 @@ fn common_reason(rejects: &[Rejection]) -> Option<String> {
         .then(|| first.clone())
 }
 
-/// `users`, stored: `users_existing` of them (when the target says) were there already.
-fn stored(users: &[MappedUser], users_existing: Option<u32>) -> Part {
+/// Whether this migration may have stored a body before the answer that
+/// stored it now: then users the target holds exactly as sent may be its own
+/// earlier write, not users that were there before the migration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Resent {
+    /// The first time this body (or its batch) can have reached the target.
+    First,
+    /// An earlier run may have sent the batch, or an earlier request of
+    /// this batch in this run may have been stored without a success
+    /// coming back.
+    Maybe,
+}
+
+impl Resent {
+    /// `sent_before`: an earlier run may have sent the batch; `efforts`:
+    /// the batch's requests so far in this run.
+    fn judge(sent_before: bool, efforts: &[Effort]) -> Resent {
+        let lost_answer = efforts
+            .iter()
+            .flat_map(|e| &e.retries)
+            .any(|cause| cause.may_have_stored());
+        if sent_before || lost_answer {
+            Resent::Maybe
+        } else {
+            Resent::First
+        }
+    }
+}
+
+/// `users`, stored, counted from what the target said of those it already
+/// had (`existing`; a target that says nothing has every user imported).
+fn stored(
+    users: &[MappedUser],
+    existing: Option<Existing>,
+    mode: ImportMode,
+    resent: Resent,
+) -> Part {
     let n = users.len() as u64;
-    let skipped = u64::from(users_existing.unwrap_or(0)).min(n);
+    let Existing {
+        users: had,
+        changed,
+    } = existing.unwrap_or_default();
+    let had = u64::from(had).min(n);
+    let changed = u64::from(changed).min(had);
+    let same = had - changed;
+    let (own, skipped) = match resent {
+        Resent::Maybe => (same, 0),
+        Resent::First => (0, same),
+    };
+    let (updated, kept) = match mode {
+        ImportMode::Update => (changed, 0),
+        ImportMode::Ignore | ImportMode::Fail => (0, changed),
+    };
     Part {
         counts: Counts {
-            imported: n - skipped,
+            imported: n - had + own,
+            updated,
+            kept,
             skipped,
             unverifiable_hash: users.iter().filter(|u| u.unverifiable_hash).count() as u64,
             ..Counts::default()
@@ -265,17 +342,15 @@ fn target_rejection(user: &MappedUser, response: &PutResponse) -> Rejection {
     }
 }
 
-/// Whether an export holds exactly the records of `user` (order aside).
+/// Whether an export holds exactly the records of `user` (order and
+/// timestamps aside: see [`Entry::same_content`]).
 fn same_records(stored: &ImportBody, user: &MappedUser) -> bool {
-    fn by_id<T: Clone>(items: &[T], id: impl Fn(&T) -> uuid::Uuid) -> Vec<T> {
-        let mut items = items.to_vec();
-        items.sort_by_key(|item| id(item));
-        items
-    }
     let r = &user.records;
-    stored.users.len() == 1
-        && stored.users[0] == r.user
-        && by_id(&stored.user_credentials, |c| c.id) == by_id(&r.credentials, |c| c.id)
-        && by_id(&stored.user_identifiers, |c| c.id) == by_id(&r.identifiers, |c| c.id)
-        && by_id(&stored.user_verifiable_addresses, |c| c.id) == by_id(&r.addresses, |c| c.id)
+    let sent = Entry::new(
+        r.user.clone(),
+        r.credentials.clone(),
+        r.identifiers.clone(),
+        r.addresses.clone(),
+    );
+    stored.users.len() == 1 && Entry::in_body(stored, &stored.users[0]).same_content(&sent)
 }

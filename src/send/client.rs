@@ -32,7 +32,7 @@ use super::token::{
     ClientSecret, TokenClient, TokenError, TokenGeneration, DEFAULT_TOKEN_DEADLINE,
 };
 use super::transport::{endpoint, read_capped, ClientError, TransportError};
-use crate::contract::api::{self, USERS_EXISTING_HEADER};
+use crate::contract::api::{self, USERS_CHANGED_HEADER, USERS_EXISTING_HEADER};
 use crate::contract::{ErrorBody, ImportBody, ImportMode};
 
 /// Default limit on establishing a connection.
@@ -138,10 +138,11 @@ pub struct PutResponse {
     pub status: u16,
     /// `Retry-After`, converted to a delay (see [`parse_retry_after`]).
     pub retry_after: Option<Duration>,
-    /// `Ferry-Users-Existing` on a success: how many users of the request
-    /// already existed (skipped under `ignore`). `None` when the target does
-    /// not say (real tenants don't).
-    pub users_existing: Option<u32>,
+    /// `Ferry-Users-Existing` and `Ferry-Users-Changed` on a success: how
+    /// many users of the request the target already had, and how many of
+    /// those differed. `None` when the target does not say (real tenants
+    /// don't).
+    pub existing: Option<Existing>,
     /// The contract's error body of an error answer.
     pub error: Option<ErrorBody>,
     /// The start of an error answer that is not the contract's error body
@@ -283,7 +284,7 @@ impl TargetClient {
         Ok(PutResponse {
             status,
             retry_after: retry_after(&headers),
-            users_existing: users_existing(&headers),
+            existing: existing(&headers),
             error,
             error_text,
             content_type,
@@ -377,15 +378,28 @@ fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     parse_retry_after(value, SystemTime::now())
 }
 
-/// `Ferry-Users-Existing` as a count; absent or unreadable gives `None`.
-fn users_existing(headers: &HeaderMap) -> Option<u32> {
-    headers
-        .get(USERS_EXISTING_HEADER)?
-        .to_str()
-        .ok()?
-        .trim()
-        .parse()
-        .ok()
+/// What a target said of the users of a request it stored (a ferry
+/// extension, see [`crate::contract::api::USERS_EXISTING_HEADER`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Existing {
+    /// Users of the request it already had.
+    pub users: u32,
+    /// Of those, users whose stored entry differed from the request's.
+    pub changed: u32,
+}
+
+/// The existing-users headers; `None` when `Ferry-Users-Existing` is absent
+/// or unreadable. A changed count that is absent, unreadable or larger than
+/// the existing count reads as 0: nothing is claimed changed that the target
+/// did not say.
+fn existing(headers: &HeaderMap) -> Option<Existing> {
+    let count =
+        |name: &str| -> Option<u32> { headers.get(name)?.to_str().ok()?.trim().parse().ok() };
+    let users = count(USERS_EXISTING_HEADER)?;
+    let changed = count(USERS_CHANGED_HEADER)
+        .filter(|c| *c <= users)
+        .unwrap_or(0);
+    Some(Existing { users, changed })
 }
 
 #[cfg(test)]
@@ -417,13 +431,24 @@ mod tests {
     #[test]
     fn users_existing_is_read_when_present_and_sane() {
         let mut headers = HeaderMap::new();
-        assert_eq!(users_existing(&headers), None);
+        assert_eq!(existing(&headers), None);
+        headers.insert(USERS_CHANGED_HEADER, "2".parse().unwrap());
+        assert_eq!(existing(&headers), None, "changed alone says nothing");
         headers.insert(USERS_EXISTING_HEADER, "17".parse().unwrap());
-        assert_eq!(users_existing(&headers), Some(17));
+        let seen = |users, changed| Some(Existing { users, changed });
+        assert_eq!(existing(&headers), seen(17, 2));
+        headers.insert(USERS_CHANGED_HEADER, "18".parse().unwrap());
+        assert_eq!(
+            existing(&headers),
+            seen(17, 0),
+            "more changed than existing"
+        );
+        headers.insert(USERS_CHANGED_HEADER, "x".parse().unwrap());
+        assert_eq!(existing(&headers), seen(17, 0));
         headers.insert(USERS_EXISTING_HEADER, "-3".parse().unwrap());
-        assert_eq!(users_existing(&headers), None);
+        assert_eq!(existing(&headers), None);
         headers.insert(USERS_EXISTING_HEADER, "many".parse().unwrap());
-        assert_eq!(users_existing(&headers), None);
+        assert_eq!(existing(&headers), None);
     }
 
     #[tokio::test]
@@ -433,7 +458,7 @@ mod tests {
         let answer = client.put_batch(body(), ImportMode::Fail).await.unwrap();
         assert_eq!(answer.status, 204);
         assert_eq!(answer.decision(), Decision::Success);
-        assert_eq!(answer.users_existing, Some(3));
+        assert_eq!(answer.existing.map(|e| e.users), Some(3));
         assert_eq!(answer.error, None);
         let seen = target.puts();
         assert_eq!(seen.len(), 1);

@@ -25,7 +25,7 @@ use bytes::Bytes;
 use rand::rngs::SmallRng;
 
 use super::backoff::Backoff;
-use super::client::{PutResponse, SendError, TargetClient};
+use super::client::{Existing, PutResponse, SendError, TargetClient};
 use super::gate::{Pass, ThrottleGate};
 use super::rate::UserRate;
 use super::retry::{decide, Decision, FatalReason, Outcome, RetryCause};
@@ -57,8 +57,8 @@ pub struct Effort {
 pub enum Verdict {
     /// The target stored the body.
     Stored {
-        /// Users of the body that already existed, when the target says.
-        users_existing: Option<u32>,
+        /// What the target said of the users it already had, if anything.
+        existing: Option<Existing>,
     },
     /// 400, 413 or 422: bisect the batch (the answer says why).
     Split(PutResponse),
@@ -210,8 +210,8 @@ impl Sender {
             match decision {
                 Decision::Success => {
                     self.gate.succeeded();
-                    let users_existing = response.users_existing;
-                    return Verdict::Stored { users_existing };
+                    let existing = response.existing;
+                    return Verdict::Stored { existing };
                 }
                 Decision::Split => return Verdict::Split(response),
                 Decision::Conflict => return Verdict::Conflict(response),
@@ -410,7 +410,10 @@ mod tests {
             matches!(
                 delivery.verdict,
                 Verdict::Stored {
-                    users_existing: Some(2)
+                    existing: Some(Existing {
+                        users: 2,
+                        changed: 0
+                    })
                 }
             ),
             "{:?}",

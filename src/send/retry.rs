@@ -133,6 +133,19 @@ impl RetryCause {
         matches!(self, RetryCause::Throttled(429))
     }
 
+    /// True when the request this retry resends may have been stored
+    /// although no success came back: its answer was lost (a timeout, a
+    /// closed connection) or was an error a proxy may give after the target
+    /// committed (5xx but 503). A 429 or a 503 sheds the request before it
+    /// is processed, and a failed connect never sent it.
+    pub fn may_have_stored(self) -> bool {
+        match self {
+            RetryCause::Throttled(_) => false,
+            RetryCause::ServerError(_) => true,
+            RetryCause::Transport(kind) => kind != TransportKind::Connect,
+        }
+    }
+
     /// A short stable label: the status code (`"429"`) or the transport class
     /// (`"timeout"`), the key of the report's "retries by status".
     pub fn label(self) -> String {

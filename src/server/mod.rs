@@ -20,9 +20,12 @@
 //! Their paths and headers are defined with the contract's, in
 //! [`crate::contract::api`].
 //!
-//! - **`Ferry-Users-Existing: N`** on the `204` of an import: how many users
-//!   of the request were already stored before it (kept as they were under
-//!   `ignore`, overwritten under `update`). A client counts them as skipped.
+//! - **`Ferry-Users-Existing: N`** and **`Ferry-Users-Changed: M`** on the
+//!   `204` of an import: how many users of the request were already stored
+//!   before it (kept as they were under `ignore`, overwritten under
+//!   `update`), and how many of those had a stored entry that differed from
+//!   the request's, timestamps aside. A client tells its counts from them
+//!   (imported, updated, kept, skipped: see [`crate::report::Counts`]).
 //! - **Export paging**: `GET …/configuration?pool_id=P&after=UUID&limit=N`
 //!   returns the users of pool `P` imported after the user `after` (exports
 //!   list users in import order), at most `N` (default 1000, at most 10000),
@@ -46,8 +49,10 @@
 //!   `user_inactive` is told only after a correct one. An unknown identifier
 //!   or a user without a password is checked against a dummy bcrypt-12 hash,
 //!   so the time taken does not tell which identifiers exist.
-//! - **`update` replaces a user's sub-records**: a re-imported user's stored
-//!   credentials, identifiers and addresses are replaced by the request's.
+//! - **A user is one entry**: under `update` a re-imported user's stored
+//!   credentials, identifiers and addresses are replaced by the request's;
+//!   under `ignore` a stored user is kept with its sub-records, and the
+//!   request's sub-records of that user are ignored with it.
 //! - **Records never move**: an id stored for another tenant, or a
 //!   sub-record id stored for another user, is a 409 in every mode.
 //! - **Fault injection** (`--fail-rate`, `--throttle-rate`, `--drop-rate`,

@@ -36,7 +36,7 @@ use super::faults::Action;
 use super::state::{AppState, ConnectionKill};
 use super::store::{ApplyError, ExportScope, ExportStart, ImportOutcome, StoreError};
 use super::validate;
-use crate::contract::api::{self, NEXT_AFTER_HEADER, USERS_EXISTING_HEADER};
+use crate::contract::api::{self, NEXT_AFTER_HEADER, USERS_CHANGED_HEADER, USERS_EXISTING_HEADER};
 use crate::contract::records::{ImportMode, TokenResponse};
 
 /// Default page size of a paged export.
@@ -247,6 +247,7 @@ async fn import(
         mode = %mode,
         users = outcome.written.users,
         users_existing = outcome.users_existing,
+        users_changed = outcome.users_changed,
         "Import committed."
     );
     if plan.action == Action::DropAfterCommit {
@@ -257,9 +258,14 @@ async fn import(
 
 fn imported(outcome: &ImportOutcome) -> Response {
     let mut response = StatusCode::NO_CONTENT.into_response();
-    response.headers_mut().insert(
+    let headers = response.headers_mut();
+    headers.insert(
         USERS_EXISTING_HEADER,
         HeaderValue::from(outcome.users_existing),
+    );
+    headers.insert(
+        USERS_CHANGED_HEADER,
+        HeaderValue::from(outcome.users_changed),
     );
     response
 }

@@ -64,7 +64,7 @@ fn add_user(body: &mut ImportBody, scope: &IdScope, tenant: &str, pool: &str, n:
         status_updated_at: None,
     });
     body.user_credentials.push(UserCredential {
-        id: scope.derive(RecordKind::PasswordCredential, &key, ""),
+        id: scope.password(&key),
         tenant_id: tenant.into(),
         user_pool_id: pool.into(),
         user_id,
@@ -79,7 +79,7 @@ fn add_user(body: &mut ImportBody, scope: &IdScope, tenant: &str, pool: &str, n:
         updated_at: CREATED,
     });
     body.user_identifiers.push(UserIdentifier {
-        id: scope.derive(RecordKind::EmailIdentifier, &key, &email_lc),
+        id: scope.contact(RecordKind::EmailIdentifier, &key, 0),
         tenant_id: tenant.into(),
         user_pool_id: pool.into(),
         user_id,
@@ -91,7 +91,7 @@ fn add_user(body: &mut ImportBody, scope: &IdScope, tenant: &str, pool: &str, n:
         updated_at: CREATED,
     });
     body.user_verifiable_addresses.push(UserVerifiableAddress {
-        id: scope.derive(RecordKind::EmailAddress, &key, &email_lc),
+        id: scope.contact(RecordKind::EmailAddress, &key, 0),
         tenant_id: tenant.into(),
         user_pool_id: pool.into(),
         user_id,
@@ -106,7 +106,7 @@ fn add_user(body: &mut ImportBody, scope: &IdScope, tenant: &str, pool: &str, n:
         updated_at: CREATED,
     });
     body.user_verifiable_addresses.push(UserVerifiableAddress {
-        id: scope.derive(RecordKind::MobileAddress, &key, &mobile),
+        id: scope.contact(RecordKind::MobileAddress, &key, 0),
         tenant_id: tenant.into(),
         user_pool_id: pool.into(),
         user_id,

@@ -266,13 +266,13 @@ fn array<T: Serialize>(
     Ok(())
 }
 
-const USERS_SQL: &str = "SELECT u.id, u.tenant_id, u.user_pool_id, u.status, u.payload,
+pub(super) const USERS_SQL: &str = "SELECT u.id, u.tenant_id, u.user_pool_id, u.status, u.payload,
     u.payload_schema_id, u.metadata, u.metadata_schema_id, u.business_metadata, u.created_at,
     u.updated_at, u.status_updated_at
     FROM users u WHERE u.tenant_id = ?1 AND u.user_pool_id = ?2 AND u.pk > ?3 AND u.pk <= ?4
     ORDER BY u.pk";
 
-fn user_from_row(row: &Row<'_>) -> rusqlite::Result<User> {
+pub(super) fn user_from_row(row: &Row<'_>) -> rusqlite::Result<User> {
     Ok(User {
         id: get_uuid(row, 0)?,
         tenant_id: row.get(1)?,
@@ -289,13 +289,14 @@ fn user_from_row(row: &Row<'_>) -> rusqlite::Result<User> {
     })
 }
 
-const CREDENTIALS_SQL: &str = "SELECT c.id, c.tenant_id, c.user_pool_id, c.user_id, c.type,
+pub(super) const CREDENTIALS_SQL: &str =
+    "SELECT c.id, c.tenant_id, c.user_pool_id, c.user_id, c.type,
     c.payload, c.state, c.expires_at, c.created_at, c.updated_at
     FROM users u JOIN user_credentials c ON c.user_pk = u.pk
     WHERE u.tenant_id = ?1 AND u.user_pool_id = ?2 AND u.pk > ?3 AND u.pk <= ?4
     ORDER BY u.pk, c.id";
 
-fn credential_from_row(row: &Row<'_>) -> rusqlite::Result<UserCredential> {
+pub(super) fn credential_from_row(row: &Row<'_>) -> rusqlite::Result<UserCredential> {
     Ok(UserCredential {
         id: get_uuid(row, 0)?,
         tenant_id: row.get(1)?,
@@ -310,13 +311,14 @@ fn credential_from_row(row: &Row<'_>) -> rusqlite::Result<UserCredential> {
     })
 }
 
-const IDENTIFIERS_SQL: &str = "SELECT i.id, i.tenant_id, i.user_pool_id, i.user_id, i.type,
+pub(super) const IDENTIFIERS_SQL: &str =
+    "SELECT i.id, i.tenant_id, i.user_pool_id, i.user_id, i.type,
     i.identifier, i.identifier_lc, i.metadata, i.created_at, i.updated_at
     FROM users u JOIN user_identifiers i ON i.user_pk = u.pk
     WHERE u.tenant_id = ?1 AND u.user_pool_id = ?2 AND u.pk > ?3 AND u.pk <= ?4
     ORDER BY u.pk, i.id";
 
-fn identifier_from_row(row: &Row<'_>) -> rusqlite::Result<UserIdentifier> {
+pub(super) fn identifier_from_row(row: &Row<'_>) -> rusqlite::Result<UserIdentifier> {
     Ok(UserIdentifier {
         id: get_uuid(row, 0)?,
         tenant_id: row.get(1)?,
@@ -331,14 +333,15 @@ fn identifier_from_row(row: &Row<'_>) -> rusqlite::Result<UserIdentifier> {
     })
 }
 
-const ADDRESSES_SQL: &str = "SELECT a.id, a.tenant_id, a.user_pool_id, a.user_id, a.type,
+pub(super) const ADDRESSES_SQL: &str =
+    "SELECT a.id, a.tenant_id, a.user_pool_id, a.user_id, a.type,
     a.address, a.address_lc, a.status, a.verified, a.verified_at, a.preferred_contact_method,
     a.created_at, a.updated_at
     FROM users u JOIN user_verifiable_addresses a ON a.user_pk = u.pk
     WHERE u.tenant_id = ?1 AND u.user_pool_id = ?2 AND u.pk > ?3 AND u.pk <= ?4
     ORDER BY u.pk, a.id";
 
-fn address_from_row(row: &Row<'_>) -> rusqlite::Result<UserVerifiableAddress> {
+pub(super) fn address_from_row(row: &Row<'_>) -> rusqlite::Result<UserVerifiableAddress> {
     Ok(UserVerifiableAddress {
         id: get_uuid(row, 0)?,
         tenant_id: row.get(1)?,

@@ -37,6 +37,7 @@
 pub mod accounts;
 mod checkpoint;
 mod columns;
+mod entry;
 mod error;
 pub mod export;
 mod ids;

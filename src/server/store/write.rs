@@ -11,10 +11,19 @@
 //! | `fail`   | inserted | 409                                                   | 409                 |
 //! | `update` | inserted | overwritten                                           | 409                 |
 //!
-//! Under `update` a user that already existed comes with all its
-//! sub-records: its stored credentials, identifiers and addresses are deleted
-//! before the request's are written, so the request's entries are the user's
-//! full set afterwards.
+//! A user is one entry with its sub-records ("full entries", as the
+//! platform's spec says of its import):
+//! - under `update` a user that already existed comes with all its
+//!   sub-records: its stored credentials, identifiers and addresses are
+//!   deleted before the request's are written, so the request's entries are
+//!   the user's full set afterwards;
+//! - under `ignore` a user that already existed is kept as stored *with* its
+//!   sub-records: the request's sub-records of that user are ignored too, so
+//!   a changed email never arrives beside the stored one.
+//!
+//! For each user that already existed, the stored entry is compared with the
+//! request's ([`Entry::same_content`]) before anything is written: the answer
+//! says how many users existed and how many of those differed.
 //!
 //! An identifier whose `(pool, type, identifier_lc)` is already used by
 //! another record is a 409 in every mode (the unique index says so). A
@@ -36,10 +45,12 @@ use super::columns::{
     address_status, contact_method, credential_state, credential_type, json, opt_json, opt_time,
     time,
 };
+use super::entry::stored_entry;
 use super::error::ApplyError;
 use super::ids::SubRecordIds;
+use crate::contract::entry::Entry;
 use crate::contract::records::{
-    ImportMode, Pool, User, UserCredential, UserIdentifier, UserVerifiableAddress,
+    ImportBody, ImportMode, Pool, User, UserCredential, UserIdentifier, UserVerifiableAddress,
 };
 use crate::server::rejection::{RecordRef, Rejection, RejectionKind};
 use crate::server::validate::{
@@ -67,6 +78,9 @@ pub struct ImportOutcome {
     /// Users of the request that were already stored (kept under `ignore`,
     /// overwritten under `update`).
     pub users_existing: usize,
+    /// Of those, the users whose stored entry differed from the request's
+    /// (timestamps aside).
+    pub users_changed: usize,
     /// Rows written per kind.
     pub written: RecordCounts,
 }
@@ -85,6 +99,7 @@ pub fn apply(
         tx: conn,
         ids,
         tenant,
+        body: &batch.body,
         mode,
         users: HashMap::with_capacity(batch.body.users.len()),
         outcome: ImportOutcome::default(),
@@ -107,6 +122,8 @@ struct Writer<'t> {
     ids: &'t mut SubRecordIds,
     /// The URL's tenant; every record was checked to name it.
     tenant: &'t str,
+    /// The request's records, to compare a stored user's entry with.
+    body: &'t ImportBody,
     /// What to do with records that exist.
     mode: ImportMode,
     /// Every user known in this request, as stored: saves a lookup per sub-record.
@@ -185,21 +202,21 @@ impl Writer<'_> {
         for (i, user) in users.iter().enumerate() {
             let at = || RecordRef::new(USERS, i, user.id);
             let values = user_params(user)?;
-            let (stored, existed) = match self.mode {
+            let stored = match self.mode {
                 ImportMode::Update => self.update_user(&mut stmts, user, &values, at)?,
                 ImportMode::Ignore | ImportMode::Fail => {
                     if stmts.insert.execute(values.as_params())? == 1 {
-                        (self.inserted(user), false)
+                        self.inserted(user)
                     } else if self.mode == ImportMode::Fail {
                         return Err(exists(at()).into());
                     } else {
-                        (self.stored_user(&mut stmts.lookup, user.id, at)?, true)
+                        let mut stored = self.stored_user(&mut stmts.lookup, user.id, at)?;
+                        self.existed(&stored, user)?;
+                        stored.kept = true;
+                        stored
                     }
                 }
             };
-            if existed {
-                self.outcome.users_existing += 1;
-            }
             self.users.insert(user.id, stored);
         }
         Ok(())
@@ -211,32 +228,46 @@ impl Writer<'_> {
         StoredUser {
             pk: self.tx.last_insert_rowid(),
             pool: user.user_pool_id.clone(),
+            kept: false,
         }
     }
 
+    /// Counts `user`, found stored as `stored`, as existing, and as changed
+    /// when its stored entry differs from the request's. Call it before
+    /// anything of the user is overwritten.
+    fn existed(&mut self, stored: &StoredUser, user: &User) -> Result<(), ApplyError> {
+        self.outcome.users_existing += 1;
+        let same = stored_entry(self.tx, self.tenant, &stored.pool, stored.pk)?
+            .is_some_and(|was| was.same_content(&Entry::in_body(self.body, user)));
+        if !same {
+            self.outcome.users_changed += 1;
+        }
+        Ok(())
+    }
+
     /// Under `update`: inserts a new user, or overwrites a stored one and
-    /// drops its sub-records. Returns the user and whether it existed.
+    /// drops its sub-records.
     fn update_user(
         &mut self,
         stmts: &mut UserStatements<'_>,
         user: &User,
         values: &UserParams<'_>,
         at: impl Fn() -> RecordRef,
-    ) -> Result<(StoredUser, bool), ApplyError> {
+    ) -> Result<StoredUser, ApplyError> {
         match lookup_user(&mut stmts.lookup, user.id)? {
             None => {
                 stmts.insert.execute(values.as_params())?;
-                Ok((self.inserted(user), false))
+                Ok(self.inserted(user))
             }
             Some((_, tenant, _)) if tenant != self.tenant => Err(other_tenant(at()).into()),
-            Some((pk, _, _)) => {
+            Some((pk, _, pool)) => {
+                self.existed(&StoredUser::new(pk, pool), user)?;
                 self.tx
                     .prepare_cached(USER_UPDATE)?
                     .execute(values.as_params())?;
                 self.delete_sub_records(pk)?;
                 self.outcome.written.users += 1;
-                let pool = user.user_pool_id.clone();
-                Ok((StoredUser { pk, pool }, true))
+                Ok(StoredUser::new(pk, user.user_pool_id.clone()))
             }
         }
     }
@@ -250,7 +281,7 @@ impl Writer<'_> {
         at: impl Fn() -> RecordRef,
     ) -> Result<StoredUser, ApplyError> {
         match lookup_user(lookup, id)? {
-            Some((pk, tenant, pool)) if tenant == self.tenant => Ok(StoredUser { pk, pool }),
+            Some((pk, tenant, pool)) if tenant == self.tenant => Ok(StoredUser::new(pk, pool)),
             _ => Err(other_tenant(at()).into()),
         }
     }
@@ -281,7 +312,9 @@ impl Writer<'_> {
         let mut stored_here = self.tx.prepare_cached(R::EXISTS)?;
         for (i, record) in records.iter().enumerate() {
             let at = || RecordRef::new(R::ARRAY, i, record.id());
-            let user_pk = self.check_link(&mut lookup, record, at)?;
+            let Some(user_pk) = self.check_link(&mut lookup, record, at)? else {
+                continue;
+            };
             let fingerprint = self.ids.fingerprint(record.id());
             if self.ids.contains(fingerprint) {
                 // Stored already: under this user, or another user's or tenant's id.
@@ -309,18 +342,19 @@ impl Writer<'_> {
     }
 
     /// `user_id` names a user of the request or of the tenant, in the
-    /// record's pool. Returns the user's `pk`.
+    /// record's pool. Returns the user's `pk`, or `None` when the record is
+    /// ignored with its user (kept as stored under `ignore`).
     fn check_link<R: SubRecord>(
         &mut self,
         lookup: &mut CachedStatement<'_>,
         record: &R,
         at: impl Fn() -> RecordRef,
-    ) -> Result<i64, ApplyError> {
+    ) -> Result<Option<i64>, ApplyError> {
         let user_id = record.user_id();
         if !self.users.contains_key(&user_id) {
             match lookup_user(lookup, user_id)? {
                 Some((pk, tenant, pool)) if tenant == self.tenant => {
-                    self.users.insert(user_id, StoredUser { pk, pool });
+                    self.users.insert(user_id, StoredUser::new(pk, pool));
                 }
                 _ => {
                     return Err(Rejection::field(
@@ -334,7 +368,8 @@ impl Writer<'_> {
             }
         }
         match self.users.get(&user_id) {
-            Some(user) if user.pool == record.pool() => Ok(user.pk),
+            Some(user) if user.kept => Ok(None),
+            Some(user) if user.pool == record.pool() => Ok(Some(user.pk)),
             _ => Err(Rejection::field(
                 RejectionKind::Invalid,
                 at(),
@@ -350,6 +385,19 @@ impl Writer<'_> {
 struct StoredUser {
     pk: i64,
     pool: String,
+    /// It existed before this request and is kept as stored (`ignore`):
+    /// the request's sub-records of it are ignored.
+    kept: bool,
+}
+
+impl StoredUser {
+    fn new(pk: i64, pool: String) -> StoredUser {
+        StoredUser {
+            pk,
+            pool,
+            kept: false,
+        }
+    }
 }
 
 /// A stored user's `pk`, tenant and pool.
