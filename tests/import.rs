@@ -247,7 +247,7 @@ fn assert_adds_up(report: &Value) {
     };
     assert_eq!(
         n("read"),
-        n("imported") + n("skipped") + n("rejected"),
+        n("imported") + n("updated") + n("kept") + n("skipped") + n("rejected"),
         "{report}"
     );
 }
@@ -599,6 +599,132 @@ fn kill_nine_at_any_moment_loses_and_duplicates_nobody() {
         );
         assert_same_dump(&target.dump(), &expected);
     }
+}
+
+/// Every user stored on a fresh target was stored by this migration,
+/// however often the run was killed: a batch resent after a crash finds its
+/// users stored exactly as sent and counts them as imported, not skipped.
+#[test]
+fn after_three_kill_nines_on_a_fresh_target_every_user_is_imported_none_skipped() {
+    let work = tempfile::tempdir().unwrap();
+    let dir = work.path();
+    write_sample(dir, "users.csv", 10_000, 20);
+    let target = Target::slow(dir, 100, 200);
+    let checkpoint = dir.join("users.csv.ferry-checkpoint");
+    for kill in 0..3 {
+        let mut child = spawn_import(dir, &target, "users.csv", &["--report", "report.json"]);
+        // Wait until this run has acknowledged something new, then kill it mid-flight.
+        let saved = std::fs::read(&checkpoint).ok();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while std::fs::read(&checkpoint).ok() == saved && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        std::thread::sleep(Duration::from_millis(150));
+        let _ = child.kill();
+        let _ = child.wait();
+        assert!(checkpoint.exists(), "kill {kill}: a checkpoint was saved");
+    }
+    let output = import(dir, &target, "users.csv", &["--report", "report.json"]);
+    assert_eq!(output.status.code(), Some(3), "{}", describe(&output));
+    let r = report(dir, "report.json");
+    assert_adds_up(&r);
+    assert_eq!(
+        (
+            r["read"].as_u64(),
+            r["imported"].as_u64(),
+            r["skipped"].as_u64(),
+            r["rejected"].as_u64(),
+            r["resumed"].as_bool()
+        ),
+        (Some(10_020), Some(10_000), Some(0), Some(20), Some(true)),
+        "{r}"
+    );
+    assert_eq!(target.dump().users.len(), 10_000);
+}
+
+/// A changed email replaces the old one (`update`), or is reported as a
+/// change kept as stored (`ignore`); never does the user end up with both.
+#[test]
+fn a_changed_email_is_kept_as_stored_under_ignore_and_replaces_the_old_one_under_update() {
+    let work = tempfile::tempdir().unwrap();
+    let dir = work.path();
+    let source = |second: &str| {
+        let csv = format!(
+            "id,email,given_name\nu1,one@example.com,One\nu2,{second},Two\nu3,three@example.com,Three\n"
+        );
+        std::fs::write(dir.join("users.csv"), csv).unwrap();
+    };
+    let emails_of_u2 = |target: &Target| -> (Vec<String>, Vec<String>) {
+        let dump = target.dump();
+        let two = dump
+            .users
+            .iter()
+            .find(|u| u.payload.as_ref().unwrap()["given_name"] == "Two")
+            .unwrap()
+            .id;
+        let identifiers = dump.user_identifiers.iter().filter(|i| i.user_id == two);
+        let addresses = dump
+            .user_verifiable_addresses
+            .iter()
+            .filter(|a| a.user_id == two);
+        (
+            identifiers.map(|i| i.identifier_lc.clone()).collect(),
+            addresses.map(|a| a.address_lc.clone()).collect(),
+        )
+    };
+    let target = Target::start(dir, FaultConfig::default());
+    source("two@example.com");
+    let first = import(dir, &target, "users.csv", &[]);
+    assert_eq!(first.status.code(), Some(0), "{}", describe(&first));
+
+    source("two.new@example.com");
+    let kept = import(
+        dir,
+        &target,
+        "users.csv",
+        &["--restart", "--report", "kept.json"],
+    );
+    assert_eq!(kept.status.code(), Some(0), "{}", describe(&kept));
+    let r = report(dir, "kept.json");
+    assert_adds_up(&r);
+    assert_eq!(
+        (
+            r["imported"].as_u64(),
+            r["kept"].as_u64(),
+            r["skipped"].as_u64()
+        ),
+        (Some(0), Some(1), Some(2)),
+        "{r}"
+    );
+    let summary = String::from_utf8_lossy(&kept.stdout);
+    assert!(
+        summary.contains("1 changed at source, kept as stored (use --mode update)"),
+        "{summary}"
+    );
+    let only_the_old = vec!["two@example.com".to_string()];
+    assert_eq!(emails_of_u2(&target), (only_the_old.clone(), only_the_old));
+
+    let updated = import(
+        dir,
+        &target,
+        "users.csv",
+        &["--restart", "--mode", "update", "--report", "updated.json"],
+    );
+    assert_eq!(updated.status.code(), Some(0), "{}", describe(&updated));
+    let r = report(dir, "updated.json");
+    assert_adds_up(&r);
+    assert_eq!(
+        (
+            r["imported"].as_u64(),
+            r["updated"].as_u64(),
+            r["skipped"].as_u64()
+        ),
+        (Some(0), Some(1), Some(2)),
+        "{r}"
+    );
+    let only_the_new = vec!["two.new@example.com".to_string()];
+    assert_eq!(emails_of_u2(&target), (only_the_new.clone(), only_the_new));
+    assert_eq!(target.dump().user_identifiers.len(), 3);
 }
 
 #[cfg(unix)]

@@ -1087,7 +1087,11 @@ mod tests {
         assert_eq!(checkpoint.progress.sent_through(), 0);
         checkpoint.progress.reserve_through(40);
         checkpoint.progress.reserve_through(7);
-        assert_eq!(checkpoint.progress.sent_through(), 40, "it never moves back");
+        assert_eq!(
+            checkpoint.progress.sent_through(),
+            40,
+            "it never moves back"
+        );
         checkpoint.save(&path).unwrap();
         let back = Checkpoint::load(&path).unwrap().unwrap();
         assert_eq!(back.progress.sent_through(), 40);

@@ -101,7 +101,10 @@ mod tests {
         let body = body();
         let entry = Entry::in_body(&body, &body.users[1]);
         assert_eq!(entry.credentials.len(), 1);
-        assert!(entry.identifiers.iter().all(|i| i.user_id == body.users[1].id));
+        assert!(entry
+            .identifiers
+            .iter()
+            .all(|i| i.user_id == body.users[1].id));
         assert_eq!(entry.addresses.len(), 2);
     }
 

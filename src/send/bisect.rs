@@ -230,7 +230,12 @@ impl BatchSender {
                 users: 1,
                 changed: 0,
             };
-            return stored(std::slice::from_ref(user), Some(unchanged), self.mode, resent);
+            return stored(
+                std::slice::from_ref(user),
+                Some(unchanged),
+                self.mode,
+                resent,
+            );
         }
         Part {
             rejects: vec![target_rejection(user, response)],

@@ -498,6 +498,94 @@ mod tests {
         assert_eq!(writer.ids.len(), 15 * 4);
     }
 
+    /// Runs one request through the writer and returns its outcome.
+    fn apply_one(
+        writer: &mut Writer,
+        body: crate::contract::records::ImportBody,
+        mode: ImportMode,
+    ) -> ImportOutcome {
+        let (request, answer) = job(body, mode);
+        commit_group(writer, &mut vec![request]);
+        answer.blocking_recv().unwrap().unwrap()
+    }
+
+    #[test]
+    fn a_user_is_one_entry_kept_whole_under_ignore_and_replaced_whole_under_update() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut writer = writer(&dir);
+        let first = apply_one(
+            &mut writer,
+            synthetic::users(TENANT, POOL, 0..3),
+            ImportMode::Ignore,
+        );
+        assert_eq!((first.users_existing, first.users_changed), (0, 0));
+
+        // The same users, later: their times differ, nothing else does.
+        let mut later = synthetic::users(TENANT, POOL, 0..3);
+        for user in &mut later.users {
+            user.updated_at = Some(time::OffsetDateTime::now_utc());
+        }
+        let same = apply_one(&mut writer, later, ImportMode::Ignore);
+        assert_eq!((same.users_existing, same.users_changed), (3, 0));
+
+        // User 1's email changes at the source (same ids: which email, not what).
+        let changed = || {
+            let mut body = synthetic::users(TENANT, POOL, 0..3);
+            let user = body.users[1].id;
+            for i in body
+                .user_identifiers
+                .iter_mut()
+                .filter(|i| i.user_id == user)
+            {
+                i.identifier = "new@example.com".into();
+                i.identifier_lc = "new@example.com".into();
+            }
+            // And it gains a record the stored entry does not have.
+            let mut extra = body.user_identifiers[0].clone();
+            extra.id = uuid::Uuid::from_u128(7);
+            extra.user_id = user;
+            extra.kind = crate::contract::records::IdentifierType::Uid;
+            extra.identifier = "user-one".into();
+            extra.identifier_lc = "user-one".into();
+            body.user_identifiers.push(extra);
+            body
+        };
+        let stored_emails = |writer: &Writer| -> Vec<String> {
+            let mut stmt = writer
+                .conn
+                .prepare("SELECT identifier_lc FROM user_identifiers ORDER BY identifier_lc")
+                .unwrap();
+            stmt.query_map([], |r| r.get(0))
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap()
+        };
+        let before = stored_emails(&writer);
+        let kept = apply_one(&mut writer, changed(), ImportMode::Ignore);
+        assert_eq!((kept.users_existing, kept.users_changed), (3, 1));
+        assert_eq!(
+            kept.written.identifiers, 0,
+            "nothing of a kept user is written"
+        );
+        assert_eq!(
+            stored_emails(&writer),
+            before,
+            "kept as stored, sub-records included"
+        );
+
+        let updated = apply_one(&mut writer, changed(), ImportMode::Update);
+        assert_eq!((updated.users_existing, updated.users_changed), (3, 1));
+        let after = stored_emails(&writer);
+        assert_eq!(after.len(), 4, "{after:?}");
+        assert!(after.contains(&"new@example.com".to_string()), "{after:?}");
+        assert!(after.contains(&"user-one".to_string()), "{after:?}");
+        let old = "user.1@example.com".to_string();
+        assert!(before.contains(&old), "{before:?}");
+        assert!(!after.contains(&old), "the old email is gone: {after:?}");
+        let again = apply_one(&mut writer, changed(), ImportMode::Update);
+        assert_eq!((again.users_existing, again.users_changed), (3, 0));
+    }
+
     #[test]
     fn count_records_counts_every_record_table() {
         let dir = tempfile::tempdir().unwrap();
