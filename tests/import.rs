@@ -642,6 +642,48 @@ fn after_three_kill_nines_on_a_fresh_target_every_user_is_imported_none_skipped(
     assert_eq!(target.dump().users.len(), 10_000);
 }
 
+/// Two migrations of one source into one target at once (each with its
+/// own checkpoint): each user is imported by exactly one of them and found
+/// already there, unchanged, by the other.
+#[test]
+fn two_concurrent_migrations_import_each_user_once_between_them() {
+    let work = tempfile::tempdir().unwrap();
+    let dir = work.path();
+    write_sample(dir, "users.csv", 3_000, 0);
+    let target = Target::slow(dir, 5, 20);
+    let run = |n: u32| {
+        let (checkpoint, rejects, report) = (
+            format!("run{n}.checkpoint"),
+            format!("run{n}.rejects.jsonl"),
+            format!("run{n}.json"),
+        );
+        let args = [
+            "--checkpoint",
+            checkpoint.as_str(),
+            "--rejects",
+            rejects.as_str(),
+            "--report",
+            report.as_str(),
+        ];
+        spawn_import(dir, &target, "users.csv", &args)
+    };
+    let (first, second) = (run(1), run(2));
+    for child in [first, second] {
+        let output = child.wait_with_output().unwrap();
+        assert_eq!(output.status.code(), Some(0), "{}", describe(&output));
+    }
+    let (a, b) = (report(dir, "run1.json"), report(dir, "run2.json"));
+    assert_adds_up(&a);
+    assert_adds_up(&b);
+    let sum = |k: &str| a[k].as_u64().unwrap() + b[k].as_u64().unwrap();
+    assert_eq!(
+        (sum("imported"), sum("skipped")),
+        (3_000, 3_000),
+        "{a}\n{b}"
+    );
+    assert_eq!(target.dump().users.len(), 3_000);
+}
+
 /// A changed email replaces the old one (`update`), or is reported as a
 /// change kept as stored (`ignore`); never does the user end up with both.
 #[test]

@@ -4,8 +4,8 @@
 //!
 //! ## What it holds
 //! - a [`SourceFingerprint`] (size, modification time, SHA-256 of the first
-//!   MiB) and the [`Settings`] that shape request bodies (tenant, pool, batch
-//!   size, mapping, mode, import time): a resume with a changed source or
+//!   MiB) and the [`RunSettings`] that shape request bodies (tenant, pool,
+//!   batch size, mapping, mode, import time, id derivation): a resume with a changed source or
 //!   changed settings would send different bodies, so [`Checkpoint::compare`]
 //!   refuses it and says what changed;
 //! - the progress ([`AckTracker`]): the [`Watermark`] — every batch below
@@ -13,6 +13,10 @@
 //!   the source, the running [`Counts`] of those batches and the length of
 //!   the rejects file they wrote — plus the batches acknowledged above the
 //!   watermark (senders finish out of order);
+//! - the highest batch this migration may have sent, over all its runs
+//!   ([`AckTracker::sent_through`]), saved before such a batch is sent: a
+//!   resumed run counts the users it finds stored exactly as sent in those
+//!   batches as its own (imported), not as already there (skipped);
 //! - whether the run is `complete`.
 //!
 //! ## Invariants
@@ -31,7 +35,7 @@
 //!   skipped + rejected`. Totals therefore add up across resumed runs.
 //!
 //! ## On disk
-//! Two lines of JSON: a header `{"format":"ferry-checkpoint","version":1,
+//! Two lines of JSON: a header `{"format":"ferry-checkpoint","version":3,
 //! "sha256":"…"}` and the body, whose SHA-256 the header carries. Reading
 //! checks the version before anything else, then completeness (both lines
 //! end with a newline), then the checksum, then the body's own consistency:

@@ -7,7 +7,7 @@
 //! (see [`crate::report::Counts`]): new ones are imported; ones it had with
 //! other content are updated (`update`) or kept (`ignore`); ones it had
 //! exactly as sent are imported when this migration may have stored them
-//! itself ([`Resent`]), skipped otherwise.
+//! itself (a resent batch), skipped otherwise.
 //!
 //! Under `mode=fail` a single user refused with 409 is read back first: when
 //! the target holds exactly the records sent, the user is counted as one the
