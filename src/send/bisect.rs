@@ -308,7 +308,17 @@ fn stored(
     mode: ImportMode,
     resent: Resent,
 ) -> Part {
-    let n = users.len() as u64;
+    Part {
+        counts: Counts {
+            unverifiable_hash: users.iter().filter(|u| u.unverifiable_hash).count() as u64,
+            ..stored_counts(users.len() as u64, existing, mode, resent)
+        },
+        rejects: Vec::new(),
+    }
+}
+
+/// The outcomes of `n` stored users (see [`Counts`] for what each means).
+fn stored_counts(n: u64, existing: Option<Existing>, mode: ImportMode, resent: Resent) -> Counts {
     let Existing {
         users: had,
         changed,
@@ -324,16 +334,12 @@ fn stored(
         ImportMode::Update => (changed, 0),
         ImportMode::Ignore | ImportMode::Fail => (0, changed),
     };
-    Part {
-        counts: Counts {
-            imported: n - had + own,
-            updated,
-            kept,
-            skipped,
-            unverifiable_hash: users.iter().filter(|u| u.unverifiable_hash).count() as u64,
-            ..Counts::default()
-        },
-        rejects: Vec::new(),
+    Counts {
+        imported: n - had + own,
+        updated,
+        kept,
+        skipped,
+        ..Counts::default()
     }
 }
 
@@ -358,4 +364,81 @@ fn same_records(stored: &ImportBody, user: &MappedUser) -> bool {
         r.addresses.clone(),
     );
     stored.users.len() == 1 && Entry::in_body(stored, &stored.users[0]).same_content(&sent)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::send::retry::{RetryCause, TransportKind};
+
+    fn had(users: u32, changed: u32) -> Option<Existing> {
+        Some(Existing { users, changed })
+    }
+
+    /// (imported, updated, kept, skipped) of 10 stored users.
+    fn outcome(
+        existing: Option<Existing>,
+        mode: ImportMode,
+        resent: Resent,
+    ) -> (u64, u64, u64, u64) {
+        let c = stored_counts(10, existing, mode, resent);
+        (c.imported, c.updated, c.kept, c.skipped)
+    }
+
+    #[test]
+    fn stored_users_are_counted_from_what_the_target_says_and_what_was_sent_before() {
+        use ImportMode::{Ignore, Update};
+        use Resent::{First, Maybe};
+        assert_eq!(
+            outcome(None, Ignore, First),
+            (10, 0, 0, 0),
+            "a target that says nothing"
+        );
+        assert_eq!(outcome(had(0, 0), Ignore, First), (10, 0, 0, 0));
+        assert_eq!(outcome(had(4, 1), Ignore, First), (6, 0, 1, 3));
+        assert_eq!(outcome(had(4, 1), Update, First), (6, 1, 0, 3));
+        // Resent: users stored exactly as sent are this migration's own.
+        assert_eq!(outcome(had(4, 1), Ignore, Maybe), (9, 0, 1, 0));
+        assert_eq!(outcome(had(10, 0), Update, Maybe), (10, 0, 0, 0));
+        // A target that claims more than it was sent claims no more than that.
+        assert_eq!(outcome(had(50, 70), Update, First), (0, 10, 0, 0));
+        for existing in [None, had(3, 2), had(10, 10), had(99, 1)] {
+            for mode in [Ignore, Update, ImportMode::Fail] {
+                for resent in [First, Maybe] {
+                    let c = Counts {
+                        read: 10,
+                        ..stored_counts(10, existing, mode, resent)
+                    };
+                    assert!(c.adds_up(), "{existing:?} {mode} {resent:?}: {c:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_batch_is_resent_when_sent_before_or_when_an_answer_may_have_been_lost() {
+        let effort = |causes: &[RetryCause]| Effort {
+            retries: causes.to_vec(),
+            ..Effort::default()
+        };
+        assert_eq!(Resent::judge(false, &[]), Resent::First);
+        assert_eq!(Resent::judge(true, &[]), Resent::Maybe);
+        let shed = [RetryCause::Throttled(429), RetryCause::Throttled(503)];
+        let unsent = [RetryCause::Transport(TransportKind::Connect)];
+        assert_eq!(
+            Resent::judge(false, &[effort(&shed), effort(&unsent)]),
+            Resent::First
+        );
+        for lost in [
+            RetryCause::Transport(TransportKind::Timeout),
+            RetryCause::Transport(TransportKind::Closed),
+            RetryCause::ServerError(502),
+        ] {
+            assert_eq!(
+                Resent::judge(false, &[effort(&shed), effort(&[lost])]),
+                Resent::Maybe,
+                "{lost:?}"
+            );
+        }
+    }
 }
