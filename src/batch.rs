@@ -14,6 +14,8 @@
 //! after its last user belong to it; only a source without a single valid
 //! user yields a batch without users.
 
+use std::collections::BTreeMap;
+
 use bytes::Bytes;
 use serde::Serialize;
 
@@ -44,6 +46,9 @@ pub struct Batch {
     pub start: Position,
     /// Where the next batch's first row starts.
     pub end: Position,
+    /// Source columns of this batch's rows that the mapping neither reads
+    /// nor ignores, with how many rows held a value in each.
+    pub unmapped: BTreeMap<String, u64>,
 }
 
 impl Batch {
@@ -105,6 +110,8 @@ pub struct Batcher<I> {
     open: Open,
     /// Whether the source is exhausted.
     done: bool,
+    /// The unmapped columns of the row being batched (reused).
+    row_unmapped: Vec<usize>,
 }
 
 /// A batch being filled.
@@ -113,6 +120,8 @@ struct Open {
     users: Vec<MappedUser>,
     rejected: Vec<Rejection>,
     start: Option<Position>,
+    /// Rows with a value in each unmapped column, by its number.
+    unmapped: Vec<u64>,
 }
 
 impl<I: Iterator<Item = Result<Row, SourceError>>> Batcher<I> {
@@ -132,6 +141,7 @@ impl<I: Iterator<Item = Result<Row, SourceError>>> Batcher<I> {
             position: from,
             open: Open::default(),
             done: false,
+            row_unmapped: Vec::new(),
         }
     }
 
@@ -149,6 +159,13 @@ impl<I: Iterator<Item = Result<Row, SourceError>>> Batcher<I> {
             users: open.users,
             rejected: open.rejected,
             body,
+            unmapped: open
+                .unmapped
+                .iter()
+                .enumerate()
+                .filter(|(_, rows)| **rows > 0)
+                .map(|(number, rows)| (self.mapper.unmapped_name(number).to_string(), *rows))
+                .collect(),
         };
         self.number += 1;
         batch
@@ -175,6 +192,8 @@ impl<I: Iterator<Item = Result<Row, SourceError>>> Iterator for Batcher<I> {
             };
             let here = Position::at(&row);
             self.position = Position::after(&row);
+            self.row_unmapped.clear();
+            self.mapper.unmapped_of(&row, &mut self.row_unmapped);
             let mut closed = None;
             match self.mapper.map_row(row) {
                 Mapped::User(user) => {
@@ -188,6 +207,14 @@ impl<I: Iterator<Item = Result<Row, SourceError>>> Iterator for Batcher<I> {
                     self.open.start.get_or_insert(here);
                     self.open.rejected.push(rejection);
                 }
+            }
+            // After the close: the row belongs to the batch it opens.
+            for &number in &self.row_unmapped {
+                let counts = &mut self.open.unmapped;
+                if counts.len() <= number {
+                    counts.resize(number + 1, 0);
+                }
+                counts[number] += 1;
             }
             if closed.is_some() {
                 return closed.map(Ok);

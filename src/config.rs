@@ -93,6 +93,8 @@ pub struct ImportOptions {
     /// Whole batches in a row the target refuses for one reason before the
     /// run stops (0: never).
     pub refused_batches_limit: usize,
+    /// A source column the mapping neither reads nor ignores is an error.
+    pub strict: bool,
 }
 
 impl ImportOptions {
@@ -132,6 +134,7 @@ impl ImportOptions {
             grace: Duration::from_secs(10),
             seed: None,
             refused_batches_limit: crate::import::DEFAULT_REFUSED_BATCHES_LIMIT,
+            strict: false,
         }
     }
 
@@ -158,6 +161,7 @@ impl ImportOptions {
             import_time,
             self.batch_size,
         )
+        .map(|body| body.strict(self.strict))
     }
 
     /// Checks everything and builds the configuration of the run.

@@ -39,8 +39,10 @@ pub fn run(settings: &BodySettings, dir: &Path) -> Result<DryRunReport, Error> {
     let mut rejects = RejectsWriter::create(&rejects_path).map_err(Error::output(&rejects_path))?;
     let (mut read, mut mapped, mut rejected, mut files) = (0, 0, 0, 0);
     let mut unverifiable_hash = 0;
+    let mut unmapped = std::collections::BTreeMap::new();
     for batch in batches {
         let batch = batch?;
+        crate::report::add_unmapped(&mut unmapped, &batch.unmapped);
         read += batch.rows();
         mapped += batch.users.len() as u64;
         unverifiable_hash += batch.users.iter().filter(|u| u.unverifiable_hash).count() as u64;
@@ -60,6 +62,7 @@ pub fn run(settings: &BodySettings, dir: &Path) -> Result<DryRunReport, Error> {
     rejects.sync().map_err(Error::output(&rejects_path))?;
     let mut report = DryRunReport::new(read, mapped, rejected, files, started.elapsed());
     report.unverifiable_hash = unverifiable_hash;
+    report.unmapped = unmapped;
     report.rejects = Some(rejects_path);
     let report_path = dir.join(REPORT_FILE);
     let json =

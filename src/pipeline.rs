@@ -12,8 +12,8 @@ use crate::batch::{Batcher, FIRST_BATCH, MAX_BATCH_SIZE};
 use crate::checkpoint::RunSettings;
 use crate::contract::ImportMode;
 use crate::error::Error;
-use crate::mapping::{Mapper, MappingConfig, Target};
-use crate::source::{Format, Input, Position, SourceReader};
+use crate::mapping::{Mapper, Mapping, MappingConfig, MappingError, Target};
+use crate::source::{Format, Input, Position, RowBody, SourceReader};
 
 /// When an import takes place: the time written into every timestamp the
 /// source lacks.
@@ -61,6 +61,9 @@ pub struct BodySettings {
     import_time: ImportTime,
     /// Users per request body.
     batch_size: usize,
+    /// A source column the mapping neither reads nor ignores is an error
+    /// before anything is sent, instead of a line in the report.
+    strict: bool,
 }
 
 impl BodySettings {
@@ -91,7 +94,14 @@ impl BodySettings {
             pool: pool.to_string(),
             import_time,
             batch_size,
+            strict: false,
         })
+    }
+
+    /// The same settings, with unmapped source columns an error (`--strict`).
+    pub fn strict(mut self, strict: bool) -> BodySettings {
+        self.strict = strict;
+        self
     }
 
     /// Where rows come from.
@@ -150,8 +160,7 @@ impl BodySettings {
     /// A resumed run first maps the rows before the resume point again,
     /// without keeping them, so that its mapper knows every key, email and
     /// phone the interrupted run had seen: duplicates are then decided exactly
-    /// as in an uninterrupted run (and so is the key policy of a JSON Lines
-    /// source, decided by its first record). Reading is cheap next to sending.
+    /// as in an uninterrupted run. Reading is cheap next to sending.
     pub fn batches(
         &self,
         import_time: OffsetDateTime,
@@ -159,6 +168,9 @@ impl BodySettings {
     ) -> Result<Batcher<SourceReader>, Error> {
         let reader = SourceReader::open(&self.input, self.format, resume.map(|(point, _)| point))?;
         let mapping = self.mapping.resolve(reader.headers())?;
+        if self.strict {
+            self.check_every_column_is_mapped(&mapping, reader.headers())?;
+        }
         let target = Target {
             tenant: self.tenant.clone(),
             pool: self.pool.clone(),
@@ -186,6 +198,49 @@ impl BodySettings {
             ),
         };
         Ok(Batcher::new(reader, mapper, self.batch_size, from, number))
+    }
+}
+
+impl BodySettings {
+    /// Under `--strict`: every column of the source is read or ignored by
+    /// `mapping`. A header says it at once; a source without one (JSON
+    /// Lines) is read through first, so the error still comes before
+    /// anything is sent.
+    fn check_every_column_is_mapped(
+        &self,
+        mapping: &Mapping,
+        header: Option<&[String]>,
+    ) -> Result<(), Error> {
+        let columns =
+            match header {
+                Some(header) => mapping.unmapped_in(header),
+                None if self.input == Input::Stdin => return Err(Error::Usage(
+                    "--strict reads a source without a header through before sending anything; \
+                     standard input cannot be read twice: give a file"
+                        .into(),
+                )),
+                None => {
+                    let mut unmapped = std::collections::BTreeSet::new();
+                    for row in SourceReader::open(&self.input, self.format, None)? {
+                        if let RowBody::Fields(fields) = &row?.body {
+                            fields.for_each_with_value(|column| {
+                                if !mapping.reads(column) && !unmapped.contains(column) {
+                                    unmapped.insert(column.to_string());
+                                }
+                            });
+                        }
+                    }
+                    unmapped.into_iter().collect()
+                }
+            };
+        if columns.is_empty() {
+            return Ok(());
+        }
+        Err(MappingError::Unmapped {
+            count: columns.len(),
+            columns,
+        }
+        .into())
     }
 }
 

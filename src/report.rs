@@ -1,6 +1,7 @@
 //! Run reports: the counts that account for every source row, printed as a
 //! summary and written as JSON.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -28,6 +29,10 @@ pub struct DryRunReport {
     pub elapsed_s: f64,
     /// Rows read per second.
     pub rows_per_s: f64,
+    /// Source columns the mapping neither reads nor ignores, with how many
+    /// rows held a value in each.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub unmapped: BTreeMap<String, u64>,
     /// The rejects file, for the summary. Not in `report.json`: the file is
     /// `rejects.jsonl` beside it, and two runs into different directories
     /// write the same bytes.
@@ -53,6 +58,7 @@ impl DryRunReport {
             batches,
             elapsed_s: round3(elapsed_s),
             rows_per_s: round3(per_second(read, elapsed_s)),
+            unmapped: BTreeMap::new(),
             rejects: None,
         }
     }
@@ -65,7 +71,7 @@ impl DryRunReport {
     /// The summary printed at the end of a dry run.
     pub fn summary(&self) -> String {
         format!(
-            "read {} rows: {} mapped, {} rejected, {} batches in {:.2} s ({:.0} rows/s){}{}",
+            "read {} rows: {} mapped, {} rejected, {} batches in {:.2} s ({:.0} rows/s){}{}{}",
             self.read,
             self.mapped,
             self.rejected,
@@ -73,9 +79,33 @@ impl DryRunReport {
             self.elapsed_s,
             self.rows_per_s,
             without_password(self.unverifiable_hash),
+            not_mapped(&self.unmapped),
             rejected_rows_in(self.rejected, self.rejects.as_deref()),
         )
     }
+}
+
+/// Adds `more` unmapped-column counts to `into`.
+pub fn add_unmapped(into: &mut BTreeMap<String, u64>, more: &BTreeMap<String, u64>) {
+    for (column, rows) in more {
+        *into.entry(column.clone()).or_default() += rows;
+    }
+}
+
+/// The sentence of a summary that lists the source columns nothing maps.
+fn not_mapped(unmapped: &BTreeMap<String, u64>) -> String {
+    if unmapped.is_empty() {
+        return String::new();
+    }
+    let columns: Vec<String> = unmapped
+        .iter()
+        .map(|(column, rows)| format!("{} ({rows} rows)", crate::reject::EscapedControls(column)))
+        .collect();
+    format!(
+        "; {} source field(s) not carried, neither mapped nor ignored: {} (map them, or list them in the mapping's 'ignore')",
+        unmapped.len(),
+        columns.join(", ")
+    )
 }
 
 /// The sentence that ends a summary when some users have no usable password.
@@ -228,6 +258,10 @@ pub struct ImportReport {
     /// existed, and from runs that opened none (an import already complete).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rejects: Option<PathBuf>,
+    /// Source columns the mapping neither reads nor ignores, with how many
+    /// rows held a value in each (of the rows accounted for).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub unmapped: BTreeMap<String, u64>,
 }
 
 impl ImportReport {
@@ -242,7 +276,7 @@ impl ImportReport {
     pub fn summary(&self) -> String {
         let retries: u64 = self.retries.values().sum();
         format!(
-            "{}read {} rows: {}; {} batches, {} requests ({} retries) in {:.2} s ({:.0} users/s, p50 {:.0} ms, p99 {:.0} ms){}{}",
+            "{}read {} rows: {}; {} batches, {} requests ({} retries) in {:.2} s ({:.0} users/s, p50 {:.0} ms, p99 {:.0} ms){}{}{}",
             if self.complete { "" } else { "INCOMPLETE: " },
             self.counts.read,
             self.counts.describe(),
@@ -254,6 +288,7 @@ impl ImportReport {
             self.latency_p50_ms,
             self.latency_p99_ms,
             without_password(self.counts.unverifiable_hash),
+            not_mapped(&self.unmapped),
             rejected_rows_in(self.counts.rejected, self.rejects.as_deref()),
         )
     }

@@ -502,3 +502,118 @@ fn help_explains_every_flag() {
         );
     }
 }
+
+/// Every source column is mapped, ignored on purpose or reported: a CSV with
+/// columns nothing maps lists them with how many rows had a value, once, in
+/// the summary and the report; `--strict` refuses it before writing.
+#[test]
+fn columns_nothing_maps_are_reported_ignored_on_purpose_or_refused_under_strict() {
+    let work = tempfile::tempdir().unwrap();
+    let dir = work.path();
+    let mut csv = String::from("id,email,locale,loyalty_tier,birthdate\n");
+    for i in 0..250 {
+        let tier = if i % 5 == 0 { "gold" } else { "" };
+        csv.push_str(&format!("u{i},u{i}@example.com,fr-FR,{tier},1990-01-01\n"));
+    }
+    fs::write(dir.join("users.csv"), csv).unwrap();
+
+    let output = dry_run(dir, "users.csv", "out", &[]);
+    assert_eq!(output.status.code(), Some(0), "{}", describe(&output));
+    let summary = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        summary.contains("3 source field(s) not carried")
+            && summary.contains("birthdate (250 rows), locale (250 rows), loyalty_tier (50 rows)"),
+        "{summary}"
+    );
+    let report = report_of(&dir.join("out"));
+    assert_eq!(
+        report["unmapped"],
+        serde_json::json!({"birthdate": 250, "locale": 250, "loyalty_tier": 50})
+    );
+
+    fs::write(dir.join("mapping.toml"), "ignore = [\"birthdate\"]\n").unwrap();
+    let output = dry_run(dir, "users.csv", "out", &["--mapping", "mapping.toml"]);
+    assert_eq!(output.status.code(), Some(0), "{}", describe(&output));
+    let report = report_of(&dir.join("out"));
+    assert_eq!(
+        report["unmapped"],
+        serde_json::json!({"locale": 250, "loyalty_tier": 50}),
+        "birthdate is ignored on purpose"
+    );
+
+    let output = dry_run(
+        dir,
+        "users.csv",
+        "strict",
+        &["--mapping", "mapping.toml", "--strict"],
+    );
+    assert_eq!(output.status.code(), Some(2), "{}", describe(&output));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("locale, loyalty_tier") && !stderr.contains("birthdate"),
+        "{stderr}"
+    );
+    assert!(!dir.join("strict").exists(), "nothing written");
+}
+
+/// A source without a header is keyed as the mapping says, never by its
+/// first record: a JSON Lines file whose first record has no `id` is not
+/// keyed on email throughout.
+#[test]
+fn a_json_lines_source_is_keyed_on_id_unless_the_mapping_says_email() {
+    let work = tempfile::tempdir().unwrap();
+    let dir = work.path();
+    fs::write(
+        dir.join("users.jsonl"),
+        concat!(
+            "{\"email\":\"first@example.com\"}\n",
+            "{\"id\":\"u2\",\"email\":\"second@example.com\"}\n",
+            "{\"id\":\"u3\",\"email\":\"third@example.com\",\"nickname\":\"T\"}\n",
+        ),
+    )
+    .unwrap();
+    let output = dry_run(dir, "users.jsonl", "out", &[]);
+    assert_eq!(output.status.code(), Some(3), "{}", describe(&output));
+    let rejects = rejects_of(&dir.join("out"));
+    assert_eq!(rejects.len(), 1);
+    assert_eq!(rejects[0]["row"], 1);
+    assert!(
+        rejects[0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("column 'id'"),
+        "{}",
+        rejects[0]
+    );
+    let report = report_of(&dir.join("out"));
+    assert_eq!(report["unmapped"], serde_json::json!({"nickname": 1}));
+
+    // --strict reads a source without a header through first.
+    let output = dry_run(dir, "users.jsonl", "strict", &["--strict"]);
+    assert_eq!(output.status.code(), Some(2), "{}", describe(&output));
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("nickname"),
+        "{}",
+        describe(&output)
+    );
+    assert!(!dir.join("strict").exists(), "nothing written");
+
+    fs::write(dir.join("mapping.toml"), "key_email = true\n").unwrap();
+    let output = dry_run(
+        dir,
+        "users.jsonl",
+        "by-email",
+        &["--mapping", "mapping.toml"],
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", describe(&output));
+    let report = report_of(&dir.join("by-email"));
+    assert_eq!(
+        (report["mapped"].as_u64(), report["rejected"].as_u64()),
+        (Some(3), Some(0))
+    );
+    assert_eq!(
+        report["unmapped"],
+        serde_json::json!({"id": 2, "nickname": 1}),
+        "keyed on email, the id column is carried nowhere: said so"
+    );
+}

@@ -684,6 +684,40 @@ fn two_concurrent_migrations_import_each_user_once_between_them() {
     assert_eq!(target.dump().users.len(), 3_000);
 }
 
+/// An import reports the source columns nothing maps, as the dry run does,
+/// counted once per row over resumed runs (through the checkpoint).
+#[test]
+fn an_import_reports_the_columns_nothing_maps() {
+    let work = tempfile::tempdir().unwrap();
+    let dir = work.path();
+    let mut csv = String::from("id,email,locale\n");
+    for i in 0..300 {
+        csv.push_str(&format!("u{i},u{i}@example.com,de-DE\n"));
+    }
+    std::fs::write(dir.join("users.csv"), csv).unwrap();
+    let target = Target::slow(dir, 50, 100);
+    let mut child = spawn_import(dir, &target, "users.csv", &["--batch-size", "10"]);
+    let checkpoint = dir.join("users.csv.ferry-checkpoint");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !checkpoint.exists() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let _ = child.kill();
+    let _ = child.wait();
+    let output = import(
+        dir,
+        &target,
+        "users.csv",
+        &["--batch-size", "10", "--report", "report.json"],
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", describe(&output));
+    let r = report(dir, "report.json");
+    assert_eq!(r["unmapped"], serde_json::json!({"locale": 300}), "{r}");
+    let summary = String::from_utf8_lossy(&output.stdout);
+    assert!(summary.contains("locale (300 rows)"), "{summary}");
+}
+
 /// A changed email replaces the old one (`update`), or is reported as a
 /// change kept as stored (`ignore`); never does the user end up with both.
 #[test]

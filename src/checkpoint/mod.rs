@@ -309,6 +309,10 @@ pub struct BatchAck {
     /// lines; usually empty). Written when the watermark passes the batch.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub rejects: String,
+    /// Source columns of its rows that the mapping does not account for,
+    /// with how many rows held a value in each.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub unmapped: BTreeMap<String, u64>,
 }
 
 /// Every batch below `next_batch` is acknowledged.
@@ -323,15 +327,20 @@ pub struct Watermark {
     /// The rejects file's length once the rejects of the batches below
     /// `next_batch` are written (plus its length when the run started).
     pub rejects_len: u64,
+    /// The unmapped columns of the batches below `next_batch`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub unmapped: BTreeMap<String, u64>,
 }
 
 /// Counts of everything acknowledged, above the watermark included.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Totals {
     /// Row counts.
     pub counts: Counts,
     /// Acknowledged batches.
     pub batches: u64,
+    /// Unmapped source columns, with how many rows held a value in each.
+    pub unmapped: BTreeMap<String, u64>,
 }
 
 /// Takes batch acknowledgements in any order and advances the watermark over
@@ -362,6 +371,7 @@ impl AckTracker {
                 next_start: start,
                 counts: Counts::default(),
                 rejects_len,
+                unmapped: BTreeMap::new(),
             },
             above: BTreeMap::new(),
             sent_through: 0,
@@ -408,6 +418,7 @@ impl AckTracker {
             mark.next_start = ack.end;
             mark.counts.add(&ack.counts);
             mark.rejects_len += ack.rejects.len() as u64;
+            crate::report::add_unmapped(&mut mark.unmapped, &ack.unmapped);
             released.push(ack);
         }
         released
@@ -432,12 +443,15 @@ impl AckTracker {
     /// Counts of everything acknowledged.
     pub fn totals(&self) -> Totals {
         let mut counts = self.watermark.counts;
+        let mut unmapped = self.watermark.unmapped.clone();
         for ack in self.above.values() {
             counts.add(&ack.counts);
+            crate::report::add_unmapped(&mut unmapped, &ack.unmapped);
         }
         Totals {
             counts,
             batches: self.watermark.next_batch - self.first + self.above.len() as u64,
+            unmapped,
         }
     }
 }
@@ -843,6 +857,7 @@ mod tests {
             rejects: (0..bad)
                 .map(|i| format!("row {}: bad\n", batch * size + i))
                 .collect(),
+            unmapped: BTreeMap::from([("locale".to_string(), size)]),
         }
     }
 
@@ -1081,6 +1096,20 @@ mod tests {
                 "{text}"
             );
         }
+    }
+
+    #[test]
+    fn unmapped_columns_add_up_over_acknowledged_batches_in_any_order() {
+        let mut tracker = AckTracker::new(0, pos(0), 0);
+        for batch in [2, 0, 1, 4] {
+            tracker.acknowledge(ack(batch, 10, 0)).unwrap();
+        }
+        assert_eq!(tracker.watermark().unmapped["locale"], 30, "batches 0 to 2");
+        assert_eq!(
+            tracker.totals().unmapped["locale"],
+            40,
+            "and 4 above the watermark"
+        );
     }
 
     #[test]

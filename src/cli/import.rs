@@ -128,6 +128,11 @@ pub struct ImportArgs {
     /// [passwords] unsupported; default reject.
     #[arg(long, value_enum, value_name = "reject|expire|drop")]
     pub unsupported_hash: Option<UnsupportedPolicy>,
+    /// Refuse (exit 2, before anything is sent) a source with a column the
+    /// mapping neither reads nor ignores; without it, such columns are
+    /// listed in the summary and the report.
+    #[arg(long)]
+    pub strict: bool,
 }
 
 /// Import modes on the command line.
@@ -191,6 +196,7 @@ impl ImportArgs {
             grace: Duration::from_secs(self.grace_period_s),
             seed: self.seed,
             refused_batches_limit: self.stop_after_refused_batches,
+            strict: self.strict,
         }
     }
 }

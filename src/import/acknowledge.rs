@@ -134,6 +134,7 @@ impl Acknowledger {
             end: delivered.end,
             counts: delivered.counts,
             rejects,
+            unmapped: delivered.unmapped,
         };
         let released = self.checkpoint.progress.acknowledge(ack)?;
         for ack in released.iter().filter(|a| !a.rejects.is_empty()) {
@@ -230,5 +231,6 @@ pub(super) fn report_of(
         resumed,
         complete: checkpoint.complete,
         rejects: None,
+        unmapped: totals.unmapped,
     }
 }

@@ -96,6 +96,7 @@ mod tests {
             rejects: Vec::new(),
             efforts: Vec::new(),
             wholly_refused: refused.map(str::to_owned),
+            unmapped: Default::default(),
         }
     }
 

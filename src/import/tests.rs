@@ -180,6 +180,7 @@ async fn a_resumed_run_sends_only_what_its_checkpoint_did_not_acknowledge() {
                 end: batch.end,
                 counts,
                 rejects: String::new(),
+                unmapped: Default::default(),
             };
             checkpoint.progress.acknowledge(ack).unwrap();
         }

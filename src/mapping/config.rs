@@ -2,11 +2,19 @@
 //! ferry field, constants, defaults and the user key.
 //!
 //! With no mapping file, every ferry field is read from the column of the same
-//! name (see [`Field::ALL`]) and the user key is the `id` column, or the
-//! lower-cased email when the source has no `id` column.
+//! name (see [`Field::ALL`]) and the user key is the `id` column; a source
+//! whose header has no `id` column is keyed on the lower-cased email. The key
+//! is decided by the mapping and the header, never by a record: a source
+//! without a header (JSON Lines) is keyed on `id` unless the mapping says
+//! otherwise, and a record without one is rejected.
+//!
+//! Every source column is read by the mapping, ignored on purpose
+//! (`ignore`), or reported as unmapped ([`Mapping::reads`]).
 //!
 //! ```toml
 //! key = "customer_no"            # source column holding the user key
+//! # key_email = true             # or: key users on their lower-cased email
+//! ignore = ["last_ip", "logins"] # source columns left out on purpose
 //!
 //! [columns]                      # ferry field = source column
 //! id = "customer_no"
@@ -27,7 +35,7 @@
 //! A [`MappingConfig`] is checked against the source's columns once, before
 //! any row is read, and becomes an immutable [`Mapping`].
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
@@ -106,6 +114,13 @@ pub struct MappingConfig {
     /// if the source has it, else the lower-cased email.
     #[serde(default)]
     pub key: Option<String>,
+    /// Key users on their lower-cased email instead of a key column.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub key_email: bool,
+    /// Source columns the mapping leaves out on purpose: not reported as
+    /// unmapped.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ignore: Vec<String>,
     /// ferry field → source column.
     #[serde(default)]
     pub columns: BTreeMap<String, String>,
@@ -142,6 +157,10 @@ pub enum MappingError {
     MissingColumn { field: String, column: String },
     #[error("the source has neither a key column '{column}' nor an email column to key users on")]
     NoKey { column: String },
+    #[error("mapping: 'key' and 'key_email' both say where the user key is; keep one")]
+    TwoKeys,
+    #[error("mapping: {count} source column(s) are neither mapped nor ignored: {}; map them, list them in 'ignore', or drop --strict", columns.join(", "))]
+    Unmapped { count: usize, columns: Vec<String> },
     #[error("mapping: {0}")]
     Passwords(String),
 }
@@ -189,6 +208,7 @@ impl MappingConfig {
             }
         }
         let key = match &self.key {
+            Some(_) if self.key_email => return Err(MappingError::TwoKeys),
             Some(column) if has(column) => KeyPolicy::Column(column.clone()),
             Some(column) => {
                 return Err(MappingError::MissingColumn {
@@ -196,7 +216,7 @@ impl MappingConfig {
                     column: column.clone(),
                 });
             }
-            None if header.is_none() => KeyPolicy::Undecided,
+            None if self.key_email => KeyPolicy::Email,
             None if has(&columns[&Field::Id]) || constants.contains_key(&Field::Id) => {
                 KeyPolicy::Column(columns[&Field::Id].clone())
             }
@@ -219,13 +239,26 @@ impl MappingConfig {
                 .check()
                 .map_err(MappingError::Passwords)?;
         }
-        let columns = columns.into_iter().filter(|(_, c)| has(c)).collect();
+        let columns: BTreeMap<Field, String> =
+            columns.into_iter().filter(|(_, c)| has(c)).collect();
+        // The id field is the key's column, read only when the key is.
+        let mut reads: BTreeSet<String> = columns
+            .iter()
+            .filter(|(field, _)| **field != Field::Id)
+            .map(|(_, column)| column.clone())
+            .collect();
+        if let KeyPolicy::Column(column) = &key {
+            reads.insert(column.clone());
+        }
+        reads.extend(self.passwords.plaintext_column.iter().cloned());
+        reads.extend(self.ignore.iter().cloned());
         Ok(Mapping {
             columns,
             constants,
             defaults,
             key,
             passwords: self.passwords.clone(),
+            reads,
         })
     }
 }
@@ -255,9 +288,6 @@ pub enum KeyPolicy {
     Column(String),
     /// The trimmed, lower-cased email.
     Email,
-    /// Not known until the first record is seen (JSON Lines without a
-    /// configured key): `id` if that record has one, else the email.
-    Undecided,
 }
 
 /// A resolved, immutable mapping.
@@ -273,6 +303,9 @@ pub struct Mapping {
     key: KeyPolicy,
     /// How passwords are carried.
     passwords: PasswordOptions,
+    /// The source columns the mapping accounts for: read for a field, the
+    /// key or the plaintext password, or ignored on purpose.
+    reads: BTreeSet<String>,
 }
 
 impl Mapping {
@@ -306,20 +339,17 @@ impl Mapping {
         &self.key
     }
 
-    /// Fixes an undecided key policy from the first record's columns.
-    pub fn decide_key(&mut self, has_column: impl Fn(&str) -> bool) {
-        if self.key == KeyPolicy::Undecided {
-            let id_column = self
-                .columns
-                .get(&Field::Id)
-                .cloned()
-                .unwrap_or_else(|| Field::Id.name().to_string());
-            self.key = if has_column(&id_column) || self.constants.contains_key(&Field::Id) {
-                KeyPolicy::Column(id_column)
-            } else {
-                KeyPolicy::Email
-            };
-        }
+    /// Whether the mapping accounts for the source column `column` (reads
+    /// it, or ignores it on purpose); a column it does not is reported as
+    /// unmapped.
+    pub fn reads(&self, column: &str) -> bool {
+        self.reads.contains(column)
+    }
+
+    /// The columns of `header` the mapping does not account for, in header
+    /// order: an error under `--strict`.
+    pub fn unmapped_in(&self, header: &[String]) -> Vec<String> {
+        header.iter().filter(|c| !self.reads(c)).cloned().collect()
     }
 
     /// A canonical text of everything in the mapping, for the checkpoint's settings fingerprint.
@@ -397,10 +427,38 @@ mod tests {
     }
 
     #[test]
-    fn jsonl_key_is_decided_by_the_first_record() {
-        let mut m = Mapping::default_for(None).unwrap();
-        assert_eq!(m.key(), &KeyPolicy::Undecided);
-        m.decide_key(|c| c == "email");
-        assert_eq!(m.key(), &KeyPolicy::Email);
+    fn a_source_without_a_header_is_keyed_as_the_mapping_says_never_by_a_record() {
+        let m = Mapping::default_for(None).unwrap();
+        assert_eq!(m.key(), &KeyPolicy::Column("id".into()));
+        let config = MappingConfig::parse("key_email = true").unwrap();
+        assert_eq!(config.resolve(None).unwrap().key(), &KeyPolicy::Email);
+        let config = MappingConfig::parse("key_email = true\nkey = \"id\"").unwrap();
+        assert!(matches!(config.resolve(None), Err(MappingError::TwoKeys)));
+    }
+
+    #[test]
+    fn a_column_is_read_ignored_or_unmapped() {
+        let config = MappingConfig::parse(
+            "key = \"cust\"\nignore = [\"last_ip\"]\n[columns]\nemail = \"mail\"\n[passwords]\nplaintext_column = \"pw\"",
+        )
+        .unwrap();
+        let header = header(&[
+            "cust",
+            "mail",
+            "given_name",
+            "pw",
+            "last_ip",
+            "locale",
+            "tier",
+        ]);
+        let m = config.resolve(Some(&header)).unwrap();
+        for read in ["cust", "mail", "given_name", "pw", "last_ip"] {
+            assert!(m.reads(read), "{read}");
+        }
+        assert_eq!(m.unmapped_in(&header), ["locale", "tier"]);
+        assert!(
+            !m.reads("email"),
+            "email is read from 'mail', not from 'email'"
+        );
     }
 }

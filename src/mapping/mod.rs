@@ -109,6 +109,34 @@ pub struct Mapper {
     mapping: Mapping,
     /// Fingerprints of user keys, emails and phones of rows already mapped.
     seen: FingerprintSet,
+    /// Source columns seen that the mapping does not account for.
+    unmapped: Unmapped,
+}
+
+/// The source columns the mapping does not account for, as rows show them:
+/// each name once, numbered in the order first seen.
+#[derive(Debug, Default)]
+struct Unmapped {
+    /// Names by number.
+    names: Vec<String>,
+    /// Number by name.
+    numbers: std::collections::HashMap<String, usize>,
+    /// For the CSV header seen last (its identity): the positions of its
+    /// unmapped columns with their numbers, worked out once per header.
+    plan: Option<(usize, Vec<(usize, usize)>)>,
+}
+
+impl Unmapped {
+    /// The number of `name`, given one the first time it is seen.
+    fn number(&mut self, name: &str) -> usize {
+        if let Some(&n) = self.numbers.get(name) {
+            return n;
+        }
+        let n = self.names.len();
+        self.names.push(name.to_string());
+        self.numbers.insert(name.to_string(), n);
+        n
+    }
 }
 
 /// What the rejects file holds in place of a plaintext password.
@@ -126,10 +154,56 @@ impl Mapper {
             target,
             mapping,
             seen: FingerprintSet::default(),
+            unmapped: Unmapped::default(),
         }
     }
 
-    /// The resolved mapping (its key policy is decided after the first JSON record).
+    /// Adds to `out` the number ([`Mapper::unmapped_name`]) of every column
+    /// of `row` that holds a value and that the mapping neither reads nor
+    /// ignores. Costs nothing per row for a CSV source whose columns are all
+    /// accounted for.
+    pub fn unmapped_of(&mut self, row: &Row, out: &mut Vec<usize>) {
+        let RowBody::Fields(fields) = &row.body else {
+            return;
+        };
+        let Some((header, names)) = fields.shared_header() else {
+            let (mapping, unmapped) = (&self.mapping, &mut self.unmapped);
+            fields.for_each_with_value(|name| {
+                if !mapping.reads(name) {
+                    out.push(unmapped.number(name));
+                }
+            });
+            return;
+        };
+        if self
+            .unmapped
+            .plan
+            .as_ref()
+            .is_none_or(|(id, _)| *id != header)
+        {
+            let mut plan = Vec::new();
+            for (position, name) in names.iter().enumerate() {
+                if !self.mapping.reads(name) {
+                    plan.push((position, self.unmapped.number(name)));
+                }
+            }
+            self.unmapped.plan = Some((header, plan));
+        }
+        if let Some((_, plan)) = &self.unmapped.plan {
+            for &(position, number) in plan {
+                if fields.has_value_at(position) {
+                    out.push(number);
+                }
+            }
+        }
+    }
+
+    /// The name of the unmapped column numbered `number` by [`Mapper::unmapped_of`].
+    pub fn unmapped_name(&self, number: usize) -> &str {
+        self.unmapped.names.get(number).map_or("", String::as_str)
+    }
+
+    /// The resolved mapping.
     pub fn mapping(&self) -> &Mapping {
         &self.mapping
     }
@@ -202,8 +276,6 @@ impl Mapper {
 
     /// Validates a record, checks it for duplicates and builds its records.
     fn map_source(&mut self, fields: &impl Lookup) -> Result<(SourceUser, UserRecords), Refusal> {
-        self.mapping
-            .decide_key(|column| fields.get(column).is_some());
         let user = SourceUser::read(&self.mapping, &self.target, fields)?;
         let fingerprints = [
             Some((Tag::Key, user.key.as_str())),
@@ -438,7 +510,7 @@ impl SourceUser {
         };
         let Some(key) = key else {
             let what = match mapping.key() {
-                KeyPolicy::Column(column) => format!("user key (column '{column}') is missing"),
+                KeyPolicy::Column(column) => format!("user key (column '{column}') is missing; the mapping's 'key' (or 'key_email = true') says where else it is"),
                 _ => "user key is missing: the row has no email to key on".to_string(),
             };
             return Err((None, what));

@@ -75,6 +75,8 @@ pub struct Delivered {
     /// this one reason: the sign of a cause common to every user (a pool
     /// whose schema they do not match) rather than of bad rows.
     pub wholly_refused: Option<String>,
+    /// The batch's unmapped source columns ([`Batch::unmapped`]).
+    pub unmapped: std::collections::BTreeMap<String, u64>,
 }
 
 /// A batch that could not be delivered: the run stops.
@@ -165,6 +167,7 @@ impl BatchSender {
             rejects,
             efforts,
             wholly_refused,
+            unmapped: batch.unmapped.clone(),
         })
     }
 

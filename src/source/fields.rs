@@ -228,6 +228,56 @@ impl Fields {
         }
     }
 
+    /// For a CSV record: an identity of its header (records of one source
+    /// share it) and the header's names, so a caller can work out once per
+    /// header what it does with each position. `None` for a JSON record.
+    pub fn shared_header(&self) -> Option<(usize, &[String])> {
+        match &self.repr {
+            Repr::Csv(csv) => Some((Arc::as_ptr(&csv.header) as usize, &csv.header.names)),
+            Repr::Json(_) => None,
+        }
+    }
+
+    /// Whether the CSV field at `position` holds something other than
+    /// blanks; false for a JSON record or a position out of range.
+    pub fn has_value_at(&self, position: usize) -> bool {
+        match &self.repr {
+            Repr::Csv(csv) => position < csv.ends.len() && !csv.field(position).trim().is_empty(),
+            Repr::Json(_) => false,
+        }
+    }
+
+    /// Calls `f` with the name of every column that holds a value: a CSV
+    /// cell other than blanks, a JSON member other than `null`, `""`, `[]`
+    /// and `{}` (each name once).
+    pub fn for_each_with_value(&self, mut f: impl FnMut(&str)) {
+        match &self.repr {
+            Repr::Csv(csv) => {
+                for (i, name) in csv.header.names.iter().enumerate() {
+                    if !csv.field(i).trim().is_empty() {
+                        f(name);
+                    }
+                }
+            }
+            Repr::Json(json) => {
+                for (i, member) in json.members.iter().enumerate() {
+                    let raw = json.raw_value(member).trim();
+                    if matches!(raw, "null" | "\"\"" | "[]" | "{}") {
+                        continue;
+                    }
+                    let key = json.key(member);
+                    // A repeated key is one column.
+                    if !json.members[..i]
+                        .iter()
+                        .any(|m| m.tag == member.tag && json.key(m) == key)
+                    {
+                        f(key);
+                    }
+                }
+            }
+        }
+    }
+
     /// The record as a JSON object (column → value), for the rejects file:
     /// CSV cells as strings, a JSON object as it was read (keys sorted, a
     /// repeated key once with its last value).
