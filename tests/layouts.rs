@@ -33,6 +33,19 @@ fn each_layout_imports_exports_and_signs_in_alike() {
         let target = Target::start(dir, FaultConfig::default());
         let output = import(dir, &target, "users.csv", &["--layout", layout.as_str()]);
         assert_eq!(output.status.code(), Some(0), "{layout}: {output:?}");
+        // The import went to this layout's own paths (the server counts
+        // requests by route).
+        let metrics = metrics(&target);
+        for (endpoint, method, status) in [
+            (Endpoint::Token, "POST", 200),
+            (Endpoint::Configuration, "PUT", 204),
+        ] {
+            let series = format!(
+                "route=\"{}\",method=\"{method}\",status=\"{status}\"",
+                layout.route(endpoint)
+            );
+            assert!(metrics.contains(&series), "{layout}: {series} in {metrics}");
+        }
         let dump = target.dump();
         assert_eq!(dump.users.len(), 12, "{layout}");
         // The export at this layout's own path holds the same.
@@ -60,6 +73,15 @@ fn each_layout_imports_exports_and_signs_in_alike() {
         dumps.windows(2).all(|w| w[0] == w[1]),
         "the same data at every layout"
     );
+}
+
+/// The server's Prometheus text.
+fn metrics(target: &Target) -> String {
+    let url = format!("{}/metrics", target.url());
+    target.block_on(async {
+        let answer = reqwest::get(url).await.unwrap();
+        answer.text().await.unwrap()
+    })
 }
 
 /// `GET` of the configuration at `layout`, with a token from that layout's
