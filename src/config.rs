@@ -16,6 +16,7 @@ use time::OffsetDateTime;
 use url::Url;
 
 use crate::batch::DEFAULT_BATCH_SIZE;
+use crate::contract::api::Layout;
 use crate::contract::ImportMode;
 use crate::error::Error;
 use crate::mapping::passwords::{PasswordPolicy, UnsupportedPolicy};
@@ -51,6 +52,8 @@ pub struct ImportOptions {
     pub unsupported_hash: Option<UnsupportedPolicy>,
     /// The target's base URL; `None` starts the reference server in-process over `db`.
     pub target: Option<Url>,
+    /// Where the target serves each endpoint under its base URL.
+    pub layout: Layout,
     /// The embedded target's database.
     pub db: PathBuf,
     /// The OAuth client id.
@@ -114,6 +117,7 @@ impl ImportOptions {
             passwords: None,
             unsupported_hash: None,
             target: None,
+            layout: Layout::default(),
             db: PathBuf::from("ferry-target.db"),
             client_id: "ferry".into(),
             client_secret_file: None,
@@ -199,6 +203,7 @@ impl ImportOptions {
             body,
             mode: self.mode,
             target,
+            layout: self.layout,
             concurrency,
             rate: self.rate,
             backoff,
@@ -222,6 +227,9 @@ pub struct ImportConfig {
     pub(crate) mode: ImportMode,
     /// Where the users go, and with which credentials.
     pub(crate) target: TargetSpec,
+    /// Where the target serves each endpoint (the embedded target serves
+    /// every layout).
+    pub(crate) layout: Layout,
     /// Requests in flight.
     pub(crate) concurrency: NonZeroUsize,
     /// Users per second, if limited.
@@ -313,6 +321,7 @@ impl ImportConfig {
     pub async fn connect(&self) -> Result<Connected, TargetError> {
         Connected::connect(
             &self.target,
+            self.layout,
             (self.body.tenant(), self.body.pool()),
             self.request_timeout,
             self.concurrency.get(),

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use url::Url;
 
+use crate::contract::api::Layout;
 use crate::secret::ClientSecret;
 use crate::send::client::{ClientConfig, TargetClient};
 use crate::send::transport::ClientError;
@@ -76,11 +77,13 @@ pub enum TargetError {
 }
 
 impl Connected {
-    /// Builds the client for `tenant` of `spec` (starting the embedded
-    /// server with `tenant` and `pool` first), with `request_timeout` per
-    /// request and a connection pool for `senders`.
+    /// Builds the client for `tenant` of `spec` at `layout` (starting the
+    /// embedded server with `tenant` and `pool` first: it serves every
+    /// layout, `tenant` being its default for `vanity`), with
+    /// `request_timeout` per request and a connection pool for `senders`.
     pub async fn connect(
         spec: &TargetSpec,
+        layout: Layout,
         (tenant, pool): (&str, &str),
         request_timeout: Duration,
         senders: usize,
@@ -110,6 +113,7 @@ impl Connected {
             }
         };
         let mut config = ClientConfig::new(base, tenant, client_id, secret);
+        config.layout = layout;
         config.request_timeout = request_timeout;
         config.pool_size = senders;
         Ok(Connected {

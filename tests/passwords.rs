@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use ferry::contract::api;
+use ferry::contract::api::{Endpoint, Layout, Params};
 use ferry::contract::UserStatus;
 use ferry::server::FaultConfig;
 use ferry::source::Format;
@@ -36,23 +36,33 @@ fn vectors() -> Vec<Vector> {
     serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
 }
 
-/// Signs users in through `POST …/password/verify`.
-struct Signer<'t> {
+/// Signs users in through the platform's `POST …/user/password/v2/verify`.
+pub struct Signer<'t> {
     target: &'t Target,
     client: reqwest::Client,
     token: String,
+    layout: Layout,
 }
 
 impl<'t> Signer<'t> {
     fn new(target: &'t Target) -> Signer<'t> {
+        Signer::with(target, Layout::default(), "identity")
+    }
+
+    /// A signer at `layout` whose token has `scope`.
+    pub fn with(target: &'t Target, layout: Layout, scope: &str) -> Signer<'t> {
         let client = reqwest::Client::new();
-        let url = format!("{}{}", target.url(), api::TOKEN.path([TENANT]));
+        let url = format!(
+            "{}{}",
+            target.url(),
+            layout.path(Endpoint::Token, Params::tenant(TENANT))
+        );
         let token = target.block_on(async {
             let answer = client
                 .post(url)
                 .basic_auth("ferry", Some(SECRET))
                 .header("content-type", "application/x-www-form-urlencoded")
-                .body("grant_type=client_credentials")
+                .body(format!("grant_type=client_credentials&scope={scope}"))
                 .send()
                 .await
                 .unwrap();
@@ -64,15 +74,33 @@ impl<'t> Signer<'t> {
             target,
             client,
             token,
+            layout,
         }
     }
 
-    /// (status, the user id on 200 or the error code otherwise).
-    fn verify(&self, identifier: &str, password: &str) -> (u16, String) {
+    /// The bearer token.
+    pub fn token(&self) -> &str {
+        &self.token
+    }
+
+    /// (status, the v2 `result` on 200 or the error code otherwise).
+    pub fn verify(&self, identifier: &str, password: &str) -> (u16, String) {
+        let (status, body) = self.answer(identifier, password);
+        let what = if status == 200 {
+            body["result"].as_str().unwrap_or_default().to_string()
+        } else {
+            body["error_code"].as_str().unwrap_or_default().to_string()
+        };
+        (status, what)
+    }
+
+    /// The status and the whole answer.
+    pub fn answer(&self, identifier: &str, password: &str) -> (u16, Value) {
         let url = format!(
             "{}{}",
             self.target.url(),
-            api::PASSWORD_VERIFY.path([TENANT, POOL])
+            self.layout
+                .path(Endpoint::PasswordVerify, Params::pool(TENANT, POOL))
         );
         let body = serde_json::json!({ "identifier": identifier, "password": password });
         self.target.block_on(async {
@@ -88,13 +116,7 @@ impl<'t> Signer<'t> {
             let status = answer.status().as_u16();
             let text = answer.text().await.unwrap();
             assert!(password.len() < 4 || !text.contains(password), "{text}");
-            let body: Value = serde_json::from_str(&text).unwrap();
-            let what = if status == 200 {
-                body["user_id"].as_str().unwrap_or_default().to_string()
-            } else {
-                body["error_code"].as_str().unwrap_or_default().to_string()
-            };
-            (status, what)
+            (status, serde_json::from_str(&text).unwrap())
         })
     }
 }
@@ -211,18 +233,27 @@ fn every_supported_format_signs_in_with_its_original_password() {
     for (email, v) in &all_rows {
         formats.insert(v.format.clone());
         let (status, answer) = signer.verify(email, &v.password);
-        assert_eq!(status, 200, "{}: {answer}", v.format);
+        assert_eq!(
+            (status, answer.as_str()),
+            (200, "password_correct"),
+            "{}",
+            v.format
+        );
         let (status, answer) = signer.verify(email, &format!("{}x", v.password));
         assert_eq!(
             (status, answer.as_str()),
-            (401, "invalid_credentials"),
+            (200, "password_incorrect"),
             "{}",
             v.format
         );
     }
     assert!(formats.len() >= 25, "formats signed in: {formats:?}");
-    let (status, answer) = signer.verify("nobody@example.com", "whatever");
-    assert_eq!((status, answer.as_str()), (401, "invalid_credentials"));
+    let (status, answer) = signer.answer("nobody@example.com", "whatever");
+    assert_eq!(status, 200);
+    assert_eq!(
+        answer,
+        serde_json::json!({"id": "", "state": "valid", "result": "user_not_found"})
+    );
 }
 
 #[test]
@@ -278,18 +309,19 @@ fn unsupported_formats_follow_the_unsupported_hash_flag() {
                 }
                 for (email, v) in rows.iter().map(|(_, e, v)| (e, v)) {
                     let (status, answer) = signer.verify(email, &v.password);
-                    assert_eq!((status, answer.as_str()), (401, "invalid_credentials"));
+                    assert_eq!((status, answer.as_str()), (200, "user_not_found"));
                 }
             }
             "expire" => {
                 assert_eq!(r["imported"].as_u64(), Some(n), "{r}");
-                // Their placeholder matches no password, and the state is
-                // told only after a correct one: nothing says they exist.
+                // Their placeholder matches no password, and a
+                // credential's state is told only after a correct one.
                 for (email, v) in rows.iter().map(|(_, e, v)| (e, v)) {
-                    let (status, answer) = signer.verify(email, &v.password);
+                    let (status, answer) = signer.answer(email, &v.password);
+                    assert_eq!(status, 200);
                     assert_eq!(
-                        (status, answer.as_str()),
-                        (401, "invalid_credentials"),
+                        (answer["result"].as_str(), answer["state"].as_str()),
+                        (Some("password_incorrect"), Some("valid")),
                         "{}",
                         v.format
                     );
@@ -301,7 +333,7 @@ fn unsupported_formats_follow_the_unsupported_hash_flag() {
                     let (status, answer) = signer.verify(email, &v.password);
                     assert_eq!(
                         (status, answer.as_str()),
-                        (401, "invalid_credentials"),
+                        (200, "no_password"),
                         "{}",
                         v.format
                     );
@@ -396,19 +428,21 @@ fn sample_users_of_every_format_sign_in_and_expire_on_request() {
     let signer = Signer::new(&target);
     let users = plaintexts(&plain);
     assert!(users.len() >= 50, "{}", users.len());
+    let mut wrong_answers = Vec::new();
     for (identifier, password) in &users {
+        // v2 checks the password, whatever the user's status.
         let (status, answer) = signer.verify(identifier, password);
-        match statuses[&identifier.to_lowercase()] {
-            UserStatus::Active => assert_eq!(status, 200, "{identifier}: {answer}"),
-            _ => assert_eq!(
-                (status, answer.as_str()),
-                (401, "user_inactive"),
-                "{identifier}"
-            ),
-        }
-        let (status, answer) = signer.verify(identifier, "not-the-password");
-        assert_eq!((status, answer.as_str()), (401, "invalid_credentials"));
+        assert_eq!(
+            (status, answer.as_str()),
+            (200, "password_correct"),
+            "{identifier}"
+        );
+        wrong_answers.push((
+            statuses[&identifier.to_lowercase()],
+            signer.answer(identifier, "not-the-password"),
+        ));
     }
+    assert_wrong_passwords_tell_nothing(&wrong_answers);
 
     // The same users migrated with --passwords expire must reset their password.
     let expired = tempfile::tempdir().unwrap();
@@ -422,15 +456,15 @@ fn sample_users_of_every_format_sign_in_and_expire_on_request() {
     let signer = Signer::new(&target);
     for (identifier, password) in &users {
         let (status, answer) = signer.verify(identifier, password);
-        let expected = match statuses[&identifier.to_lowercase()] {
-            UserStatus::Active => "credential_expired",
-            _ => "user_inactive",
-        };
-        assert_eq!((status, answer.as_str()), (401, expected), "{identifier}");
+        assert_eq!(
+            (status, answer.as_str()),
+            (200, "password_expired"),
+            "{identifier}"
+        );
         let (status, answer) = signer.verify(identifier, "not-the-password");
         assert_eq!(
             (status, answer.as_str()),
-            (401, "invalid_credentials"),
+            (200, "password_incorrect"),
             "{identifier}: an expired password is told only to who knows it"
         );
     }
@@ -449,8 +483,37 @@ fn sample_users_of_every_format_sign_in_and_expire_on_request() {
     let (identifier, password) = &users[0];
     assert_eq!(
         signer.verify(identifier, password),
-        (401, "invalid_credentials".into())
+        (200, "no_password".into())
     );
+}
+
+/// A wrong password gets the same answer, its id aside, from active and
+/// inactive users alike: at least one of each is in `answers`.
+fn assert_wrong_passwords_tell_nothing(answers: &[(UserStatus, (u16, Value))]) {
+    let mut seen = std::collections::BTreeSet::new();
+    for (status, (code, answer)) in answers {
+        let mut answer = answer.clone();
+        assert!(
+            answer["id"].as_str().is_some_and(|id| !id.is_empty()),
+            "{answer}"
+        );
+        answer["id"] = Value::Null;
+        seen.insert((*code, answer.to_string()));
+        assert_eq!(
+            (*code, answer),
+            (
+                200,
+                serde_json::json!({"id": null, "state": "valid", "result": "password_incorrect"})
+            ),
+            "{status:?}"
+        );
+    }
+    assert_eq!(seen.len(), 1);
+    let kinds: std::collections::BTreeSet<bool> = answers
+        .iter()
+        .map(|(s, _)| *s == UserStatus::Active)
+        .collect();
+    assert_eq!(kinds.len(), 2, "both active and inactive users were asked");
 }
 
 #[test]
@@ -498,11 +561,17 @@ fn plaintext_passwords_are_hashed_and_never_written_anywhere() {
         .unwrap();
     assert_exit(&output, 3);
     let signer = Signer::new(&target);
-    assert_eq!(signer.verify("one@example.com", secrets[0]).0, 200);
-    assert_eq!(signer.verify("TWO@example.com", secrets[1]).0, 200);
+    assert_eq!(
+        signer.verify("one@example.com", secrets[0]).1,
+        "password_correct"
+    );
+    assert_eq!(
+        signer.verify("TWO@example.com", secrets[1]).1,
+        "password_correct"
+    );
     assert_eq!(
         signer.verify("two@example.com", secrets[0]).1,
-        "invalid_credentials"
+        "password_incorrect"
     );
     let dump = target.dump();
     let stored = serde_json::to_string(&dump).unwrap();
@@ -553,7 +622,7 @@ fn verification_is_rate_limited_per_identifier() {
     for _ in 0..burst {
         assert_eq!(
             signer.verify("rl.0@example.com", "guess").1,
-            "invalid_credentials"
+            "password_incorrect"
         );
     }
     let (status, code) = signer.verify("rl.0@example.com", &v[0].password);
@@ -563,5 +632,8 @@ fn verification_is_rate_limited_per_identifier() {
         "even the right password waits"
     );
     // Another identifier is not affected.
-    assert_eq!(signer.verify("rl.1@example.com", &v[1].password).0, 200);
+    assert_eq!(
+        signer.verify("rl.1@example.com", &v[1].password).1,
+        "password_correct"
+    );
 }

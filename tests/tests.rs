@@ -3,6 +3,7 @@
 mod common;
 mod dry_run;
 mod import;
+mod layouts;
 mod output;
 mod passwords;
 mod private_files;

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use ferry::config::ImportOptions;
+use ferry::contract::api::Layout;
 use ferry::contract::ImportMode;
 use ferry::import::{End, Stop};
 use ferry::mapping::passwords::{PasswordPolicy, UnsupportedPolicy};
@@ -50,6 +51,13 @@ pub struct ImportArgs {
     /// ferry starts its reference server in-process over --db and imports into it.
     #[arg(long, value_name = "URL", value_parser = parse_url)]
     pub target: Option<Url>,
+    /// Where the target serves its API: guide (the migration guide's
+    /// /api/identity/system/{tid}/configuration; pool and user endpoints at
+    /// /api/identity/{tid}/system/pools/…), client (the official Go
+    /// client's /api/identity/{tid}/…), or vanity (a tenant's own domain: no
+    /// tenant id in the paths, token at /system/oauth2/token).
+    #[arg(long, value_enum, default_value_t = LayoutArg::Guide)]
+    pub layout: LayoutArg,
     /// Database of the embedded target (used when --target is not given).
     #[arg(long, value_name = "PATH", default_value = "ferry-target.db")]
     pub db: PathBuf,
@@ -143,6 +151,24 @@ pub enum ModeArg {
     Update,
 }
 
+/// URL layouts on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LayoutArg {
+    Guide,
+    Client,
+    Vanity,
+}
+
+impl From<LayoutArg> for Layout {
+    fn from(l: LayoutArg) -> Layout {
+        match l {
+            LayoutArg::Guide => Layout::Guide,
+            LayoutArg::Client => Layout::Client,
+            LayoutArg::Vanity => Layout::Vanity,
+        }
+    }
+}
+
 impl From<ModeArg> for ImportMode {
     fn from(m: ModeArg) -> ImportMode {
         match m {
@@ -176,6 +202,7 @@ impl ImportArgs {
             passwords: self.passwords,
             unsupported_hash: self.unsupported_hash,
             target: self.target.clone(),
+            layout: self.layout.into(),
             db: self.db.clone(),
             client_id: self.client_id.clone(),
             client_secret_file: self.client_secret_file.clone(),

@@ -11,7 +11,12 @@
 //! |---|---|
 //! | [`TOKEN`] | `POST`: the OAuth2 client credentials grant |
 //! | [`CONFIGURATION`] | `PUT ?mode=`: an import; `GET`: the export |
-//! | [`PASSWORD_VERIFY`] | `POST`: sign a user in (a ferry extension) |
+//! | [`PASSWORD_VERIFY`] | `POST`: check a user's password (`verifyPasswordV2`) |
+//!
+//! A platform serves these at one of three URL layouts ([`Layout`]); the
+//! constants above are those of the default layout, and
+//! [`Layout::segments`] gives any endpoint's URL at any layout, so that the
+//! client and the server build every URL here and nowhere else.
 
 use Segment::{Literal, Param};
 
@@ -51,19 +56,7 @@ impl<const N: usize> ContractPath<N> {
     /// The route pattern the server registers, in axum's syntax
     /// (`/{tid}/system/oauth2/token`).
     pub fn route(&self) -> String {
-        let mut route = String::new();
-        for segment in self.segments {
-            route.push('/');
-            match segment {
-                Literal(text) => route.push_str(text),
-                Param(name) => {
-                    route.push('{');
-                    route.push_str(name);
-                    route.push('}');
-                }
-            }
-        }
-        route
+        route_of(self.segments)
     }
 
     /// The path's segments with `params` (in the order the parameters
@@ -84,22 +77,13 @@ impl<const N: usize> ContractPath<N> {
     /// (`/demo/system/oauth2/token`): for requests built without a base
     /// URL, such as a router's tests.
     pub fn path(&self, params: [&str; N]) -> String {
-        let mut path = String::new();
-        for segment in self.segments(params) {
-            path.push('/');
-            // Form encoding escapes all but `*-._` and ASCII alphanumerics,
-            // a space as `+`, which a path takes literally; `+` itself comes
-            // out as `%2B`, so `%20` can stand for the spaces.
-            let encoded: String =
-                url::form_urlencoded::byte_serialize(segment.as_bytes()).collect();
-            path.push_str(&encoded.replace('+', "%20"));
-        }
-        path
+        path_of(self.segments(params))
     }
 }
 
 /// `POST {base}/{tid}/system/oauth2/token`: the OAuth2 token endpoint of
-/// tenant `tid` (client credentials grant).
+/// tenant `tid` (client credentials grant), at the `guide` and `client`
+/// layouts.
 pub const TOKEN: ContractPath<1> = ContractPath::new(&[
     Param("tid"),
     Literal("system"),
@@ -107,8 +91,14 @@ pub const TOKEN: ContractPath<1> = ContractPath::new(&[
     Literal("token"),
 ]);
 
+/// `POST {base}/system/oauth2/token`: the token endpoint on a tenant's vanity
+/// domain, where the host names the tenant (the Go client's issuer is then
+/// `{base}/{server}`, here the `system` server).
+const VANITY_TOKEN: ContractPath<0> =
+    ContractPath::new(&[Literal("system"), Literal("oauth2"), Literal("token")]);
+
 /// `{base}/api/identity/system/{tid}/configuration`: `PUT` imports into
-/// tenant `tid`, `GET` exports it.
+/// tenant `tid`, `GET` exports it. The migration guide's layout.
 pub const CONFIGURATION: ContractPath<1> = ContractPath::new(&[
     Literal("api"),
     Literal("identity"),
@@ -117,18 +107,247 @@ pub const CONFIGURATION: ContractPath<1> = ContractPath::new(&[
     Literal("configuration"),
 ]);
 
-/// `POST {base}/api/identity/{tid}/pools/{pool}/password/verify`: ferry's
-/// extension that signs a user of pool `pool` in with a password.
+/// `{base}/api/identity/{tid}/configuration`: the same, where the official
+/// Go client (2025) calls it.
+const CLIENT_CONFIGURATION: ContractPath<1> = ContractPath::new(&[
+    Literal("api"),
+    Literal("identity"),
+    Param("tid"),
+    Literal("configuration"),
+]);
+
+/// `{base}/api/identity/configuration`: the same on a vanity domain.
+const VANITY_CONFIGURATION: ContractPath<0> = ContractPath::new(&[
+    Literal("api"),
+    Literal("identity"),
+    Literal("configuration"),
+]);
+
+/// `POST {base}/api/identity/{tid}/system/pools/{ipID}/user/password/v2/verify`:
+/// the platform's check of a password of a user of pool `ipID`
+/// (`verifyPasswordV2`), at the `guide` and `client` layouts.
 pub const PASSWORD_VERIFY: ContractPath<2> = ContractPath::new(&[
     Literal("api"),
     Literal("identity"),
     Param("tid"),
+    Literal("system"),
     Literal("pools"),
-    Param("pool"),
+    Param("ipID"),
+    Literal("user"),
     Literal("password"),
+    Literal("v2"),
     Literal("verify"),
 ]);
 
+/// `POST {base}/api/identity/system/pools/{ipID}/user/password/v2/verify`:
+/// the same on a vanity domain.
+const VANITY_PASSWORD_VERIFY: ContractPath<1> = ContractPath::new(&[
+    Literal("api"),
+    Literal("identity"),
+    Literal("system"),
+    Literal("pools"),
+    Param("ipID"),
+    Literal("user"),
+    Literal("password"),
+    Literal("v2"),
+    Literal("verify"),
+]);
+
+/// Where a platform serves its API: the three URL layouts in use.
+///
+/// | endpoint | `guide` (default) | `client` | `vanity` |
+/// |---|---|---|---|
+/// | token | `/{tid}/system/oauth2/token` | same | `/system/oauth2/token` |
+/// | configuration | `/api/identity/system/{tid}/configuration` | `/api/identity/{tid}/configuration` | `/api/identity/configuration` |
+/// | pools and users | `/api/identity/{tid}/system/pools/{ipID}/…` | same | `/api/identity/system/pools/{ipID}/…` |
+///
+/// The migration guide documents only the configuration path, so `guide`
+/// takes the pool and user endpoints from the official Go client: the
+/// default layout therefore has the guide's `/configuration` (what ferry has
+/// always called, and what the guide tells a user to expect) and the
+/// client's pool and user endpoints, as issue #13 asks of the default.
+/// `vanity` is for a tenant's own domain, where the host names the tenant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Layout {
+    /// The migration guide's `/api/identity/system/{tid}/configuration`.
+    #[default]
+    Guide,
+    /// The official Go client's `/api/identity/{tid}/…`.
+    Client,
+    /// A tenant vanity domain: no tenant id in any path.
+    Vanity,
+}
+
+/// An endpoint of the API, whatever the layout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Endpoint {
+    /// `POST`: the OAuth2 client credentials grant.
+    Token,
+    /// `PUT ?mode=`: an import; `GET`: the export.
+    Configuration,
+    /// `POST`: the platform's password check (`verifyPasswordV2`).
+    PasswordVerify,
+}
+
+impl Endpoint {
+    /// Every endpoint.
+    pub const ALL: [Endpoint; 3] = [
+        Endpoint::Token,
+        Endpoint::Configuration,
+        Endpoint::PasswordVerify,
+    ];
+}
+
+/// The values of a path's parameters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Params<'a> {
+    /// The tenant id (`{tid}`); unused at the `vanity` layout.
+    pub tenant: &'a str,
+    /// The pool id (`{ipID}`); unused by the token and configuration paths.
+    pub pool: &'a str,
+}
+
+impl<'a> Params<'a> {
+    /// The parameters of a tenant-wide path (token, configuration).
+    pub fn tenant(tenant: &'a str) -> Self {
+        Params { tenant, pool: "" }
+    }
+
+    /// The parameters of a path of pool `pool` of `tenant`.
+    pub fn pool(tenant: &'a str, pool: &'a str) -> Self {
+        Params { tenant, pool }
+    }
+
+    /// The value of the parameter `name`.
+    fn get(&self, name: &str) -> &'a str {
+        match name {
+            TENANT_PARAM => self.tenant,
+            POOL_PARAM => self.pool,
+            _ => "",
+        }
+    }
+}
+
+/// The tenant parameter's name in every path (`{tid}`).
+pub const TENANT_PARAM: &str = "tid";
+/// The pool parameter's name in every path (`{ipID}`, as the spec names it).
+pub const POOL_PARAM: &str = "ipID";
+
+impl Layout {
+    /// Every layout.
+    pub const ALL: [Layout; 3] = [Layout::Guide, Layout::Client, Layout::Vanity];
+
+    /// The layout's name on the command line.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Layout::Guide => "guide",
+            Layout::Client => "client",
+            Layout::Vanity => "vanity",
+        }
+    }
+
+    /// The segments of `endpoint` at this layout: the one table of every
+    /// URL ferry calls or serves.
+    fn template(self, endpoint: Endpoint) -> &'static [Segment] {
+        use Endpoint::{Configuration, PasswordVerify, Token};
+        use Layout::{Client, Guide, Vanity};
+        match (self, endpoint) {
+            (Guide | Client, Token) => TOKEN.segments,
+            (Vanity, Token) => VANITY_TOKEN.segments,
+            (Guide, Configuration) => CONFIGURATION.segments,
+            (Client, Configuration) => CLIENT_CONFIGURATION.segments,
+            (Vanity, Configuration) => VANITY_CONFIGURATION.segments,
+            (Guide | Client, PasswordVerify) => PASSWORD_VERIFY.segments,
+            (Vanity, PasswordVerify) => VANITY_PASSWORD_VERIFY.segments,
+        }
+    }
+
+    /// The route pattern of `endpoint` at this layout, in axum's syntax.
+    pub fn route(self, endpoint: Endpoint) -> String {
+        route_of(self.template(endpoint))
+    }
+
+    /// The URL segments of `endpoint` at this layout with `params` in
+    /// place, unescaped: the client appends them to the base URL.
+    pub fn segments<'a>(self, endpoint: Endpoint, params: Params<'a>) -> Vec<&'a str> {
+        self.template(endpoint)
+            .iter()
+            .map(|segment| match segment {
+                Literal(text) => *text,
+                Param(name) => params.get(name),
+            })
+            .collect()
+    }
+
+    /// The escaped path of `endpoint` at this layout with `params`, for
+    /// requests built without a base URL.
+    pub fn path(self, endpoint: Endpoint, params: Params<'_>) -> String {
+        path_of(self.segments(endpoint, params))
+    }
+}
+
+impl std::fmt::Display for Layout {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for Layout {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        Layout::ALL
+            .into_iter()
+            .find(|l| l.as_str() == text)
+            .ok_or_else(|| format!("unknown layout {text:?}: guide, client or vanity"))
+    }
+}
+
+/// The distinct route patterns of `endpoint` over every layout: what the
+/// server registers (`guide` and `client` share some).
+pub fn routes(endpoint: Endpoint) -> Vec<String> {
+    let mut routes: Vec<String> = Vec::new();
+    for layout in Layout::ALL {
+        let route = layout.route(endpoint);
+        if !routes.contains(&route) {
+            routes.push(route);
+        }
+    }
+    routes
+}
+
+fn route_of(segments: &[Segment]) -> String {
+    let mut route = String::new();
+    for segment in segments {
+        route.push('/');
+        match segment {
+            Literal(text) => route.push_str(text),
+            Param(name) => {
+                route.push('{');
+                route.push_str(name);
+                route.push('}');
+            }
+        }
+    }
+    route
+}
+
+fn path_of(segments: Vec<&str>) -> String {
+    let mut path = String::new();
+    for segment in segments {
+        path.push('/');
+        // Form encoding escapes all but `*-._` and ASCII alphanumerics,
+        // a space as `+`, which a path takes literally; `+` itself comes
+        // out as `%2B`, so `%20` can stand for the spaces.
+        let encoded: String = url::form_urlencoded::byte_serialize(segment.as_bytes()).collect();
+        path.push_str(&encoded.replace('+', "%20"));
+    }
+    path
+}
+
+/// Scope needed for the platform's user endpoints, password verification
+/// among them.
+pub const SCOPE_IDENTITY: &str = "identity";
 /// Scope needed for `PUT`/`PATCH` of the configuration.
 pub const SCOPE_MANAGE: &str = "manage_configuration";
 /// Scope needed for `GET` of the configuration (`manage_configuration` also works).
@@ -154,27 +373,93 @@ mod tests {
 
     #[test]
     fn the_paths_are_those_of_the_spec() {
-        assert_eq!(TOKEN.route(), "/{tid}/system/oauth2/token");
-        assert_eq!(
-            CONFIGURATION.route(),
-            "/api/identity/system/{tid}/configuration"
-        );
+        use Endpoint::{Configuration, PasswordVerify, Token};
+        let verify = "/system/pools/{ipID}/user/password/v2/verify";
+        let table = [
+            (
+                Layout::Guide,
+                Token,
+                "/{tid}/system/oauth2/token".to_owned(),
+            ),
+            (
+                Layout::Client,
+                Token,
+                "/{tid}/system/oauth2/token".to_owned(),
+            ),
+            (Layout::Vanity, Token, "/system/oauth2/token".to_owned()),
+            (
+                Layout::Guide,
+                Configuration,
+                "/api/identity/system/{tid}/configuration".to_owned(),
+            ),
+            (
+                Layout::Client,
+                Configuration,
+                "/api/identity/{tid}/configuration".to_owned(),
+            ),
+            (
+                Layout::Vanity,
+                Configuration,
+                "/api/identity/configuration".to_owned(),
+            ),
+            (
+                Layout::Guide,
+                PasswordVerify,
+                format!("/api/identity/{{tid}}{verify}"),
+            ),
+            (
+                Layout::Client,
+                PasswordVerify,
+                format!("/api/identity/{{tid}}{verify}"),
+            ),
+            (
+                Layout::Vanity,
+                PasswordVerify,
+                format!("/api/identity{verify}"),
+            ),
+        ];
+        for (layout, endpoint, expected) in table {
+            assert_eq!(layout.route(endpoint), expected, "{layout} {endpoint:?}");
+        }
+        assert_eq!(TOKEN.route(), Layout::Guide.route(Token));
+        assert_eq!(CONFIGURATION.route(), Layout::Guide.route(Configuration));
         assert_eq!(
             PASSWORD_VERIFY.route(),
-            "/api/identity/{tid}/pools/{pool}/password/verify"
+            Layout::Client.route(PasswordVerify)
         );
     }
 
     #[test]
-    fn parameters_take_their_places_in_order() {
+    fn the_server_registers_each_distinct_route_once() {
+        assert_eq!(routes(Endpoint::Token).len(), 2);
+        assert_eq!(routes(Endpoint::Configuration).len(), 3);
+        assert_eq!(routes(Endpoint::PasswordVerify).len(), 2);
+    }
+
+    #[test]
+    fn parameters_take_their_places_by_name() {
+        let params = Params::pool("t", "p");
         assert_eq!(
-            PASSWORD_VERIFY.segments(["t", "p"]),
-            ["api", "identity", "t", "pools", "p", "password", "verify"]
+            Layout::Client.segments(Endpoint::PasswordVerify, params),
+            ["api", "identity", "t", "system", "pools", "p", "user", "password", "v2", "verify"]
+        );
+        assert_eq!(
+            Layout::Vanity.path(Endpoint::PasswordVerify, params),
+            "/api/identity/system/pools/p/user/password/v2/verify"
         );
         assert_eq!(
             PASSWORD_VERIFY.path(["t", "p"]),
-            "/api/identity/t/pools/p/password/verify"
+            Layout::Guide.path(Endpoint::PasswordVerify, params)
         );
+    }
+
+    #[test]
+    fn layouts_parse_and_print() {
+        for layout in Layout::ALL {
+            assert_eq!(layout.to_string().parse::<Layout>(), Ok(layout));
+        }
+        assert!("Guide".parse::<Layout>().is_err());
+        assert_eq!(Layout::default(), Layout::Guide);
     }
 
     #[test]
@@ -184,5 +469,9 @@ mod tests {
             "/api/identity/system/a%2Fb%20c%2Bd/configuration"
         );
         assert_eq!(TOKEN.path(["demo"]), "/demo/system/oauth2/token");
+        assert_eq!(
+            Layout::Client.path(Endpoint::Configuration, Params::tenant("a/b")),
+            "/api/identity/a%2Fb/configuration"
+        );
     }
 }

@@ -2,7 +2,8 @@
 //! the target and reporting what happened, without deciding anything.
 //!
 //! [`TargetClient::put_batch`] sends one already-serialised body with a `PUT`
-//! to the configuration path ([`api::CONFIGURATION`]) with `?mode=...` and
+//! to the configuration path ([`Endpoint::Configuration`] at the layout of
+//! [`ClientConfig::layout`]) with `?mode=...` and
 //! the current bearer token, and returns a [`PutResponse`]: the status, the
 //! headers the retry policy needs (`Retry-After`), the reference server's
 //! `Ferry-Users-Existing` count, and the contract's [`ErrorBody`] when there
@@ -32,7 +33,7 @@ use super::token::{
     ClientSecret, TokenClient, TokenError, TokenGeneration, DEFAULT_TOKEN_DEADLINE,
 };
 use super::transport::{endpoint, read_capped, ClientError, TransportError};
-use crate::contract::api::{self, USERS_CHANGED_HEADER, USERS_EXISTING_HEADER};
+use crate::contract::api::{Endpoint, Layout, Params, USERS_CHANGED_HEADER, USERS_EXISTING_HEADER};
 use crate::contract::{ErrorBody, ImportBody, ImportMode};
 
 /// Default limit on establishing a connection.
@@ -52,8 +53,11 @@ const CONTRACT_SUCCESS: u16 = 204;
 pub struct ClientConfig {
     /// The target's base URL (`http://127.0.0.1:8080`, or with a path prefix).
     pub base: Url,
-    /// The tenant id (`{tid}` in the paths).
+    /// The tenant id (`{tid}` in the paths; at the `vanity` layout the
+    /// base URL's host names it instead).
     pub tenant: String,
+    /// Where the target serves each endpoint ([`Layout`]).
+    pub layout: Layout,
     /// The OAuth2 client id.
     pub client_id: String,
     /// The OAuth2 client secret.
@@ -68,7 +72,8 @@ pub struct ClientConfig {
 }
 
 impl ClientConfig {
-    /// A configuration with default timeouts and a pool for 8 senders.
+    /// A configuration with the default layout, default timeouts and a pool
+    /// for 8 senders.
     pub fn new(
         base: Url,
         tenant: impl Into<String>,
@@ -78,6 +83,7 @@ impl ClientConfig {
         ClientConfig {
             base,
             tenant: tenant.into(),
+            layout: Layout::default(),
             client_id: client_id.into(),
             secret,
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
@@ -193,7 +199,7 @@ impl PutResponse {
 pub struct TargetClient {
     /// The HTTP client (shared with `tokens`).
     http: reqwest::Client,
-    /// The configuration path ([`api::CONFIGURATION`]) under the base URL,
+    /// The configuration path ([`Endpoint::Configuration`]) under the base URL,
     /// without query.
     configuration_url: Url,
     /// Fetches, caches and renews the bearer token.
@@ -212,12 +218,16 @@ impl TargetClient {
             .user_agent(concat!("ferry/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(ClientError::Http)?;
-        let configuration_url =
-            endpoint(&config.base, &api::CONFIGURATION.segments([&config.tenant]))?;
+        let configuration_url = endpoint(
+            &config.base,
+            &config
+                .layout
+                .segments(Endpoint::Configuration, Params::tenant(&config.tenant)),
+        )?;
         let tokens = TokenClient::new(
             http.clone(),
             &config.base,
-            &config.tenant,
+            (config.layout, &config.tenant),
             config.client_id,
             config.secret,
         )?
@@ -462,7 +472,10 @@ mod tests {
         assert_eq!(answer.error, None);
         let seen = target.puts();
         assert_eq!(seen.len(), 1);
-        assert_eq!(seen[0].path, api::CONFIGURATION.path(["acme"]));
+        assert_eq!(
+            seen[0].path,
+            crate::contract::api::CONFIGURATION.path(["acme"])
+        );
         assert_eq!(seen[0].query.as_deref(), Some("mode=fail"));
         assert_eq!(seen[0].content_type.as_deref(), Some("application/json"));
         assert!(seen[0]

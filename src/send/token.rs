@@ -2,7 +2,7 @@
 //! renewed shortly before it expires, and renewed once when the target
 //! answers 401.
 //!
-//! `POST` to the token path ([`api::TOKEN`]) with `grant_type=client_credentials`
+//! `POST` to the token path ([`Endpoint::Token`]) with `grant_type=client_credentials`
 //! and scope `manage_configuration read_configuration`, the client
 //! authenticated with HTTP Basic (`client_secret_basic`). As RFC 6749 §2.3.1
 //! asks, the client id and secret are form-urlencoded before they are joined
@@ -38,7 +38,7 @@ use url::Url;
 
 use super::retry::{parse_retry_after, Outcome};
 use super::transport::{endpoint, read_capped, ClientError, TransportError};
-use crate::contract::api::{self, SCOPE_MANAGE, SCOPE_READ};
+use crate::contract::api::{Endpoint, Layout, Params, SCOPE_MANAGE, SCOPE_READ};
 use crate::contract::TokenResponse;
 pub use crate::secret::{ClientSecret, SecretError, SECRET_ENV};
 
@@ -217,7 +217,7 @@ fn renew_after(expires_in: Duration) -> Duration {
 pub struct TokenClient {
     /// The shared HTTP client (one connection pool for the whole run).
     http: reqwest::Client,
-    /// The token path ([`api::TOKEN`]) under the base URL.
+    /// The token path ([`Endpoint::Token`] at the layout) under the base URL.
     url: Url,
     /// The OAuth2 client id (not a secret).
     client_id: String,
@@ -246,18 +246,22 @@ struct Slot {
 }
 
 impl TokenClient {
-    /// A client for the token endpoint of `tenant` under `base`, asking for
-    /// scope `manage_configuration read_configuration`. Fetches nothing yet.
+    /// A client for the token endpoint of `tenant` under `base` at
+    /// `layout`, asking for scope `manage_configuration read_configuration`.
+    /// Fetches nothing yet.
     pub fn new(
         http: reqwest::Client,
         base: &Url,
-        tenant: &str,
+        (layout, tenant): (Layout, &str),
         client_id: impl Into<String>,
         secret: ClientSecret,
     ) -> Result<Self, ClientError> {
         Ok(TokenClient {
             http,
-            url: endpoint(base, &api::TOKEN.segments([tenant]))?,
+            url: endpoint(
+                base,
+                &layout.segments(Endpoint::Token, Params::tenant(tenant)),
+            )?,
             client_id: client_id.into(),
             secret,
             scope: format!("{SCOPE_MANAGE} {SCOPE_READ}"),
@@ -567,7 +571,7 @@ mod tests {
         TokenClient::new(
             reqwest::Client::new(),
             &target.base(),
-            "acme",
+            (Layout::default(), "acme"),
             "ferry client",
             ClientSecret::new(secret),
         )
@@ -582,7 +586,10 @@ mod tests {
         };
         let target = ScriptedTarget::start(script).await;
         let tokens = client_for(&target, "s3cr:t+%");
-        assert_eq!(tokens.url().path(), api::TOKEN.path(["acme"]));
+        assert_eq!(
+            tokens.url().path(),
+            crate::contract::api::TOKEN.path(["acme"])
+        );
         let first = tokens.token().await.unwrap();
         let again = tokens.token().await.unwrap();
         assert_eq!(first.generation(), TokenGeneration(1));
@@ -702,7 +709,7 @@ mod tests {
         let tokens = TokenClient::new(
             reqwest::Client::new(),
             &base,
-            "acme",
+            (Layout::default(), "acme"),
             "id",
             ClientSecret::new("secret"),
         )

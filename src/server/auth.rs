@@ -18,7 +18,7 @@ use sha2::{Digest, Sha256};
 
 use super::config::ClientSecret;
 use super::error::ApiError;
-use crate::contract::api::{SCOPE_MANAGE, SCOPE_READ};
+use crate::contract::api::{SCOPE_IDENTITY, SCOPE_MANAGE, SCOPE_READ};
 
 /// What a token allows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -27,13 +27,20 @@ pub struct Scopes {
     pub manage: bool,
     /// `read_configuration`: export (`GET`).
     pub read: bool,
+    /// `identity`: the platform's user endpoints, password verification
+    /// among them. Given only when asked for: an importer does not need it,
+    /// and a token that can check passwords should be one asked for on
+    /// purpose.
+    pub identity: bool,
 }
 
 impl Scopes {
-    /// Both scopes: what a token request without `scope` gets.
+    /// What a token request without `scope` gets: both configuration
+    /// scopes (not `identity`, which is given only when asked for).
     pub const ALL: Scopes = Scopes {
         manage: true,
         read: true,
+        identity: false,
     };
 
     /// Parses a space-separated `scope` parameter; `None` for an unknown scope.
@@ -43,6 +50,7 @@ impl Scopes {
             match word {
                 SCOPE_MANAGE => scopes.manage = true,
                 SCOPE_READ => scopes.read = true,
+                SCOPE_IDENTITY => scopes.identity = true,
                 _ => return None,
             }
         }
@@ -58,6 +66,9 @@ impl Scopes {
         if self.read {
             words.push(SCOPE_READ);
         }
+        if self.identity {
+            words.push(SCOPE_IDENTITY);
+        }
         words.join(" ")
     }
 }
@@ -69,6 +80,8 @@ pub enum Need {
     Manage,
     /// Export: `read_configuration` or `manage_configuration` (older revisions).
     Read,
+    /// The platform's user endpoints (password verification): `identity`.
+    Identity,
 }
 
 /// One issued token's rights.
@@ -160,11 +173,13 @@ impl TokenStore {
         let allowed = match need {
             Need::Manage => grant.scopes.manage,
             Need::Read => grant.scopes.read || grant.scopes.manage,
+            Need::Identity => grant.scopes.identity,
         };
         if !allowed {
             let scope = match need {
                 Need::Manage => SCOPE_MANAGE,
                 Need::Read => SCOPE_READ,
+                Need::Identity => SCOPE_IDENTITY,
             };
             return Err(ApiError::InsufficientScope(scope));
         }
@@ -241,8 +256,8 @@ mod tests {
         let store = TokenStore::new(Duration::from_secs(60));
         let now = Instant::now();
         let read_only = Scopes {
-            manage: false,
             read: true,
+            ..Scopes::default()
         };
         let (token, ttl) = store.issue("a", "ferry", read_only, now);
         assert_eq!(ttl, Duration::from_secs(60));
@@ -256,6 +271,21 @@ mod tests {
         assert!(matches!(
             store.authorize(&headers, "a", Need::Manage, now),
             Err(ApiError::InsufficientScope(SCOPE_MANAGE))
+        ));
+        assert!(matches!(
+            store.authorize(&headers, "a", Need::Identity, now),
+            Err(ApiError::InsufficientScope(SCOPE_IDENTITY))
+        ));
+        let identity = Scopes {
+            identity: true,
+            ..Scopes::default()
+        };
+        let (other, _) = store.issue("a", "ferry", identity, now);
+        let other = headers_with(&format!("Bearer {other}"));
+        assert!(store.authorize(&other, "a", Need::Identity, now).is_ok());
+        assert!(matches!(
+            store.authorize(&other, "a", Need::Read, now),
+            Err(ApiError::InsufficientScope(SCOPE_READ))
         ));
         assert!(matches!(
             store.authorize(&headers, "b", Need::Read, now),
@@ -283,6 +313,11 @@ mod tests {
             Some(Scopes::ALL)
         );
         assert_eq!(Scopes::parse("admin"), None);
+        let all_three = Scopes::parse("identity manage_configuration read_configuration");
+        assert_eq!(
+            all_three.map(Scopes::to_scope_string).as_deref(),
+            Some("manage_configuration read_configuration identity")
+        );
         assert_eq!(
             Scopes::ALL.to_scope_string(),
             "manage_configuration read_configuration"

@@ -33,6 +33,15 @@ pub enum ApiError {
         /// What is wrong.
         message: String,
     },
+    /// A well-formed body the operation cannot process (422): the status
+    /// the platform's spec declares for, say, a verification without an
+    /// identifier.
+    Unprocessable {
+        /// Stable error code.
+        code: &'static str,
+        /// What is wrong.
+        message: String,
+    },
     /// No token, or an invalid or expired one (401).
     InvalidToken(&'static str),
     /// Wrong client credentials at the token endpoint (401).
@@ -83,6 +92,7 @@ impl ApiError {
                 RejectionKind::Exists | RejectionKind::IdentifierTaken => StatusCode::CONFLICT,
             },
             ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            ApiError::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::InvalidToken(_) | ApiError::InvalidClient => StatusCode::UNAUTHORIZED,
             ApiError::WrongTenant | ApiError::InsufficientScope(_) => StatusCode::FORBIDDEN,
             ApiError::UnknownTenant | ApiError::UnknownPool | ApiError::NoRoute => {
@@ -101,7 +111,7 @@ impl ApiError {
     pub fn code(&self) -> &'static str {
         match self {
             ApiError::Rejected(r) => r.kind.code(),
-            ApiError::BadRequest { code, .. } => code,
+            ApiError::BadRequest { code, .. } | ApiError::Unprocessable { code, .. } => code,
             ApiError::InvalidToken(_) => "invalid_token",
             ApiError::InvalidClient => "invalid_client",
             ApiError::WrongTenant => "wrong_tenant",
@@ -122,7 +132,9 @@ impl ApiError {
     pub fn message(&self) -> String {
         match self {
             ApiError::Rejected(r) => r.to_string(),
-            ApiError::BadRequest { message, .. } => message.clone(),
+            ApiError::BadRequest { message, .. } | ApiError::Unprocessable { message, .. } => {
+                message.clone()
+            }
             ApiError::InvalidToken(why) => format!("the bearer token {why}"),
             ApiError::InvalidClient => "the client id or secret is wrong".into(),
             ApiError::WrongTenant => "the token was issued for another tenant".into(),

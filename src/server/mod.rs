@@ -37,18 +37,16 @@
 //!   user with its sub-records (empty arrays when it is not stored); the
 //!   importer uses it to tell its own earlier write from a conflict.
 //! - **Pools without an id** in an import are stored under their `name`.
-//! - **Password verification**: `POST` of
-//!   [`PASSWORD_VERIFY`](crate::contract::api::PASSWORD_VERIFY) with
-//!   `{"identifier", "password"}` signs a user in (200 with the user id,
-//!   401 `invalid_credentials`, `credential_expired` or `user_inactive`),
-//!   rate-limited per identifier and per client (the token's client: 1000
-//!   attempts at once over all identifiers, then ten a second); see
-//!   [`verify`]. The password is checked
-//!   first: a wrong one is `invalid_credentials` whatever the user's state,
-//!   and `credential_expired` (the platform's v2 `password_expired`) or
-//!   `user_inactive` is told only after a correct one. An unknown identifier
-//!   or a user without a password is checked against a dummy bcrypt-12 hash,
-//!   so the time taken does not tell which identifiers exist.
+//! - **Password verification** is not an extension any more: `ferry serve`
+//!   answers the platform's `POST …/system/pools/{ipID}/user/password/v2/verify`
+//!   ([`Endpoint::PasswordVerify`](crate::contract::api::Endpoint), scope
+//!   `identity`) with its `VerifyPasswordResponseDataV2`; see [`verify`] for
+//!   what each answer tells, the dummy bcrypt check and the rate limits
+//!   (429, ferry's stand-in for the platform's brute-force protection).
+//! - **Every layout**: each endpoint is served at the `guide`, `client` and
+//!   `vanity` layouts ([`crate::contract::api::Layout`]); a `vanity` path,
+//!   which names no tenant, is for the server's default tenant
+//!   ([`ServerConfig::tenant_id`], `--tenant`).
 //! - **A user is one entry**: under `update` a re-imported user's stored
 //!   credentials, identifiers and addresses are replaced by the request's;
 //!   under `ignore` a stored user is kept with its sub-records, and the
@@ -79,6 +77,7 @@ mod routes;
 mod serve;
 mod state;
 mod store;
+mod tenant;
 pub(crate) mod validate;
 pub mod verify;
 

@@ -2,14 +2,16 @@
 //!
 //! | route | handler |
 //! |---|---|
-//! | `POST` [`api::TOKEN`] | [`token`] |
-//! | `PUT` [`api::CONFIGURATION`] `?mode=` | [`import`] |
-//! | `GET` [`api::CONFIGURATION`] `?pool_id=&after=&limit=` | [`export`] |
-//! | `POST` [`api::PASSWORD_VERIFY`] | [`super::verify`] (ferry extension) |
+//! | `POST` [`Endpoint::Token`] | [`token`] |
+//! | `PUT` [`Endpoint::Configuration`] `?mode=` | [`import`] |
+//! | `GET` [`Endpoint::Configuration`] `?pool_id=&after=&limit=` | [`export`] |
+//! | `POST` [`Endpoint::PasswordVerify`] | [`super::verify`] (`verifyPasswordV2`) |
 //! | `GET /healthz` | liveness |
 //! | `GET /metrics` | Prometheus text |
 //!
-//! The contract's paths are defined in [`crate::contract::api`].
+//! The contract's paths are defined in [`crate::contract::api`]; each
+//! endpoint is registered at every layout ([`api::routes`]), a vanity path
+//! being for the server's default tenant ([`super::tenant`]).
 //!
 //! An import is checked in this order, cheapest and least revealing first:
 //! import slot (429), injected faults (latency, 503, 429), token (401/403),
@@ -21,7 +23,7 @@ use std::time::{Duration, Instant};
 
 use axum::body::Body;
 use axum::extract::rejection::{FormRejection, QueryRejection};
-use axum::extract::{DefaultBodyLimit, MatchedPath, Path, Query, Request, State};
+use axum::extract::{DefaultBodyLimit, MatchedPath, Query, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -35,8 +37,11 @@ use super::error::ApiError;
 use super::faults::Action;
 use super::state::{AppState, ConnectionKill};
 use super::store::{ApplyError, ExportScope, ExportStart, ImportOutcome, StoreError};
+use super::tenant::Target;
 use super::validate;
-use crate::contract::api::{self, NEXT_AFTER_HEADER, USERS_CHANGED_HEADER, USERS_EXISTING_HEADER};
+use crate::contract::api::{
+    self, Endpoint, NEXT_AFTER_HEADER, USERS_CHANGED_HEADER, USERS_EXISTING_HEADER,
+};
 use crate::contract::records::{ImportMode, TokenResponse};
 
 /// Default page size of a paged export.
@@ -51,10 +56,18 @@ const RETRY_AFTER: Duration = Duration::from_secs(1);
 /// `tower::ServiceExt::oneshot`. (Injected connection drops need the
 /// server's own connection loop; through `oneshot` they answer 503.)
 pub fn app(state: AppState) -> Router {
-    Router::new()
-        .route(&api::TOKEN.route(), post(token))
-        .route(&api::CONFIGURATION.route(), get(export).put(import))
-        .route(&api::PASSWORD_VERIFY.route(), post(super::verify::verify))
+    let mut router = Router::new();
+    for endpoint in Endpoint::ALL {
+        let handler = match endpoint {
+            Endpoint::Token => post(token),
+            Endpoint::Configuration => get(export).put(import),
+            Endpoint::PasswordVerify => post(super::verify::verify),
+        };
+        for route in api::routes(endpoint) {
+            router = router.route(&route, handler.clone());
+        }
+    }
+    router
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .fallback(|| async { ApiError::NoRoute })
@@ -98,13 +111,14 @@ struct TokenForm {
     client_secret: Option<String>,
 }
 
-/// `POST` of [`api::TOKEN`]: client credentials grant.
+/// `POST` of [`Endpoint::Token`]: client credentials grant.
 async fn token(
     State(state): State<AppState>,
-    Path(tid): Path<String>,
+    target: Target,
     headers: HeaderMap,
     form: Result<Form<TokenForm>, FormRejection>,
 ) -> Result<Response, ApiError> {
+    let tid = target.tenant;
     let config = state.config();
     let Form(form) = form.map_err(|r| form_rejection(r, config.max_body))?;
     let (id, secret) =
@@ -139,7 +153,7 @@ async fn token(
             None => {
                 return Err(bad_request(
                     "invalid_scope",
-                    "scope may hold manage_configuration and read_configuration only",
+                    "scope may hold manage_configuration, read_configuration and identity only",
                 ))
             }
         },
@@ -177,15 +191,16 @@ struct ImportQuery {
     mode: Option<String>,
 }
 
-/// `PUT` of [`api::CONFIGURATION`]: the import.
+/// `PUT` of [`Endpoint::Configuration`]: the import.
 async fn import(
     State(state): State<AppState>,
-    Path(tid): Path<String>,
+    target: Target,
     query: Result<Query<ImportQuery>, QueryRejection>,
     kill: Option<Extension<ConnectionKill>>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
+    let tid = target.tenant;
     let _slot = state.faults().take_slot().map_err(|_| {
         state.metrics().fault("max_in_flight");
         ApiError::Throttled {
@@ -386,7 +401,7 @@ struct ExportQuery {
     user_id: Option<String>,
 }
 
-/// `GET` of [`api::CONFIGURATION`]: the streamed export.
+/// `GET` of [`Endpoint::Configuration`]: the streamed export.
 ///
 /// Without a query, the tenant's whole dump. As a ferry extension,
 /// `pool_id=P` restricts it to pool `P`, and `after=UUID` and/or `limit=N`
@@ -397,10 +412,11 @@ struct ExportQuery {
 /// stored): how an importer checks what it stored before an interruption.
 async fn export(
     State(state): State<AppState>,
-    Path(tid): Path<String>,
+    target: Target,
     query: Result<Query<ExportQuery>, QueryRejection>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
+    let tid = target.tenant;
     state
         .tokens()
         .authorize(&headers, &tid, Need::Read, Instant::now())?;

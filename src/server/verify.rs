@@ -1,30 +1,54 @@
-//! Password verification, a ferry extension to the contract: proof that a
-//! migrated user signs in with the password they always had.
+//! The platform's password check, `verifyPasswordV2`: proof that a migrated
+//! user signs in with the password they always had, asked the way a real
+//! tenant is asked.
 //!
-//! `POST` of [`crate::contract::api::PASSWORD_VERIFY`] with
-//! `{"identifier": "...", "password": "..."}` and a bearer token of the
-//! tenant (either scope), answers:
+//! `POST` of [`Endpoint::PasswordVerify`](crate::contract::api::Endpoint)
+//! (`…/system/pools/{ipID}/user/password/v2/verify`, at every layout) with
+//! the spec's `VerifyPassword` body, `{"identifier": "...", "password":
+//! "..."}`, and a bearer token of the tenant with scope `identity`, answers
+//! `200` with the spec's `VerifyPasswordResponseDataV2`, `{"id", "state",
+//! "result"}`:
 //!
-//! | answer | when | the platform's v2 `result` |
-//! |---|---|---|
-//! | `200 {"user_id": "…"}` | the password matches a valid, unexpired credential of an `active` user | `password_correct` |
-//! | `401 invalid_credentials` | no such identifier, no password credential, or a wrong password, whatever the user's state | `user_not_found`, `no_password`, `password_incorrect` |
-//! | `401 credential_expired` | the password matches, but only credentials that expired or must be reset, of an `active` user | `password_expired` |
-//! | `401 user_inactive` | the password matches but the user is not `active` | — |
-//! | `429 throttled` | too many attempts for this identifier, or from this client | — |
+//! | `result` | when | `id` | `state` |
+//! |---|---|---|---|
+//! | `password_correct` | the password matches a valid, unexpired credential | the user's | that credential's (`valid` when unset) |
+//! | `password_expired` | the password matches only credentials that expired or must be reset or changed | the user's | that credential's |
+//! | `password_incorrect` | the password matches none of the user's credentials | the user's | `valid`, whatever is stored |
+//! | `no_password` | the user has no password credential | the user's | `valid` |
+//! | `user_not_found` | no user of the pool has the identifier | `""` (the spec: empty means not found) | `valid` |
 //!
-//! The password is checked first ([`decide`]): the user's state is told
-//! only to who knows the password, so a caller without it learns nothing
-//! about the identifier. A user whose only credential is an unusable
+//! Other answers: `401` without a valid token, `403` without scope
+//! `identity` or for another tenant, `404` for an unknown tenant or pool,
+//! `422` for a body that is not a `VerifyPassword` with an identifier (the
+//! statuses the spec declares are 200, 401, 412 and 422; 403, 404 and 429
+//! are ferry's, the 429 standing in for the platform's brute-force
+//! protection).
+//!
+//! # What is told to whom
+//!
+//! `state` is the credential's state (the spec's enum is `valid`,
+//! `must_be_reset`, `must_be_changed`), not the user's status, which the v2
+//! answer has no word for: a correct password of an inactive user is
+//! `password_correct`, as it is on the platform, whose endpoint checks a
+//! password for an external system; whether that user may sign in is the
+//! user's `status`, read with the user. The password is checked first
+//! ([`decide`]), and a credential's state is told only to who knows its
+//! password: a wrong password answers `state: valid` whatever is stored, so
+//! the answer to a wrong password is the same for an active, inactive,
+//! expired or reset user. A user whose only credential is an unusable
 //! placeholder (`--unsupported-hash expire`) therefore gets
-//! `invalid_credentials`: no password can be shown to be theirs.
+//! `password_incorrect`: no password can be shown to be theirs.
+//!
+//! The spec's answer does tell `user_not_found` from `password_incorrect`:
+//! that is why it needs the `identity` scope. Its time does not add to it:
+//! an unknown identifier, or a user without a password, is checked against a
+//! dummy bcrypt hash of cost 12, so that its answer takes about as long as a
+//! real user's.
 //!
 //! The five methods are verified exactly as the contract's encoding choices
 //! define them ([`crate::contract::choices`]); digests are compared in
-//! constant time. An unknown identifier, or a user without a password, is
-//! checked against a dummy bcrypt hash of cost 12, so that its answer takes
-//! about as long as a real user's and the time taken does not tell which
-//! identifiers exist.
+//! constant time, and hashes above the contract's work-factor bounds match
+//! nothing.
 //!
 //! Attempts are rate-limited per (tenant, pool, identifier) with a GCRA
 //! limiter: a burst of [`BURST`], then one every [`REPLENISH`]; and per
@@ -33,16 +57,19 @@
 //! a password over every identifier nor keep the server's cores busy with
 //! checks (the limiter is `src/server/attempts.rs`). Neither the password
 //! nor the hash is ever logged or answered.
+//!
+//! Not served: a check by `userID` (or the legacy `id`) instead of the
+//! identifier is a 422 naming it; the store looks accounts up by identifier.
 
 use std::time::Instant;
 
 use argon2::{Algorithm, Argon2, Params, Version};
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::State;
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use sha2::Digest;
 use subtle::ConstantTimeEq;
 use time::OffsetDateTime;
@@ -52,85 +79,61 @@ use super::auth::Need;
 use super::error::ApiError;
 use super::state::AppState;
 use super::store::accounts::{Account, AccountLookup, StoredPassword};
+use super::tenant::Target;
 use crate::contract::choices::{decode_bytes, split_embedded_salt, NEVER_EXPIRES};
 use crate::contract::records::{
-    BcryptConfig, CredentialState, DigestFunction, ErrorBody, HashConfig, HashMethod,
-    HashedPassword, UserStatus,
+    BcryptConfig, CredentialState, DigestFunction, HashConfig, HashMethod, HashedPassword,
 };
 use crate::contract::rules::check_work_factor;
 
-/// Longest accepted password, in bytes.
+/// Longest accepted password or identifier, in bytes.
 const MAX_PASSWORD: usize = 4096;
 
-/// The body of a verification.
+/// The body of a verification: the spec's `VerifyPassword`.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct VerifyRequest {
+pub struct VerifyPassword {
     /// An email, phone or other identifier of the user.
-    identifier: String,
+    #[serde(default)]
+    identifier: Option<String>,
     /// The password to check.
     password: String,
+    /// The user's id instead of an identifier (not served: see the module).
+    #[serde(default, rename = "userID")]
+    user_id: Option<String>,
+    /// The legacy name of `userID` (not served either).
+    #[serde(default)]
+    id: Option<String>,
 }
 
-/// Why a verification failed (all answered 401).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Refusal {
-    InvalidCredentials,
-    CredentialExpired,
-    UserInactive,
+/// The answer: the spec's `VerifyPasswordResponseDataV2`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VerifyPasswordResponseV2 {
+    /// The user's id; empty when no user has the identifier.
+    pub id: String,
+    /// The matching credential's state; `valid` unless the password matched.
+    pub state: CredentialState,
+    /// What the check found.
+    pub result: Finding,
 }
 
-impl Refusal {
-    fn code(self) -> &'static str {
-        match self {
-            Refusal::InvalidCredentials => "invalid_credentials",
-            Refusal::CredentialExpired => "credential_expired",
-            Refusal::UserInactive => "user_inactive",
-        }
-    }
-
-    fn message(self) -> &'static str {
-        match self {
-            Refusal::InvalidCredentials => "the identifier or password is wrong",
-            Refusal::CredentialExpired => "the password has expired and must be reset",
-            Refusal::UserInactive => "the user is not active",
-        }
-    }
-}
-
-impl IntoResponse for Refusal {
-    fn into_response(self) -> Response {
-        let body = ErrorBody {
-            error: self.message().to_owned(),
-            status_code: StatusCode::UNAUTHORIZED.as_u16(),
-            error_code: self.code().to_owned(),
-            details: None,
-        };
-        (StatusCode::UNAUTHORIZED, Json(body)).into_response()
-    }
-}
-
-/// `POST` of [`crate::contract::api::PASSWORD_VERIFY`].
+/// `POST` of [`Endpoint::PasswordVerify`](crate::contract::api::Endpoint).
 pub async fn verify(
     State(state): State<AppState>,
-    Path((tid, pool)): Path<(String, String)>,
+    target: Target,
     headers: HeaderMap,
-    body: Result<Json<VerifyRequest>, JsonRejection>,
+    body: Result<Json<VerifyPassword>, JsonRejection>,
 ) -> Result<Response, ApiError> {
+    let tid = target.tenant.as_str();
+    let pool = target.pool()?.to_owned();
     let caller = state
         .tokens()
-        .authorize(&headers, &tid, Need::Read, Instant::now())?;
-    if !state.store().has_tenant(&tid) {
+        .authorize(&headers, tid, Need::Identity, Instant::now())?;
+    if !state.store().has_tenant(tid) {
         return Err(ApiError::UnknownTenant);
     }
-    let Json(request) = body.map_err(|_| ApiError::BadRequest {
-        code: "invalid_request",
-        message: "the body must be JSON {\"identifier\": \"...\", \"password\": \"...\"}".into(),
-    })?;
-    if request.password.len() > MAX_PASSWORD || request.identifier.len() > MAX_PASSWORD {
-        return Ok(Refusal::InvalidCredentials.into_response());
-    }
-    let identifier_lc = request.identifier.trim().to_lowercase();
+    let (identifier, password) = request(body)?;
+    let identifier_lc = identifier.trim().to_lowercase();
     let attempt = state.verify_limiter().attempt(
         format!("{tid}\0{}", caller.client_id),
         format!("{tid}\0{pool}\0{identifier_lc}"),
@@ -144,7 +147,7 @@ pub async fn verify(
     }
     let lookup = state
         .store()
-        .account(&tid, &pool, &identifier_lc)
+        .account(tid, &pool, &identifier_lc)
         .await
         .map_err(|err| {
             tracing::error!(tenant = %tid, error = %err, "A password verification could not read the database.");
@@ -155,9 +158,8 @@ pub async fn verify(
         AccountLookup::NoUser => None,
         AccountLookup::Found(account) => Some(account),
     };
-    let password = request.password;
     let now = OffsetDateTime::now_utc();
-    let decision = tokio::task::spawn_blocking(move || {
+    let answer = tokio::task::spawn_blocking(move || {
         decide(account.as_ref(), &password, now, password_matches)
     })
     .await
@@ -165,11 +167,37 @@ pub async fn verify(
         tracing::error!(error = %err, "A password verification task failed.");
         ApiError::Internal
     })?;
-    tracing::debug!(tenant = %tid, pool, ok = decision.is_ok(), "Password verified.");
-    Ok(match decision {
-        Ok(user_id) => Json(serde_json::json!({ "user_id": user_id })).into_response(),
-        Err(refusal) => refusal.into_response(),
-    })
+    tracing::debug!(tenant = %tid, pool, result = ?answer.result, "Password verified.");
+    Ok(Json(answer).into_response())
+}
+
+/// The identifier and password of a body, or the 422 the spec declares.
+fn request(
+    body: Result<Json<VerifyPassword>, JsonRejection>,
+) -> Result<(String, String), ApiError> {
+    let unprocessable = |message: &str| ApiError::Unprocessable {
+        code: "invalid_request",
+        message: message.to_owned(),
+    };
+    let Json(request) = body.map_err(|_| {
+        unprocessable("the body must be JSON {\"identifier\": \"...\", \"password\": \"...\"}")
+    })?;
+    let Some(identifier) = request.identifier.filter(|i| !i.trim().is_empty()) else {
+        let by_id = [&request.user_id, &request.id]
+            .iter()
+            .any(|v| v.as_deref().is_some_and(|v| !v.is_empty()));
+        return Err(unprocessable(if by_id {
+            "ferry serve checks a password by identifier only, not by userID or id"
+        } else {
+            "identifier is required"
+        }));
+    };
+    if request.password.len() > MAX_PASSWORD || identifier.len() > MAX_PASSWORD {
+        return Err(unprocessable(
+            "the identifier and the password are at most 4096 bytes each",
+        ));
+    }
+    Ok((identifier, request.password))
 }
 
 /// A bcrypt hash, at cost 12, of a random password nobody kept: what an
@@ -191,11 +219,10 @@ fn dummy_hash() -> HashedPassword {
     }
 }
 
-/// What checking a password found, in the words of the platform's v2 answer
-/// (`VerifyPasswordResponseDataV2.result`). ferry's endpoint answers the
-/// first three alike ([`Refusal::InvalidCredentials`]): telling them apart
-/// would tell a caller which identifiers are users.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// What checking a password found: the spec's
+/// `VerifyPasswordResponseDataV2.result`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Finding {
     /// No user has the identifier (the dummy hash was checked).
     UserNotFound,
@@ -203,53 +230,47 @@ pub enum Finding {
     NoPassword,
     /// The password matches none of the user's credentials.
     PasswordIncorrect,
-    /// The password matches only credentials that expired or must be reset.
+    /// The password matches only credentials that expired or must be reset
+    /// or changed.
     PasswordExpired,
     /// The password matches a valid, unexpired credential.
     PasswordCorrect,
 }
 
 /// The answer for `account` (`None`: no user has the identifier) and
-/// `password` at `now`: the user id or why not. `matches` checks a password
-/// against a hash ([`password_matches`]; tests pass one that records its
-/// calls).
+/// `password` at `now`. `matches` checks a password against a hash
+/// ([`password_matches`]; tests pass one that records its calls).
 ///
-/// The password is checked before anything else, so a wrong one gets
-/// [`Refusal::InvalidCredentials`] whatever the user's state; the state
-/// (inactive, expired) is told only to who knows the password. An inactive
-/// user is told so even when the password also expired: a reset would not
-/// let them in.
+/// The password is checked before anything is told: `state` is the matching
+/// credential's, and `valid` when none matched, so a wrong password gets
+/// the same answer whatever is stored. The user's status is not part of the
+/// answer (see the module).
 pub fn decide(
     account: Option<&Account>,
     password: &str,
     now: OffsetDateTime,
     matches: impl FnMut(&HashedPassword, &str) -> bool,
-) -> Result<uuid::Uuid, Refusal> {
-    let finding = check_password(account, password, now, matches);
-    match (finding, account) {
-        (Finding::PasswordCorrect | Finding::PasswordExpired, Some(account)) => {
-            if account.status != UserStatus::Active {
-                Err(Refusal::UserInactive)
-            } else if finding == Finding::PasswordExpired {
-                Err(Refusal::CredentialExpired)
-            } else {
-                Ok(account.user_id)
-            }
-        }
-        _ => Err(Refusal::InvalidCredentials),
+) -> VerifyPasswordResponseV2 {
+    let (result, matched) = check_password(account, password, now, matches);
+    VerifyPasswordResponseV2 {
+        id: account.map(|a| a.user_id.to_string()).unwrap_or_default(),
+        state: matched.unwrap_or(CredentialState::Valid),
+        result,
     }
 }
 
 /// Checks `password` against every credential of `account`, usable or not,
 /// so that the time taken says neither which one matched nor whether any is
 /// usable; without a credential to check, against [`DUMMY_BCRYPT`], so that
-/// it does not say whether the identifier exists.
+/// it does not say whether the identifier exists. Returns the finding and
+/// the state of the credential the password matched (`None`: none did, or
+/// it has no state).
 fn check_password(
     account: Option<&Account>,
     password: &str,
     now: OffsetDateTime,
     mut matches: impl FnMut(&HashedPassword, &str) -> bool,
-) -> Finding {
+) -> (Finding, Option<CredentialState>) {
     let hashes: Vec<(&StoredPassword, &HashedPassword)> = account
         .map(|a| a.passwords.as_slice())
         .unwrap_or_default()
@@ -259,24 +280,30 @@ fn check_password(
     if hashes.is_empty() {
         // The result is never used: no password can sign this identifier in.
         let _ = matches(&dummy_hash(), password);
-        return match account {
+        let finding = match account {
             None => Finding::UserNotFound,
             Some(_) => Finding::NoPassword,
         };
+        return (finding, None);
     }
-    let (mut usable_match, mut unusable_match) = (false, false);
+    // The first matching credential of each kind, by its state; every hash
+    // is checked all the same.
+    let (mut usable_match, mut unusable_match) = (None, None);
     for (credential, hash) in hashes {
-        let matched = matches(hash, password);
-        if usable(credential, now) {
-            usable_match |= matched;
-        } else {
-            unusable_match |= matched;
+        if !matches(hash, password) {
+            continue;
         }
+        let slot = if usable(credential, now) {
+            &mut usable_match
+        } else {
+            &mut unusable_match
+        };
+        slot.get_or_insert(credential.state);
     }
     match (usable_match, unusable_match) {
-        (true, _) => Finding::PasswordCorrect,
-        (false, true) => Finding::PasswordExpired,
-        (false, false) => Finding::PasswordIncorrect,
+        (Some(state), _) => (Finding::PasswordCorrect, state),
+        (None, Some(state)) => (Finding::PasswordExpired, state),
+        (None, None) => (Finding::PasswordIncorrect, None),
     }
 }
 
@@ -410,7 +437,7 @@ fn salted(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::contract::records::{CredentialPayload, HashConfig, ShaConfig};
+    use crate::contract::records::{CredentialPayload, HashConfig, ShaConfig, UserStatus};
     use proptest::strategy::Strategy;
 
     /// `{SSHA}gVK8WC9YyFT1gMsQHTGCgT3sSv5zYWx0` (SHA-1 of "secret" with salt
@@ -447,52 +474,63 @@ mod tests {
         }
     }
 
+    /// The answer `(id, state, result)` in short.
+    fn answer(id: &str, state: CredentialState, result: Finding) -> VerifyPasswordResponseV2 {
+        VerifyPasswordResponseV2 {
+            id: id.to_owned(),
+            state,
+            result,
+        }
+    }
+
+    const USER: &str = "00000000-0000-0000-0000-000000000007";
+
     #[test]
-    fn answers_follow_the_documented_order() {
+    fn answers_follow_the_documented_table() {
+        use CredentialState::{MustBeChanged, MustBeReset, Valid};
+        use Finding::{NoPassword, PasswordCorrect, PasswordExpired, PasswordIncorrect};
         let now = time::macros::datetime!(2026-11-23 12:00:00 UTC);
+        let check = |account: &Account, password: &str| {
+            decide(Some(account), password, now, password_matches)
+        };
         let active = account(UserStatus::Active, None);
         assert_eq!(
-            decide(Some(&active), "secret", now, password_matches),
-            Ok(uuid::Uuid::from_u128(7))
+            check(&active, "secret"),
+            answer(USER, Valid, PasswordCorrect)
         );
         assert_eq!(
-            decide(Some(&active), "Secret", now, password_matches),
-            Err(Refusal::InvalidCredentials)
+            check(&active, "Secret"),
+            answer(USER, Valid, PasswordIncorrect)
         );
         let never = account(UserStatus::Active, Some(NEVER_EXPIRES));
-        assert!(
-            decide(Some(&never), "secret", now, password_matches).is_ok(),
+        assert_eq!(
+            check(&never, "secret").result,
+            PasswordCorrect,
             "1900-01-01 never expires"
         );
         let future = account(UserStatus::Active, Some(now + time::Duration::days(1)));
-        assert!(decide(Some(&future), "secret", now, password_matches).is_ok());
+        assert_eq!(check(&future, "secret").result, PasswordCorrect);
         let past = account(UserStatus::Active, Some(now - time::Duration::days(1)));
-        assert_eq!(
-            decide(Some(&past), "secret", now, password_matches),
-            Err(Refusal::CredentialExpired)
-        );
+        assert_eq!(check(&past, "secret"), answer(USER, Valid, PasswordExpired));
         let inactive = account(UserStatus::Inactive, None);
         assert_eq!(
-            decide(Some(&inactive), "secret", now, password_matches),
-            Err(Refusal::UserInactive)
+            check(&inactive, "secret"),
+            answer(USER, Valid, PasswordCorrect),
+            "v2 checks the password; the status is the user's"
         );
-        assert_eq!(
-            decide(Some(&inactive), "wrong", now, password_matches),
-            Err(Refusal::InvalidCredentials),
-            "the status is only told to who knows the password"
-        );
-        let mut reset = account(UserStatus::Active, None);
-        reset.passwords[0].state = Some(CredentialState::MustBeReset);
-        assert_eq!(
-            decide(Some(&reset), "secret", now, password_matches),
-            Err(Refusal::CredentialExpired)
-        );
+        for (stored, told) in [(MustBeReset, MustBeReset), (MustBeChanged, MustBeChanged)] {
+            let mut reset = account(UserStatus::Active, None);
+            reset.passwords[0].state = Some(stored);
+            assert_eq!(check(&reset, "secret"), answer(USER, told, PasswordExpired));
+            assert_eq!(
+                check(&reset, "wrong"),
+                answer(USER, Valid, PasswordIncorrect),
+                "a credential's state is told only to who knows its password"
+            );
+        }
         let mut none = account(UserStatus::Active, None);
         none.passwords.clear();
-        assert_eq!(
-            decide(Some(&none), "secret", now, password_matches),
-            Err(Refusal::InvalidCredentials)
-        );
+        assert_eq!(check(&none, "secret"), answer(USER, Valid, NoPassword));
     }
 
     /// The users of the decision table: `None` is an unknown identifier.
@@ -509,21 +547,29 @@ mod tests {
     }
 
     #[test]
-    fn the_password_is_checked_before_the_users_state_is_told() {
-        use Refusal::{CredentialExpired, InvalidCredentials, UserInactive};
+    fn the_password_is_checked_with_one_hash_check_before_anything_is_told() {
+        use Finding::{PasswordCorrect, PasswordExpired, PasswordIncorrect, UserNotFound};
         let now = time::macros::datetime!(2026-11-23 12:00:00 UTC);
-        let ok = Ok(uuid::Uuid::from_u128(7));
+        let valid = CredentialState::Valid;
         let table = [
-            ("unknown", "secret", Err(InvalidCredentials)),
-            ("unknown", "wrong", Err(InvalidCredentials)),
-            ("active", "secret", ok),
-            ("active", "wrong", Err(InvalidCredentials)),
-            ("inactive", "secret", Err(UserInactive)),
-            ("inactive", "wrong", Err(InvalidCredentials)),
-            ("expired", "secret", Err(CredentialExpired)),
-            ("expired", "wrong", Err(InvalidCredentials)),
-            ("inactive+expired", "secret", Err(UserInactive)),
-            ("inactive+expired", "wrong", Err(InvalidCredentials)),
+            ("unknown", "secret", answer("", valid, UserNotFound)),
+            ("unknown", "wrong", answer("", valid, UserNotFound)),
+            ("active", "secret", answer(USER, valid, PasswordCorrect)),
+            ("active", "wrong", answer(USER, valid, PasswordIncorrect)),
+            ("inactive", "secret", answer(USER, valid, PasswordCorrect)),
+            ("inactive", "wrong", answer(USER, valid, PasswordIncorrect)),
+            ("expired", "secret", answer(USER, valid, PasswordExpired)),
+            ("expired", "wrong", answer(USER, valid, PasswordIncorrect)),
+            (
+                "inactive+expired",
+                "secret",
+                answer(USER, valid, PasswordExpired),
+            ),
+            (
+                "inactive+expired",
+                "wrong",
+                answer(USER, valid, PasswordIncorrect),
+            ),
         ];
         for (state, password, expected) in table {
             let user = table_user(state, now);
@@ -539,7 +585,7 @@ mod tests {
 
     proptest::proptest! {
         /// Whatever the user's status, credential state and expiry, a wrong
-        /// password gets the answer an unknown identifier gets.
+        /// password gets one and the same answer.
         #[test]
         fn a_wrong_password_tells_nothing_about_the_user(
             status in proptest::sample::select(vec![
@@ -554,10 +600,10 @@ mod tests {
             let now = time::macros::datetime!(2026-11-23 12:00:00 UTC);
             let mut user = account(status, expires_in_days.map(|d| now + time::Duration::days(d)));
             user.passwords[0].state = state;
-            // What an unknown identifier gets (the table above): computed
-            // once there, as each dummy check costs a bcrypt-12.
-            let unknown = Err(Refusal::InvalidCredentials);
-            proptest::prop_assert_eq!(decide(Some(&user), &wrong, now, password_matches), unknown);
+            proptest::prop_assert_eq!(
+                decide(Some(&user), &wrong, now, password_matches),
+                answer(USER, CredentialState::Valid, Finding::PasswordIncorrect)
+            );
         }
     }
 
@@ -566,18 +612,40 @@ mod tests {
         let now = time::macros::datetime!(2026-11-23 12:00:00 UTC);
         let mut without = account(UserStatus::Active, None);
         without.passwords.clear();
-        for account in [None, Some(&without)] {
+        for (account, expected) in [
+            (None, Finding::UserNotFound),
+            (Some(&without), Finding::NoPassword),
+        ] {
             let mut checked = Vec::new();
             let answer = decide(account, "secret", now, |hash, _| {
                 checked.push(hash.value.clone());
                 true
             });
-            assert_eq!(
-                answer,
-                Err(Refusal::InvalidCredentials),
-                "a dummy match signs nobody in"
-            );
+            assert_eq!(answer.result, expected, "a dummy match signs nobody in");
             assert_eq!(checked, [DUMMY_BCRYPT]);
+        }
+    }
+
+    #[test]
+    fn answers_serialise_as_the_spec_names_them() {
+        let json = serde_json::to_value(answer(
+            USER,
+            CredentialState::MustBeReset,
+            Finding::PasswordExpired,
+        ))
+        .unwrap_or_default();
+        assert_eq!(
+            json,
+            serde_json::json!({"id": USER, "state": "must_be_reset", "result": "password_expired"})
+        );
+        for (finding, name) in [
+            (Finding::PasswordCorrect, "password_correct"),
+            (Finding::PasswordIncorrect, "password_incorrect"),
+            (Finding::PasswordExpired, "password_expired"),
+            (Finding::NoPassword, "no_password"),
+            (Finding::UserNotFound, "user_not_found"),
+        ] {
+            assert_eq!(serde_json::to_value(finding).ok(), Some(name.into()));
         }
     }
 
