@@ -188,15 +188,77 @@ fn csv_row_exactly_at_the_limit_is_accepted() {
 }
 
 #[test]
-fn csv_unbalanced_quote_swallows_the_rest_as_one_bounded_row() {
-    let mut data = b"id,note\nu1,\"never closed\n".to_vec();
-    for i in 0..20_000 {
+fn csv_stray_quote_costs_one_row_and_the_rest_is_read() {
+    let mut data = b"id,note\nu0,fine\nu1,\"never closed\r\n".to_vec();
+    for i in 2..20_000 {
         data.extend_from_slice(format!("u{i},fine\n").as_bytes());
     }
     let rows = rows_of("quote.csv", &data);
-    assert_eq!(rows.len(), 1);
-    assert!(invalid(&rows[0]).reason.starts_with("is "));
-    assert_eq!(rows[0].end as usize, data.len());
+    assert_eq!(rows.len(), 20_000);
+    let bad = invalid(&rows[1]);
+    assert_eq!(bad.reason, "unterminated quote");
+    assert_eq!(bad.raw, "u1,\"never closed");
+    assert_eq!(
+        spans(&data, &rows[1..3]),
+        vec![(2, &b"u1,\"never closed\r\n"[..]), (3, &b"u2,fine\n"[..])]
+    );
+    for row in rows.iter().filter(|r| r.row != 2) {
+        assert_eq!(get(row, "note").as_deref(), Some("fine"), "row {}", row.row);
+    }
+    assert_eq!(rows.last().unwrap().end as usize, data.len());
+}
+
+#[test]
+fn csv_multi_line_row_with_the_wrong_field_count_is_its_first_line() {
+    // u1's quote closes on the next line, but the record then has 3 fields.
+    let data = b"id,note\nu1,\"open\nu2,x\",y\nu3,ok\n";
+    let rows = rows_of("count.csv", data);
+    assert_eq!(invalid(&rows[0]).reason, "unterminated quote");
+    assert_eq!(invalid(&rows[0]).raw, "u1,\"open");
+    assert_eq!(spans(data, &rows)[0], (1, &b"u1,\"open\n"[..]));
+    // The next line is read on its own: `u2,x"` and `y` are 3 fields.
+    assert_eq!(invalid(&rows[1]).reason, "has 3 fields, the header has 2");
+    assert_eq!(get(&rows[2], "note").as_deref(), Some("ok"));
+}
+
+#[test]
+fn csv_quote_open_at_the_end_of_the_file_is_an_unterminated_quote() {
+    // The swallowed record would have the right field count: still rejected.
+    let data = b"id,note\nu1,ok\nu2,\"never\nu3,x\nu4,y";
+    let rows = rows_of("eof.csv", data);
+    assert_eq!(rows.len(), 4);
+    assert_eq!(invalid(&rows[1]).reason, "unterminated quote");
+    assert_eq!(invalid(&rows[1]).raw, "u2,\"never");
+    assert_eq!(get(&rows[2], "note").as_deref(), Some("x"));
+    assert_eq!(get(&rows[3], "note").as_deref(), Some("y"));
+    // On the last line, with nothing after it.
+    let rows = rows_of("last.csv", b"id,note\nu1,ok\nu2,\"open");
+    assert_eq!(invalid(&rows[1]).reason, "unterminated quote");
+    assert_eq!(invalid(&rows[1]).raw, "u2,\"open");
+    // A quoted last field closed just before the end is fine.
+    let rows = rows_of("closed.csv", b"id,note\nu1,\"a\nb\"");
+    assert_eq!(get(&rows[0], "note").as_deref(), Some("a\nb"));
+}
+
+#[test]
+fn csv_stray_quote_on_a_line_over_the_limit_costs_that_line() {
+    let mut data = b"id,note\nu1,\"".to_vec();
+    data.extend(std::iter::repeat_n(b'x', MAX_ROW_BYTES + 10));
+    data.extend_from_slice(b"\nu2,ok\n");
+    let rows = rows_of("long-quote.csv", &data);
+    assert_eq!(rows.len(), 2);
+    let bad = invalid(&rows[0]);
+    assert_eq!(bad.reason, "unterminated quote");
+    assert_eq!(bad.raw.len(), RAW_PREFIX_BYTES);
+    assert_eq!(get(&rows[1], "note").as_deref(), Some("ok"));
+    assert_eq!(rows[1].offset, rows[0].end);
+}
+
+#[test]
+fn csv_header_with_an_unterminated_quote_is_an_error() {
+    let e = open_error("h.csv", b"id,\"email\nu1,a\n");
+    assert!(matches!(e, SourceError::BadHeader { .. }), "{e:?}");
+    assert!(e.to_string().contains("unterminated quote"), "{e}");
 }
 
 #[test]
@@ -616,12 +678,16 @@ fn cell() -> impl Strategy<Value = Vec<u8>> {
 }
 
 /// A generated CSV file and the records it holds (each with its expected
-/// fields when it has the header's field count and is UTF-8).
+/// fields when it has the header's field count and is UTF-8). `modelled`
+/// records come first: after them, a record spans lines with the wrong field
+/// count or starts with a stray quote, and what follows is only checked for
+/// the resume and chunking properties.
 #[derive(Debug)]
 struct CsvCase {
     bytes: Vec<u8>,
     records: Vec<Vec<Vec<u8>>>,
     columns: usize,
+    modelled: usize,
 }
 
 fn csv_case() -> impl Strategy<Value = CsvCase> {
@@ -629,12 +695,14 @@ fn csv_case() -> impl Strategy<Value = CsvCase> {
     columns
         .prop_flat_map(|columns| {
             let record = prop::collection::vec(cell(), 1..=columns + 1);
-            // Per record: fields, terminator, blank lines after, quote everything.
+            // Per record: fields, terminator, blank lines after, quote
+            // everything, start with a stray quote.
             let line = (
                 record,
                 prop_oneof![Just("\n"), Just("\r\n"), Just("\r")],
                 0..2usize,
                 any::<bool>(),
+                prop::bool::weighted(0.1),
             );
             (
                 Just(columns),
@@ -653,7 +721,15 @@ fn csv_case() -> impl Strategy<Value = CsvCase> {
             bytes.extend_from_slice(b"\n");
             let count = lines.len();
             let mut records = Vec::new();
-            for (i, (record, term, blanks, quote_all)) in lines.into_iter().enumerate() {
+            let mut modelled = None;
+            for (i, (record, term, blanks, quote_all, stray)) in lines.into_iter().enumerate() {
+                let multi_line = record.iter().flatten().any(|b| matches!(b, b'\r' | b'\n'));
+                if stray || (multi_line && record.len() != columns) {
+                    modelled.get_or_insert(i);
+                }
+                if stray {
+                    bytes.push(b'"');
+                }
                 write_record(&mut bytes, &record, quote_all);
                 if i + 1 < count || final_newline {
                     bytes.extend_from_slice(term.as_bytes());
@@ -665,6 +741,7 @@ fn csv_case() -> impl Strategy<Value = CsvCase> {
             }
             CsvCase {
                 bytes,
+                modelled: modelled.unwrap_or(records.len()),
                 records,
                 columns,
             }
@@ -752,8 +829,11 @@ proptest! {
         let dir = TempDir::new().unwrap();
         let path = write(&dir, "p.csv", &case.bytes);
         let rows = read(&path, None);
-        prop_assert_eq!(rows.len(), case.records.len());
-        for (i, (row, record)) in rows.iter().zip(&case.records).enumerate() {
+        if case.modelled == case.records.len() {
+            prop_assert_eq!(rows.len(), case.records.len());
+        }
+        let modelled = rows.iter().zip(&case.records).take(case.modelled);
+        for (i, (row, record)) in modelled.enumerate() {
             prop_assert_eq!(row.row, i as u64 + 1);
             let utf8 = record.iter().all(|f| std::str::from_utf8(f).is_ok());
             match &row.body {
