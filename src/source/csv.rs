@@ -59,6 +59,7 @@ pub(super) const FORMAT: FormatSpec = FormatSpec {
     name: "csv",
     names: &["csv"],
     extensions: &["csv"],
+    claims: None,
     open: |name, bytes| Ok(Box::new(CsvReader::open(name, bytes)?)),
 };
 

@@ -54,6 +54,22 @@ impl Input {
         }
     }
 
+    /// The number of bytes positions count up to, when known without
+    /// reading: a file's size, a directory's total; `None` for standard input
+    /// and for gzip (positions count decompressed bytes). For progress.
+    pub fn size(&self) -> Option<u64> {
+        let Input::File(path) = self else {
+            return None;
+        };
+        if path.is_dir() {
+            return super::directory::size_of(path);
+        }
+        if is_gzip(path).unwrap_or(false) {
+            return None;
+        }
+        std::fs::metadata(path).ok().map(|m| m.len())
+    }
+
     /// A name for messages: the path, or "standard input".
     pub fn name(&self) -> String {
         match self {
@@ -232,6 +248,25 @@ fn sniff(mut raw: Box<dyn Read + Send>) -> io::Result<(Box<dyn Read + Send>, Vec
     let prefix = prefix[..n].to_vec();
     let chained: Box<dyn Read + Send> = Box::new(Cursor::new(prefix.clone()).chain(raw));
     Ok((chained, prefix))
+}
+
+/// The first `limit` bytes of `input` as its parsers see them: decompressed,
+/// a UTF-8 BOM dropped. For a format's `claims` test.
+pub(super) fn head(input: &Input, limit: usize) -> Result<Vec<u8>, SourceError> {
+    let mut stream = ByteStream::open(input)?;
+    let mut head = Vec::new();
+    while head.len() < limit {
+        let buf = stream
+            .fill_buf()
+            .map_err(|e| SourceError::io(&input.name(), e))?;
+        if buf.is_empty() {
+            break;
+        }
+        let n = buf.len().min(limit - head.len());
+        head.extend_from_slice(&buf[..n]);
+        stream.consume(n);
+    }
+    Ok(head)
 }
 
 /// Whether the file at `path` holds gzip data (starts with its magic bytes).
