@@ -304,6 +304,8 @@ fn is_loopback(url: &Url) -> bool {
 pub fn default_paths(input: &Input) -> (Option<PathBuf>, PathBuf) {
     match input {
         Input::File(path) => {
+            // `export/` names the directory `export`: the files go beside it.
+            let path = path.components().as_path();
             let with = |suffix: &str| {
                 let mut name = path.as_os_str().to_owned();
                 name.push(suffix);
@@ -370,5 +372,19 @@ mod tests {
         ] {
             assert!(with_target(url, false).is_ok(), "{url}");
         }
+    }
+
+    #[test]
+    fn the_default_files_of_a_directory_source_go_beside_it() {
+        let paths = |p: &str| default_paths(&Input::File(PathBuf::from(p)));
+        assert_eq!(
+            paths("export/"),
+            (
+                Some(PathBuf::from("export.ferry-checkpoint")),
+                PathBuf::from("export.rejects.jsonl")
+            )
+        );
+        assert_eq!(paths("./u.csv").1, PathBuf::from("./u.csv.rejects.jsonl"));
+        assert_eq!(paths("/a/u.csv").1, PathBuf::from("/a/u.csv.rejects.jsonl"));
     }
 }

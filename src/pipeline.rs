@@ -117,10 +117,10 @@ impl BodySettings {
         }
     }
 
-    /// The source file's size, for progress; `None` for standard input.
+    /// The size source positions count up to, for progress; `None` for
+    /// standard input and gzip (see [`Input::size`]).
     pub fn source_size(&self) -> Option<u64> {
-        let path = self.source_path()?;
-        std::fs::metadata(path).ok().map(|m| m.len())
+        self.input.size()
     }
 
     /// The tenant imported into.

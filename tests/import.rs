@@ -116,7 +116,7 @@ impl Drop for Target {
 }
 
 /// What the source maps to, according to the dry run: all batch bodies merged.
-fn expected_dump(dir: &Path, source: &str, extra: &[&str]) -> ImportBody {
+pub fn expected_dump(dir: &Path, source: &str, extra: &[&str]) -> ImportBody {
     let out = dir.join("expected");
     let mut args = vec![
         "import",
@@ -196,7 +196,7 @@ pub fn import(dir: &Path, target: &Target, source: &str, extra: &[&str]) -> Outp
     output.unwrap()
 }
 
-fn spawn_import(dir: &Path, target: &Target, source: &str, extra: &[&str]) -> Child {
+pub fn spawn_import(dir: &Path, target: &Target, source: &str, extra: &[&str]) -> Child {
     let url = target.url();
     ferry()
         .current_dir(dir)
@@ -239,7 +239,7 @@ fn rejected_rows(path: &Path) -> Vec<u64> {
         .collect()
 }
 
-fn assert_adds_up(report: &Value) {
+pub fn assert_adds_up(report: &Value) {
     let n = |k: &str| {
         report[k]
             .as_u64()
@@ -252,7 +252,7 @@ fn assert_adds_up(report: &Value) {
     );
 }
 
-fn assert_same_dump(actual: &ImportBody, expected: &ImportBody) {
+pub fn assert_same_dump(actual: &ImportBody, expected: &ImportBody) {
     assert_eq!(actual.users.len(), expected.users.len(), "users stored");
     assert_eq!(
         actual.user_credentials.len(),

@@ -8,3 +8,4 @@ mod output;
 mod passwords;
 mod private_files;
 mod server;
+mod sources;

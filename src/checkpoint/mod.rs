@@ -244,12 +244,16 @@ impl FileTime {
 }
 
 impl SourceFingerprint {
-    /// Fingerprints the file at `path`.
+    /// Fingerprints the file at `path`; a directory source by its source
+    /// files (see [`SourceFingerprint::of_directory`]).
     pub fn of_file(path: &Path) -> Result<Self, CheckpointError> {
         let fail = |source| CheckpointError::Source {
             path: path.to_path_buf(),
             source,
         };
+        if path.is_dir() {
+            return Self::of_directory(path).map_err(fail);
+        }
         let mut file = File::open(path).map_err(fail)?;
         let metadata = file.metadata().map_err(fail)?;
         let head_sha256 = sha256_of_head(&mut file).map_err(fail)?;
@@ -257,6 +261,34 @@ impl SourceFingerprint {
             size: metadata.len(),
             modified: metadata.modified().ok().map(FileTime::from_system_time),
             head_sha256,
+        })
+    }
+
+    /// Fingerprints a directory source by the files it reads, in order: their
+    /// total size, the latest modification time, and the SHA-256 of each
+    /// one's name, size and head. A file added, removed, renamed or changed
+    /// changes it; files that are not sources (a checkpoint) do not.
+    fn of_directory(dir: &Path) -> io::Result<Self> {
+        let mut hasher = Sha256::new();
+        let (mut size, mut modified) = (0u64, None);
+        for path in crate::source::directory_files(dir)? {
+            let mut file = File::open(&path)?;
+            let metadata = file.metadata()?;
+            size += metadata.len();
+            let time = metadata.modified().ok().map(FileTime::from_system_time);
+            let key = |t: Option<FileTime>| t.map(|t| (t.secs, t.nanos));
+            if key(time) > key(modified) {
+                modified = time;
+            }
+            let name = path.file_name().unwrap_or_default().to_string_lossy();
+            hasher.update(name.as_bytes());
+            hasher.update(metadata.len().to_le_bytes());
+            hasher.update(sha256_of_head(&mut file)?.as_bytes());
+        }
+        Ok(SourceFingerprint {
+            size,
+            modified,
+            head_sha256: hex::encode(hasher.finalize()),
         })
     }
 

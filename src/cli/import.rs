@@ -18,14 +18,17 @@ use url::Url;
 
 use super::say;
 
-/// Import a user export (CSV or JSON Lines) into an Identity Pools bulk import
+/// Import a user export (CSV, JSON Lines or a JSON document, optionally
+/// gzipped, or a directory of them) into an Identity Pools bulk import
 /// API. Each source row becomes a user with its credential, identifiers and
 /// addresses, all with deterministic ids, sent in batches.
 #[derive(Debug, clap::Args)]
 pub struct ImportArgs {
-    /// The export to import: a .csv, .jsonl or .ndjson file, or - for standard input.
+    /// The export to import: a .csv, .jsonl, .ndjson or .json file (gzipped or
+    /// not), a directory of such files, or - for standard input.
     pub source: String,
-    /// Source format (csv, jsonl); by default from the file extension.
+    /// Source format (csv, jsonl, json); by default from the file extension,
+    /// and for .json from its first line (a document or JSON Lines).
     #[arg(long, value_name = "FORMAT")]
     pub format: Option<Format>,
     /// Mapping file (TOML): column renames, constants, defaults, user key.

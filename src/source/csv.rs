@@ -19,12 +19,31 @@
 //!
 //! Header names are trimmed of surrounding whitespace and must be non-empty
 //! and unique.
+//!
+//! # One stray quote costs one row
+//!
+//! A record can only cross a line break inside a quoted field, so a quote
+//! opened by mistake (`u100,"Smith`) makes the parser read the following
+//! lines as part of that field. Left alone, it would swallow the rest of the
+//! file into one rejected row. Instead, a record that spans several physical
+//! lines and then fails, because it has the wrong number of fields, would go
+//! over [`MAX_ROW_BYTES`], or still has its quote open at the end of the
+//! file, is rejected as its *first physical line* alone, with the reason
+//! "unterminated quote", and reading starts again at the next line with a
+//! fresh parser. To make that possible without seeking, the parser is fed at
+//! most one line at a time and a multi-line record no further than the size
+//! limit, so every byte after its first line is still in the row buffer and
+//! can be put back ([`ByteStream::unread`]). A record that spans lines and
+//! is valid (a quoted field holding a line break) is read whole, as before.
+//! Offsets stay exact: the rejected row ends where its first line ends, and
+//! the next row starts there (or after the blank lines that follow).
 
 use std::collections::HashMap;
 use std::io;
 use std::sync::Arc;
 
 use csv_core::ReadRecordResult;
+use memchr::memchr2;
 
 use super::error::SourceError;
 use super::fields::{Fields, Header};
@@ -40,6 +59,7 @@ pub(super) const FORMAT: FormatSpec = FormatSpec {
     name: "csv",
     names: &["csv"],
     extensions: &["csv"],
+    claims: None,
     open: |name, bytes| Ok(Box::new(CsvReader::open(name, bytes)?)),
 };
 
@@ -81,7 +101,16 @@ struct Span {
     nend: usize,
     /// The row is over the limit; `out` and `ends` hold nothing useful.
     overflow: bool,
+    /// Length of its first physical line in `raw`, terminator included, when
+    /// the record spans several lines; `raw` then holds all of the record.
+    first_line: Option<usize>,
+    /// The span is the first line of a record whose quote never closed (see
+    /// the module documentation); `out` and `ends` hold nothing useful.
+    unterminated: bool,
 }
+
+/// The reason for the first line of a record whose quote never closed.
+const UNTERMINATED: &str = "unterminated quote";
 
 impl CsvReader {
     /// Reads and checks the header of `bytes` (a source named `name`).
@@ -112,6 +141,9 @@ impl CsvReader {
             input: name.to_owned(),
             reason,
         };
+        if span.unterminated {
+            return Err(bad(format!("has an {UNTERMINATED}")));
+        }
         if span.overflow || span.len > MAX_ROW_BYTES as u64 {
             return Err(bad(format!("is longer than {MAX_ROW_BYTES} bytes")));
         }
@@ -130,6 +162,15 @@ impl CsvReader {
     /// The body of the record the buffers hold: its fields, or why it is invalid.
     fn body(&self, span: &Span) -> RowBody {
         let columns = self.header.names().len();
+        if span.unterminated {
+            let keep = if span.overflow {
+                RAW_PREFIX_BYTES
+            } else {
+                RAW_CAP
+            };
+            let raw = &self.raw[..self.raw.len().min(span.len as usize)];
+            return invalid(UNTERMINATED.to_owned(), raw, keep);
+        }
         if span.overflow || span.len > MAX_ROW_BYTES as u64 {
             return invalid(too_long_reason(span.len), &self.raw, RAW_PREFIX_BYTES);
         }
@@ -158,7 +199,9 @@ impl CsvReader {
         }
     }
 
-    /// Reads one record into the reused buffers; `None` at the end of the file.
+    /// Reads one record into the reused buffers; `None` at the end of the
+    /// file. A record whose quote never closes comes back as its first line,
+    /// `unterminated`, with the rest of what was read put back.
     fn read_record(&mut self) -> io::Result<Option<Span>> {
         if !self.skip_blank_lines()? {
             return Ok(None);
@@ -166,15 +209,40 @@ impl CsvReader {
         let start = self.bytes.offset();
         self.raw.clear();
         let (mut nout, mut nend, mut overflow) = (0, 0, false);
+        // Bytes of the record consumed when its first line ended inside a quote.
+        let mut first_line: Option<usize> = None;
         let (last, at_eof) = loop {
+            let consumed = (self.bytes.offset() - start) as usize;
+            if first_line.is_some() && consumed >= RAW_CAP {
+                // Several lines and already over the limit: the quote is stray.
+                return Ok(Some(self.cut_to_first_line(start, first_line)));
+            }
             let buf = self.bytes.fill_buf()?;
+            if buf.is_empty() {
+                if self.quote_open_at_end(&mut nout, &mut nend) {
+                    let span = match first_line {
+                        Some(_) => self.cut_to_first_line(start, first_line),
+                        None => self.unterminated_line(start, overflow, 0),
+                    };
+                    return Ok(Some(span));
+                }
+                break (None, true);
+            }
+            // One line at a time, so that every line break the record crosses
+            // is seen; a multi-line record no further than the limit, so that
+            // all of it stays in `raw`.
+            let mut cut = memchr2(b'\n', b'\r', buf).map_or(buf.len(), |i| i + 1);
+            if first_line.is_some() {
+                cut = cut.min(RAW_CAP - consumed);
+            }
+            let chunk = &buf[..cut];
             let (res, nin, o, e) =
                 self.core
-                    .read_record(buf, &mut self.out[nout..], &mut self.ends[nend..]);
-            let last = nin.checked_sub(1).map(|i| buf[i]);
+                    .read_record(chunk, &mut self.out[nout..], &mut self.ends[nend..]);
+            let last = nin.checked_sub(1).map(|i| chunk[i]);
+            let crossed_line = nin == cut && matches!(last, Some(b'\n' | b'\r'));
             let room = RAW_CAP - self.raw.len();
-            self.raw.extend_from_slice(&buf[..nin.min(room)]);
-            let at_eof = buf.is_empty();
+            self.raw.extend_from_slice(&chunk[..nin.min(room)]);
             self.bytes.consume(nin);
             (nout, nend) = (nout + o, nend + e);
             overflow |= self.bytes.offset() - start > RAW_CAP as u64;
@@ -182,12 +250,19 @@ impl CsvReader {
                 // Past the limit: keep parsing to find the row's end, keep nothing.
                 (nout, nend) = (0, 0);
             }
+            if crossed_line && !matches!(res, ReadRecordResult::Record) {
+                if overflow {
+                    // One line over the limit that ends inside a quote.
+                    return Ok(Some(self.unterminated_line(start, overflow, 1)));
+                }
+                first_line.get_or_insert(consumed + nin);
+            }
             match res {
                 ReadRecordResult::InputEmpty => {}
                 ReadRecordResult::OutputFull if !overflow => grow(&mut self.out),
                 ReadRecordResult::OutputEndsFull if !overflow => grow(&mut self.ends),
                 ReadRecordResult::OutputFull | ReadRecordResult::OutputEndsFull => {}
-                ReadRecordResult::Record => break (last, at_eof),
+                ReadRecordResult::Record => break (last, false),
                 // Not reached: `skip_blank_lines` saw a byte that starts a record.
                 ReadRecordResult::End => return Ok(None),
             }
@@ -207,7 +282,76 @@ impl CsvReader {
             nout,
             nend,
             overflow,
+            first_line,
+            unterminated: false,
         }))
+    }
+
+    /// At the end of the input, with a record in progress: whether it is
+    /// inside a quoted field. The parser is shown a line break: outside a
+    /// quote that ends the record (as the end of the input would), inside one
+    /// it is just more of the field. The buffers then hold the record as the
+    /// end of the input would have left it.
+    fn quote_open_at_end(&mut self, nout: &mut usize, nend: &mut usize) -> bool {
+        let mut input: &[u8] = b"\n";
+        loop {
+            let (res, nin, o, e) =
+                self.core
+                    .read_record(input, &mut self.out[*nout..], &mut self.ends[*nend..]);
+            input = &input[nin..];
+            (*nout, *nend) = (*nout + o, *nend + e);
+            match res {
+                ReadRecordResult::InputEmpty => return true,
+                ReadRecordResult::Record | ReadRecordResult::End => return false,
+                ReadRecordResult::OutputFull => grow(&mut self.out),
+                ReadRecordResult::OutputEndsFull => grow(&mut self.ends),
+            }
+        }
+    }
+
+    /// The first line of a multi-line record that failed, as an
+    /// `unterminated` span; the bytes after that line (all in `raw`) are put
+    /// back and the parser starts afresh, so the next record is the next line.
+    fn cut_to_first_line(&mut self, start: u64, first_line: Option<usize>) -> Span {
+        let consumed = self.raw.len();
+        debug_assert_eq!(consumed as u64, self.bytes.offset() - start);
+        let mut line = first_line.unwrap_or(consumed).min(consumed);
+        if self.raw[..line].ends_with(b"\r") && self.raw.get(line) == Some(&b'\n') {
+            line += 1;
+        }
+        self.bytes.unread(&self.raw[line..consumed]);
+        self.raw.truncate(line);
+        self.core.reset();
+        let len = trim_terminator(&self.raw).len() as u64;
+        Span {
+            start,
+            end: start + line as u64,
+            len,
+            nout: 0,
+            nend: 0,
+            overflow: false,
+            first_line: None,
+            unterminated: true,
+        }
+    }
+
+    /// Everything read of the record as one `unterminated` line, ended by a
+    /// `terminator` of that many bytes: a single line over the limit whose
+    /// quote is open at its end, or one that the input ends. The parser starts
+    /// afresh.
+    fn unterminated_line(&mut self, start: u64, overflow: bool, terminator: u64) -> Span {
+        self.core.reset();
+        let end = self.bytes.offset();
+        Span {
+            start,
+            end,
+            len: end - start - terminator,
+            nout: 0,
+            nend: 0,
+            overflow,
+            first_line: None,
+            unterminated: true,
+        }
     }
 
     /// Skips line terminators before a record (`csv-core` would skip them
@@ -231,10 +375,12 @@ impl CsvReader {
         }
     }
 
-    /// After a row ended by `\r`, takes the `\n` of a `\r\n` into the row.
+    /// After a row ended by `\r`, takes the `\n` of a `\r\n` into the row
+    /// (and into `raw`, which then still holds every byte of a multi-line row).
     fn skip_lf(&mut self) -> io::Result<()> {
         if self.bytes.fill_buf()?.first() == Some(&b'\n') {
             self.bytes.consume(1);
+            self.raw.push(b'\n');
         }
         Ok(())
     }
@@ -258,9 +404,14 @@ impl RowReader for CsvReader {
     }
 
     fn next_row(&mut self) -> io::Result<Option<Row>> {
-        let Some(span) = self.read_record()? else {
+        let Some(mut span) = self.read_record()? else {
             return Ok(None);
         };
+        let columns = self.header.names().len();
+        if span.first_line.is_some() && !span.overflow && span.nend != columns {
+            // Several lines and the wrong field count: the quote is stray.
+            span = self.cut_to_first_line(span.start, span.first_line);
+        }
         let row = self.next_row;
         self.next_row += 1;
         Ok(Some(Row {
@@ -270,6 +421,12 @@ impl RowReader for CsvReader {
             body: self.body(&span),
         }))
     }
+}
+
+/// `line` without its line terminator (`\n`, `\r\n` or `\r`).
+fn trim_terminator(line: &[u8]) -> &[u8] {
+    let line = line.strip_suffix(b"\n").unwrap_or(line);
+    line.strip_suffix(b"\r").unwrap_or(line)
 }
 
 /// Doubles a reused buffer.

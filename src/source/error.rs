@@ -72,6 +72,33 @@ pub enum SourceError {
         /// The encoding detected, e.g. "UTF-16LE".
         encoding: &'static str,
     },
+    /// A JSON document source that does not start like a document.
+    #[error("{input} is not a JSON document: it starts with `{found}`, not `[` (an array of users) or `{{` (an object with a users array)")]
+    NotADocument {
+        /// The file, or "standard input".
+        input: String,
+        /// The first byte that is not whitespace, escaped for printing.
+        found: String,
+    },
+    /// A directory source with no source file in it.
+    #[error(
+        "the directory {input} holds no source file ({extensions}, optionally gzipped as .gz)"
+    )]
+    EmptyDirectory {
+        /// The directory.
+        input: String,
+        /// The extensions that name a format, for the message.
+        extensions: String,
+    },
+    /// A directory whose files are not all in one format, or whose CSV files
+    /// do not all have the same columns.
+    #[error("the files of {input} do not read alike: {reason}")]
+    MixedDirectory {
+        /// The directory.
+        input: String,
+        /// What differs, naming both files.
+        reason: String,
+    },
     /// A resume point was given for standard input, which cannot seek.
     #[error("standard input cannot be resumed: rerun with the source file as a path")]
     ResumeOnStdin,

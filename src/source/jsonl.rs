@@ -27,11 +27,14 @@ use super::row::{
 };
 use crate::contract::rules::MAX_ROW_BYTES;
 
-/// The JSON Lines format: `--format jsonl` (or `ndjson`), `*.jsonl`, `*.ndjson`.
+/// The JSON Lines format: `--format jsonl` (or `ndjson`), `*.jsonl`,
+/// `*.ndjson`, and `*.json` when it is not a JSON document (Auth0's export
+/// job writes NDJSON named `.json`).
 pub(super) const FORMAT: FormatSpec = FormatSpec {
     name: "jsonl",
     names: &["jsonl", "ndjson"],
-    extensions: &["jsonl", "ndjson"],
+    extensions: &["jsonl", "ndjson", "json"],
+    claims: None,
     open: |_name, bytes| Ok(Box::new(JsonlReader::open(bytes))),
 };
 
@@ -122,14 +125,14 @@ impl RowReader for JsonlReader {
                 // Fast path: the whole line is in the buffer.
                 let content = trim_cr(&buf[..i]);
                 let members = &mut self.members;
-                let body =
-                    (!is_blank(content)).then(|| line_body(content, content.len() as u64, members));
+                let body = (!is_blank(content))
+                    .then(|| record_body(content, content.len() as u64, members));
                 self.bytes.consume(i + 1);
                 body
             } else {
                 let line = self.read_straddling_line()?;
                 let kept = &self.line[..self.line.len().min(line.len as usize)];
-                (!line.blank).then(|| line_body(kept, line.len, &mut self.members))
+                (!line.blank).then(|| record_body(kept, line.len, &mut self.members))
             };
             if let Some(body) = body {
                 let row = self.next_row;
@@ -145,9 +148,10 @@ impl RowReader for JsonlReader {
     }
 }
 
-/// The body of a line of `len` bytes whose first bytes are `content` (all of
-/// them when the line is within the size limit); `members` is scratch space.
-fn line_body(content: &[u8], len: u64, members: &mut Vec<Member>) -> RowBody {
+/// The body of a JSON record of `len` bytes whose first bytes are `content`
+/// (all of them when it is within the size limit): a JSON Lines line, or an
+/// element of a JSON document's users array. `members` is scratch space.
+pub(super) fn record_body(content: &[u8], len: u64, members: &mut Vec<Member>) -> RowBody {
     if len > MAX_ROW_BYTES as u64 {
         return invalid(
             too_long_reason(len),

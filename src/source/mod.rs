@@ -1,7 +1,9 @@
 //! Sources: a user export read as a stream of rows.
 //!
-//! A source is a file (or standard input) in one of the formats listed in
-//! [`format`]: a CSV file with a header row, or a JSON Lines file.
+//! A source is a file, a directory of files, or standard input, in one of
+//! the formats listed in [`format`]: a CSV file with a header row, a JSON
+//! Lines file, or a JSON document holding a users array; any of them may be
+//! gzipped (recognised by its content, decompressed as it is read).
 //! [`SourceReader`] yields one [`Row`] at a time,
 //! so memory stays bounded whatever the file size: the reader holds one
 //! buffer of input and one row, and a row longer than
@@ -28,18 +30,27 @@
 //! the full read from `r` on, with the same numbers, offsets and contents.
 //! For CSV the header is read from the start of the file first, then the
 //! reader seeks to the offset.
+//!
+//! Where seeking cannot work, the reader goes forward instead and the
+//! invariant still holds: offsets in a gzipped file count decompressed bytes
+//! and a resume decompresses up to the offset; a JSON document is scanned
+//! from its start, skipping the elements before the offset; a directory's
+//! offsets run on across its files (see `directory.rs`).
 
 //!
 //! # Layout
 //!
 //! - [`format`]: the list of formats and the choice of one for an input;
 //! - `row.rs`: [`Row`], [`Position`] and the `RowReader` trait every format implements;
-//! - one file per format: `csv.rs`, `jsonl.rs`;
-//! - `input.rs`: [`Input`] and the byte stream under every parser;
+//! - one file per format: `csv.rs`, `jsonl.rs`, `document.rs`;
+//! - `input.rs`: [`Input`] and the byte stream under every parser (gzip, BOM);
+//! - `directory.rs`: a directory of files read as one source;
 //! - [`Fields`] (`fields.rs`, over the JSON member index of `members.rs`): a record's values;
 //! - `reader.rs`: [`SourceReader`], a format's reader as an iterator of rows.
 
 mod csv;
+mod directory;
+mod document;
 mod error;
 mod fields;
 pub mod format;
@@ -52,6 +63,7 @@ mod row;
 #[cfg(test)]
 mod tests;
 
+pub use directory::files as directory_files;
 pub use error::SourceError;
 pub use fields::Fields;
 pub use format::Format;

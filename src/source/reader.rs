@@ -5,6 +5,7 @@ use std::io::Read;
 
 use tracing::debug;
 
+use super::directory::{self, DirectoryReader};
 use super::error::SourceError;
 use super::format::Format;
 use super::input::{ByteStream, Input};
@@ -20,7 +21,8 @@ pub struct SourceReader {
     name: String,
     /// The format it is read as.
     format: Format,
-    /// The file size, for progress; `None` for standard input.
+    /// The file size (a directory's total), for progress; `None` for
+    /// standard input and gzip, whose decompressed size is not known.
     total_size: Option<u64>,
     /// The format's parser.
     inner: Box<dyn RowReader>,
@@ -43,7 +45,16 @@ impl SourceReader {
             return Err(SourceError::ResumeOnStdin);
         }
         let name = input.name();
-        let mut reader = SourceReader::start(name, ByteStream::open(input)?, format)?;
+        let mut reader = match input {
+            Input::File(dir) if dir.is_dir() => SourceReader {
+                total_size: directory::size_of(dir),
+                inner: Box::new(DirectoryReader::open(dir, format)?),
+                name,
+                format,
+                failed: false,
+            },
+            _ => SourceReader::start(name, ByteStream::open(input)?, format)?,
+        };
         if let Some(resume) = resume {
             reader.skip_to(input, resume)?;
         }
@@ -103,7 +114,8 @@ impl SourceReader {
         self.inner.bytes_read()
     }
 
-    /// The file size in bytes; `None` for standard input.
+    /// The size in bytes that positions count up to; `None` for standard
+    /// input and gzip.
     pub fn total_size(&self) -> Option<u64> {
         self.total_size
     }

@@ -116,8 +116,14 @@ pub(super) struct FormatSpec {
     pub(super) name: &'static str,
     /// Every name it is given by (the canonical one included), matched in any case.
     pub(super) names: &'static [&'static str],
-    /// File extensions that imply it, without the dot, matched in any case.
+    /// File extensions that imply it, without the dot, matched in any case
+    /// (after a `.gz`). An extension may be listed by two formats when the
+    /// first has a `claims` test: `json` is a document or JSON Lines.
     pub(super) extensions: &'static [&'static str],
+    /// For a format that shares an extension: whether a file's first bytes
+    /// (decompressed, a BOM dropped, up to a row and a bit) are this format.
+    /// `None`: the extension alone decides.
+    pub(super) claims: Option<fn(head: &[u8]) -> bool>,
     /// How to open its reader.
     pub(super) open: Open,
 }

@@ -188,15 +188,77 @@ fn csv_row_exactly_at_the_limit_is_accepted() {
 }
 
 #[test]
-fn csv_unbalanced_quote_swallows_the_rest_as_one_bounded_row() {
-    let mut data = b"id,note\nu1,\"never closed\n".to_vec();
-    for i in 0..20_000 {
+fn csv_stray_quote_costs_one_row_and_the_rest_is_read() {
+    let mut data = b"id,note\nu0,fine\nu1,\"never closed\r\n".to_vec();
+    for i in 2..20_000 {
         data.extend_from_slice(format!("u{i},fine\n").as_bytes());
     }
     let rows = rows_of("quote.csv", &data);
-    assert_eq!(rows.len(), 1);
-    assert!(invalid(&rows[0]).reason.starts_with("is "));
-    assert_eq!(rows[0].end as usize, data.len());
+    assert_eq!(rows.len(), 20_000);
+    let bad = invalid(&rows[1]);
+    assert_eq!(bad.reason, "unterminated quote");
+    assert_eq!(bad.raw, "u1,\"never closed");
+    assert_eq!(
+        spans(&data, &rows[1..3]),
+        vec![(2, &b"u1,\"never closed\r\n"[..]), (3, &b"u2,fine\n"[..])]
+    );
+    for row in rows.iter().filter(|r| r.row != 2) {
+        assert_eq!(get(row, "note").as_deref(), Some("fine"), "row {}", row.row);
+    }
+    assert_eq!(rows.last().unwrap().end as usize, data.len());
+}
+
+#[test]
+fn csv_multi_line_row_with_the_wrong_field_count_is_its_first_line() {
+    // u1's quote closes on the next line, but the record then has 3 fields.
+    let data = b"id,note\nu1,\"open\nu2,x\",y\nu3,ok\n";
+    let rows = rows_of("count.csv", data);
+    assert_eq!(invalid(&rows[0]).reason, "unterminated quote");
+    assert_eq!(invalid(&rows[0]).raw, "u1,\"open");
+    assert_eq!(spans(data, &rows)[0], (1, &b"u1,\"open\n"[..]));
+    // The next line is read on its own: `u2,x"` and `y` are 3 fields.
+    assert_eq!(invalid(&rows[1]).reason, "has 3 fields, the header has 2");
+    assert_eq!(get(&rows[2], "note").as_deref(), Some("ok"));
+}
+
+#[test]
+fn csv_quote_open_at_the_end_of_the_file_is_an_unterminated_quote() {
+    // The swallowed record would have the right field count: still rejected.
+    let data = b"id,note\nu1,ok\nu2,\"never\nu3,x\nu4,y";
+    let rows = rows_of("eof.csv", data);
+    assert_eq!(rows.len(), 4);
+    assert_eq!(invalid(&rows[1]).reason, "unterminated quote");
+    assert_eq!(invalid(&rows[1]).raw, "u2,\"never");
+    assert_eq!(get(&rows[2], "note").as_deref(), Some("x"));
+    assert_eq!(get(&rows[3], "note").as_deref(), Some("y"));
+    // On the last line, with nothing after it.
+    let rows = rows_of("last.csv", b"id,note\nu1,ok\nu2,\"open");
+    assert_eq!(invalid(&rows[1]).reason, "unterminated quote");
+    assert_eq!(invalid(&rows[1]).raw, "u2,\"open");
+    // A quoted last field closed just before the end is fine.
+    let rows = rows_of("closed.csv", b"id,note\nu1,\"a\nb\"");
+    assert_eq!(get(&rows[0], "note").as_deref(), Some("a\nb"));
+}
+
+#[test]
+fn csv_stray_quote_on_a_line_over_the_limit_costs_that_line() {
+    let mut data = b"id,note\nu1,\"".to_vec();
+    data.extend(std::iter::repeat_n(b'x', MAX_ROW_BYTES + 10));
+    data.extend_from_slice(b"\nu2,ok\n");
+    let rows = rows_of("long-quote.csv", &data);
+    assert_eq!(rows.len(), 2);
+    let bad = invalid(&rows[0]);
+    assert_eq!(bad.reason, "unterminated quote");
+    assert_eq!(bad.raw.len(), RAW_PREFIX_BYTES);
+    assert_eq!(get(&rows[1], "note").as_deref(), Some("ok"));
+    assert_eq!(rows[1].offset, rows[0].end);
+}
+
+#[test]
+fn csv_header_with_an_unterminated_quote_is_an_error() {
+    let e = open_error("h.csv", b"id,\"email\nu1,a\n");
+    assert!(matches!(e, SourceError::BadHeader { .. }), "{e:?}");
+    assert!(e.to_string().contains("unterminated quote"), "{e}");
 }
 
 #[test]
@@ -616,12 +678,16 @@ fn cell() -> impl Strategy<Value = Vec<u8>> {
 }
 
 /// A generated CSV file and the records it holds (each with its expected
-/// fields when it has the header's field count and is UTF-8).
+/// fields when it has the header's field count and is UTF-8). `modelled`
+/// records come first: after them, a record spans lines with the wrong field
+/// count or starts with a stray quote, and what follows is only checked for
+/// the resume and chunking properties.
 #[derive(Debug)]
 struct CsvCase {
     bytes: Vec<u8>,
     records: Vec<Vec<Vec<u8>>>,
     columns: usize,
+    modelled: usize,
 }
 
 fn csv_case() -> impl Strategy<Value = CsvCase> {
@@ -629,12 +695,14 @@ fn csv_case() -> impl Strategy<Value = CsvCase> {
     columns
         .prop_flat_map(|columns| {
             let record = prop::collection::vec(cell(), 1..=columns + 1);
-            // Per record: fields, terminator, blank lines after, quote everything.
+            // Per record: fields, terminator, blank lines after, quote
+            // everything, start with a stray quote.
             let line = (
                 record,
                 prop_oneof![Just("\n"), Just("\r\n"), Just("\r")],
                 0..2usize,
                 any::<bool>(),
+                prop::bool::weighted(0.1),
             );
             (
                 Just(columns),
@@ -653,7 +721,15 @@ fn csv_case() -> impl Strategy<Value = CsvCase> {
             bytes.extend_from_slice(b"\n");
             let count = lines.len();
             let mut records = Vec::new();
-            for (i, (record, term, blanks, quote_all)) in lines.into_iter().enumerate() {
+            let mut modelled = None;
+            for (i, (record, term, blanks, quote_all, stray)) in lines.into_iter().enumerate() {
+                let multi_line = record.iter().flatten().any(|b| matches!(b, b'\r' | b'\n'));
+                if stray || (multi_line && record.len() != columns) {
+                    modelled.get_or_insert(i);
+                }
+                if stray {
+                    bytes.push(b'"');
+                }
                 write_record(&mut bytes, &record, quote_all);
                 if i + 1 < count || final_newline {
                     bytes.extend_from_slice(term.as_bytes());
@@ -665,6 +741,7 @@ fn csv_case() -> impl Strategy<Value = CsvCase> {
             }
             CsvCase {
                 bytes,
+                modelled: modelled.unwrap_or(records.len()),
                 records,
                 columns,
             }
@@ -719,6 +796,28 @@ fn jsonl_line() -> impl Strategy<Value = Vec<u8>> {
     ]
 }
 
+/// An element of a users array: an object (with nested values and
+/// brackets inside strings), or another JSON value, or a broken object.
+fn json_element() -> impl Strategy<Value = String> {
+    let object = (
+        "[a-c\\[\\]{}\"\\\\,é]{0,5}",
+        any::<bool>(),
+        prop::option::of(0..1000i64),
+    )
+        .prop_map(|(s, b, n)| {
+            json!({"id": s, "flag": b, "n": n, "nested": {"a": [s, {"b": []}]}}).to_string()
+        });
+    prop_oneof![
+        6 => object,
+        1 => Just("12".to_owned()),
+        1 => Just("null".to_owned()),
+        1 => Just("\"a]\\\"b\"".to_owned()),
+        1 => Just("[1, [2, {}]]".to_owned()),
+        1 => Just("{\"id\":1,}".to_owned()),
+        1 => Just("{ \"i\\u0064\" : \"\\u00e9\", \"id\": [1, \"x\"] }".to_owned()),
+    ]
+}
+
 fn jsonl_file() -> impl Strategy<Value = Vec<u8>> {
     (
         any::<bool>(),
@@ -752,8 +851,11 @@ proptest! {
         let dir = TempDir::new().unwrap();
         let path = write(&dir, "p.csv", &case.bytes);
         let rows = read(&path, None);
-        prop_assert_eq!(rows.len(), case.records.len());
-        for (i, (row, record)) in rows.iter().zip(&case.records).enumerate() {
+        if case.modelled == case.records.len() {
+            prop_assert_eq!(rows.len(), case.records.len());
+        }
+        let modelled = rows.iter().zip(&case.records).take(case.modelled);
+        for (i, (row, record)) in modelled.enumerate() {
             prop_assert_eq!(row.row, i as u64 + 1);
             let utf8 = record.iter().all(|f| std::str::from_utf8(f).is_ok());
             match &row.body {
@@ -808,4 +910,439 @@ proptest! {
         check_resume(&path)?;
         check_chunked(&path, &bytes, Format::JSON_LINES, sizes)?;
     }
+
+    #[test]
+    fn documents_read_as_json_lines_of_their_elements_and_resume_exactly(
+        elements in prop::collection::vec(json_element(), 0..10),
+        shape in 0..3usize,
+        gap in "[ \t\r\n]{0,2}",
+        sizes in prop::collection::vec(1..8usize, 1..4),
+        gzipped in any::<bool>(),
+    ) {
+        let list = elements.join(&format!(",{gap}"));
+        let doc = match shape {
+            0 => format!("[{gap}{list}{gap}]"),
+            1 => format!("{{\"before\":[{{\"users\":[1]}}],{gap}\"users\":{gap}[{list}],\"after\":\"]\"}}"),
+            _ => format!("{{{gap}\"Users\" : [{gap}{list}{gap}]{gap}}}{gap}"),
+        };
+        let bytes = if gzipped { gzip(doc.as_bytes(), 2) } else { doc.clone().into_bytes() };
+        let dir = TempDir::new().unwrap();
+        let path = write(&dir, "p.json", &bytes);
+        let rows = read(&path, None);
+        let lines = rows_of("p.jsonl", elements.join("\n").as_bytes());
+        prop_assert_eq!(rows.len(), elements.len());
+        for ((row, line), element) in rows.iter().zip(&lines).zip(&elements) {
+            prop_assert_eq!(&row.body, &line.body);
+            prop_assert_eq!(&doc.as_bytes()[row.offset as usize..row.end as usize], element.as_bytes());
+        }
+        check_resume(&path)?;
+        check_chunked(&path, &bytes, Format::JSON_DOCUMENT, sizes)?;
+    }
+}
+
+// ---------------------------------------------------------------- gzip
+
+/// `bytes` gzipped; several members when `members` > 1 (as `cat a.gz b.gz`).
+fn gzip(bytes: &[u8], members: usize) -> Vec<u8> {
+    use std::io::Write;
+    let mut out = Vec::new();
+    let chunk = bytes.len().div_ceil(members.max(1)).max(1);
+    for part in bytes.chunks(chunk) {
+        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        encoder.write_all(part).unwrap();
+        out.extend(encoder.finish().unwrap());
+    }
+    out
+}
+
+#[test]
+fn gzip_reads_like_the_plain_file_with_the_same_positions() {
+    let csv = b"\xEF\xBB\xBFid,note\nu1,\"a\nb\"\nu2,x\nu3,\"stray\nu4,y\n".to_vec();
+    let jsonl = b"{\"id\":\"u1\"}\n\n{\"id\":\"u2\"}\n".to_vec();
+    let dir = TempDir::new().unwrap();
+    for (name, plain) in [("u.csv", &csv), ("u.jsonl", &jsonl)] {
+        let expected = read(&write(&dir, name, plain), None);
+        for members in [1, 3] {
+            let gz = write(&dir, &format!("{name}.gz"), &gzip(plain, members));
+            assert_eq!(read(&gz, None), expected, "{name} in {members} members");
+            check_resume(&gz).unwrap();
+            // By content, whatever the name.
+            let unnamed = write(&dir, &format!("plain-{name}"), &gzip(plain, members));
+            assert_eq!(read(&unnamed, None), expected);
+        }
+    }
+    let reader = open(&dir.path().join("u.csv.gz"), None).unwrap();
+    assert_eq!(
+        reader.total_size(),
+        None,
+        "the decompressed size is unknown"
+    );
+    assert_eq!(Input::File(dir.path().join("u.csv.gz")).size(), None);
+    assert_eq!(
+        Input::File(dir.path().join("u.csv")).size(),
+        Some(csv.len() as u64)
+    );
+}
+
+#[test]
+fn gzip_from_a_stream_is_read_without_a_name() {
+    let data = gzip(b"id\nu1\nu2\n", 1);
+    let reader = SourceReader::from_reader("pipe", Chunked::new(data, vec![3]), Format::CSV);
+    let rows: Vec<Row> = reader.unwrap().map(Result::unwrap).collect();
+    assert_eq!(rows.len(), 2);
+    assert_eq!(get(&rows[1], "id").as_deref(), Some("u2"));
+}
+
+#[test]
+fn truncated_gzip_is_an_error_after_the_rows_before_it() {
+    let mut plain = Vec::new();
+    for i in 0..50_000 {
+        plain
+            .extend_from_slice(format!("{{\"id\":\"u{i}\",\"email\":\"u{i}@x.io\"}}\n").as_bytes());
+    }
+    let gz = gzip(&plain, 1);
+    let dir = TempDir::new().unwrap();
+    for cut in [gz.len() - 4, gz.len() / 2] {
+        let path = write(&dir, "t.jsonl.gz", &gz[..cut]);
+        let items: Vec<_> = open(&path, None).unwrap().collect();
+        let (last, rows) = items.split_last().unwrap();
+        let e = last.as_ref().unwrap_err();
+        assert!(matches!(e, SourceError::Io { .. }), "{e:?}");
+        assert!(e.to_string().contains("the gzip data is truncated"), "{e}");
+        assert!(rows.len() <= 50_000);
+        assert!(rows.iter().all(|r| r.is_ok()));
+    }
+    // A file cut inside the gzip header cannot be opened at all.
+    let e = open_error("h.jsonl.gz", &gz[..5]);
+    assert!(e.to_string().contains("gzip"), "{e}");
+}
+
+// ---------------------------------------------------------------- JSON documents
+
+/// The elements of a users array, as JSON Lines: what a document must read as.
+const USERS: [&str; 3] = [
+    r#"{"localId":"u1","email":"a@x.io","providerUserInfo":[{"providerId":"google.com"}]}"#,
+    r#"{"localId":"u2","disabled":true,"customAttributes":"{\"tier\":\"]gold[\"}"}"#,
+    r#"{ "localId" : "u3", "n": [1, {"k": "}"}], "e": null }"#,
+];
+
+/// Checks that `rows` hold the fields a JSON Lines file of `USERS` gives.
+fn assert_users(rows: &[Row]) {
+    let jsonl = rows_of("u.jsonl", USERS.join("\n").as_bytes());
+    assert_eq!(rows.len(), jsonl.len());
+    for (doc, line) in rows.iter().zip(&jsonl) {
+        assert_eq!(doc.body, line.body);
+        assert_eq!(doc.row, line.row);
+    }
+}
+
+#[test]
+fn documents_in_every_vendor_shape_read_as_their_users() {
+    let list = USERS.join(",\n  ");
+    let shapes = [
+        // firebase auth:export
+        format!("{{\"users\": [\n{list}\n]}}\n"),
+        // kc.sh export, pretty-printed, users among other members
+        format!(
+            "{{\n  \"realm\" : \"acme\",\n  \"roles\" : {{ \"realm\" : [ {{\"name\":\"users\"}} ] }},\n  \
+             \"clients\" : [ {{\"users\": [\"not these\"]}} ],\n  \"users\" : [ {list} ],\n  \
+             \"groups\" : [ ]\n}}"
+        ),
+        // cognito list-users
+        format!("{{\"Users\":[{list}],\"NextToken\":\"x\\\"]}}\"}}"),
+        // a bare array, with a BOM and CRLF
+        format!("\u{feff}[\r\n{}\r\n]\r\n", USERS.join(",\r\n")),
+        // on one line
+        format!("{{\"users\":[{}]}}", USERS.join(",")),
+    ];
+    for shape in &shapes {
+        let rows = rows_of("users.json", shape.as_bytes());
+        assert_users(&rows);
+        for row in &rows {
+            let text = &shape.as_bytes()[row.offset as usize..row.end as usize];
+            assert!(text.starts_with(b"{") && text.ends_with(b"}"), "{row:?}");
+        }
+        let dir = TempDir::new().unwrap();
+        let path = write(&dir, "users.json", shape.as_bytes());
+        check_resume(&path).unwrap();
+        let gz = write(&dir, "users.json.gz", &gzip(shape.as_bytes(), 2));
+        assert_eq!(read(&gz, None), read(&path, None));
+        check_resume(&gz).unwrap();
+    }
+}
+
+#[test]
+fn json_extension_is_a_document_or_json_lines_by_content() {
+    let dir = TempDir::new().unwrap();
+    let cases: [(&[u8], Format); 5] = [
+        (b"{\"users\": [\n{\"id\":1}\n]}", Format::JSON_DOCUMENT),
+        (b"[{\"id\":1}]", Format::JSON_DOCUMENT),
+        (b"{\n\"users\":[]}", Format::JSON_DOCUMENT),
+        // Auth0's export job: NDJSON named .json.
+        (
+            b"{\"user_id\":\"auth0|1\"}\n{\"user_id\":\"auth0|2\"}\n",
+            Format::JSON_LINES,
+        ),
+        (b"", Format::JSON_LINES),
+    ];
+    for (i, (bytes, expected)) in cases.into_iter().enumerate() {
+        let plain = write(&dir, &format!("{i}.json"), bytes);
+        let gz = write(&dir, &format!("{i}.json.gz"), &gzip(bytes, 1));
+        for path in [plain, gz] {
+            let input = Input::File(path.clone());
+            assert_eq!(Format::resolve(&input, None).unwrap(), expected, "{path:?}");
+        }
+    }
+    assert_eq!("json".parse::<Format>(), Ok(Format::JSON_DOCUMENT));
+    // --format decides over the content.
+    let lines = Input::File(dir.path().join("3.json"));
+    let forced = Format::resolve(&lines, Some(Format::JSON_DOCUMENT)).unwrap();
+    let e = SourceReader::open(&lines, forced, None)
+        .unwrap()
+        .collect::<Result<Vec<_>, _>>()
+        .unwrap_err();
+    assert!(e.to_string().contains("give --format jsonl"), "{e}");
+}
+
+#[test]
+fn bad_elements_are_invalid_rows_and_reading_goes_on() {
+    let mut big = String::from("{\"id\":\"");
+    big.extend(std::iter::repeat_n('x', MAX_ROW_BYTES));
+    big.push_str("\"}");
+    let doc = format!(
+        "{{\"users\":[5, \"text\", {{\"id\":1,}}, [1], {big}, {{\"id\":\"\\ud800\"}}, {{\"id\":\"ok\"}}]}}"
+    );
+    let rows = rows_of("bad.json", doc.as_bytes());
+    let reasons: Vec<String> = rows[..6]
+        .iter()
+        .map(|r| invalid(r).reason.clone())
+        .collect();
+    assert_eq!(reasons[0], "is a JSON number, not an object");
+    assert_eq!(reasons[1], "is a JSON string, not an object");
+    assert!(
+        reasons[2].starts_with("is not valid JSON: trailing comma"),
+        "{}",
+        reasons[2]
+    );
+    assert_eq!(reasons[3], "is a JSON array, not an object");
+    assert_eq!(
+        reasons[4],
+        format!(
+            "is {} bytes long, over the 65536-byte limit for a row",
+            big.len()
+        )
+    );
+    assert_eq!(invalid(&rows[4]).raw.len(), RAW_PREFIX_BYTES);
+    assert!(
+        reasons[5].starts_with("is not valid JSON"),
+        "{}",
+        reasons[5]
+    );
+    assert_eq!(
+        (rows[6].row, get(&rows[6], "id").as_deref()),
+        (7, Some("ok"))
+    );
+}
+
+/// The error that ends reading `bytes` as a `.json` document, after its rows.
+fn document_error(bytes: &[u8]) -> (usize, String) {
+    let dir = TempDir::new().unwrap();
+    let path = write(&dir, "d.json", bytes);
+    let input = Input::File(path);
+    let items: Vec<_> = SourceReader::open(&input, Format::JSON_DOCUMENT, None)
+        .unwrap()
+        .collect();
+    let (last, rows) = items.split_last().expect("an error");
+    let e = last.as_ref().expect_err("the last item is an error");
+    assert!(matches!(e, SourceError::Io { .. }), "{e:?}");
+    (rows.len(), e.to_string())
+}
+
+#[test]
+fn broken_documents_are_read_errors_at_the_byte_they_break() {
+    let cases: [(&[u8], usize, &str); 7] = [
+        (b"{\"users\":[{\"id\":1},{\"id\":2}", 2, "ends early"),
+        (b"{\"users\":[{\"id\":1},{\"id\":", 1, "ends inside a value"),
+        (
+            b"[{\"id\":1} {\"id\":2}]",
+            1,
+            "has `{` where `,` or `]` should be",
+        ),
+        (b"[{\"id\":1},]", 1, "has `]` where an element should be"),
+        (
+            b"{\"users\":5}",
+            0,
+            "has a users member that is not an array",
+        ),
+        (b"{\"users\":[]} []", 0, "has `[` after its end"),
+        (b"{\"realm\" 1}", 0, "without `:`"),
+    ];
+    for (bytes, rows, message) in cases {
+        let (n, e) = document_error(bytes);
+        assert_eq!(n, rows, "{e}");
+        assert!(e.contains(message), "{e}");
+        assert!(e.contains("at byte "), "{e}");
+    }
+}
+
+#[test]
+fn documents_without_users_have_no_rows() {
+    for doc in [
+        &b"{\"realm\":\"acme\",\"clients\":[{\"id\":1}]}"[..],
+        b"{}",
+        b"[]",
+        b"{\"users\":null}",
+        b"  ",
+    ] {
+        let dir = TempDir::new().unwrap();
+        let input = Input::File(write(&dir, "realm.json", doc));
+        let rows: Vec<Row> = SourceReader::open(&input, Format::JSON_DOCUMENT, None)
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        assert!(rows.is_empty(), "{}", String::from_utf8_lossy(doc));
+    }
+}
+
+#[test]
+fn what_does_not_start_like_a_document_cannot_be_opened_as_one() {
+    let dir = TempDir::new().unwrap();
+    let input = Input::File(write(&dir, "u.csv", b"id,email\nu1,a\n"));
+    let e = SourceReader::open(&input, Format::JSON_DOCUMENT, None).unwrap_err();
+    assert!(matches!(e, SourceError::NotADocument { .. }), "{e:?}");
+    assert!(e.to_string().contains("starts with `i`"), "{e}");
+}
+
+// ---------------------------------------------------------------- directories
+
+/// A Keycloak-style export directory: a realm file without users, then
+/// `acme-users-<n>.json` for n in 0..12 (two users each; 7 gzipped).
+fn keycloak_dir() -> TempDir {
+    let dir = TempDir::new().unwrap();
+    write(
+        &dir,
+        "acme-realm.json",
+        b"{\n  \"realm\" : \"acme\",\n  \"roles\" : [ ]\n}\n",
+    );
+    for n in 0..12 {
+        let doc = format!(
+            "{{\n  \"realm\" : \"acme\",\n  \"users\" : [ {{\"id\":\"u{n}a\"}}, {{\"id\":\"u{n}b\"}} ]\n}}\n"
+        );
+        if n == 7 {
+            write(
+                &dir,
+                &format!("acme-users-{n}.json.gz"),
+                &gzip(doc.as_bytes(), 1),
+            );
+        } else {
+            write(&dir, &format!("acme-users-{n}.json"), doc.as_bytes());
+        }
+    }
+    // Not sources: left out.
+    write(&dir, "README.txt", b"not users");
+    write(&dir, ".hidden.json", b"[{\"id\":\"hidden\"}]");
+    std::fs::create_dir(dir.path().join("sub.json")).unwrap();
+    write(&dir, "sub.json/inner.json", b"[{\"id\":\"inner\"}]");
+    dir
+}
+
+#[test]
+fn a_directory_is_its_files_in_numeric_name_order() {
+    let dir = keycloak_dir();
+    let input = Input::File(dir.path().to_path_buf());
+    assert_eq!(
+        Format::resolve(&input, None).unwrap(),
+        Format::JSON_DOCUMENT
+    );
+    let rows = read(dir.path(), None);
+    let ids: Vec<String> = rows.iter().map(|r| get(r, "id").unwrap()).collect();
+    let expected: Vec<String> = (0..12)
+        .flat_map(|n| [format!("u{n}a"), format!("u{n}b")])
+        .collect();
+    assert_eq!(ids, expected);
+    assert_eq!(
+        rows.iter().map(|r| r.row).collect::<Vec<_>>(),
+        (1..=24).collect::<Vec<_>>()
+    );
+    assert!(rows.windows(2).all(|w| w[0].end <= w[1].offset));
+    check_resume(dir.path()).unwrap();
+    let reader = open(dir.path(), None).unwrap();
+    assert_eq!(reader.total_size(), None, "one member is gzipped");
+}
+
+#[test]
+fn a_directory_of_csv_files_resumes_across_files() {
+    let dir = TempDir::new().unwrap();
+    write(
+        &dir,
+        "part-2.csv",
+        b"id,email\nu3,c@x.io\r\nu4,\"d\n@x.io\"\n",
+    );
+    write(
+        &dir,
+        "part-1.csv",
+        b"\xEF\xBB\xBFid,email\nu1,a@x.io\nu2,\"stray\nu2b,b@x.io\n\n",
+    );
+    write(&dir, "part-10.csv", b"id,email\nu5,e@x.io");
+    let rows = read(dir.path(), None);
+    let ids: Vec<Option<String>> = rows
+        .iter()
+        .map(|r| match &r.body {
+            RowBody::Fields(f) => f.get("id").map(|v| v.into_owned()),
+            RowBody::Invalid(_) => None,
+        })
+        .collect();
+    let expected = [
+        Some("u1"),
+        None,
+        Some("u2b"),
+        Some("u3"),
+        Some("u4"),
+        Some("u5"),
+    ];
+    assert_eq!(ids, expected.map(|s| s.map(str::to_owned)));
+    check_resume(dir.path()).unwrap();
+    let reader = open(dir.path(), None).unwrap();
+    assert_eq!(reader.headers().unwrap(), ["id", "email"]);
+    let sizes: u64 = ["part-1.csv", "part-2.csv", "part-10.csv"]
+        .iter()
+        .map(|n| std::fs::metadata(dir.path().join(n)).unwrap().len())
+        .sum();
+    assert_eq!(reader.total_size(), Some(sizes));
+    assert_eq!(rows.last().unwrap().end, sizes);
+}
+
+#[test]
+fn directories_that_cannot_be_a_source_are_errors() {
+    let empty = TempDir::new().unwrap();
+    std::fs::create_dir(empty.path().join("nested")).unwrap();
+    write(&empty, "nested/users.csv", b"id\nu1\n");
+    write(&empty, "notes.txt", b"x");
+    let e = open(empty.path(), None).unwrap_err();
+    assert!(matches!(e, SourceError::EmptyDirectory { .. }), "{e:?}");
+    assert!(e.to_string().contains("holds no source file"), "{e}");
+
+    let mixed = TempDir::new().unwrap();
+    write(&mixed, "a.csv", b"id\nu1\n");
+    write(&mixed, "b.jsonl", b"{\"id\":\"u2\"}\n");
+    let e = open(mixed.path(), None).unwrap_err();
+    assert!(matches!(e, SourceError::MixedDirectory { .. }), "{e:?}");
+
+    let columns = TempDir::new().unwrap();
+    write(&columns, "a.csv", b"id,email\nu1,a\n");
+    write(&columns, "b.csv", b"id,mail\nu2,b\n");
+    let e = open(columns.path(), None).unwrap_err();
+    assert!(e.to_string().contains("has other columns than"), "{e}");
+}
+
+#[test]
+fn a_broken_member_is_an_error_naming_it() {
+    let dir = TempDir::new().unwrap();
+    write(&dir, "a.jsonl", b"{\"id\":\"u1\"}\n");
+    let gz = gzip(b"{\"id\":\"u2\"}\n{\"id\":\"u3\"}\n", 1);
+    write(&dir, "b.jsonl.gz", &gz[..gz.len() - 6]);
+    let items: Vec<_> = open(dir.path(), None).unwrap().collect();
+    let e = items.last().unwrap().as_ref().unwrap_err();
+    assert!(e.to_string().contains("b.jsonl.gz"), "{e}");
+    assert!(e.to_string().contains("gzip data is truncated"), "{e}");
 }
