@@ -240,6 +240,8 @@ pub struct UserIdentifier {
     /// The identifier as the user types it.
     pub identifier: String,
     /// The identifier lower-cased: what uniqueness in a pool is checked on.
+    /// Absent from the 2022 description: `ferry serve` derives it then.
+    #[serde(default)]
     pub identifier_lc: String,
     /// Free-form attributes of the identifier.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -302,7 +304,9 @@ pub struct UserVerifiableAddress {
     pub kind: AddressType,
     /// The address as given.
     pub address: String,
-    /// The address lower-cased.
+    /// The address lower-cased. Absent from the 2022 description: `ferry
+    /// serve` derives it then.
+    #[serde(default)]
     pub address_lc: String,
     /// Whether the address may be used for contact.
     pub status: AddressStatus,

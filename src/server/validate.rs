@@ -114,7 +114,8 @@ fn invalid_json(record: Option<RecordRef>, field: Option<String>, reason: String
 }
 
 /// Checks a parsed body against the contract for tenant `tenant`; see the module docs.
-pub fn validate(tenant: &str, body: ImportBody) -> Result<ValidBatch, Rejection> {
+pub fn validate(tenant: &str, mut body: ImportBody) -> Result<ValidBatch, Rejection> {
+    derive_lower_cased(&mut body);
     check_tenants(tenant, &body)?;
     check_pools(&body.pools)?;
     let user_pools = check_users(&body)?;
@@ -124,6 +125,23 @@ pub fn validate(tenant: &str, body: ImportBody) -> Result<ValidBatch, Rejection>
     check_addresses(&body.user_verifiable_addresses, &links)?;
     let pools_used = pools_used(&body);
     Ok(ValidBatch { body, pools_used })
+}
+
+/// Fills the `identifier_lc` and `address_lc` a body leaves out (or empty)
+/// with the lower-cased value. The platform's 2022 description has no `*_lc`
+/// fields and its migration guide's sample sends none; the 2025 description
+/// requires them. A value that is given is checked, never replaced.
+fn derive_lower_cased(body: &mut ImportBody) {
+    for record in &mut body.user_identifiers {
+        if record.identifier_lc.is_empty() {
+            record.identifier_lc = record.identifier.to_lowercase();
+        }
+    }
+    for record in &mut body.user_verifiable_addresses {
+        if record.address_lc.is_empty() {
+            record.address_lc = record.address.to_lowercase();
+        }
+    }
 }
 
 /// 403 for the first record whose `tenant_id` is not the URL's tenant.
@@ -447,6 +465,30 @@ mod tests {
     fn check(body: Value) -> Result<ValidBatch, Rejection> {
         let body = parse(body.to_string().as_bytes())?;
         validate("t", body)
+    }
+
+    #[test]
+    fn lower_cased_values_the_body_leaves_out_are_derived_and_given_ones_checked() {
+        let mut without = identifier("email", "Ann@Example.com", "");
+        without.as_object_mut().unwrap().remove("identifier_lc");
+        let address = json!({"id": "7f0c8a52-3b7e-4c1a-9d2e-7a1b2c3d4e5f", "tenant_id": "t",
+            "user_pool_id": "default", "user_id": U1, "type": "email",
+            "address": "Ann@Example.com", "status": "active", "verified": true,
+            "created_at": "2024-01-01T00:00:00Z", "updated_at": "2024-01-01T00:00:00Z"});
+        let batch = check(json!({"users": [user(U1)], "user_identifiers": [without],
+            "user_verifiable_addresses": [address]}))
+        .unwrap();
+        assert_eq!(
+            batch.body.user_identifiers[0].identifier_lc,
+            "ann@example.com"
+        );
+        assert_eq!(
+            batch.body.user_verifiable_addresses[0].address_lc,
+            "ann@example.com"
+        );
+        let wrong = identifier("email", "Ann@Example.com", "bob@example.com");
+        let err = check(json!({"users": [user(U1)], "user_identifiers": [wrong]})).unwrap_err();
+        assert!(format!("{err:?}").contains("identifier_lc"), "{err:?}");
     }
 
     #[test]
