@@ -38,6 +38,15 @@ pub enum Error {
         /// The path given.
         path: PathBuf,
     },
+    /// An output path is inside a directory source: a later run would read
+    /// it as one of the source's files.
+    #[error("the {what} {} is inside the source directory: a later run would read it as part of the export", path.display())]
+    OutputInSource {
+        /// Which output ("rejects file", "checkpoint", ...).
+        what: &'static str,
+        /// The path given.
+        path: PathBuf,
+    },
     /// Two outputs are the same file: one would overwrite the other.
     #[error("the {what} and the {other} are the same file {}", path.display())]
     OutputsCollide {
@@ -71,6 +80,7 @@ impl Error {
             | Error::Backoff(_)
             | Error::InsecureTarget { .. }
             | Error::OutputIsSource { .. }
+            | Error::OutputInSource { .. }
             | Error::OutputsCollide { .. } => true,
             Error::Output { .. } => false,
         }

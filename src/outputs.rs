@@ -1,6 +1,8 @@
-//! The files a run writes must not be its source, nor each other: a rejects
-//! file given as the source's own path would truncate the export it is
-//! reading (and chmod it to 0600). Checked before anything is written.
+//! The files a run writes must not be its source, nor inside a directory
+//! source, nor each other: a rejects file given as the source's own path
+//! would truncate the export it is reading (and chmod it to 0600), and one
+//! inside a directory source would be read as part of it by the next run.
+//! Checked before anything is written.
 //!
 //! Two paths are the same file when they name one existing file (same device
 //! and inode: a hard link or a symbolic link counts), or, when one does not
@@ -18,6 +20,12 @@ pub fn check(input: &Input, outputs: &[(&'static str, &Path)]) -> Result<(), Err
     if let Input::File(source) = input {
         if let Some((what, path)) = outputs.iter().find(|(_, p)| same_file(p, source)) {
             return Err(Error::OutputIsSource {
+                what,
+                path: path.to_path_buf(),
+            });
+        }
+        if let Some((what, path)) = outputs.iter().find(|(_, p)| inside_dir(p, source)) {
+            return Err(Error::OutputInSource {
                 what,
                 path: path.to_path_buf(),
             });
@@ -47,6 +55,18 @@ pub fn same_file(a: &Path, b: &Path) -> bool {
     match (resolved(a), resolved(b)) {
         (Some(x), Some(y)) => x == y,
         _ => a == b,
+    }
+}
+
+/// Whether `path` (which need not exist) lies inside the directory `dir`,
+/// at any depth; false when `dir` is not a directory.
+fn inside_dir(path: &Path, dir: &Path) -> bool {
+    if !dir.is_dir() {
+        return false;
+    }
+    match (resolved(path), std::fs::canonicalize(dir)) {
+        (Some(path), Ok(dir)) => path != dir && path.starts_with(&dir),
+        _ => false,
     }
 }
 
@@ -88,6 +108,35 @@ mod tests {
         assert!(same_file(&dir.path().join("sub/../out.jsonl"), &new));
         assert!(!same_file(&new, &source));
         assert!(!same_file(&dir.path().join("other.csv"), &source));
+    }
+
+    #[test]
+    fn an_output_inside_a_directory_source_is_refused_and_one_beside_it_is_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let export = dir.path().join("export");
+        std::fs::create_dir(&export).unwrap();
+        std::fs::write(export.join("realm-users-0.json"), "{}").unwrap();
+        let input = Input::File(export.clone());
+        let beside = dir.path().join("export.rejects.jsonl");
+        assert!(check(&input, &[("rejects file", &beside)]).is_ok());
+        for inside in [
+            export.join("rejects.jsonl"),
+            export.join(".").join("r.jsonl"),
+            dir.path().join("export/../export/r.jsonl"),
+        ] {
+            let err = check(&input, &[("rejects file", &inside)]).unwrap_err();
+            assert!(
+                matches!(
+                    err,
+                    Error::OutputInSource {
+                        what: "rejects file",
+                        ..
+                    }
+                ),
+                "{}: {err}",
+                inside.display()
+            );
+        }
     }
 
     #[test]
