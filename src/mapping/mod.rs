@@ -33,7 +33,7 @@ use crate::contract::{
     UserCredential, UserIdentifier, UserStatus, UserVerifiableAddress,
 };
 use crate::reject::{Rejection, Stage};
-use crate::source::{Fields, Row, RowBody};
+use crate::source::{Fields, Row, RowBody, SharedHeader};
 pub use config::{Field, KeyPolicy, Mapping, MappingConfig, MappingError};
 use ids::{IdScope, RecordKind};
 
@@ -121,9 +121,10 @@ struct Unmapped {
     names: Vec<String>,
     /// Number by name.
     numbers: std::collections::HashMap<String, usize>,
-    /// For the CSV header seen last (its identity): the positions of its
-    /// unmapped columns with their numbers, worked out once per header.
-    plan: Option<(usize, Vec<(usize, usize)>)>,
+    /// For the CSV header seen last (held, so that it stays the same
+    /// header): the positions of its unmapped columns with their numbers,
+    /// worked out once per header.
+    plan: Option<(SharedHeader, Vec<(usize, usize)>)>,
 }
 
 impl Unmapped {
@@ -166,7 +167,7 @@ impl Mapper {
         let RowBody::Fields(fields) = &row.body else {
             return;
         };
-        let Some((header, names)) = fields.shared_header() else {
+        if !fields.is_csv() {
             let (mapping, unmapped) = (&self.mapping, &mut self.unmapped);
             fields.for_each_with_value(|name| {
                 if !mapping.reads(name) {
@@ -174,15 +175,14 @@ impl Mapper {
                 }
             });
             return;
-        };
-        if self
-            .unmapped
-            .plan
-            .as_ref()
-            .is_none_or(|(id, _)| *id != header)
-        {
+        }
+        let planned = matches!(&self.unmapped.plan, Some((header, _)) if fields.has_header(header));
+        if !planned {
+            let Some(header) = fields.shared_header() else {
+                return;
+            };
             let mut plan = Vec::new();
-            for (position, name) in names.iter().enumerate() {
+            for (position, name) in header.names().iter().enumerate() {
                 if !self.mapping.reads(name) {
                     plan.push((position, self.unmapped.number(name)));
                 }

@@ -405,3 +405,57 @@ fn plaintext_passwords_are_hashed_and_never_reach_the_rejects() {
         "a declared column must exist"
     );
 }
+
+/// The rows of a CSV text, as a source reads them.
+fn csv_rows(csv: &str) -> Vec<Row> {
+    crate::source::SourceReader::from_reader(
+        "memory",
+        std::io::Cursor::new(csv.to_owned()),
+        crate::source::Format::CSV,
+    )
+    .unwrap()
+    .map(Result::unwrap)
+    .collect()
+}
+
+#[test]
+fn unmapped_columns_are_found_per_header_and_per_json_record() {
+    let mut mapper = Mapper::new(target(), Mapping::default_for(None).unwrap());
+    let unmapped = |mapper: &mut Mapper, row: &Row| {
+        let mut out = Vec::new();
+        mapper.unmapped_of(row, &mut out);
+        let mut names: Vec<String> = out
+            .iter()
+            .map(|n| mapper.unmapped_name(*n).to_string())
+            .collect();
+        names.sort();
+        names
+    };
+    // Two headers one after the other (the files of a directory): each its own plan.
+    let first = csv_rows("id,email,locale\nu1,a@x.io,fr\nu2,b@x.io,\n");
+    let second = csv_rows("id,tier,email\nu3,gold,c@x.io\n");
+    assert_eq!(unmapped(&mut mapper, &first[0]), ["locale"]);
+    assert_eq!(
+        unmapped(&mut mapper, &first[1]),
+        Vec::<String>::new(),
+        "an empty cell holds nothing"
+    );
+    assert_eq!(unmapped(&mut mapper, &second[0]), ["tier"]);
+    assert_eq!(
+        unmapped(&mut mapper, &first[0]),
+        ["locale"],
+        "back to the first header"
+    );
+    let json = Row {
+        offset: 0,
+        end: 0,
+        row: 1,
+        body: RowBody::Fields(Fields::from_json_object(
+            serde_json::json!({"id": "u4", "nick": "N", "gone": null, "tags": []})
+                .as_object()
+                .cloned()
+                .unwrap(),
+        )),
+    };
+    assert_eq!(unmapped(&mut mapper, &json), ["nick"]);
+}

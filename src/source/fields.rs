@@ -69,6 +69,17 @@ impl Header {
     }
 }
 
+/// A CSV source's header, held: see [`Fields::shared_header`].
+#[derive(Debug, Clone)]
+pub struct SharedHeader(Arc<Header>);
+
+impl SharedHeader {
+    /// The column names, in file order.
+    pub fn names(&self) -> &[String] {
+        &self.0.names
+    }
+}
+
 /// The fields of one record.
 #[derive(Clone, PartialEq)]
 pub struct Fields {
@@ -228,14 +239,25 @@ impl Fields {
         }
     }
 
-    /// For a CSV record: an identity of its header (records of one source
-    /// share it) and the header's names, so a caller can work out once per
-    /// header what it does with each position. `None` for a JSON record.
-    pub fn shared_header(&self) -> Option<(usize, &[String])> {
+    /// For a CSV record: its header, which the records of one source share,
+    /// so that a caller can work out once per header what it does with each
+    /// position. `None` for a JSON record.
+    pub fn shared_header(&self) -> Option<SharedHeader> {
         match &self.repr {
-            Repr::Csv(csv) => Some((Arc::as_ptr(&csv.header) as usize, &csv.header.names)),
+            Repr::Csv(csv) => Some(SharedHeader(csv.header.clone())),
             Repr::Json(_) => None,
         }
+    }
+
+    /// Whether this is a CSV record (its columns are its header's).
+    pub fn is_csv(&self) -> bool {
+        matches!(self.repr, Repr::Csv(_))
+    }
+
+    /// Whether this is a CSV record of `header` (the same header, not an
+    /// equal one).
+    pub fn has_header(&self, header: &SharedHeader) -> bool {
+        matches!(&self.repr, Repr::Csv(csv) if Arc::ptr_eq(&csv.header, &header.0))
     }
 
     /// Whether the CSV field at `position` holds something other than
