@@ -37,11 +37,11 @@ async fn invalid_records_are_400_naming_array_index_and_field() {
             |b| {
                 b["user_identifiers"][1]
                     .as_object_mut()
-                    .map(|o| o.remove("identifier_lc"));
+                    .map(|o| o.remove("identifier"));
             },
             "user_identifiers",
             1,
-            "identifier_lc",
+            "identifier",
         ),
         (
             "bad uuid",
