@@ -13,7 +13,8 @@ use uuid::Uuid;
 
 use super::records::{ImportBody, User, UserCredential, UserIdentifier, UserVerifiableAddress};
 
-/// A user and its sub-records, each list in id order.
+/// A user and its sub-records, in any order (the mapping's own for
+/// [`crate::mapping::UserRecords`], the store's for an entry read back).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Entry {
     /// The user.
@@ -27,16 +28,13 @@ pub struct Entry {
 }
 
 impl Entry {
-    /// The entry of `user` with its sub-records, put in id order.
+    /// The entry of `user` with its sub-records, in any order.
     pub fn new(
         user: User,
-        mut credentials: Vec<UserCredential>,
-        mut identifiers: Vec<UserIdentifier>,
-        mut addresses: Vec<UserVerifiableAddress>,
+        credentials: Vec<UserCredential>,
+        identifiers: Vec<UserIdentifier>,
+        addresses: Vec<UserVerifiableAddress>,
     ) -> Entry {
-        credentials.sort_by_key(|c| c.id);
-        identifiers.sort_by_key(|i| i.id);
-        addresses.sort_by_key(|a| a.id);
         Entry {
             user,
             credentials,
@@ -63,14 +61,18 @@ impl Entry {
         )
     }
 
-    /// Whether `self` and `other` have the same content (timestamps aside).
+    /// Whether `self` and `other` have the same content (record order and
+    /// timestamps aside).
     pub fn same_content(&self, other: &Entry) -> bool {
         self.clone().without_times() == other.clone().without_times()
     }
 
-    /// The entry with its bookkeeping times blanked.
+    /// The entry in id order, with its bookkeeping times blanked.
     fn without_times(mut self) -> Entry {
         const BLANK: OffsetDateTime = OffsetDateTime::UNIX_EPOCH;
+        self.credentials.sort_by_key(|c| c.id);
+        self.identifiers.sort_by_key(|i| i.id);
+        self.addresses.sort_by_key(|a| a.id);
         self.user.created_at = None;
         self.user.updated_at = None;
         self.user.status_updated_at = None;
@@ -116,6 +118,9 @@ mod tests {
         later.user.updated_at = Some(OffsetDateTime::now_utc());
         later.identifiers[0].created_at = OffsetDateTime::now_utc();
         assert!(entry.same_content(&later));
+        let mut reordered = entry.clone();
+        reordered.addresses.reverse();
+        assert!(entry.same_content(&reordered), "order is not content");
         let mut renamed = entry.clone();
         renamed.identifiers[0].identifier_lc = "other@example.com".into();
         assert!(!entry.same_content(&renamed));

@@ -55,14 +55,9 @@ impl Lookup for std::collections::BTreeMap<&str, &str> {
     }
 }
 
-/// The four record sets of one source user.
-#[derive(Debug, Clone, PartialEq)]
-pub struct UserRecords {
-    pub user: User,
-    pub credentials: Vec<UserCredential>,
-    pub identifiers: Vec<UserIdentifier>,
-    pub addresses: Vec<UserVerifiableAddress>,
-}
+/// The four record sets of one source user: the contract's user entry, in
+/// the order the mapping makes the records.
+pub type UserRecords = crate::contract::entry::Entry;
 
 /// A source row that mapped cleanly.
 #[derive(Debug, Clone)]
