@@ -30,7 +30,8 @@ fn write_sample(dir: &Path, name: &str, users: u64, bad: u64, seed: u64) -> samp
     .unwrap()
 }
 
-fn dry_run(dir: &Path, source: &str, out: &str, extra: &[&str]) -> std::process::Output {
+/// The arguments of a dry run of `source` into `out`, at a pinned import time.
+pub fn dry_run_args<'a>(source: &'a str, out: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
     let mut args = vec![
         "import",
         source,
@@ -44,7 +45,11 @@ fn dry_run(dir: &Path, source: &str, out: &str, extra: &[&str]) -> std::process:
         out,
     ];
     args.extend_from_slice(extra);
-    run_in(dir, &args)
+    args
+}
+
+fn dry_run(dir: &Path, source: &str, out: &str, extra: &[&str]) -> std::process::Output {
+    run_in(dir, &dry_run_args(source, out, extra))
 }
 
 fn files_of(dir: &Path) -> BTreeMap<String, Vec<u8>> {

@@ -555,17 +555,24 @@ fn a_changed_source_is_refused_unless_restarted() {
     assert_eq!(restarted.status.code(), Some(0), "{}", describe(&restarted));
 }
 
-/// Kills `ferry import` with SIGKILL after `after`, then runs it to the end.
-fn kill_and_resume(dir: &Path, target: &Target, after: Duration) -> Value {
-    let mut child = spawn_import(dir, target, "users.csv", &["--report", "report.json"]);
+/// Kills `ferry import SOURCE` with SIGKILL after `after`, then runs it to
+/// the end, which must exit with `code`; returns the final report.
+pub fn kill_and_resume(
+    dir: &Path,
+    target: &Target,
+    source: &str,
+    after: Duration,
+    code: i32,
+) -> Value {
+    let mut child = spawn_import(dir, target, source, &["--report", "report.json"]);
     std::thread::sleep(after);
     let _ = child.kill();
     let _ = child.wait();
-    let output = import(dir, target, "users.csv", &["--report", "report.json"]);
+    let output = import(dir, target, source, &["--report", "report.json"]);
     assert_eq!(
         output.status.code(),
-        Some(3),
-        "resume after {after:?} (the rows rejected on purpose): {}",
+        Some(code),
+        "{source}, resumed after a kill at {after:?}: {}",
         describe(&output)
     );
     report(dir, "report.json")
@@ -584,7 +591,8 @@ fn kill_nine_at_any_moment_loses_and_duplicates_nobody() {
         std::fs::create_dir(&run).unwrap();
         std::fs::copy(dir.join("users.csv"), run.join("users.csv")).unwrap();
         let target = Target::slow(&run, 100, 200);
-        let r = kill_and_resume(&run, &target, Duration::from_millis(after));
+        // Exit 3: the rows rejected on purpose.
+        let r = kill_and_resume(&run, &target, "users.csv", Duration::from_millis(after), 3);
         assert_adds_up(&r);
         assert_eq!(
             (r["read"].as_u64(), r["rejected"].as_u64()),

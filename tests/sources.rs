@@ -16,29 +16,8 @@ use ferry::tools::sample::{self, SampleSpec};
 use serde_json::Value;
 
 use crate::common::{describe, ferry, run_in};
-use crate::import::{
-    assert_adds_up, assert_same_dump, expected_dump, import, report, spawn_import, Target,
-};
-
-const IMPORT_TIME: &str = "2026-11-01T12:00:00Z";
-
-/// The dry-run arguments for `source` into `out`.
-fn dry_run_args<'a>(source: &'a str, out: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
-    let mut args = vec![
-        "import",
-        source,
-        "--tenant",
-        "acme",
-        "--pool",
-        "main",
-        "--import-time",
-        IMPORT_TIME,
-        "--dry-run",
-        out,
-    ];
-    args.extend_from_slice(extra);
-    args
-}
+use crate::dry_run::dry_run_args;
+use crate::import::{assert_adds_up, assert_same_dump, expected_dump, kill_and_resume, Target};
 
 /// Every batch body of a dry-run directory, in batch order.
 fn batches_of(dir: &Path) -> Vec<ImportBody> {
@@ -240,22 +219,6 @@ fn sources_that_cannot_be_read_stop_the_run_with_a_clear_message() {
     );
 }
 
-/// Kills an import of `source` after `after`, then runs it again to the end.
-fn kill_and_resume(dir: &Path, target: &Target, source: &str, after: Duration) -> Value {
-    let mut child = spawn_import(dir, target, source, &["--report", "report.json"]);
-    std::thread::sleep(after);
-    let _ = child.kill();
-    let _ = child.wait();
-    let output = import(dir, target, source, &["--report", "report.json"]);
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{source}: {}",
-        describe(&output)
-    );
-    report(dir, "report.json")
-}
-
 #[test]
 fn an_interrupted_import_of_a_gzipped_document_or_a_directory_resumes_exactly() {
     let work = tempfile::tempdir().unwrap();
@@ -273,7 +236,7 @@ fn an_interrupted_import_of_a_gzipped_document_or_a_directory_resumes_exactly() 
         let expected = expected_dump(&dir, source, &[]);
         assert_eq!(expected.users.len(), 5_000);
         let target = Target::slow(&dir, 100, 200);
-        let r = kill_and_resume(&dir, &target, source, Duration::from_millis(600));
+        let r = kill_and_resume(&dir, &target, source, Duration::from_millis(600), 0);
         assert_adds_up(&r);
         assert_eq!(
             (r["read"].as_u64(), r["resumed"].as_bool()),
