@@ -224,6 +224,21 @@ impl<I: Iterator<Item = Result<Row, SourceError>>> Iterator for Batcher<I> {
     }
 }
 
+/// Of `users`, those to be imported `inactive`.
+pub fn inactive_users(users: &[MappedUser]) -> u64 {
+    users
+        .iter()
+        .filter(|u| u.records.user.status == crate::contract::UserStatus::Inactive)
+        .count() as u64
+}
+
+/// Of `rows`, those the mapping left out on purpose ([`Stage::Excluded`]).
+pub fn excluded_rows(rows: &[Rejection]) -> u64 {
+    rows.iter()
+        .filter(|r| r.stage == crate::reject::Stage::Excluded)
+        .count() as u64
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -38,7 +38,7 @@ pub fn run(settings: &BodySettings, dir: &Path) -> Result<DryRunReport, Error> {
     let rejects_path = dir.join(REJECTS_FILE);
     let mut rejects = RejectsWriter::create(&rejects_path).map_err(Error::output(&rejects_path))?;
     let (mut read, mut mapped, mut rejected, mut files) = (0, 0, 0, 0);
-    let mut unverifiable_hash = 0;
+    let (mut unverifiable_hash, mut inactive, mut excluded) = (0, 0, 0);
     let mut unmapped = std::collections::BTreeMap::new();
     for batch in batches {
         let batch = batch?;
@@ -46,9 +46,16 @@ pub fn run(settings: &BodySettings, dir: &Path) -> Result<DryRunReport, Error> {
         read += batch.rows();
         mapped += batch.users.len() as u64;
         unverifiable_hash += batch.users.iter().filter(|u| u.unverifiable_hash).count() as u64;
-        rejected += batch.rejected.len() as u64;
+        inactive += crate::batch::inactive_users(&batch.users);
+        let left_out = crate::batch::excluded_rows(&batch.rejected);
+        excluded += left_out;
+        rejected += batch.rejected.len() as u64 - left_out;
         for rejection in &batch.rejected {
-            tracing::warn!(row = rejection.row, stage = ?rejection.stage, reason = %rejection.reason_for_log(), "Row rejected.");
+            if rejection.stage == crate::reject::Stage::Excluded {
+                tracing::info!(row = rejection.row, reason = %rejection.reason_for_log(), "Row excluded by the mapping.");
+            } else {
+                tracing::warn!(row = rejection.row, stage = ?rejection.stage, reason = %rejection.reason_for_log(), "Row rejected.");
+            }
             rejects
                 .write(rejection)
                 .map_err(Error::output(&rejects_path))?;
@@ -62,6 +69,8 @@ pub fn run(settings: &BodySettings, dir: &Path) -> Result<DryRunReport, Error> {
     rejects.sync().map_err(Error::output(&rejects_path))?;
     let mut report = DryRunReport::new(read, mapped, rejected, files, started.elapsed());
     report.unverifiable_hash = unverifiable_hash;
+    report.inactive = inactive;
+    report.excluded = excluded;
     report.unmapped = unmapped;
     report.rejects = Some(rejects_path);
     let report_path = dir.join(REPORT_FILE);

@@ -29,6 +29,9 @@ pub enum Stage {
     Mapping,
     /// The target refused the user.
     Target,
+    /// The mapping leaves the row out on purpose (`skip_if`: a service
+    /// account, say). Not an error: counted as `excluded`, not `rejected`.
+    Excluded,
 }
 
 /// One rejected row: a line of the rejects file.

@@ -9,15 +9,21 @@ use serde::{Deserialize, Serialize};
 
 /// The report of a dry run (`DIR/report.json`).
 ///
-/// `read == mapped + rejected`, always.
+/// `read == mapped + rejected + excluded`, always.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DryRunReport {
     /// Source rows read.
     pub read: u64,
     /// Rows that became users in a batch.
     pub mapped: u64,
-    /// Rows written to the rejects file.
+    /// Rows written to the rejects file for a reason to fix.
     pub rejected: u64,
+    /// Rows the mapping leaves out on purpose (in the rejects file too).
+    #[serde(default)]
+    pub excluded: u64,
+    /// Of the mapped users, those that would be imported `inactive`.
+    #[serde(default)]
+    pub inactive: u64,
     /// Of the mapped users, those whose password hash the target cannot
     /// verify (`--unsupported-hash expire|drop`): they would be imported
     /// without a usable password.
@@ -54,6 +60,8 @@ impl DryRunReport {
             read,
             mapped,
             rejected,
+            excluded: 0,
+            inactive: 0,
             unverifiable_hash: 0,
             batches,
             elapsed_s: round3(elapsed_s),
@@ -71,13 +79,18 @@ impl DryRunReport {
     /// The summary printed at the end of a dry run.
     pub fn summary(&self) -> String {
         format!(
-            "read {} rows: {} mapped, {} rejected, {} batches in {:.2} s ({:.0} rows/s){}{}{}",
+            "read {} rows: {} mapped, {} rejected{}, {} batches in {:.2} s ({:.0} rows/s){}{}{}{}",
             self.read,
             self.mapped,
             self.rejected,
+            match self.excluded {
+                0 => String::new(),
+                n => format!(", {n} excluded by the mapping"),
+            },
             self.batches,
             self.elapsed_s,
             self.rows_per_s,
+            imported_inactive(self.inactive),
             without_password(self.unverifiable_hash),
             not_mapped(&self.unmapped),
             rejected_rows_in(self.rejected, self.rejects.as_deref()),
@@ -106,6 +119,16 @@ fn not_mapped(unmapped: &BTreeMap<String, u64>) -> String {
         unmapped.len(),
         columns.join(", ")
     )
+}
+
+/// The sentence of a summary that counts the users imported inactive.
+fn imported_inactive(inactive: u64) -> String {
+    match inactive {
+        0 => String::new(),
+        n => format!(
+            "; {n} of the users are inactive (blocked, disabled or locked at the source) and cannot sign in"
+        ),
+    }
 }
 
 /// The sentence that ends a summary when some users have no usable password.
@@ -169,8 +192,17 @@ pub struct Counts {
     pub kept: u64,
     /// Users that were at the target before this migration, unchanged.
     pub skipped: u64,
-    /// Rows in the rejects file.
+    /// Rows in the rejects file for a reason to fix.
     pub rejected: u64,
+    /// Rows the mapping leaves out on purpose (`skip_if`: service
+    /// accounts, say), written to the rejects file with their reason.
+    #[serde(default)]
+    pub excluded: u64,
+    /// Of the users stored, those imported `inactive` (blocked, disabled,
+    /// banned or locked out at the source, or given that status). Not an
+    /// outcome of its own.
+    #[serde(default)]
+    pub inactive: u64,
     /// Of the users stored (any of the four above), those whose source
     /// password hash the target cannot verify, sent with an expired
     /// placeholder or without a credential (`--unsupported-hash
@@ -189,6 +221,7 @@ impl Counts {
             self.kept,
             self.skipped,
             self.rejected,
+            self.excluded,
         ]
         .into_iter()
         .try_fold(0u64, u64::checked_add)
@@ -203,6 +236,8 @@ impl Counts {
         self.kept += other.kept;
         self.skipped += other.skipped;
         self.rejected += other.rejected;
+        self.excluded += other.excluded;
+        self.inactive += other.inactive;
         self.unverifiable_hash += other.unverifiable_hash;
     }
 
@@ -221,7 +256,12 @@ impl Counts {
         }
         parts.push(format!("{} skipped", self.skipped));
         parts.push(format!("{} rejected", self.rejected));
-        parts.join(", ")
+        if self.excluded > 0 {
+            parts.push(format!("{} excluded by the mapping", self.excluded));
+        }
+        let mut text = parts.join(", ");
+        text.push_str(&imported_inactive(self.inactive));
+        text
     }
 }
 

@@ -41,6 +41,9 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use super::passwords::PasswordOptions;
+use super::path::{SourcePath, Template};
+use super::transform::Transform;
+use crate::contract::IdentifierType;
 
 /// The fields ferry reads from a source user.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -56,6 +59,7 @@ pub enum Field {
     PasswordHash,
     PasswordSalt,
     PasswordAlgorithm,
+    PasswordParams,
     Status,
     CreatedAt,
     Groups,
@@ -94,15 +98,24 @@ impl Field {
             Field::PasswordHash => "password_hash",
             Field::PasswordSalt => "password_salt",
             Field::PasswordAlgorithm => "password_algorithm",
+            Field::PasswordParams => "password_params",
             Field::Status => "status",
             Field::CreatedAt => "created_at",
             Field::Groups => "groups",
         }
     }
 
+    /// Fields read only when a mapping names their column: no default
+    /// column is read for them (`password_params`, a vendor's hash
+    /// parameters beside the hash, such as Keycloak's `credentialData`).
+    pub const NAMED_ONLY: [Field; 1] = [Field::PasswordParams];
+
     /// Parses a field name as written in a mapping file.
     pub fn parse(name: &str) -> Option<Field> {
-        Field::ALL.into_iter().find(|f| f.name() == name)
+        Field::ALL
+            .into_iter()
+            .chain(Field::NAMED_ONLY)
+            .find(|f| f.name() == name)
     }
 }
 
@@ -110,30 +123,188 @@ impl Field {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MappingConfig {
-    /// Source column holding the user key. Default: the column mapped to `id`
+    /// Source path holding the user key. Default: the column mapped to `id`
     /// if the source has it, else the lower-cased email.
     #[serde(default)]
     pub key: Option<String>,
     /// Key users on their lower-cased email instead of a key column.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub key_email: bool,
-    /// Source columns the mapping leaves out on purpose: not reported as
-    /// unmapped.
+    /// A column named in the mapping may be absent from a CSV header
+    /// (presets: an export holds the fields it was asked for).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub columns_optional: bool,
+    /// Source columns (or paths) the mapping leaves out on purpose: not
+    /// reported as unmapped.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub ignore: Vec<String>,
-    /// ferry field → source column.
+    /// ferry field → source path, or a rule (`{ path, as, map }`).
     #[serde(default)]
-    pub columns: BTreeMap<String, String>,
+    pub columns: BTreeMap<String, RuleConfig>,
     /// ferry field → value for every row (wins over any column).
     #[serde(default)]
     pub constants: BTreeMap<String, String>,
     /// ferry field → value when the row's own value is empty.
     #[serde(default)]
     pub defaults: BTreeMap<String, String>,
+    /// Identifiers besides the `email` and `phone` fields: usernames,
+    /// federated accounts, further emails and phones.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub identifiers: Vec<IdentifierConfig>,
+    /// Custom attributes carried into the user's `payload`: name → rule;
+    /// the name `*` merges the members of an object.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub payload: BTreeMap<String, RuleConfig>,
+    /// Likewise into `metadata` (beside `groups`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub metadata: BTreeMap<String, RuleConfig>,
+    /// Likewise into `business_metadata`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub business_metadata: BTreeMap<String, RuleConfig>,
+    /// Conditions that make a user `inactive` whatever its status says
+    /// (blocked, disabled, banned, locked out).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub inactive_if: Vec<ConditionConfig>,
+    /// Conditions that leave a row out, with a reason (service accounts).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub skip_if: Vec<ConditionConfig>,
+    /// Column names of a CSV source without a header, by row width.
+    #[serde(default, skip_serializing_if = "SourceConfig::is_empty")]
+    pub source: SourceConfig,
+    /// How a second file (`--join FILE`) is merged into the source's records.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub join: Option<JoinConfig>,
     /// How passwords are carried: policy, unsupported hashes, salt encoding,
     /// plaintext column and its argon2id parameters.
     #[serde(default)]
     pub passwords: PasswordOptions,
+}
+
+/// Where a value comes from: a path, or a path with transforms.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum RuleConfig {
+    /// A source path, read as it is.
+    Path(String),
+    /// A path with transforms and a value map.
+    Rule(RuleTable),
+}
+
+impl From<&str> for RuleConfig {
+    fn from(path: &str) -> RuleConfig {
+        RuleConfig::Path(path.to_string())
+    }
+}
+
+/// A rule written as a table.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleTable {
+    /// The source path.
+    pub path: String,
+    /// Transforms, in order (see `mapping::transform`).
+    #[serde(default, rename = "as", skip_serializing_if = "Vec::is_empty")]
+    pub transforms: Vec<String>,
+    /// Value → value after the transforms; `*` for any other value. A value
+    /// the map does not list, without `*`, rejects the row.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub map: BTreeMap<String, String>,
+    /// For a `*` attribute rule: only members whose name starts with this.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prefix: Option<String>,
+}
+
+/// An identifier rule (`[[identifiers]]`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IdentifierConfig {
+    /// `email`, `mobile`, `uid`, `external` or `federated`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Where the values are; each value found is one identifier.
+    pub path: String,
+    /// Transforms applied to each value.
+    #[serde(default, rename = "as", skip_serializing_if = "Vec::is_empty")]
+    pub transforms: Vec<String>,
+    /// The identifier's text made from each value (an object):
+    /// `{provider}|{user_id}`. Without it, the value's own text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
+    /// Values left out: member → texts (`{ provider = ["auth0"] }`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub unless: BTreeMap<String, Vec<String>>,
+    /// For emails and phones: whether the address is verified, for every
+    /// value (`true`), or a path in the record.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verified: Option<Verified>,
+}
+
+/// Whether the addresses of an identifier rule are verified.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Verified {
+    Always(bool),
+    Path(String),
+}
+
+/// A condition (`inactive_if`, `skip_if`): a path, or a table.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum ConditionConfig {
+    /// Holds when the path's value is true (present, not false, 0 or empty).
+    Path(String),
+    /// A path with transforms, texts it must equal, and a reason.
+    Table(ConditionTable),
+}
+
+/// A condition written as a table.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConditionTable {
+    pub path: String,
+    /// Transforms, in order.
+    #[serde(default, rename = "as", skip_serializing_if = "Vec::is_empty")]
+    pub transforms: Vec<String>,
+    /// Holds when the value's text is one of these (instead of when it is true).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub equals: Vec<String>,
+    /// Why, in the report (and the rejects file, for `skip_if`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// Column names for a CSV source without a header row.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourceConfig {
+    /// Layouts: a row with as many fields as a layout has names takes those
+    /// names. Empty: the CSV's first row is its header.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub csv_columns: Vec<Vec<String>>,
+}
+
+impl SourceConfig {
+    fn is_empty(&self) -> bool {
+        self.csv_columns.is_empty()
+    }
+}
+
+/// How a join file's records meet the source's (`--join FILE`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JoinConfig {
+    /// The key of a join record, as templates tried in order (the first
+    /// that fills wins): `auth0|{alt_id}`, `auth0|{_id.$oid}`.
+    pub on: Vec<String>,
+    /// The source path it is compared with. Default: the user key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    /// The member the joined record appears under, for the mapping's paths.
+    #[serde(rename = "as")]
+    pub member: String,
+    /// What the join file is, for the report ("password hashes").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub describes: Option<String>,
 }
 
 /// A mapping file that cannot be used.
@@ -163,6 +334,8 @@ pub enum MappingError {
     Unmapped { count: usize, columns: Vec<String> },
     #[error("mapping: {0}")]
     Passwords(String),
+    #[error("mapping: {0}")]
+    Rule(String),
 }
 
 impl MappingConfig {
@@ -186,49 +359,54 @@ impl MappingConfig {
     /// Checks field names and resolves the mapping against the source's
     /// columns (`None` for sources without a header, such as JSON Lines).
     pub fn resolve(&self, header: Option<&[String]>) -> Result<Mapping, MappingError> {
-        let mut columns: BTreeMap<Field, String> = Field::ALL
+        let mut columns: BTreeMap<Field, Rule> = Field::ALL
             .iter()
-            .map(|f| (*f, f.name().to_string()))
-            .collect();
-        for (name, column) in &self.columns {
-            columns.insert(parse_field("columns", name)?, column.clone());
+            .map(|f| Ok((*f, Rule::column(f.name())?)))
+            .collect::<Result<_, MappingError>>()?;
+        for (name, rule) in &self.columns {
+            columns.insert(parse_field("columns", name)?, Rule::resolve(rule)?);
         }
         let constants = parse_values("constants", &self.constants)?;
         let defaults = parse_values("defaults", &self.defaults)?;
-        let has = |column: &str| header.is_none_or(|h| h.iter().any(|c| c == column));
-        if header.is_some() {
+        let has_column = |column: &str| header.is_none_or(|h| h.iter().any(|c| c == column));
+        let has = |rule: &Rule| has_column(rule.path.text()) || has_column(rule.path.column());
+        if header.is_some() && !self.columns_optional {
             // A column named explicitly must exist; default columns are optional.
-            for (name, column) in &self.columns {
-                if !has(column) {
+            for (name, rule) in &self.columns {
+                let rule = Rule::resolve(rule)?;
+                if !has(&rule) {
                     return Err(MappingError::MissingColumn {
                         field: name.clone(),
-                        column: column.clone(),
+                        column: rule.path.text().to_string(),
                     });
                 }
             }
         }
         let key = match &self.key {
             Some(_) if self.key_email => return Err(MappingError::TwoKeys),
-            Some(column) if has(column) => KeyPolicy::Column(column.clone()),
             Some(column) => {
-                return Err(MappingError::MissingColumn {
-                    field: "key".into(),
-                    column: column.clone(),
-                });
+                let rule = Rule::column(column)?;
+                if !has(&rule) {
+                    return Err(MappingError::MissingColumn {
+                        field: "key".into(),
+                        column: column.clone(),
+                    });
+                }
+                KeyPolicy::Column(column.clone())
             }
             None if self.key_email => KeyPolicy::Email,
             None if has(&columns[&Field::Id]) || constants.contains_key(&Field::Id) => {
-                KeyPolicy::Column(columns[&Field::Id].clone())
+                KeyPolicy::Column(columns[&Field::Id].path.text().to_string())
             }
             None if has(&columns[&Field::Email]) => KeyPolicy::Email,
             None => {
                 return Err(MappingError::NoKey {
-                    column: columns[&Field::Id].clone(),
+                    column: columns[&Field::Id].path.text().to_string(),
                 })
             }
         };
         if let Some(column) = &self.passwords.plaintext_column {
-            if !has(column) {
+            if !has_column(column) {
                 return Err(MappingError::MissingColumn {
                     field: "passwords.plaintext_column".into(),
                     column: column.clone(),
@@ -239,24 +417,86 @@ impl MappingConfig {
                 .check()
                 .map_err(MappingError::Passwords)?;
         }
-        let columns: BTreeMap<Field, String> =
-            columns.into_iter().filter(|(_, c)| has(c)).collect();
-        // The id field is the key's column, read only when the key is.
-        let mut reads: BTreeSet<String> = columns
+        let columns: BTreeMap<Field, Rule> =
+            columns.into_iter().filter(|(_, rule)| has(rule)).collect();
+        let key_rule = match &key {
+            KeyPolicy::Column(path) => Some(Rule::column(path)?),
+            KeyPolicy::Email => None,
+        };
+        let identifiers = self
+            .identifiers
             .iter()
-            .filter(|(field, _)| **field != Field::Id)
-            .map(|(_, column)| column.clone())
-            .collect();
-        if let KeyPolicy::Column(column) = &key {
-            reads.insert(column.clone());
+            .map(IdentifierRule::resolve)
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut attributes = Vec::new();
+        for (into, rules) in [
+            (AttributeSet::Payload, &self.payload),
+            (AttributeSet::Metadata, &self.metadata),
+            (AttributeSet::BusinessMetadata, &self.business_metadata),
+        ] {
+            for (name, rule) in rules {
+                attributes.push(Attribute {
+                    into,
+                    name: name.clone(),
+                    rule: Rule::resolve(rule)?,
+                });
+            }
+        }
+        let inactive_if = conditions(&self.inactive_if)?;
+        let skip_if = conditions(&self.skip_if)?;
+        let join = self.join.as_ref().map(JoinRule::resolve).transpose()?;
+        // The columns the mapping accounts for. The id field is the key's
+        // column, read only when the key is.
+        let mut reads: BTreeSet<String> = BTreeSet::new();
+        let mut read = |path: &SourcePath| {
+            reads.insert(path.text().to_string());
+            reads.insert(path.column().to_string());
+        };
+        for (field, rule) in &columns {
+            if *field != Field::Id {
+                read(&rule.path);
+            }
+        }
+        if let Some(rule) = &key_rule {
+            read(&rule.path);
+        }
+        for rule in &identifiers {
+            read(&rule.path);
+            if let VerifiedRule::Path(path) = &rule.verified {
+                read(path);
+            }
+        }
+        for attribute in &attributes {
+            read(&attribute.rule.path);
+        }
+        for condition in inactive_if.iter().chain(&skip_if) {
+            read(&condition.path);
+        }
+        if let Some(join) = &join {
+            if let Some(path) = &join.key {
+                read(path);
+            }
         }
         reads.extend(self.passwords.plaintext_column.iter().cloned());
-        reads.extend(self.ignore.iter().cloned());
+        for ignored in &self.ignore {
+            reads.insert(ignored.clone());
+            if let Ok(path) = SourcePath::parse(ignored) {
+                if path.is_column() {
+                    reads.insert(path.column().to_string());
+                }
+            }
+        }
         Ok(Mapping {
             columns,
             constants,
             defaults,
             key,
+            key_rule,
+            identifiers,
+            attributes,
+            inactive_if,
+            skip_if,
+            join,
             passwords: self.passwords.clone(),
             reads,
         })
@@ -267,7 +507,12 @@ fn parse_field(section: &'static str, name: &str) -> Result<Field, MappingError>
     Field::parse(name).ok_or_else(|| MappingError::UnknownField {
         section,
         name: name.to_string(),
-        known: Field::ALL.map(Field::name).join(", "),
+        known: Field::ALL
+            .into_iter()
+            .chain(Field::NAMED_ONLY)
+            .map(Field::name)
+            .collect::<Vec<_>>()
+            .join(", "),
     })
 }
 
@@ -281,26 +526,231 @@ fn parse_values(
         .collect()
 }
 
+fn conditions(configs: &[ConditionConfig]) -> Result<Vec<Condition>, MappingError> {
+    configs.iter().map(Condition::resolve).collect()
+}
+
+fn transforms(names: &[String]) -> Result<Vec<Transform>, MappingError> {
+    names
+        .iter()
+        .map(|n| Transform::parse(n).map_err(MappingError::Rule))
+        .collect()
+}
+
+fn path(text: &str) -> Result<SourcePath, MappingError> {
+    SourcePath::parse(text).map_err(MappingError::Rule)
+}
+
 /// How a row's user key is found.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum KeyPolicy {
-    /// The trimmed value of this source column.
+    /// The trimmed value at this source path.
     Column(String),
     /// The trimmed, lower-cased email.
     Email,
 }
 
+/// A resolved rule: a path, transforms and a value map.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Rule {
+    /// Where the value is.
+    pub path: SourcePath,
+    /// Applied in order.
+    pub transforms: Vec<Transform>,
+    /// Value → value after the transforms; `*` for any other.
+    pub map: BTreeMap<String, String>,
+    /// For a `*` attribute rule: the member-name prefix it keeps.
+    pub prefix: Option<String>,
+}
+
+impl Rule {
+    /// A plain column, read as it is.
+    fn column(text: &str) -> Result<Rule, MappingError> {
+        Ok(Rule {
+            path: path(text)?,
+            transforms: Vec::new(),
+            map: BTreeMap::new(),
+            prefix: None,
+        })
+    }
+
+    fn resolve(config: &RuleConfig) -> Result<Rule, MappingError> {
+        match config {
+            RuleConfig::Path(text) => Rule::column(text),
+            RuleConfig::Rule(table) => Ok(Rule {
+                path: path(&table.path)?,
+                transforms: transforms(&table.transforms)?,
+                map: table.map.clone(),
+                prefix: table.prefix.clone(),
+            }),
+        }
+    }
+
+    /// Whether the rule reads one column's text as it is (the fast path).
+    pub fn is_plain(&self) -> bool {
+        self.path.is_column() && self.transforms.is_empty() && self.map.is_empty()
+    }
+}
+
+/// Where a custom attribute goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AttributeSet {
+    Payload,
+    Metadata,
+    BusinessMetadata,
+}
+
+/// A custom attribute rule.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Attribute {
+    pub into: AttributeSet,
+    /// The member name in the set; `*` merges an object's members.
+    pub name: String,
+    pub rule: Rule,
+}
+
+/// A resolved identifier rule.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct IdentifierRule {
+    pub kind: IdentifierType,
+    pub path: SourcePath,
+    pub transforms: Vec<Transform>,
+    pub template: Option<Template>,
+    /// Member → texts that leave a value out.
+    pub unless: Vec<(SourcePath, Vec<String>)>,
+    pub verified: VerifiedRule,
+}
+
+/// Whether an identifier rule's addresses are verified.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum VerifiedRule {
+    Always(bool),
+    Path(SourcePath),
+}
+
+impl IdentifierRule {
+    fn resolve(config: &IdentifierConfig) -> Result<IdentifierRule, MappingError> {
+        let kind = match config.kind.as_str() {
+            "email" => IdentifierType::Email,
+            "mobile" | "phone" => IdentifierType::Mobile,
+            "uid" | "username" => IdentifierType::Uid,
+            "external" => IdentifierType::External,
+            "federated" => IdentifierType::Federated,
+            other => return Err(MappingError::Rule(format!(
+                "identifier type '{other}' is not one of email, mobile, uid, external, federated"
+            ))),
+        };
+        let unless = config
+            .unless
+            .iter()
+            .map(|(member, texts)| Ok((path(member)?, texts.clone())))
+            .collect::<Result<_, MappingError>>()?;
+        Ok(IdentifierRule {
+            kind,
+            path: path(&config.path)?,
+            transforms: transforms(&config.transforms)?,
+            template: config
+                .value
+                .as_deref()
+                .map(Template::parse)
+                .transpose()
+                .map_err(MappingError::Rule)?,
+            unless,
+            verified: match &config.verified {
+                None => VerifiedRule::Always(false),
+                Some(Verified::Always(b)) => VerifiedRule::Always(*b),
+                Some(Verified::Path(p)) => VerifiedRule::Path(path(p)?),
+            },
+        })
+    }
+}
+
+/// A resolved condition.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Condition {
+    pub path: SourcePath,
+    pub transforms: Vec<Transform>,
+    pub equals: Vec<String>,
+    pub reason: String,
+}
+
+impl Condition {
+    fn resolve(config: &ConditionConfig) -> Result<Condition, MappingError> {
+        let table = match config {
+            ConditionConfig::Path(p) => ConditionTable {
+                path: p.clone(),
+                ..ConditionTable::default()
+            },
+            ConditionConfig::Table(t) => t.clone(),
+        };
+        let reason = table.reason.clone().unwrap_or_else(|| {
+            if table.equals.is_empty() {
+                format!("'{}' is set", table.path)
+            } else {
+                format!("'{}' is {}", table.path, table.equals.join(" or "))
+            }
+        });
+        Ok(Condition {
+            path: path(&table.path)?,
+            transforms: transforms(&table.transforms)?,
+            equals: table.equals,
+            reason,
+        })
+    }
+}
+
+/// A resolved join.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct JoinRule {
+    pub on: Vec<Template>,
+    pub key: Option<SourcePath>,
+    pub member: String,
+    pub describes: String,
+}
+
+impl JoinRule {
+    fn resolve(config: &JoinConfig) -> Result<JoinRule, MappingError> {
+        if config.on.is_empty() {
+            return Err(MappingError::Rule(
+                "[join] needs 'on', the key of a join record".into(),
+            ));
+        }
+        Ok(JoinRule {
+            on: config
+                .on
+                .iter()
+                .map(|t| Template::parse(t).map_err(MappingError::Rule))
+                .collect::<Result<_, _>>()?,
+            key: config.key.as_deref().map(path).transpose()?,
+            member: config.member.clone(),
+            describes: config.describes.clone().unwrap_or_else(|| "join".into()),
+        })
+    }
+}
+
 /// A resolved, immutable mapping.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Mapping {
-    /// ferry field → source column, only for columns the source can have.
-    columns: BTreeMap<Field, String>,
+    /// ferry field → rule, only for columns the source can have.
+    columns: BTreeMap<Field, Rule>,
     /// ferry field → constant value.
     constants: BTreeMap<Field, String>,
     /// ferry field → value when the row's is empty.
     defaults: BTreeMap<Field, String>,
     /// Where the user key comes from.
     key: KeyPolicy,
+    /// The key's path, when the key is not the email.
+    key_rule: Option<Rule>,
+    /// Identifiers besides `email` and `phone`.
+    identifiers: Vec<IdentifierRule>,
+    /// Custom attributes.
+    attributes: Vec<Attribute>,
+    /// Conditions that make a user inactive.
+    inactive_if: Vec<Condition>,
+    /// Conditions that leave a row out.
+    skip_if: Vec<Condition>,
+    /// How a join file meets the source.
+    join: Option<JoinRule>,
     /// How passwords are carried.
     passwords: PasswordOptions,
     /// The source columns the mapping accounts for: read for a field, the
@@ -314,9 +764,14 @@ impl Mapping {
         MappingConfig::default().resolve(header)
     }
 
+    /// The rule of `field`, if the source can have it.
+    pub fn rule(&self, field: Field) -> Option<&Rule> {
+        self.columns.get(&field)
+    }
+
     /// Source column of `field`, if the source can have it.
     pub fn column(&self, field: Field) -> Option<&str> {
-        self.columns.get(&field).map(String::as_str)
+        self.columns.get(&field).map(|r| r.path.text())
     }
 
     /// Constant value of `field`, if set.
@@ -337,6 +792,36 @@ impl Mapping {
     /// How the user key is found.
     pub fn key(&self) -> &KeyPolicy {
         &self.key
+    }
+
+    /// The key's rule, when the key is not the email.
+    pub fn key_rule(&self) -> Option<&Rule> {
+        self.key_rule.as_ref()
+    }
+
+    /// Identifier rules besides `email` and `phone`.
+    pub fn identifiers(&self) -> &[IdentifierRule] {
+        &self.identifiers
+    }
+
+    /// Custom attribute rules.
+    pub fn attributes(&self) -> &[Attribute] {
+        &self.attributes
+    }
+
+    /// Conditions that make a user inactive.
+    pub fn inactive_if(&self) -> &[Condition] {
+        &self.inactive_if
+    }
+
+    /// Conditions that leave a row out.
+    pub fn skip_if(&self) -> &[Condition] {
+        &self.skip_if
+    }
+
+    /// How a join file meets the source, if the mapping says.
+    pub fn join(&self) -> Option<&JoinRule> {
+        self.join.as_ref()
     }
 
     /// Whether the mapping accounts for the source column `column` (reads

@@ -13,7 +13,8 @@
 //! id     = first 16 bytes of digest, version nibble set to 4, variant set to RFC 4122
 //! ```
 //! - `kind` is `user`, `credential:password`, `identifier:email`,
-//!   `identifier:mobile`, `address:email` or `address:mobile`;
+//!   `identifier:mobile`, `identifier:uid`, `identifier:external`,
+//!   `identifier:federated`, `address:email` or `address:mobile`;
 //! - `slot` is empty for users and credentials; for identifiers and
 //!   addresses it is `#` and the record's ordinal among the user's records
 //!   of that kind, from 0, in the order the mapping produces them
@@ -58,6 +59,9 @@ pub enum RecordKind {
     MobileIdentifier,
     EmailAddress,
     MobileAddress,
+    UidIdentifier,
+    ExternalIdentifier,
+    FederatedIdentifier,
 }
 
 impl RecordKind {
@@ -70,6 +74,9 @@ impl RecordKind {
             RecordKind::MobileIdentifier => "identifier:mobile",
             RecordKind::EmailAddress => "address:email",
             RecordKind::MobileAddress => "address:mobile",
+            RecordKind::UidIdentifier => "identifier:uid",
+            RecordKind::ExternalIdentifier => "identifier:external",
+            RecordKind::FederatedIdentifier => "identifier:federated",
         }
     }
 }

@@ -17,6 +17,8 @@
 pub mod config;
 pub mod ids;
 pub mod passwords;
+pub mod path;
+pub mod transform;
 
 use std::borrow::Cow;
 use std::hash::{Hash, Hasher};
@@ -34,24 +36,47 @@ use crate::contract::{
 };
 use crate::reject::{Rejection, Stage};
 use crate::source::{Fields, Row, RowBody, SharedHeader};
+use config::{Attribute, Condition, IdentifierRule, Rule, VerifiedRule};
 pub use config::{Field, KeyPolicy, Mapping, MappingConfig, MappingError};
 use ids::{IdScope, RecordKind};
 
 /// Read access to a record's columns; implemented by source [`Fields`].
 pub trait Lookup {
-    /// The value of `column`, `None` when absent.
+    /// The value of `column` as text, `None` when absent.
     fn get(&self, column: &str) -> Option<Cow<'_, str>>;
+    /// The value of `column` typed as the source has it (a CSV cell is a
+    /// string), `None` when absent or null.
+    fn value(&self, column: &str) -> Option<Value>;
+    /// What kind of value the source holds in `column`.
+    fn kind(&self, column: &str) -> ValueKind;
 }
+
+pub use crate::source::ValueKind;
 
 impl Lookup for Fields {
     fn get(&self, column: &str) -> Option<Cow<'_, str>> {
         Fields::get(self, column)
+    }
+    fn value(&self, column: &str) -> Option<Value> {
+        Fields::value(self, column)
+    }
+    fn kind(&self, column: &str) -> ValueKind {
+        Fields::kind(self, column)
     }
 }
 
 impl Lookup for std::collections::BTreeMap<&str, &str> {
     fn get(&self, column: &str) -> Option<Cow<'_, str>> {
         std::collections::BTreeMap::get(self, column).map(|v| Cow::Borrowed(*v))
+    }
+    fn value(&self, column: &str) -> Option<Value> {
+        std::collections::BTreeMap::get(self, column).map(|v| Value::String(v.to_string()))
+    }
+    fn kind(&self, column: &str) -> ValueKind {
+        match std::collections::BTreeMap::get(self, column) {
+            Some(_) => ValueKind::Text,
+            None => ValueKind::Absent,
+        }
     }
 }
 
@@ -218,6 +243,29 @@ impl Mapper {
                 },
             }),
             RowBody::Fields(fields) => {
+                match skip_reason(&self.mapping, self.target.import_time, &fields) {
+                    Ok(None) => {}
+                    Ok(Some(reason)) => {
+                        let fields = self.redact(fields);
+                        return Mapped::Rejected(Rejection {
+                            row: row.row,
+                            key: None,
+                            stage: Stage::Excluded,
+                            reason,
+                            source: fields.to_json(),
+                        });
+                    }
+                    Err(reason) => {
+                        let fields = self.redact(fields);
+                        return Mapped::Rejected(Rejection {
+                            row: row.row,
+                            key: None,
+                            stage: Stage::Mapping,
+                            reason,
+                            source: fields.to_json(),
+                        });
+                    }
+                }
                 let mapped = self.map_source(&fields);
                 let fields = self.redact(fields);
                 match mapped {
@@ -272,17 +320,19 @@ impl Mapper {
     /// Validates a record, checks it for duplicates and builds its records.
     fn map_source(&mut self, fields: &impl Lookup) -> Result<(SourceUser, UserRecords), Refusal> {
         let user = SourceUser::read(&self.mapping, &self.target, fields)?;
-        let fingerprints = [
-            Some((Tag::Key, user.key.as_str())),
-            user.email.as_ref().map(|e| (Tag::Email, e.lower.as_str())),
-            user.phone.as_ref().map(|p| (Tag::Phone, p.number.as_str())),
-        ];
-        for (tag, value) in fingerprints.iter().flatten() {
+        let fingerprints: Vec<(Tag, &str)> = std::iter::once((Tag::Key, user.key.as_str()))
+            .chain(
+                user.contacts
+                    .iter()
+                    .map(|c| (Tag::Identifier(c.kind), c.lower.as_str())),
+            )
+            .collect();
+        for (tag, value) in &fingerprints {
             if self.seen.contains(&fingerprint(*tag, value)) {
                 let what = match tag {
                     Tag::Key => format!("user key '{value}'"),
-                    Tag::Email => format!("email '{value}'"),
-                    Tag::Phone => format!("phone '{value}'"),
+                    Tag::Identifier(IdentifierType::Mobile) => format!("phone '{value}'"),
+                    Tag::Identifier(kind) => format!("{} '{value}'", kind.as_str()),
                 };
                 return Err((
                     Some(user.key),
@@ -290,7 +340,7 @@ impl Mapper {
                 ));
             }
         }
-        for (tag, value) in fingerprints.iter().flatten() {
+        for (tag, value) in &fingerprints {
             self.seen.insert(fingerprint(*tag, value));
         }
         let records = self.build(&user);
@@ -309,64 +359,60 @@ impl Mapper {
             status: source.status,
             payload: Some(source.payload()),
             payload_schema_id: None,
-            metadata: (!source.groups.is_empty()).then(|| source.metadata()),
+            metadata: source.metadata(),
             metadata_schema_id: None,
-            business_metadata: None,
+            business_metadata: (!source.business_metadata.is_empty())
+                .then(|| source.business_metadata.clone()),
             created_at: Some(created),
             updated_at: Some(now),
             status_updated_at: Some(now),
         };
-        let mut identifiers: Vec<UserIdentifier> = Vec::with_capacity(2);
+        let mut identifiers: Vec<UserIdentifier> = Vec::with_capacity(source.contacts.len());
         let mut addresses = Vec::with_capacity(2);
-        let contacts = [
-            source.email.as_ref().map(|e| {
-                (
-                    &e.address,
-                    &e.lower,
-                    e.verified,
-                    IdentifierType::Email,
-                    AddressType::Email,
-                )
-            }),
-            source.phone.as_ref().map(|p| {
-                (
-                    &p.number,
-                    &p.number,
-                    p.verified,
-                    IdentifierType::Mobile,
-                    AddressType::Mobile,
-                )
-            }),
-        ];
-        for (value, lower, verified, id_type, address_type) in contacts.into_iter().flatten() {
-            let (id_kind, address_kind) = match id_type {
-                IdentifierType::Email => (RecordKind::EmailIdentifier, RecordKind::EmailAddress),
-                _ => (RecordKind::MobileIdentifier, RecordKind::MobileAddress),
+        for contact in &source.contacts {
+            let (id_kind, address) = match contact.kind {
+                IdentifierType::Email => (
+                    RecordKind::EmailIdentifier,
+                    Some((RecordKind::EmailAddress, AddressType::Email)),
+                ),
+                IdentifierType::Mobile => (
+                    RecordKind::MobileIdentifier,
+                    Some((RecordKind::MobileAddress, AddressType::Mobile)),
+                ),
+                IdentifierType::Uid => (RecordKind::UidIdentifier, None),
+                IdentifierType::External => (RecordKind::ExternalIdentifier, None),
+                IdentifierType::Federated => (RecordKind::FederatedIdentifier, None),
             };
             // Which of the user's identifiers of this type it is (see ids.rs).
-            let ordinal = identifiers.iter().filter(|i| i.kind == id_type).count();
+            let ordinal = identifiers
+                .iter()
+                .filter(|i| i.kind == contact.kind)
+                .count();
             identifiers.push(UserIdentifier {
                 id: self.ids.contact(id_kind, &source.key, ordinal),
                 tenant_id: tenant.clone(),
                 user_pool_id: pool.clone(),
                 user_id,
-                kind: id_type,
-                identifier: value.clone(),
-                identifier_lc: lower.clone(),
+                kind: contact.kind,
+                identifier: contact.value.clone(),
+                identifier_lc: contact.lower.clone(),
                 metadata: None,
                 created_at: created,
                 updated_at: now,
             });
+            let Some((address_kind, address_type)) = address else {
+                continue;
+            };
             addresses.push(UserVerifiableAddress {
                 id: self.ids.contact(address_kind, &source.key, ordinal),
                 tenant_id: tenant.clone(),
                 user_pool_id: pool.clone(),
                 user_id,
                 kind: address_type,
-                address: value.clone(),
-                address_lc: lower.clone(),
+                address: contact.value.clone(),
+                address_lc: contact.lower.clone(),
                 status: AddressStatus::Active,
-                verified,
+                verified: contact.verified,
                 verified_at: None,
                 preferred_contact_method: None,
                 created_at: created,
@@ -406,8 +452,7 @@ impl Mapper {
 #[derive(Debug, Clone, Copy, Hash)]
 enum Tag {
     Key,
-    Email,
-    Phone,
+    Identifier(IdentifierType),
 }
 
 fn fingerprint(tag: Tag, value: &str) -> u64 {
@@ -419,18 +464,15 @@ fn fingerprint(tag: Tag, value: &str) -> u64 {
     hasher.finish()
 }
 
-/// An email of the source, validated.
+/// A sign-in identifier of the source, validated: an email or phone also
+/// becomes a verifiable address.
 #[derive(Debug)]
-struct Email {
-    address: String,
+struct Contact {
+    kind: IdentifierType,
+    /// As the source has it (a phone normalised to E.164).
+    value: String,
+    /// What the target compares: lower-cased.
     lower: String,
-    verified: bool,
-}
-
-/// A phone of the source, normalised to E.164.
-#[derive(Debug)]
-struct Phone {
-    number: String,
     verified: bool,
 }
 
@@ -438,14 +480,19 @@ struct Phone {
 #[derive(Debug)]
 struct SourceUser {
     key: String,
-    email: Option<Email>,
-    phone: Option<Phone>,
+    /// The `email` and `phone` fields first, then the mapping's identifier
+    /// rules in order; each (type, value) once.
+    contacts: Vec<Contact>,
     given_name: Option<String>,
     family_name: Option<String>,
     name: Option<String>,
     status: UserStatus,
     created_at: Option<OffsetDateTime>,
     groups: Vec<String>,
+    /// Custom attributes, by set.
+    payload: Map<String, Value>,
+    metadata: Map<String, Value>,
+    business_metadata: Map<String, Value>,
     password: passwords::Decision,
 }
 
@@ -463,6 +510,7 @@ fn read_password<L: Lookup>(
     let hash = reader.limited(Field::PasswordHash, MAX_FIELD_BYTES)?;
     let salt = reader.limited(Field::PasswordSalt, MAX_FIELD_BYTES)?;
     let algorithm = reader.limited(Field::PasswordAlgorithm, 64)?;
+    let params = reader.limited(Field::PasswordParams, MAX_FIELD_BYTES)?;
     let plaintext = match &options.plaintext_column {
         Some(column) => reader.column(column),
         None => None,
@@ -479,6 +527,7 @@ fn read_password<L: Lookup>(
         hash: hash.as_deref(),
         salt: salt.as_deref(),
         algorithm: algorithm.as_deref(),
+        params: params.as_deref(),
         plaintext: plaintext.as_deref(),
     };
     let owner = passwords::Owner {
@@ -489,19 +538,55 @@ fn read_password<L: Lookup>(
     passwords::credential(options, input, owner)
 }
 
+/// Why a row is left out by the mapping's `skip_if`, if it is.
+pub(crate) fn skip_reason(
+    mapping: &Mapping,
+    now: OffsetDateTime,
+    fields: &impl Lookup,
+) -> Result<Option<String>, String> {
+    for condition in mapping.skip_if() {
+        if holds(condition, now, fields)? {
+            return Ok(Some(condition.reason.clone()));
+        }
+    }
+    Ok(None)
+}
+
+/// Whether a condition holds for a record.
+fn holds(condition: &Condition, now: OffsetDateTime, fields: &impl Lookup) -> Result<bool, String> {
+    for value in condition.path.values(fields) {
+        let value = transform::apply_all(&condition.transforms, value, now)
+            .map_err(|why| format!("{}: the value {why}", condition.path))?;
+        let Some(value) = value else { continue };
+        let yes = if condition.equals.is_empty() {
+            transform::truthy(&value)
+        } else {
+            transform::scalar_text(&value).is_some_and(|t| condition.equals.iter().any(|e| *e == t))
+        };
+        if yes {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
 impl SourceUser {
     fn read(
         mapping: &Mapping,
         target: &Target,
         fields: &impl Lookup,
     ) -> Result<SourceUser, Refusal> {
-        let reader = FieldReader { mapping, fields };
+        let reader = FieldReader {
+            mapping,
+            fields,
+            now: target.import_time,
+        };
         let email_raw = reader
             .limited(Field::Email, rules::MAX_EMAIL_BYTES)
             .map_err(|r| (None, r))?;
-        let key = match mapping.key() {
-            KeyPolicy::Column(column) => reader.column(column).map(|k| k.into_owned()),
-            _ => email_raw.as_deref().map(str::to_lowercase),
+        let key = match mapping.key_rule() {
+            Some(rule) => reader.key(rule).map_err(|r| (None, r))?,
+            None => email_raw.as_deref().map(str::to_lowercase),
         };
         let Some(key) = key else {
             let what = match mapping.key() {
@@ -519,46 +604,35 @@ impl SourceUser {
                 ),
             ));
         }
+        if let Some(c) = key.chars().find(|c| c.is_control()) {
+            return Err((
+                None,
+                format!("user key holds the control character U+{:04X}", c as u32),
+            ));
+        }
         let refuse = |reason: String| (Some(key.clone()), reason);
-        let email = match email_raw {
-            None => None,
-            Some(address) => {
-                rules::check_email(&address)
-                    .map_err(|why| refuse(format!("email '{address}' is invalid: {why}")))?;
-                let verified = reader.flag(Field::EmailVerified).map_err(refuse)?;
-                Some(Email {
-                    lower: address.to_lowercase(),
-                    address: address.into_owned(),
-                    verified,
-                })
+        let mut contacts: Vec<Contact> = Vec::new();
+        if let Some(address) = email_raw {
+            let verified = reader.flag(Field::EmailVerified).map_err(refuse)?;
+            push_contact(&mut contacts, IdentifierType::Email, &address, verified)
+                .map_err(refuse)?;
+        }
+        if let Some(raw) = reader.limited(Field::Phone, 64).map_err(refuse)? {
+            let verified = reader.flag(Field::PhoneVerified).map_err(refuse)?;
+            push_contact(&mut contacts, IdentifierType::Mobile, &raw, verified).map_err(refuse)?;
+        }
+        for rule in mapping.identifiers() {
+            for (value, verified) in reader.identifier_values(rule).map_err(refuse)? {
+                push_contact(&mut contacts, rule.kind, &value, verified).map_err(refuse)?;
             }
-        };
-        let phone = match reader.limited(Field::Phone, 64).map_err(refuse)? {
-            None => None,
-            Some(raw) => {
-                let number = rules::normalize_phone(&raw).ok_or_else(|| {
-                    refuse(format!(
-                        "phone '{raw}' is not an E.164 number (+ and 8 to 15 digits)"
-                    ))
-                })?;
-                Some(Phone {
-                    number,
-                    verified: reader.flag(Field::PhoneVerified).map_err(refuse)?,
-                })
-            }
-        };
-        let name = |field| {
-            reader
-                .limited(field, MAX_NAME_BYTES)
-                .map(|v| v.map(Cow::into_owned))
-                .map_err(refuse)
-        };
+        }
+        let name = |field| reader.name(field).map_err(refuse);
         let (given_name, family_name, name) = (
             name(Field::GivenName)?,
             name(Field::FamilyName)?,
             name(Field::Name)?,
         );
-        let status = match reader.limited(Field::Status, 64).map_err(refuse)? {
+        let mut status = match reader.limited(Field::Status, 64).map_err(refuse)? {
             None => UserStatus::Active,
             Some(text) => UserStatus::parse(&text).ok_or_else(|| {
                 refuse(format!(
@@ -566,24 +640,38 @@ impl SourceUser {
                 ))
             })?,
         };
+        if status != UserStatus::Deleted && status != UserStatus::Inactive {
+            for condition in mapping.inactive_if() {
+                if holds(condition, target.import_time, fields).map_err(refuse)? {
+                    status = UserStatus::Inactive;
+                    break;
+                }
+            }
+        }
         let created_at = match reader.limited(Field::CreatedAt, 64).map_err(refuse)? {
             None => None,
-            Some(text) => Some(parse_time(&text).ok_or_else(|| {
-                refuse(format!("created_at '{text}' is not a time (RFC 3339, 'YYYY-MM-DD HH:MM:SS', a date or Unix seconds)"))
-            })?),
+            Some(text) => Some(read_created_at(&text).map_err(refuse)?),
         };
         let groups = reader.groups().map_err(refuse)?;
+        let mut sets = [Map::new(), Map::new(), Map::new()];
+        for attribute in mapping.attributes() {
+            let set = &mut sets[attribute.into as usize];
+            reader.attribute(attribute, set).map_err(refuse)?;
+        }
+        let [payload, metadata, business_metadata] = sets;
         let password = read_password(&reader, mapping, target, &key).map_err(refuse)?;
         Ok(SourceUser {
             key,
-            email,
-            phone,
+            contacts,
             given_name,
             family_name,
             name,
             status,
             created_at,
             groups,
+            payload,
+            metadata,
+            business_metadata,
             password,
         })
     }
@@ -605,19 +693,117 @@ impl SourceUser {
                 payload.insert(key.to_string(), Value::String(value));
             }
         }
+        for (key, value) in &self.payload {
+            payload.entry(key.clone()).or_insert_with(|| value.clone());
+        }
         payload
     }
 
-    fn metadata(&self) -> Map<String, Value> {
-        let groups = self.groups.iter().cloned().map(Value::String).collect();
-        Map::from_iter([("groups".to_string(), Value::Array(groups))])
+    /// `groups` and the metadata attributes; `None` when there are neither.
+    fn metadata(&self) -> Option<Map<String, Value>> {
+        if self.groups.is_empty() && self.metadata.is_empty() {
+            return None;
+        }
+        let mut metadata = Map::new();
+        if !self.groups.is_empty() {
+            let groups = self.groups.iter().cloned().map(Value::String).collect();
+            metadata.insert("groups".to_string(), Value::Array(groups));
+        }
+        for (key, value) in &self.metadata {
+            metadata.entry(key.clone()).or_insert_with(|| value.clone());
+        }
+        Some(metadata)
     }
+}
+
+/// Validates an identifier of `kind` and adds it, once per (type, value).
+fn push_contact(
+    contacts: &mut Vec<Contact>,
+    kind: IdentifierType,
+    raw: &str,
+    verified: bool,
+) -> Result<(), String> {
+    let raw = raw.trim();
+    if raw.len() > MAX_FIELD_BYTES {
+        return Err(format!(
+            "a {} identifier is {} bytes, over the {MAX_FIELD_BYTES}-byte limit",
+            kind.as_str(),
+            raw.len()
+        ));
+    }
+    let (value, lower) = match kind {
+        IdentifierType::Email => {
+            rules::check_email(raw).map_err(|why| format!("email '{raw}' is invalid: {why}"))?;
+            (raw.to_string(), raw.to_lowercase())
+        }
+        IdentifierType::Mobile => {
+            let number = rules::normalize_phone(raw).ok_or_else(|| {
+                format!("phone '{raw}' is not an E.164 number (+ and 8 to 15 digits)")
+            })?;
+            (number.clone(), number)
+        }
+        IdentifierType::Uid | IdentifierType::External => {
+            if !rules::is_printable_ascii_token(raw) {
+                return Err(format!(
+                    "{} identifier '{}' is not printable ASCII without spaces",
+                    kind.as_str(),
+                    crate::reject::EscapedControls(raw)
+                ));
+            }
+            (raw.to_string(), raw.to_lowercase())
+        }
+        IdentifierType::Federated => {
+            if raw.chars().any(char::is_control) {
+                return Err(format!(
+                    "federated identifier '{}' holds control characters",
+                    crate::reject::EscapedControls(raw)
+                ));
+            }
+            (raw.to_string(), raw.to_lowercase())
+        }
+    };
+    match contacts
+        .iter_mut()
+        .find(|c| c.kind == kind && c.lower == lower)
+    {
+        // The same address listed twice (primary and in a list): verified if either says so.
+        Some(known) => known.verified |= verified,
+        None => contacts.push(Contact {
+            kind,
+            value,
+            lower,
+            verified,
+        }),
+    }
+    Ok(())
+}
+
+/// The earliest and latest creation time ferry accepts: a time outside is
+/// a misread value (seconds read as milliseconds, a zero date), not a user
+/// created then.
+const CREATED_RANGE: (i32, i32) = (1900, 2200);
+
+/// A creation time, read as [`parse_time`] does, within [`CREATED_RANGE`].
+fn read_created_at(text: &str) -> Result<OffsetDateTime, String> {
+    let t = parse_time(text).ok_or_else(|| {
+        format!("created_at '{text}' is not a time (RFC 3339, 'YYYY-MM-DD HH:MM:SS', a date or Unix seconds)")
+    })?;
+    let (first, last) = CREATED_RANGE;
+    if !(first..=last).contains(&t.year()) {
+        return Err(format!(
+            "created_at '{text}' is in the year {}, outside {first}–{last}: probably a misread value",
+            t.year()
+        ));
+    }
+    Ok(t)
 }
 
 /// Reads mapped fields of one record: constants first, then the column, then the default.
 struct FieldReader<'a, L> {
     mapping: &'a Mapping,
     fields: &'a L,
+    /// The import time, for transforms that compare with it.
+    now: OffsetDateTime,
 }
 
 impl<'a, L: Lookup> FieldReader<'a, L> {
@@ -626,24 +812,91 @@ impl<'a, L: Lookup> FieldReader<'a, L> {
         non_empty(self.fields.get(column)?)
     }
 
-    /// The value of a field, `None` when empty everywhere.
-    fn value(&self, field: Field) -> Option<Cow<'a, str>> {
-        if let Some(constant) = self.mapping.constant(field) {
-            return non_empty(Cow::Borrowed(constant));
+    /// The text a rule gives: a plain column's text as it is; otherwise
+    /// every value the path finds, transformed and mapped, as text (several
+    /// joined with `;`, as a list of groups is written).
+    fn rule_text(&self, rule: &Rule) -> Result<Option<Cow<'a, str>>, String> {
+        if rule.is_plain() {
+            return Ok(self.column(rule.path.text()));
         }
-        self.mapping
-            .column(field)
-            .and_then(|column| self.column(column))
-            .or_else(|| {
-                self.mapping
-                    .default_value(field)
-                    .and_then(|d| non_empty(Cow::Borrowed(d)))
-            })
+        let mut texts: Vec<String> = Vec::new();
+        for value in rule.path.values(self.fields) {
+            let Some(value) = self.transformed(rule, value)? else {
+                continue;
+            };
+            let Some(text) = value_text(&value) else {
+                continue;
+            };
+            let text = text.trim();
+            if !text.is_empty() {
+                texts.push(text.to_string());
+            }
+        }
+        Ok(match texts.len() {
+            0 => None,
+            1 => texts.pop().map(Cow::Owned),
+            _ => Some(Cow::Owned(texts.join(";"))),
+        })
+    }
+
+    /// A value through the rule's transforms and map.
+    fn transformed(&self, rule: &Rule, value: Value) -> Result<Option<Value>, String> {
+        let value = transform::apply_all(&rule.transforms, value, self.now)
+            .map_err(|why| format!("{}: the value {why}", rule.path))?;
+        let Some(value) = value else {
+            return Ok(None);
+        };
+        if rule.map.is_empty() {
+            return Ok(Some(value));
+        }
+        let text = transform::scalar_text(&value).unwrap_or_default();
+        match rule.map.get(text.as_ref()).or_else(|| rule.map.get("*")) {
+            Some(mapped) => Ok(Some(Value::String(mapped.clone()))),
+            None => Err(format!(
+                "{} '{}' is none of the values the mapping lists ({})",
+                rule.path,
+                crate::reject::EscapedControls(&text),
+                rule.map.keys().cloned().collect::<Vec<_>>().join(", ")
+            )),
+        }
+    }
+
+    /// The user key: text, never a number or a structure (a number's
+    /// spelling can change between exports, and with it every id).
+    fn key(&self, rule: &Rule) -> Result<Option<String>, String> {
+        if rule.is_plain() && self.fields.kind(rule.path.text()) != ValueKind::Text {
+            if let Some(kind) =
+                Some(self.fields.kind(rule.path.text())).filter(|k| *k != ValueKind::Absent)
+            {
+                return Err(format!(
+                    "the user key ('{}') is a JSON {}, not text",
+                    rule.path,
+                    kind.name()
+                ));
+            }
+        }
+        Ok(self.rule_text(rule)?.map(Cow::into_owned))
+    }
+
+    /// The value of a field, `None` when empty everywhere.
+    fn value(&self, field: Field) -> Result<Option<Cow<'a, str>>, String> {
+        if let Some(constant) = self.mapping.constant(field) {
+            return Ok(non_empty(Cow::Borrowed(constant)));
+        }
+        let found = match self.mapping.rule(field) {
+            Some(rule) => self.rule_text(rule)?,
+            None => None,
+        };
+        Ok(found.or_else(|| {
+            self.mapping
+                .default_value(field)
+                .and_then(|d| non_empty(Cow::Borrowed(d)))
+        }))
     }
 
     /// The value of a field, refused when over `limit` bytes (the value is not echoed).
     fn limited(&self, field: Field, limit: usize) -> Result<Option<Cow<'a, str>>, String> {
-        match self.value(field) {
+        match self.value(field)? {
             Some(v) if v.len() > limit => Err(format!(
                 "{} is {} bytes, over the {limit}-byte limit",
                 field.name(),
@@ -653,9 +906,34 @@ impl<'a, L: Lookup> FieldReader<'a, L> {
         }
     }
 
+    /// A name: text without control characters, never an object or array.
+    fn name(&self, field: Field) -> Result<Option<String>, String> {
+        if let Some(rule) = self.mapping.rule(field).filter(|r| r.is_plain()) {
+            let kind = self.fields.kind(rule.path.text());
+            if matches!(kind, ValueKind::Structured) {
+                return Err(format!(
+                    "{} ('{}') is a JSON object or array, not a name",
+                    field.name(),
+                    rule.path
+                ));
+            }
+        }
+        let Some(value) = self.limited(field, MAX_NAME_BYTES)? else {
+            return Ok(None);
+        };
+        if let Some(c) = value.chars().find(|c| c.is_control()) {
+            return Err(format!(
+                "{} holds the control character U+{:04X}",
+                field.name(),
+                c as u32
+            ));
+        }
+        Ok(Some(value.into_owned()))
+    }
+
     /// A boolean flag; empty is false.
     fn flag(&self, field: Field) -> Result<bool, String> {
-        let Some(text) = self.limited(field, 16)? else {
+        let Some(text) = self.limited(field, 64)? else {
             return Ok(false);
         };
         match text.to_ascii_lowercase().as_str() {
@@ -687,6 +965,112 @@ impl<'a, L: Lookup> FieldReader<'a, L> {
         }
         Ok(groups)
     }
+
+    /// The identifiers an identifier rule finds, each with its verified flag.
+    fn identifier_values(&self, rule: &IdentifierRule) -> Result<Vec<(String, bool)>, String> {
+        let verified = match &rule.verified {
+            VerifiedRule::Always(b) => *b,
+            VerifiedRule::Path(path) => path
+                .values(self.fields)
+                .first()
+                .is_some_and(transform::truthy),
+        };
+        let mut out = Vec::new();
+        for value in rule.path.values(self.fields) {
+            let value = transform::apply_all(&rule.transforms, value, self.now)
+                .map_err(|why| format!("{}: the value {why}", rule.path))?;
+            // A transform may give a list (split): each element is one value.
+            let items = match value {
+                None => continue,
+                Some(Value::Array(items)) => items,
+                Some(one) => vec![one],
+            };
+            for item in items {
+                let left_out = rule.unless.iter().any(|(member, texts)| {
+                    member.values_in(&item).iter().any(|v| {
+                        transform::scalar_text(v).is_some_and(|t| texts.iter().any(|x| *x == t))
+                    })
+                });
+                if left_out {
+                    continue;
+                }
+                let text = match &rule.template {
+                    Some(template) => template.fill(&item),
+                    None => match &item {
+                        Value::Object(_) | Value::Array(_) => {
+                            return Err(format!(
+                                "{}: a {} identifier is an object; the rule's 'value' template says which members make it",
+                                rule.path,
+                                rule.kind.as_str()
+                            ))
+                        }
+                        other => transform::scalar_text(other).map(Cow::into_owned),
+                    },
+                };
+                if let Some(text) = text.filter(|t| !t.trim().is_empty()) {
+                    out.push((text, verified));
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Adds a custom attribute to its set, typed as the source has it.
+    fn attribute(&self, attribute: &Attribute, set: &mut Map<String, Value>) -> Result<(), String> {
+        let rule = &attribute.rule;
+        let mut found = Vec::new();
+        for value in rule.path.values(self.fields) {
+            if let Some(value) = self.transformed(rule, value)? {
+                found.push(value);
+            }
+        }
+        let value = match found.len() {
+            0 => return Ok(()),
+            1 => found.remove(0),
+            _ if rule.path.is_many() => Value::Array(found),
+            _ => found.remove(0),
+        };
+        if attribute.name != "*" {
+            if !is_blank(&value) {
+                set.insert(attribute.name.clone(), value);
+            }
+            return Ok(());
+        }
+        let Value::Object(members) = value else {
+            return Err(format!(
+                "{}: '*' merges an object's members, and the value is not an object",
+                rule.path
+            ));
+        };
+        for (name, value) in members {
+            if rule
+                .prefix
+                .as_ref()
+                .is_some_and(|p| !name.starts_with(p.as_str()))
+            {
+                continue;
+            }
+            if !is_blank(&value) {
+                set.insert(name, value);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A value that carries nothing: null or blank text.
+fn is_blank(value: &Value) -> bool {
+    match value {
+        Value::Null => true,
+        Value::String(s) => s.trim().is_empty(),
+        _ => false,
+    }
+}
+
+/// The text of a value for a ferry field: scalars as written, arrays of
+/// scalars joined with `;`, other structures as compact JSON.
+fn value_text(value: &Value) -> Option<Cow<'_, str>> {
+    crate::source::json_text(value)
 }
 
 fn non_empty(value: Cow<'_, str>) -> Option<Cow<'_, str>> {

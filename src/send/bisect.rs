@@ -134,9 +134,11 @@ impl BatchSender {
 
     /// Delivers `batch`: its users (bisecting on refusal), and accounts for its rows.
     pub async fn deliver(&self, batch: &Batch) -> Result<Delivered, BatchStopped> {
+        let excluded = crate::batch::excluded_rows(&batch.rejected);
         let mut counts = Counts {
             read: batch.rows(),
-            rejected: batch.rejected.len() as u64,
+            rejected: batch.rejected.len() as u64 - excluded,
+            excluded,
             ..Counts::default()
         };
         let mut rejects = batch.rejected.clone();
@@ -314,6 +316,7 @@ fn stored(
     Part {
         counts: Counts {
             unverifiable_hash: users.iter().filter(|u| u.unverifiable_hash).count() as u64,
+            inactive: crate::batch::inactive_users(users),
             ..stored_counts(users.len() as u64, existing, mode, resent)
         },
         rejects: Vec::new(),

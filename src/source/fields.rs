@@ -230,6 +230,43 @@ impl Fields {
         }
     }
 
+    /// The value of `column` typed as the source has it: a CSV cell is a
+    /// string, a JSON member its JSON value; `None` when absent or `null`.
+    pub fn value(&self, column: &str) -> Option<Value> {
+        match &self.repr {
+            Repr::Csv(csv) => {
+                let i = csv.header.position(column)?;
+                Some(Value::String(csv.field(i).to_owned()))
+            }
+            Repr::Json(json) => {
+                let raw = json.find(column)?;
+                match serde_json::from_str::<Value>(raw) {
+                    Ok(Value::Null) => None,
+                    Ok(value) => Some(value),
+                    // Not reached for validated text (see `raw_json_text`).
+                    Err(_) => Some(Value::String(raw.to_owned())),
+                }
+            }
+        }
+    }
+
+    /// What kind of value `column` holds, without decoding it.
+    pub fn kind(&self, column: &str) -> ValueKind {
+        match &self.repr {
+            Repr::Csv(csv) => match csv.header.position(column) {
+                Some(_) => ValueKind::Text,
+                None => ValueKind::Absent,
+            },
+            Repr::Json(json) => match json.find(column).and_then(|raw| raw.bytes().next()) {
+                None | Some(b'n') => ValueKind::Absent,
+                Some(b'"') => ValueKind::Text,
+                Some(b't' | b'f') => ValueKind::Bool,
+                Some(b'[' | b'{') => ValueKind::Structured,
+                Some(_) => ValueKind::Number,
+            },
+        }
+    }
+
     /// The column names: the CSV header in file order, or the JSON object's
     /// keys in source order.
     pub fn columns(&self) -> Vec<&str> {
@@ -347,8 +384,34 @@ fn raw_json_text(raw: &str) -> Option<Cow<'_, str>> {
     }
 }
 
+/// What kind of value a record holds in a column ([`Fields::kind`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ValueKind {
+    /// Absent, or JSON `null`.
+    Absent,
+    /// A CSV cell or a JSON string.
+    Text,
+    Number,
+    Bool,
+    /// A JSON array or object.
+    Structured,
+}
+
+impl ValueKind {
+    /// The kind's name in reasons.
+    pub fn name(self) -> &'static str {
+        match self {
+            ValueKind::Absent => "null",
+            ValueKind::Text => "string",
+            ValueKind::Number => "number",
+            ValueKind::Bool => "boolean",
+            ValueKind::Structured => "object or array",
+        }
+    }
+}
+
 /// The text of a JSON value, as [`Fields::get`] describes.
-pub(super) fn json_text(value: &Value) -> Option<Cow<'_, str>> {
+pub fn json_text(value: &Value) -> Option<Cow<'_, str>> {
     match value {
         Value::Null => None,
         Value::String(s) => Some(Cow::Borrowed(s)),

@@ -65,7 +65,7 @@ mod tests;
 
 pub use directory::files as directory_files;
 pub use error::SourceError;
-pub use fields::{Fields, SharedHeader};
+pub use fields::{json_text, Fields, SharedHeader, ValueKind};
 pub use format::Format;
 pub use input::Input;
 pub use reader::SourceReader;

@@ -59,6 +59,9 @@ pub struct PasswordInput<'a> {
     pub salt: Option<&'a str>,
     /// `password_algorithm`, naming the algorithm of a bare digest.
     pub algorithm: Option<&'a str>,
+    /// `password_params`: a vendor's hash parameters beside the hash
+    /// (Keycloak's `credentialData`).
+    pub params: Option<&'a str>,
     /// The declared plaintext column, when the mapping has one.
     pub plaintext: Option<&'a str>,
 }

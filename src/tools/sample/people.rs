@@ -221,6 +221,7 @@ impl Person {
             Field::Status => &self.status,
             Field::CreatedAt => &self.created_at,
             Field::Groups => &self.groups,
+            Field::PasswordParams => "",
         };
         Field::ALL.map(|f| (f.name(), value(f)))
     }

@@ -1,0 +1,431 @@
+//! Source paths: where in a source record a mapping reads a value.
+//!
+//! ```text
+//! email                      a column, or a JSON member
+//! user_metadata.locale       a member of an object
+//! identities[*].user_id      every element of an array
+//! attributes.phone[0]        one element
+//! credentials[type=password].secretData
+//!                            the elements whose member `type` is `password`
+//! "custom:tier"              a name with characters a path would split on
+//! ```
+//!
+//! A path is looked up first as one column name, whole: a CSV header
+//! `user_metadata.locale` (Auth0's CSV export writes nested fields so) is
+//! that column. Only when the record has no such column is the path walked:
+//! its first name is a column (a JSON member, or a CSV cell whose text is
+//! then read as JSON), each further step goes into the value found.
+//!
+//! A path that finds nothing gives no value: mapping treats it as absent,
+//! like an empty cell.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use serde_json::Value;
+
+use super::Lookup;
+
+/// A parsed source path.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct SourcePath {
+    /// The path as written, which is also the column it is first looked up as.
+    text: String,
+    /// The column the walk starts at.
+    top: String,
+    /// The steps into its value; empty for a plain column.
+    steps: Vec<Step>,
+}
+
+/// One step into a value.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum Step {
+    /// A member of an object.
+    Member(String),
+    /// An element of an array.
+    Index(usize),
+    /// Every element of an array.
+    Each,
+    /// The elements of an array that are objects whose member has this text.
+    Where(String, String),
+}
+
+impl SourcePath {
+    /// Parses a path; `Err` says what is wrong with it.
+    pub fn parse(text: &str) -> Result<SourcePath, String> {
+        let mut names: Vec<Step> = Vec::new();
+        let mut rest = text;
+        let mut first = true;
+        while !rest.is_empty() || first {
+            if !first {
+                rest = rest
+                    .strip_prefix('.')
+                    .ok_or_else(|| format!("path '{text}': expected '.' before '{rest}'"))?;
+            }
+            first = false;
+            let (name, after) = name(rest).map_err(|why| format!("path '{text}': {why}"))?;
+            names.push(Step::Member(name));
+            rest = after;
+            while let Some(inner) = rest.strip_prefix('[') {
+                let end = inner
+                    .find(']')
+                    .ok_or_else(|| format!("path '{text}': '[' without ']'"))?;
+                names.push(selector(&inner[..end]).map_err(|why| format!("path '{text}': {why}"))?);
+                rest = &inner[end + 1..];
+            }
+        }
+        let mut steps = names.into_iter();
+        let Some(Step::Member(top)) = steps.next() else {
+            return Err(format!("path '{text}' is empty"));
+        };
+        Ok(SourcePath {
+            text: text.to_string(),
+            top,
+            steps: steps.collect(),
+        })
+    }
+
+    /// The path as written.
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    /// The column (top-level member) the path reads.
+    pub fn column(&self) -> &str {
+        &self.top
+    }
+
+    /// Whether the path is one column, read as it is.
+    pub fn is_column(&self) -> bool {
+        self.steps.is_empty()
+    }
+
+    /// Whether the path can find several values (`[*]`, `[k=v]`).
+    pub fn is_many(&self) -> bool {
+        self.steps
+            .iter()
+            .any(|s| matches!(s, Step::Each | Step::Where(..)))
+    }
+
+    /// The text of a plain column, the fast path of the mapper: `None` when
+    /// the path is not a plain column.
+    pub fn column_text<'a, L: Lookup + ?Sized>(&self, fields: &'a L) -> Option<Cow<'a, str>> {
+        fields.get(&self.text)
+    }
+
+    /// Every value the path finds in `fields`, typed as the source has them
+    /// (a CSV cell is a string), nulls left out.
+    pub fn values<L: Lookup + ?Sized>(&self, fields: &L) -> Vec<Value> {
+        if let Some(value) = fields.value(&self.text) {
+            return non_null(value);
+        }
+        if self.steps.is_empty() && self.top == self.text {
+            return Vec::new();
+        }
+        let Some(mut start) = fields.value(&self.top) else {
+            return Vec::new();
+        };
+        // A CSV cell (or a JSON string) walked into holds JSON text.
+        if let (Value::String(text), false) = (&start, self.steps.is_empty()) {
+            match serde_json::from_str::<Value>(text) {
+                Ok(parsed) => start = parsed,
+                Err(_) => return Vec::new(),
+            }
+        }
+        let mut found = vec![start];
+        for step in &self.steps {
+            found = found.into_iter().flat_map(|v| step.apply(v)).collect();
+            if found.is_empty() {
+                break;
+            }
+        }
+        found.into_iter().flat_map(non_null).collect()
+    }
+
+    /// The values the path finds inside an already-read value (the elements
+    /// of `identities[*]`, say), the first name being a member of it.
+    pub fn values_in(&self, value: &Value) -> Vec<Value> {
+        let mut found: Vec<Value> = match value.get(&self.text) {
+            Some(v) => return non_null(v.clone()),
+            None => match value.get(&self.top) {
+                Some(v) => vec![v.clone()],
+                None => return Vec::new(),
+            },
+        };
+        for step in &self.steps {
+            found = found.into_iter().flat_map(|v| step.apply(v)).collect();
+        }
+        found.into_iter().flat_map(non_null).collect()
+    }
+}
+
+impl fmt::Display for SourcePath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+impl Step {
+    /// The values this step finds in `value`.
+    fn apply(&self, value: Value) -> Vec<Value> {
+        match (self, value) {
+            (Step::Member(name), Value::Object(mut object)) => {
+                object.remove(name).into_iter().collect()
+            }
+            (Step::Index(i), Value::Array(mut items)) if *i < items.len() => {
+                vec![items.swap_remove(*i)]
+            }
+            (Step::Each, Value::Array(items)) => items,
+            (Step::Where(member, text), Value::Array(items)) => items
+                .into_iter()
+                .filter(|item| {
+                    item.get(member)
+                        .and_then(super::transform::scalar_text)
+                        .is_some_and(|t| t == *text)
+                })
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
+}
+
+/// A value as a list of found values: `null` is none.
+fn non_null(value: Value) -> Vec<Value> {
+    match value {
+        Value::Null => Vec::new(),
+        value => vec![value],
+    }
+}
+
+/// The name at the start of `rest` (quoted or bare) and what follows it.
+fn name(rest: &str) -> Result<(String, &str), String> {
+    if let Some(quoted) = rest.strip_prefix('"') {
+        let end = quoted
+            .find('"')
+            .ok_or_else(|| "a quoted name has no closing '\"'".to_string())?;
+        return Ok((quoted[..end].to_string(), &quoted[end + 1..]));
+    }
+    let end = rest.find(['.', '[', ']']).unwrap_or(rest.len());
+    if end == 0 {
+        return Err(format!("expected a name at '{rest}'"));
+    }
+    Ok((rest[..end].to_string(), &rest[end..]))
+}
+
+/// The step a `[...]` selector says.
+fn selector(inner: &str) -> Result<Step, String> {
+    if inner == "*" {
+        return Ok(Step::Each);
+    }
+    if let Ok(i) = inner.parse::<usize>() {
+        return Ok(Step::Index(i));
+    }
+    match inner.split_once('=') {
+        Some((member, text)) if !member.is_empty() => {
+            Ok(Step::Where(member.to_string(), text.to_string()))
+        }
+        _ => Err(format!("'[{inner}]' is not [*], [N] or [member=value]")),
+    }
+}
+
+/// A value template: `{provider}|{user_id}` puts the text of the paths in
+/// braces (read inside one value) between the literal text around them.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Template {
+    /// Literal text and paths, in order.
+    parts: Vec<Part>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum Part {
+    Text(String),
+    Path(SourcePath),
+}
+
+impl Template {
+    /// Parses a template; `{{` and `}}` are literal braces.
+    pub fn parse(text: &str) -> Result<Template, String> {
+        let mut parts = Vec::new();
+        let mut literal = String::new();
+        let mut chars = text.char_indices().peekable();
+        while let Some((i, c)) = chars.next() {
+            match c {
+                '{' if chars.peek().map(|p| p.1) == Some('{') => {
+                    chars.next();
+                    literal.push('{');
+                }
+                '}' if chars.peek().map(|p| p.1) == Some('}') => {
+                    chars.next();
+                    literal.push('}');
+                }
+                '{' => {
+                    let end = text[i..]
+                        .find('}')
+                        .map(|e| i + e)
+                        .ok_or_else(|| format!("template '{text}': '{{' without '}}'"))?;
+                    if !literal.is_empty() {
+                        parts.push(Part::Text(std::mem::take(&mut literal)));
+                    }
+                    parts.push(Part::Path(SourcePath::parse(&text[i + 1..end])?));
+                    while chars.peek().is_some_and(|p| p.0 <= end) {
+                        chars.next();
+                    }
+                }
+                '}' => return Err(format!("template '{text}': '}}' without '{{'")),
+                c => literal.push(c),
+            }
+        }
+        if !literal.is_empty() {
+            parts.push(Part::Text(literal));
+        }
+        Ok(Template { parts })
+    }
+
+    /// The template filled from `value`: `None` when a path finds no text.
+    pub fn fill(&self, value: &Value) -> Option<String> {
+        let mut out = String::new();
+        for part in &self.parts {
+            match part {
+                Part::Text(text) => out.push_str(text),
+                Part::Path(path) => {
+                    let found = path.values_in(value).into_iter().next()?;
+                    let text = super::transform::scalar_text(&found)?;
+                    if text.trim().is_empty() {
+                        return None;
+                    }
+                    out.push_str(&text);
+                }
+            }
+        }
+        Some(out)
+    }
+
+    /// The template filled from a record's columns.
+    pub fn fill_record<L: Lookup + ?Sized>(&self, fields: &L) -> Option<String> {
+        let mut out = String::new();
+        for part in &self.parts {
+            match part {
+                Part::Text(text) => out.push_str(text),
+                Part::Path(path) => {
+                    let found = path.values(fields).into_iter().next()?;
+                    let text = super::transform::scalar_text(&found)?;
+                    if text.trim().is_empty() {
+                        return None;
+                    }
+                    out.push_str(&text);
+                }
+            }
+        }
+        Some(out)
+    }
+
+    /// The columns the template's paths read.
+    pub fn columns(&self) -> impl Iterator<Item = &str> {
+        self.parts.iter().filter_map(|p| match p {
+            Part::Path(path) => Some(path.column()),
+            Part::Text(_) => None,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::source::Fields;
+    use serde_json::json;
+
+    fn record(value: Value) -> Fields {
+        let Value::Object(object) = value else {
+            unreachable!("tests pass objects")
+        };
+        Fields::from_json_object(object)
+    }
+
+    fn values(path: &str, fields: &Fields) -> Vec<Value> {
+        SourcePath::parse(path).unwrap().values(fields)
+    }
+
+    #[test]
+    fn paths_walk_members_elements_and_filters() {
+        let r = record(json!({
+            "email": "a@b.co",
+            "user_metadata": {"locale": "fr", "n": 3, "deep": {"x": [1, 2]}},
+            "identities": [
+                {"provider": "auth0", "user_id": "1"},
+                {"provider": "google-oauth2", "user_id": "g9"}
+            ],
+            "custom:tier": "gold",
+            "Attributes": [{"Name": "email", "Value": "c@d.co"}, {"Name": "custom:x", "Value": "1"}],
+            "nothing": null
+        }));
+        assert_eq!(values("email", &r), [json!("a@b.co")]);
+        assert_eq!(values("user_metadata.locale", &r), [json!("fr")]);
+        assert_eq!(values("user_metadata.n", &r), [json!(3)]);
+        assert_eq!(values("user_metadata.deep.x[1]", &r), [json!(2)]);
+        assert_eq!(
+            values("identities[*].user_id", &r),
+            [json!("1"), json!("g9")]
+        );
+        assert_eq!(
+            values("identities[provider=google-oauth2].user_id", &r),
+            [json!("g9")]
+        );
+        assert_eq!(
+            values("Attributes[Name=email].Value", &r),
+            [json!("c@d.co")]
+        );
+        assert_eq!(values("\"custom:tier\"", &r), [json!("gold")]);
+        assert_eq!(values("custom:tier", &r), [json!("gold")]);
+        assert!(values("nothing", &r).is_empty());
+        assert!(values("user_metadata.missing", &r).is_empty());
+        assert!(
+            values("email.inner", &r).is_empty(),
+            "a string that is not JSON"
+        );
+    }
+
+    #[test]
+    fn a_dotted_column_is_looked_up_whole_first() {
+        let r = Fields::from_pairs([("user_metadata.locale", "de"), ("blob", r#"{"a": [5]}"#)]);
+        assert_eq!(values("user_metadata.locale", &r), [json!("de")]);
+        assert_eq!(
+            values("blob.a[0]", &r),
+            [json!(5)],
+            "a cell holding JSON is walked into"
+        );
+    }
+
+    #[test]
+    fn bad_paths_are_errors() {
+        for bad in ["", "a..b", "a[", "a[x]", "a.", "\"open", ".a"] {
+            assert!(SourcePath::parse(bad).is_err(), "{bad:?}");
+        }
+        let p = SourcePath::parse("a.\"b.c\"[*]").unwrap();
+        assert_eq!(p.column(), "a");
+        assert!(p.is_many());
+    }
+
+    #[test]
+    fn templates_fill_from_a_value() {
+        let t = Template::parse("{provider}|{user_id}").unwrap();
+        assert_eq!(
+            t.fill(&json!({"provider": "github", "user_id": 42}))
+                .as_deref(),
+            Some("github|42")
+        );
+        assert_eq!(t.fill(&json!({"provider": "github"})), None);
+        let t = Template::parse("auth0|{_id.$oid}").unwrap();
+        assert_eq!(
+            t.fill(&json!({"_id": {"$oid": "abc"}})).as_deref(),
+            Some("auth0|abc")
+        );
+        assert!(Template::parse("{open").is_err());
+        assert_eq!(
+            Template::parse("{{x}}")
+                .unwrap()
+                .fill(&json!({}))
+                .as_deref(),
+            Some("{x}")
+        );
+    }
+}
