@@ -126,6 +126,11 @@ struct Open {
 
 impl<I: Iterator<Item = Result<Row, SourceError>>> Batcher<I> {
     /// Batches `rows` (which start at `from`, batch number `first_number`) into batches of `size` users.
+    /// The join index of the run, when it has one (for its report).
+    pub fn join(&self) -> Option<std::sync::Arc<crate::mapping::join::JoinIndex>> {
+        self.mapper.join().cloned()
+    }
+
     pub fn new(
         rows: I,
         mapper: Mapper,
@@ -192,6 +197,7 @@ impl<I: Iterator<Item = Result<Row, SourceError>>> Iterator for Batcher<I> {
             };
             let here = Position::at(&row);
             self.position = Position::after(&row);
+            let row = self.mapper.shape(row);
             self.row_unmapped.clear();
             self.mapper.unmapped_of(&row, &mut self.row_unmapped);
             let mut closed = None;

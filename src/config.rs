@@ -38,6 +38,10 @@ pub struct ImportOptions {
     pub format: Option<Format>,
     /// A mapping file (TOML); by default the column names are ferry's fields.
     pub mapping: Option<PathBuf>,
+    /// A preset: a mapping shipped inside ferry (`--from auth0`).
+    pub from: Option<String>,
+    /// A file joined into the source by the mapping's `[join]` (`--join`).
+    pub join: Option<PathBuf>,
     /// The tenant imported into.
     pub tenant: String,
     /// The pool imported into.
@@ -110,6 +114,8 @@ impl ImportOptions {
             source,
             format: None,
             mapping: None,
+            from: None,
+            join: None,
             tenant: "demo".into(),
             pool: "default".into(),
             batch_size: DEFAULT_BATCH_SIZE,
@@ -144,9 +150,18 @@ impl ImportOptions {
 
     /// The settings that shape the request bodies, checked (all a dry run needs).
     pub fn body(&self) -> Result<BodySettings, Error> {
-        let mut mapping = match &self.mapping {
-            Some(path) => MappingConfig::load(path)?,
-            None => MappingConfig::default(),
+        let mut mapping = match (&self.mapping, &self.from) {
+            (Some(_), Some(_)) => {
+                return Err(Error::Usage(
+                    "give --from PRESET or --mapping FILE, not both (`ferry presets show NAME` prints a preset to start a mapping from)".into(),
+                ))
+            }
+            (Some(path), None) => MappingConfig::load(path)?,
+            (None, Some(name)) => {
+                let preset = crate::presets::find(name).map_err(|e| Error::Usage(e.to_string()))?;
+                preset.mapping().map_err(Error::Usage)?
+            }
+            (None, None) => MappingConfig::default(),
         };
         if let Some(policy) = self.passwords {
             mapping.passwords.policy = policy;
@@ -165,7 +180,7 @@ impl ImportOptions {
             import_time,
             self.batch_size,
         )
-        .map(|body| body.strict(self.strict))
+        .map(|body| body.strict(self.strict).join(self.join.clone()))
     }
 
     /// Checks everything and builds the configuration of the run.

@@ -33,6 +33,7 @@ pub fn run(settings: &BodySettings, dir: &Path) -> Result<DryRunReport, Error> {
     let started = Instant::now();
     // Open (and so check) the source and mapping before writing anything.
     let batches = settings.batches(settings.import_time().for_run(None), None)?;
+    let join = batches.join();
     check_source_outside(settings.input(), dir)?;
     prepare_dir(dir)?;
     let rejects_path = dir.join(REJECTS_FILE);
@@ -70,6 +71,8 @@ pub fn run(settings: &BodySettings, dir: &Path) -> Result<DryRunReport, Error> {
     let mut report = DryRunReport::new(read, mapped, rejected, files, started.elapsed());
     report.unverifiable_hash = unverifiable_hash;
     report.inactive = inactive;
+    report.join = join.map(|index| index.report());
+    report.note = settings.mapping_note();
     report.excluded = excluded;
     report.unmapped = unmapped;
     report.rejects = Some(rejects_path);

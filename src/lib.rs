@@ -30,6 +30,7 @@ pub mod mapping;
 pub mod outcome;
 pub mod outputs;
 pub mod pipeline;
+pub mod presets;
 pub mod private;
 pub mod progress;
 pub mod reject;

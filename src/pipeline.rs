@@ -64,6 +64,8 @@ pub struct BodySettings {
     /// A source column the mapping neither reads nor ignores is an error
     /// before anything is sent, instead of a line in the report.
     strict: bool,
+    /// A file joined into the source's records by the mapping's `[join]`.
+    join: Option<PathBuf>,
 }
 
 impl BodySettings {
@@ -77,7 +79,11 @@ impl BodySettings {
         import_time: ImportTime,
         batch_size: usize,
     ) -> Result<BodySettings, Error> {
-        let format = Format::resolve(&input, format)?;
+        let mut format = Format::resolve(&input, format)?;
+        if !mapping.source.csv_columns.is_empty() && format == Format::CSV {
+            // The mapping names the columns: the file has no header row.
+            format = Format::CSV_NO_HEADER;
+        }
         if tenant.is_empty() || pool.is_empty() {
             return Err(Error::Usage("tenant and pool must not be empty".into()));
         }
@@ -95,7 +101,19 @@ impl BodySettings {
             import_time,
             batch_size,
             strict: false,
+            join: None,
         })
+    }
+
+    /// The mapping's note on what the source cannot carry, if it has one.
+    pub fn mapping_note(&self) -> Option<String> {
+        self.mapping.note.clone()
+    }
+
+    /// The same settings, with `path` joined into the source (`--join`).
+    pub fn join(mut self, path: Option<PathBuf>) -> BodySettings {
+        self.join = path;
+        self
     }
 
     /// The same settings, with unmapped source columns an error (`--strict`).
@@ -176,7 +194,22 @@ impl BodySettings {
             pool: self.pool.clone(),
             import_time,
         };
+        let join = match (&self.join, mapping.join()) {
+            (Some(path), Some(rule)) => Some(std::sync::Arc::new(
+                crate::mapping::join::JoinIndex::build(path, rule)
+                    .map_err(|e| Error::Usage(e.to_string()))?,
+            )),
+            (Some(_), None) => {
+                return Err(Error::Usage(
+                    crate::mapping::join::JoinError::NoRule.to_string(),
+                ))
+            }
+            (None, _) => None,
+        };
         let mut mapper = Mapper::new(target, mapping);
+        if let Some(index) = join {
+            mapper = mapper.with_join(index);
+        }
         let (from, number) = match resume {
             Some((point, number)) => {
                 let before = SourceReader::open(&self.input, self.format, None)?;
@@ -185,7 +218,7 @@ impl BodySettings {
                     if row.offset >= point.offset {
                         break;
                     }
-                    mapper.map_row(row);
+                    mapper.map_row(mapper.shape(row));
                 }
                 (point, number)
             }
@@ -222,7 +255,7 @@ impl BodySettings {
                 None => {
                     let mut unmapped = std::collections::BTreeSet::new();
                     for row in SourceReader::open(&self.input, self.format, None)? {
-                        if let RowBody::Fields(fields) = &row?.body {
+                        if let RowBody::Fields(fields) = &mapping.shape().apply(row?).body {
                             fields.for_each_with_value(|column| {
                                 if !mapping.reads(column) && !unmapped.contains(column) {
                                     unmapped.insert(column.to_string());

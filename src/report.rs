@@ -39,6 +39,12 @@ pub struct DryRunReport {
     /// rows held a value in each.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub unmapped: BTreeMap<String, u64>,
+    /// How the `--join` file met the source.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub join: Option<crate::mapping::join::JoinReport>,
+    /// The mapping's note on what the source cannot carry, for the summary.
+    #[serde(skip)]
+    pub note: Option<String>,
     /// The rejects file, for the summary. Not in `report.json`: the file is
     /// `rejects.jsonl` beside it, and two runs into different directories
     /// write the same bytes.
@@ -67,6 +73,8 @@ impl DryRunReport {
             elapsed_s: round3(elapsed_s),
             rows_per_s: round3(per_second(read, elapsed_s)),
             unmapped: BTreeMap::new(),
+            join: None,
+            note: None,
             rejects: None,
         }
     }
@@ -79,7 +87,7 @@ impl DryRunReport {
     /// The summary printed at the end of a dry run.
     pub fn summary(&self) -> String {
         format!(
-            "read {} rows: {} mapped, {} rejected{}, {} batches in {:.2} s ({:.0} rows/s){}{}{}{}",
+            "read {} rows: {} mapped, {} rejected{}, {} batches in {:.2} s ({:.0} rows/s){}{}{}{}{}",
             self.read,
             self.mapped,
             self.rejected,
@@ -94,6 +102,7 @@ impl DryRunReport {
             without_password(self.unverifiable_hash),
             not_mapped(&self.unmapped),
             rejected_rows_in(self.rejected, self.rejects.as_deref()),
+            join_and_note(self.join.as_ref(), self.note.as_deref()),
         )
     }
 }
@@ -302,6 +311,12 @@ pub struct ImportReport {
     /// rows held a value in each (of the rows accounted for).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub unmapped: BTreeMap<String, u64>,
+    /// How the `--join` file met the source (this run's rows).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub join: Option<crate::mapping::join::JoinReport>,
+    /// The mapping's note on what the source cannot carry, for the summary.
+    #[serde(skip)]
+    pub note: Option<String>,
 }
 
 impl ImportReport {
@@ -316,7 +331,7 @@ impl ImportReport {
     pub fn summary(&self) -> String {
         let retries: u64 = self.retries.values().sum();
         format!(
-            "{}read {} rows: {}; {} batches, {} requests ({} retries) in {:.2} s ({:.0} users/s, p50 {:.0} ms, p99 {:.0} ms){}{}{}",
+            "{}read {} rows: {}; {} batches, {} requests ({} retries) in {:.2} s ({:.0} users/s, p50 {:.0} ms, p99 {:.0} ms){}{}{}{}",
             if self.complete { "" } else { "INCOMPLETE: " },
             self.counts.read,
             self.counts.describe(),
@@ -330,8 +345,23 @@ impl ImportReport {
             without_password(self.counts.unverifiable_hash),
             not_mapped(&self.unmapped),
             rejected_rows_in(self.counts.rejected, self.rejects.as_deref()),
+            join_and_note(self.join.as_ref(), self.note.as_deref()),
         )
     }
+}
+
+/// The sentences on the join file and the mapping's note, if any.
+fn join_and_note(join: Option<&crate::mapping::join::JoinReport>, note: Option<&str>) -> String {
+    let mut text = String::new();
+    if let Some(join) = join {
+        text.push_str("; ");
+        text.push_str(&join.summary());
+    }
+    if let Some(note) = note {
+        text.push_str("\nnote: ");
+        text.push_str(note);
+    }
+    text
 }
 
 /// Request latencies, in a histogram of bounded size.

@@ -31,9 +31,19 @@ pub struct ImportArgs {
     /// and for .json from its first line (a document or JSON Lines).
     #[arg(long, value_name = "FORMAT")]
     pub format: Option<Format>,
-    /// Mapping file (TOML): column renames, constants, defaults, user key.
+    /// Mapping file (TOML): source paths, transforms, identifiers, custom
+    /// attributes, constants, defaults, user key.
     #[arg(long, value_name = "FILE")]
     pub mapping: Option<PathBuf>,
+    /// Read the export of a system as it comes, with a mapping shipped inside
+    /// ferry: auth0, firebase, keycloak, cognito, aspnet-identity, supabase,
+    /// okta, clerk (`ferry presets` lists them).
+    #[arg(long, value_name = "PRESET")]
+    pub from: Option<String>,
+    /// A second file joined into the source's records as the mapping's
+    /// [join] says (Auth0's password-hash export, ASP.NET user roles).
+    #[arg(long, value_name = "FILE")]
+    pub join: Option<PathBuf>,
     /// Tenant id to import into.
     #[arg(long, default_value = "demo")]
     pub tenant: String,
@@ -198,6 +208,8 @@ impl ImportArgs {
             source: Input::from_arg(&self.source),
             format: self.format,
             mapping: self.mapping.clone(),
+            from: self.from.clone(),
+            join: self.join.clone(),
             tenant: self.tenant.clone(),
             pool: self.pool.clone(),
             batch_size: self.batch_size,

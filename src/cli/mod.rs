@@ -5,6 +5,7 @@
 
 pub mod bench;
 pub mod import;
+pub mod presets;
 pub mod sample;
 pub mod serve;
 
@@ -32,6 +33,8 @@ pub enum Command {
     Import(Box<import::ImportArgs>),
     /// Run the reference target server (the Identity Pools import API on SQLite).
     Serve(serve::ServeArgs),
+    /// List the presets (mappings for the systems people leave), or print one.
+    Presets(presets::PresetsArgs),
     /// Write a realistic synthetic user export.
     Sample(sample::SampleArgs),
     /// Measure ferry against the reference server's ingest limit (end to end, on loopback).
@@ -45,6 +48,7 @@ impl Cli {
             Command::Import(args) => import::run(*args).await,
             Command::Serve(args) => serve::run(args).await,
             Command::Sample(args) => sample::run(args),
+            Command::Presets(args) => presets::run(args),
             Command::Bench(args) => bench::run(args).await,
         }
     }

@@ -232,5 +232,7 @@ pub(super) fn report_of(
         complete: checkpoint.complete,
         rejects: None,
         unmapped: totals.unmapped,
+        join: None,
+        note: None,
     }
 }

@@ -154,6 +154,7 @@ pub async fn run(
     let batches = config
         .body
         .batches(start.import_time, start.resume_point())?;
+    let join = batches.join();
     let rejects = RejectsWriter::resume(&config.rejects, start.rejects_len())?;
     let counters = Arc::new(Counters::default());
     counters.add_counts(&start.checkpoint.progress.totals().counts);
@@ -191,7 +192,9 @@ pub async fn run(
     };
     acks.finish(matches!(end, End::Complete)).await?;
     let done_now = counters.done().saturating_sub(base);
-    let report = acks.report(started.elapsed(), done_now, start.resumed);
+    let mut report = acks.report(started.elapsed(), done_now, start.resumed);
+    report.join = join.map(|index| index.report());
+    report.note = config.body.mapping_note();
     Ok(Finished { report, end })
 }
 

@@ -42,6 +42,7 @@ use serde::{Deserialize, Serialize};
 
 use super::passwords::PasswordOptions;
 use super::path::{SourcePath, Template};
+use super::shape::Shape;
 use super::transform::Transform;
 use crate::contract::IdentifierType;
 
@@ -174,6 +175,10 @@ pub struct MappingConfig {
     /// How a second file (`--join FILE`) is merged into the source's records.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub join: Option<JoinConfig>,
+    /// A sentence the summary ends with: what the source cannot carry
+    /// (a preset's "Cognito exports no password hashes").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
     /// How passwords are carried: policy, unsupported hashes, salt encoding,
     /// plaintext column and its argon2id parameters.
     #[serde(default)]
@@ -281,11 +286,39 @@ pub struct SourceConfig {
     /// names. Empty: the CSV's first row is its header.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub csv_columns: Vec<Vec<String>>,
+    /// How CSV cells are typed and nested: `auth0` (see `mapping::shape`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub csv_values: Option<String>,
+    /// A member holding `[{name, value}]` pairs whose members become the
+    /// record's own (Cognito's `Attributes`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pairs: Option<PairsConfig>,
+    /// Column renames, old name → new name, so that two layouts of one
+    /// vendor read alike (Cognito's CSV `cognito:username` is `Username`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub rename: BTreeMap<String, String>,
+    /// A CSV cell holding exactly this text is empty (`NULL`, as SQL Server
+    /// Management Studio writes a null).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub null_text: Option<String>,
+}
+
+/// `[source] pairs`: which member, and the keys of each element.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PairsConfig {
+    pub path: String,
+    pub name: String,
+    pub value: String,
 }
 
 impl SourceConfig {
     fn is_empty(&self) -> bool {
         self.csv_columns.is_empty()
+            && self.csv_values.is_none()
+            && self.pairs.is_none()
+            && self.rename.is_empty()
+            && self.null_text.is_none()
     }
 }
 
@@ -305,6 +338,11 @@ pub struct JoinConfig {
     /// What the join file is, for the report ("password hashes").
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub describes: Option<String>,
+    /// Several join records may share a key (a user's roles): the member
+    /// holds an array of them all. Otherwise a second record with a key is
+    /// reported and left out.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub many: bool,
 }
 
 /// A mapping file that cannot be used.
@@ -417,8 +455,18 @@ impl MappingConfig {
                 .check()
                 .map_err(MappingError::Passwords)?;
         }
-        let columns: BTreeMap<Field, Rule> =
-            columns.into_iter().filter(|(_, rule)| has(rule)).collect();
+        // Default columns the header lacks are left out; a column the
+        // mapping names is kept (with a header it was checked above, unless
+        // `columns_optional`, where shaping or a join may still bring it).
+        let named: BTreeSet<Field> = self
+            .columns
+            .keys()
+            .filter_map(|name| Field::parse(name))
+            .collect();
+        let columns: BTreeMap<Field, Rule> = columns
+            .into_iter()
+            .filter(|(field, rule)| named.contains(field) || has(rule))
+            .collect();
         let key_rule = match &key {
             KeyPolicy::Column(path) => Some(Rule::column(path)?),
             KeyPolicy::Email => None,
@@ -445,6 +493,7 @@ impl MappingConfig {
         let inactive_if = conditions(&self.inactive_if)?;
         let skip_if = conditions(&self.skip_if)?;
         let join = self.join.as_ref().map(JoinRule::resolve).transpose()?;
+        let shape = Shape::resolve(&self.source).map_err(MappingError::Rule)?;
         // The columns the mapping accounts for. The id field is the key's
         // column, read only when the key is.
         let mut reads: BTreeSet<String> = BTreeSet::new();
@@ -466,8 +515,20 @@ impl MappingConfig {
                 read(path);
             }
         }
+        let mut read_prefixes = Vec::new();
         for attribute in &attributes {
-            read(&attribute.rule.path);
+            if attribute.rule.path.text() == super::ALL_COLUMNS {
+                let prefix = attribute.rule.prefix.clone().unwrap_or_default();
+                if prefix.is_empty() {
+                    return Err(MappingError::Rule(format!(
+                        "attribute '{}': path \"*\" needs a 'prefix' (such as \"custom:\")",
+                        attribute.name
+                    )));
+                }
+                read_prefixes.push(prefix);
+            } else {
+                read(&attribute.rule.path);
+            }
         }
         for condition in inactive_if.iter().chain(&skip_if) {
             read(&condition.path);
@@ -497,8 +558,10 @@ impl MappingConfig {
             inactive_if,
             skip_if,
             join,
+            shape,
             passwords: self.passwords.clone(),
             reads,
+            read_prefixes,
         })
     }
 }
@@ -636,9 +699,11 @@ impl IdentifierRule {
             "uid" | "username" => IdentifierType::Uid,
             "external" => IdentifierType::External,
             "federated" => IdentifierType::Federated,
-            other => return Err(MappingError::Rule(format!(
+            other => {
+                return Err(MappingError::Rule(format!(
                 "identifier type '{other}' is not one of email, mobile, uid, external, federated"
-            ))),
+            )))
+            }
         };
         let unless = config
             .unless
@@ -706,6 +771,7 @@ pub struct JoinRule {
     pub key: Option<SourcePath>,
     pub member: String,
     pub describes: String,
+    pub many: bool,
 }
 
 impl JoinRule {
@@ -724,6 +790,7 @@ impl JoinRule {
             key: config.key.as_deref().map(path).transpose()?,
             member: config.member.clone(),
             describes: config.describes.clone().unwrap_or_else(|| "join".into()),
+            many: config.many,
         })
     }
 }
@@ -751,11 +818,15 @@ pub struct Mapping {
     skip_if: Vec<Condition>,
     /// How a join file meets the source.
     join: Option<JoinRule>,
+    /// What is done to a row before the rules read it.
+    shape: Shape,
     /// How passwords are carried.
     passwords: PasswordOptions,
     /// The source columns the mapping accounts for: read for a field, the
     /// key or the plaintext password, or ignored on purpose.
     reads: BTreeSet<String>,
+    /// Column-name prefixes the mapping reads every column of (`custom:`).
+    read_prefixes: Vec<String>,
 }
 
 impl Mapping {
@@ -819,6 +890,11 @@ impl Mapping {
         &self.skip_if
     }
 
+    /// What is done to a row before the rules read it.
+    pub fn shape(&self) -> &Shape {
+        &self.shape
+    }
+
     /// How a join file meets the source, if the mapping says.
     pub fn join(&self) -> Option<&JoinRule> {
         self.join.as_ref()
@@ -829,6 +905,10 @@ impl Mapping {
     /// unmapped.
     pub fn reads(&self, column: &str) -> bool {
         self.reads.contains(column)
+            || self
+                .read_prefixes
+                .iter()
+                .any(|p| column.starts_with(p.as_str()))
     }
 
     /// The columns of `header` the mapping does not account for, in header

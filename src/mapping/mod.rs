@@ -16,8 +16,10 @@
 
 pub mod config;
 pub mod ids;
+pub mod join;
 pub mod passwords;
 pub mod path;
+pub mod shape;
 pub mod transform;
 
 use std::borrow::Cow;
@@ -49,6 +51,8 @@ pub trait Lookup {
     fn value(&self, column: &str) -> Option<Value>;
     /// What kind of value the source holds in `column`.
     fn kind(&self, column: &str) -> ValueKind;
+    /// The names of the record's columns.
+    fn names(&self) -> Vec<String>;
 }
 
 pub use crate::source::ValueKind;
@@ -62,6 +66,9 @@ impl Lookup for Fields {
     }
     fn kind(&self, column: &str) -> ValueKind {
         Fields::kind(self, column)
+    }
+    fn names(&self) -> Vec<String> {
+        self.columns().into_iter().map(str::to_string).collect()
     }
 }
 
@@ -77,6 +84,9 @@ impl Lookup for std::collections::BTreeMap<&str, &str> {
             Some(_) => ValueKind::Text,
             None => ValueKind::Absent,
         }
+    }
+    fn names(&self) -> Vec<String> {
+        self.keys().map(|k| k.to_string()).collect()
     }
 }
 
@@ -131,6 +141,8 @@ pub struct Mapper {
     seen: FingerprintSet,
     /// Source columns seen that the mapping does not account for.
     unmapped: Unmapped,
+    /// The join file's index, when the run has one.
+    join: Option<std::sync::Arc<join::JoinIndex>>,
 }
 
 /// The source columns the mapping does not account for, as rows show them:
@@ -176,7 +188,19 @@ impl Mapper {
             mapping,
             seen: FingerprintSet::default(),
             unmapped: Unmapped::default(),
+            join: None,
         }
+    }
+
+    /// The same mapper, joining each row with its record of `index`.
+    pub fn with_join(mut self, index: std::sync::Arc<join::JoinIndex>) -> Mapper {
+        self.join = Some(index);
+        self
+    }
+
+    /// The join index, when the run has one.
+    pub fn join(&self) -> Option<&std::sync::Arc<join::JoinIndex>> {
+        self.join.as_ref()
     }
 
     /// Adds to `out` the number ([`Mapper::unmapped_name`]) of every column
@@ -221,6 +245,51 @@ impl Mapper {
     /// The name of the unmapped column numbered `number` by [`Mapper::unmapped_of`].
     pub fn unmapped_name(&self, number: usize) -> &str {
         self.unmapped.names.get(number).map_or("", String::as_str)
+    }
+
+    /// The row as the mapping's rules read it ([`shape`]): call before
+    /// [`Mapper::unmapped_of`] and [`Mapper::map_row`].
+    pub fn shape(&self, row: Row) -> Row {
+        let row = self.mapping.shape().apply(row);
+        match &self.join {
+            Some(index) => self.joined(index, row),
+            None => row,
+        }
+    }
+
+    /// The row with its join record as a member (see [`join`]).
+    fn joined(&self, index: &join::JoinIndex, row: Row) -> Row {
+        let RowBody::Fields(fields) = &row.body else {
+            return row;
+        };
+        let key_path = index
+            .key_path()
+            .or_else(|| self.mapping.key_rule().map(|r| &r.path));
+        let key = key_path
+            .and_then(|path| path.values(fields).into_iter().next())
+            .and_then(|v| transform::scalar_text(&v).map(|t| t.trim().to_string()));
+        let Some(key) = key.filter(|k| !k.is_empty()) else {
+            return row;
+        };
+        let record = match index.take(&key) {
+            Ok(Some(record)) => record,
+            Ok(None) => return row,
+            Err(reason) => {
+                let body = RowBody::Invalid(crate::source::InvalidRow {
+                    reason: format!("cannot look the row up in the join file: {reason}"),
+                    raw: String::new(),
+                });
+                return Row { body, ..row };
+            }
+        };
+        let Value::Object(mut object) = fields.to_json() else {
+            return row;
+        };
+        object.insert(index.member().to_string(), record);
+        Row {
+            body: RowBody::Fields(Fields::from_json_object(object)),
+            ..row
+        }
     }
 
     /// The resolved mapping.
@@ -1018,6 +1087,24 @@ impl<'a, L: Lookup> FieldReader<'a, L> {
     /// Adds a custom attribute to its set, typed as the source has it.
     fn attribute(&self, attribute: &Attribute, set: &mut Map<String, Value>) -> Result<(), String> {
         let rule = &attribute.rule;
+        if rule.path.text() == ALL_COLUMNS {
+            // Every column whose name has the prefix, as the source has it.
+            let prefix = rule.prefix.as_deref().unwrap_or_default();
+            for name in self.fields.names() {
+                if !name.starts_with(prefix) {
+                    continue;
+                }
+                let Some(value) = self.fields.value(&name) else {
+                    continue;
+                };
+                if let Some(value) = self.transformed(rule, value)? {
+                    if !is_blank(&value) {
+                        set.insert(name, value);
+                    }
+                }
+            }
+            return Ok(());
+        }
         let mut found = Vec::new();
         for value in rule.path.values(self.fields) {
             if let Some(value) = self.transformed(rule, value)? {
@@ -1057,6 +1144,9 @@ impl<'a, L: Lookup> FieldReader<'a, L> {
         Ok(())
     }
 }
+
+/// The path of an attribute rule that reads every column with its `prefix`.
+pub const ALL_COLUMNS: &str = "*";
 
 /// A value that carries nothing: null or blank text.
 fn is_blank(value: &Value) -> bool {

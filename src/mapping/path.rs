@@ -159,6 +159,55 @@ impl SourcePath {
     }
 }
 
+impl SourcePath {
+    /// Puts `value` where the path points in `root`, making the objects and
+    /// arrays on the way (an array grows with nulls to reach an index): the
+    /// inverse of a walk, for columns that flatten nested fields
+    /// (`identities[0].provider`). `false` when the path has `[*]` or a
+    /// filter, or meets a value of another shape on the way.
+    pub fn insert(&self, root: &mut serde_json::Map<String, Value>, value: Value) -> bool {
+        let top = root.entry(self.top.clone()).or_insert(Value::Null);
+        insert_at(top, &self.steps, value)
+    }
+}
+
+fn insert_at(slot: &mut Value, steps: &[Step], value: Value) -> bool {
+    let Some((step, rest)) = steps.split_first() else {
+        *slot = value;
+        return true;
+    };
+    match step {
+        Step::Member(name) => {
+            if slot.is_null() {
+                *slot = Value::Object(serde_json::Map::new());
+            }
+            match slot {
+                Value::Object(members) => insert_at(
+                    members.entry(name.clone()).or_insert(Value::Null),
+                    rest,
+                    value,
+                ),
+                _ => false,
+            }
+        }
+        Step::Index(i) => {
+            if slot.is_null() {
+                *slot = Value::Array(Vec::new());
+            }
+            match slot {
+                Value::Array(items) if *i < 10_000 => {
+                    if items.len() <= *i {
+                        items.resize(*i + 1, Value::Null);
+                    }
+                    insert_at(&mut items[*i], rest, value)
+                }
+                _ => false,
+            }
+        }
+        Step::Each | Step::Where(..) => false,
+    }
+}
+
 impl fmt::Display for SourcePath {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.text)
@@ -240,6 +289,8 @@ pub struct Template {
 enum Part {
     Text(String),
     Path(SourcePath),
+    /// `{}`: the value itself (a scalar).
+    Whole,
 }
 
 impl Template {
@@ -266,7 +317,11 @@ impl Template {
                     if !literal.is_empty() {
                         parts.push(Part::Text(std::mem::take(&mut literal)));
                     }
-                    parts.push(Part::Path(SourcePath::parse(&text[i + 1..end])?));
+                    let inner = &text[i + 1..end];
+                    parts.push(match inner {
+                        "" => Part::Whole,
+                        path => Part::Path(SourcePath::parse(path)?),
+                    });
                     while chars.peek().is_some_and(|p| p.0 <= end) {
                         chars.next();
                     }
@@ -287,6 +342,13 @@ impl Template {
         for part in &self.parts {
             match part {
                 Part::Text(text) => out.push_str(text),
+                Part::Whole => {
+                    let text = super::transform::scalar_text(value)?;
+                    if text.trim().is_empty() {
+                        return None;
+                    }
+                    out.push_str(&text);
+                }
                 Part::Path(path) => {
                     let found = path.values_in(value).into_iter().next()?;
                     let text = super::transform::scalar_text(&found)?;
@@ -306,6 +368,7 @@ impl Template {
         for part in &self.parts {
             match part {
                 Part::Text(text) => out.push_str(text),
+                Part::Whole => return None,
                 Part::Path(path) => {
                     let found = path.values(fields).into_iter().next()?;
                     let text = super::transform::scalar_text(&found)?;
@@ -323,7 +386,7 @@ impl Template {
     pub fn columns(&self) -> impl Iterator<Item = &str> {
         self.parts.iter().filter_map(|p| match p {
             Part::Path(path) => Some(path.column()),
-            Part::Text(_) => None,
+            Part::Text(_) | Part::Whole => None,
         })
     }
 }
@@ -420,6 +483,9 @@ mod tests {
             Some("auth0|abc")
         );
         assert!(Template::parse("{open").is_err());
+        let t = Template::parse("google.com|{}").unwrap();
+        assert_eq!(t.fill(&json!("123")).as_deref(), Some("google.com|123"));
+        assert_eq!(t.fill(&json!("")), None);
         assert_eq!(
             Template::parse("{{x}}")
                 .unwrap()

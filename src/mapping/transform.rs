@@ -12,7 +12,9 @@
 //! | `number` | digits, a decimal, or a JSON number | a JSON number |
 //! | `string` | any scalar | its text |
 //! | `lower`, `trim` | a string | lower-cased / without surrounding blanks |
-//! | `split:SEP` | a string | an array of its non-empty, trimmed parts |
+//! | `split:SEPS` | a string | an array of its non-empty, trimmed parts, split at any of the characters of `SEPS` (`split:,\|`) |
+//! | `present` | anything | `true` when it holds something (a time a user was confirmed at, say) |
+//! | `e164` | a phone number | with the `+` that sources storing digits alone leave out |
 //! | `first` | an array | its first element (none when empty) |
 //! | `pairs:NAME:VALUE` | an array of objects (Cognito's `Attributes`) | an object: each element's `NAME` → its `VALUE` |
 //!
@@ -41,13 +43,15 @@ pub enum Transform {
     Lower,
     Trim,
     Split(String),
+    Present,
+    E164,
     First,
     Pairs(String, String),
 }
 
 /// The names, for errors.
 const NAMES: &str =
-    "json, time, epoch_ms, epoch_s, future, not, bool, number, string, lower, trim, split:SEP, first, pairs:NAME:VALUE";
+    "json, time, epoch_ms, epoch_s, future, not, bool, number, string, lower, trim, split:SEPS, present, e164, first, pairs:NAME:VALUE";
 
 impl Transform {
     /// Parses a transform name.
@@ -65,6 +69,8 @@ impl Transform {
             "lower" => Some(Transform::Lower),
             "trim" => Some(Transform::Trim),
             "first" => Some(Transform::First),
+            "present" => Some(Transform::Present),
+            "e164" => Some(Transform::E164),
             _ => None,
         };
         if let Some(t) = simple {
@@ -123,7 +129,7 @@ impl Transform {
             Transform::Trim => map_text(value, &|t| t.trim().to_string())?,
             Transform::Split(sep) => match value {
                 Value::String(text) => Value::Array(
-                    text.split(sep.as_str())
+                    text.split(|c| sep.contains(c))
                         .map(str::trim)
                         .filter(|p| !p.is_empty())
                         .map(|p| Value::String(p.to_string()))
@@ -131,6 +137,19 @@ impl Transform {
                 ),
                 Value::Array(items) => Value::Array(items),
                 _ => return Err("is not text to split".to_string()),
+            },
+            Transform::Present => Value::Bool(truthy(&value)),
+            Transform::E164 => match value {
+                Value::String(text) => {
+                    let t = text.trim();
+                    if !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()) {
+                        Value::String(format!("+{t}"))
+                    } else {
+                        Value::String(text)
+                    }
+                }
+                Value::Number(n) => Value::String(format!("+{n}")),
+                other => other,
             },
             Transform::First => match value {
                 Value::Array(items) => return Ok(items.into_iter().find(|v| !v.is_null())),

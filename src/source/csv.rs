@@ -63,6 +63,18 @@ pub(super) const FORMAT: FormatSpec = FormatSpec {
     open: |name, bytes| Ok(Box::new(CsvReader::open(name, bytes)?)),
 };
 
+/// CSV without a header row (`--format csv-noheader`; a mapping with
+/// `[source] csv_columns` reads CSV so): every row's columns are named by
+/// their 1-based position, `1`, `2`, …, and the mapping names them by the
+/// row's width (Firebase's `auth:export` CSV).
+pub(super) const FORMAT_NO_HEADER: FormatSpec = FormatSpec {
+    name: "csv-noheader",
+    names: &["csv-noheader"],
+    extensions: &[],
+    claims: None,
+    open: |_name, bytes| Ok(Box::new(CsvReader::headerless(bytes))),
+};
+
 /// How many bytes of a row are kept as its raw text: a whole row at the size
 /// limit, with its line terminator.
 const RAW_CAP: usize = MAX_ROW_BYTES + 2;
@@ -77,6 +89,8 @@ pub(super) struct CsvReader {
     core: Box<csv_core::Reader>,
     /// The checked column names, shared with every record.
     header: Arc<Header>,
+    /// Without a header row: the positional header of each row width seen.
+    positional: Option<HashMap<usize, Arc<Header>>>,
     /// The number the next row gets.
     next_row: u64,
     /// Reused buffer of the current record's field bytes (unescaped).
@@ -119,6 +133,7 @@ impl CsvReader {
             bytes,
             core: Box::new(csv_core::Reader::new()),
             header: Arc::new(Header::new(Vec::new())),
+            positional: None,
             next_row: 1,
             out: vec![0; 1024],
             ends: vec![0; 32],
@@ -127,6 +142,31 @@ impl CsvReader {
         let names = reader.read_header(name)?;
         reader.header = Arc::new(Header::new(names));
         Ok(reader)
+    }
+
+    /// A reader of CSV without a header row: see [`FORMAT_NO_HEADER`].
+    pub(super) fn headerless(bytes: ByteStream) -> CsvReader {
+        CsvReader {
+            bytes,
+            core: Box::new(csv_core::Reader::new()),
+            header: Arc::new(Header::new(Vec::new())),
+            positional: Some(HashMap::new()),
+            next_row: 1,
+            out: vec![0; 1024],
+            ends: vec![0; 32],
+            raw: Vec::new(),
+        }
+    }
+
+    /// The header records of `width` fields have: the header row's, or
+    /// without one the positional names (see [`FORMAT_NO_HEADER`]).
+    fn header_for(&mut self, width: usize) -> Arc<Header> {
+        match &mut self.positional {
+            None => Arc::clone(&self.header),
+            Some(by_width) => Arc::clone(by_width.entry(width).or_insert_with(|| {
+                Arc::new(Header::new((1..=width).map(|i| i.to_string()).collect()))
+            })),
+        }
     }
 
     /// Reads the first record as column names and checks them.
@@ -160,8 +200,9 @@ impl CsvReader {
     }
 
     /// The body of the record the buffers hold: its fields, or why it is invalid.
-    fn body(&self, span: &Span) -> RowBody {
-        let columns = self.header.names().len();
+    fn body(&mut self, span: &Span) -> RowBody {
+        let header = self.header_for(span.nend);
+        let columns = header.names().len();
         if span.unterminated {
             let keep = if span.overflow {
                 RAW_PREFIX_BYTES
@@ -185,12 +226,12 @@ impl CsvReader {
         }
         let ends = &self.ends[..span.nend];
         match std::str::from_utf8(&self.out[..span.nout]) {
-            Ok(text) => RowBody::Fields(Fields::csv(Arc::clone(&self.header), text, ends)),
+            Ok(text) => RowBody::Fields(Fields::csv(header, text, ends)),
             Err(e) => {
                 let (column, at) = locate(ends, e.valid_up_to());
                 let reason = format!(
                     "column {:?} (field {}) is not valid UTF-8 at byte {} of the field",
-                    self.header.names()[column],
+                    header.names()[column],
                     column + 1,
                     at + 1
                 );
@@ -396,7 +437,10 @@ impl RowReader for CsvReader {
     }
 
     fn headers(&self) -> Option<&[String]> {
-        Some(self.header.names())
+        match self.positional {
+            None => Some(self.header.names()),
+            Some(_) => None,
+        }
     }
 
     fn bytes_read(&self) -> u64 {
@@ -407,7 +451,11 @@ impl RowReader for CsvReader {
         let Some(mut span) = self.read_record()? else {
             return Ok(None);
         };
-        let columns = self.header.names().len();
+        let columns = match self.positional {
+            None => self.header.names().len(),
+            // Without a header any width is a record; the mapping checks it.
+            Some(_) => span.nend,
+        };
         if span.first_line.is_some() && !span.overflow && span.nend != columns {
             // Several lines and the wrong field count: the quote is stray.
             span = self.cut_to_first_line(span.start, span.first_line);

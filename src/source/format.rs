@@ -28,7 +28,12 @@ use super::{csv, directory, document, jsonl};
 use crate::contract::rules::MAX_ROW_BYTES;
 
 /// Every format ferry reads, in the order they are listed to users.
-const FORMATS: &[&FormatSpec] = &[&csv::FORMAT, &jsonl::FORMAT, &document::FORMAT];
+const FORMATS: &[&FormatSpec] = &[
+    &csv::FORMAT,
+    &jsonl::FORMAT,
+    &document::FORMAT,
+    &csv::FORMAT_NO_HEADER,
+];
 
 /// How much of a file a `claims` test sees: a row at the limit and its line end.
 const HEAD_BYTES: usize = MAX_ROW_BYTES + 2;
@@ -40,6 +45,8 @@ pub struct Format(&'static FormatSpec);
 impl Format {
     /// CSV with a header row.
     pub const CSV: Format = Format(&csv::FORMAT);
+    /// CSV without a header row: columns named `1`, `2`, … by position.
+    pub const CSV_NO_HEADER: Format = Format(&csv::FORMAT_NO_HEADER);
     /// JSON Lines: one object per line, blank lines ignored.
     pub const JSON_LINES: Format = Format(&jsonl::FORMAT);
     /// A JSON document holding a users array (`{"users": [...]}`, `[...]`).
