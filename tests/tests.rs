@@ -6,6 +6,7 @@ mod import;
 mod layouts;
 mod output;
 mod passwords;
+mod presets;
 mod private_files;
 mod server;
 mod sources;

@@ -238,6 +238,9 @@ pub struct IdentifierConfig {
     /// Values left out: member → texts (`{ provider = ["auth0"] }`).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub unless: BTreeMap<String, Vec<String>>,
+    /// Values left out when their text starts with one of these.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unless_prefix: Vec<String>,
     /// For emails and phones: whether the address is verified, for every
     /// value (`true`), or a path in the record.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -397,6 +400,9 @@ impl MappingConfig {
     /// Checks field names and resolves the mapping against the source's
     /// columns (`None` for sources without a header, such as JSON Lines).
     pub fn resolve(&self, header: Option<&[String]>) -> Result<Mapping, MappingError> {
+        // Shaping makes records of other columns than the header's: the rules
+        // meet those, so the header says nothing about them.
+        let header = header.filter(|_| self.source.is_empty());
         let mut columns: BTreeMap<Field, Rule> = Field::ALL
             .iter()
             .map(|f| Ok((*f, Rule::column(f.name())?)))
@@ -681,6 +687,8 @@ pub struct IdentifierRule {
     pub template: Option<Template>,
     /// Member → texts that leave a value out.
     pub unless: Vec<(SourcePath, Vec<String>)>,
+    /// Text prefixes that leave a value out.
+    pub unless_prefix: Vec<String>,
     pub verified: VerifiedRule,
 }
 
@@ -721,6 +729,7 @@ impl IdentifierRule {
                 .transpose()
                 .map_err(MappingError::Rule)?,
             unless,
+            unless_prefix: config.unless_prefix.clone(),
             verified: match &config.verified {
                 None => VerifiedRule::Always(false),
                 Some(Verified::Always(b)) => VerifiedRule::Always(*b),

@@ -1076,7 +1076,11 @@ impl<'a, L: Lookup> FieldReader<'a, L> {
                         other => transform::scalar_text(other).map(Cow::into_owned),
                     },
                 };
-                if let Some(text) = text.filter(|t| !t.trim().is_empty()) {
+                let text = text.filter(|t| {
+                    !t.trim().is_empty()
+                        && !rule.unless_prefix.iter().any(|p| t.starts_with(p.as_str()))
+                });
+                if let Some(text) = text {
                     out.push((text, verified));
                 }
             }

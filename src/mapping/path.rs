@@ -238,10 +238,12 @@ impl Step {
     }
 }
 
-/// A value as a list of found values: `null` is none.
+/// A value as a list of found values: `null` and blank text are none (an
+/// empty CSV cell is an absent value).
 fn non_null(value: Value) -> Vec<Value> {
     match value {
         Value::Null => Vec::new(),
+        Value::String(s) if s.trim().is_empty() => Vec::new(),
         value => vec![value],
     }
 }

@@ -238,8 +238,14 @@ fn read_bool(value: &Value) -> Result<bool, String> {
 /// Unix time in units of 1/`per_second` s, as a number or digits.
 fn epoch(value: &Value, per_second: i64) -> Result<OffsetDateTime, String> {
     let text = scalar_text(value).ok_or("is not a number of seconds")?;
+    let text = text.trim();
+    // Whole numbers exactly: milliseconds through f64 would gain nanoseconds.
+    if let Ok(units) = text.parse::<i64>() {
+        let nanos = i128::from(units) * (1_000_000_000 / i128::from(per_second));
+        return OffsetDateTime::from_unix_timestamp_nanos(nanos)
+            .map_err(|_| format!("'{text}' is out of range"));
+    }
     let number: f64 = text
-        .trim()
         .parse()
         .map_err(|_| format!("'{text}' is not a Unix time"))?;
     from_unix(number / per_second as f64).ok_or_else(|| format!("'{text}' is out of range"))
@@ -249,11 +255,13 @@ fn from_unix(seconds: f64) -> Option<OffsetDateTime> {
     if !seconds.is_finite() {
         return None;
     }
-    let nanos = (seconds * 1e9).round();
-    if nanos.abs() > 1e20 {
+    // To the microsecond: sources write fractions of a second in decimal
+    // (1614961716.775), which binary floating point holds only nearly.
+    let micros = (seconds * 1e6).round();
+    if micros.abs() > 1e17 {
         return None;
     }
-    OffsetDateTime::from_unix_timestamp_nanos(nanos as i128).ok()
+    OffsetDateTime::from_unix_timestamp_nanos(micros as i128 * 1000).ok()
 }
 
 /// A time in any of the forms `time` reads.
@@ -263,6 +271,16 @@ pub fn read_time(value: &Value) -> Result<OffsetDateTime, String> {
             Some(inner) => read_time(inner),
             None => Err("is an object, not a time".to_string()),
         },
+        Value::Number(n) if n.as_i64().is_some() => {
+            let whole = n.as_i64().unwrap_or_default();
+            // Seconds since 1970 pass 10^11 in the year 5138; milliseconds did in 1973.
+            let per_second = if whole.abs() >= 100_000_000_000 {
+                1000
+            } else {
+                1
+            };
+            epoch(value, per_second)
+        }
         Value::Number(n) => {
             let n = n.as_f64().ok_or("is not a time")?;
             // Seconds since 1970 pass 10^11 in the year 5138; milliseconds did in 1973.
@@ -378,6 +396,7 @@ mod tests {
             (json!(1614556800000u64), "2021-03-01T00:00:00Z"),
             (json!(1614556800), "2021-03-01T00:00:00Z"),
             (json!(1614556800.5), "2021-03-01T00:00:00.5Z"),
+            (json!(1614961716.775), "2021-03-05T16:28:36.775Z"),
             (
                 json!({"$date": "2021-03-05T16:31:00.658Z"}),
                 "2021-03-05T16:31:00.658Z",

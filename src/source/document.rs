@@ -169,10 +169,14 @@ impl DocumentReader {
             .peek_non_blank()
             .map_err(|e| SourceError::io(name, e))?;
         reader.place = match first {
-            Some(b'[') => Place::Elements {
-                first: true,
-                top_level: true,
-            },
+            Some(b'[') => {
+                // A bare array is the users array.
+                reader.found_users = true;
+                Place::Elements {
+                    first: true,
+                    top_level: true,
+                }
+            }
             Some(b'{') => Place::Members { first: true },
             None => {
                 reader.found_users = true;
