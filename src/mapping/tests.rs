@@ -459,3 +459,163 @@ fn unmapped_columns_are_found_per_header_and_per_json_record() {
     };
     assert_eq!(unmapped(&mut mapper, &json), ["nick"]);
 }
+
+fn json_fields(value: serde_json::Value) -> Fields {
+    let serde_json::Value::Object(object) = value else {
+        unreachable!("tests pass objects")
+    };
+    Fields::from_json_object(object)
+}
+
+fn mapper_of(toml: &str) -> Mapper {
+    let config = MappingConfig::parse(toml).unwrap();
+    Mapper::new(target(), config.resolve(None).unwrap())
+}
+
+#[test]
+fn values_that_cannot_be_represented_are_rejections_not_coercions() {
+    let mut m = mapper_of("key = \"id\"");
+    let cases = [
+        (
+            serde_json::json!({"id": 12345, "email": "a@b.co"}),
+            "number, not text",
+        ),
+        (
+            serde_json::json!({"id": "u1", "given_name": {"first": "A"}}),
+            "object or array, not a name",
+        ),
+        (
+            serde_json::json!({"id": "u2", "name": "A\u{0}B"}),
+            "control character",
+        ),
+        (serde_json::json!({"id": "u\u{7}3"}), "control character"),
+        (
+            serde_json::json!({"id": "u4", "created_at": "5138-11-16T09:46:40Z"}),
+            "the year 5138",
+        ),
+        (
+            serde_json::json!({"id": "u5", "created_at": "0000-01-01"}),
+            "the year 0",
+        ),
+    ];
+    for (record, why) in cases {
+        let reason = match m.map_fields(&json_fields(record.clone())) {
+            Ok(_) => panic!("accepted: {record}"),
+            Err((_, reason)) => reason,
+        };
+        assert!(reason.contains(why), "{record}: {reason}");
+    }
+}
+
+#[test]
+fn rules_read_paths_transform_and_route_typed_attributes() {
+    let mut m = mapper_of(
+        r#"
+        key = "user_id"
+        inactive_if = ["blocked"]
+        [columns]
+        email = "emails[0].value"
+        created_at = { path = "createdAt", as = ["epoch_ms"] }
+        status = { path = "state", map = { ON = "active", OFF = "inactive" } }
+        [payload]
+        prefs = "user_metadata.prefs"
+        "*" = { path = "*", prefix = "custom:" }
+        [metadata]
+        claims = { path = "claims", as = ["json"] }
+        [[identifiers]]
+        type = "uid"
+        path = "username"
+        [[identifiers]]
+        type = "federated"
+        path = "identities[*]"
+        value = "{provider}|{user_id}"
+        unless = { provider = ["auth0"] }
+        "#,
+    );
+    let (_, records) = m
+        .map_fields(&json_fields(serde_json::json!({
+            "user_id": "auth0|1",
+            "emails": [{"value": "A@b.co"}],
+            "createdAt": "1614556800000",
+            "state": "ON",
+            "blocked": true,
+            "user_metadata": {"prefs": {"n": 3, "dark": true}},
+            "custom:tier": "gold",
+            "claims": "{\"roles\":[\"admin\"]}",
+            "username": "ann",
+            "identities": [{"provider": "auth0", "user_id": "1"}, {"provider": "github", "user_id": 42}],
+        })))
+        .unwrap();
+    let user = &records.user;
+    assert_eq!(
+        user.status,
+        UserStatus::Inactive,
+        "blocked wins over the mapped status"
+    );
+    assert_eq!(user.created_at, Some(datetime!(2021-03-01 00:00:00 UTC)));
+    let payload = user.payload.as_ref().unwrap();
+    assert_eq!(payload["prefs"], serde_json::json!({"n": 3, "dark": true}));
+    assert_eq!(payload["custom:tier"], "gold");
+    assert_eq!(
+        user.metadata.as_ref().unwrap()["claims"],
+        serde_json::json!({"roles": ["admin"]})
+    );
+    let ids: Vec<(&str, &str)> = records
+        .identifiers
+        .iter()
+        .map(|i| (i.kind.as_str(), i.identifier.as_str()))
+        .collect();
+    assert_eq!(
+        ids,
+        [
+            ("email", "A@b.co"),
+            ("uid", "ann"),
+            ("federated", "github|42")
+        ]
+    );
+    // A value the map does not list is a rejection, not a guess.
+    let reason = reject_json(
+        &mut m,
+        serde_json::json!({"user_id": "x", "state": "MAYBE"}),
+    );
+    assert!(reason.contains("none of the values"), "{reason}");
+    // A uid with a space cannot be a uid.
+    let reason = reject_json(
+        &mut m,
+        serde_json::json!({"user_id": "y", "username": "a b"}),
+    );
+    assert!(reason.contains("printable ASCII"), "{reason}");
+}
+
+fn reject_json(m: &mut Mapper, record: serde_json::Value) -> String {
+    match m.map_fields(&json_fields(record.clone())) {
+        Ok(_) => panic!("accepted: {record}"),
+        Err((_, reason)) => reason,
+    }
+}
+
+#[test]
+fn skip_if_excludes_a_row_with_its_reason() {
+    let mut m = mapper_of(
+        "key = \"id\"\nskip_if = [{ path = \"serviceAccountClientId\", reason = \"a service account\" }]",
+    );
+    let row = |record: serde_json::Value| Row {
+        row: 1,
+        offset: 0,
+        end: 1,
+        body: RowBody::Fields(json_fields(record)),
+    };
+    match m.map_row(row(
+        serde_json::json!({"id": "s", "serviceAccountClientId": "app"}),
+    )) {
+        Mapped::Rejected(r) => {
+            assert_eq!(r.stage, Stage::Excluded);
+            assert_eq!(r.reason, "a service account");
+        }
+        Mapped::User(_) => panic!("a service account was imported"),
+    }
+    assert!(matches!(
+        m.map_row(row(serde_json::json!({"id": "u"}))),
+        Mapped::User(_)
+    ));
+}
