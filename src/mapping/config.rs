@@ -1,5 +1,5 @@
-//! The mapping file (`--mapping FILE`, TOML): which source column feeds which
-//! ferry field, constants, defaults and the user key.
+//! The mapping file (`--mapping FILE`, TOML; presets are written in it too):
+//! where each ferry field, identifier and custom attribute comes from.
 //!
 //! With no mapping file, every ferry field is read from the column of the same
 //! name (see [`Field::ALL`]) and the user key is the `id` column; a source
@@ -9,17 +9,20 @@
 //! otherwise, and a record without one is rejected.
 //!
 //! Every source column is read by the mapping, ignored on purpose
-//! (`ignore`), or reported as unmapped ([`Mapping::reads`]).
+//! (`ignore`), or reported as unmapped ([`Mapping::reads`]). Columns are
+//! top-level: a rule that reads part of an object accounts for the object.
 //!
 //! ```toml
-//! key = "customer_no"            # source column holding the user key
+//! key = "customer_no"            # source path holding the user key
 //! # key_email = true             # or: key users on their lower-cased email
 //! ignore = ["last_ip", "logins"] # source columns left out on purpose
+//! inactive_if = ["blocked"]      # conditions that make a user inactive
+//! skip_if = [{ path = "serviceAccountClientId", reason = "a service account" }]
 //!
-//! [columns]                      # ferry field = source column
+//! [columns]                      # ferry field = source path, or a rule
 //! id = "customer_no"
-//! email = "mail"
-//! given_name = "first"
+//! email = "emails[0].value"
+//! created_at = { path = "createdAt", as = ["epoch_ms"] }
 //!
 //! [constants]                    # ferry field = value used for every row
 //! status = "active"
@@ -27,13 +30,22 @@
 //! [defaults]                     # ferry field = value used when the row's is empty
 //! password_algorithm = "sha256"
 //!
+//! [payload]                      # custom attributes ([metadata], [business_metadata])
+//! locale = "user_metadata.locale"
+//!
+//! [[identifiers]]                # uid, external, federated, more emails and phones
+//! type = "uid"
+//! path = "username"
+//!
 //! [passwords]                    # see mapping::passwords::options
 //! salt_encoding = "base64"       # hex (default) | base64 | plain
 //! plaintext_column = "pw"        # plaintext passwords, hashed with argon2id
 //! ```
 //!
-//! A [`MappingConfig`] is checked against the source's columns once, before
-//! any row is read, and becomes an immutable [`Mapping`].
+//! Paths are [`super::path`]'s, transforms [`super::transform`]'s; `[source]`
+//! is [`super::shape`] and `[join]` [`super::join`]. A [`MappingConfig`] is
+//! checked against the source's columns once, before any row is read, and
+//! becomes an immutable [`Mapping`].
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
