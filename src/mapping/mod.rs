@@ -479,6 +479,8 @@ fn read_password<L: Lookup>(
         hash: hash.as_deref(),
         salt: salt.as_deref(),
         algorithm: algorithm.as_deref(),
+        // Keycloak's credentialData; no mapping field carries it yet.
+        params: None,
         plaintext: plaintext.as_deref(),
     };
     let owner = passwords::Owner {
