@@ -70,7 +70,7 @@ mod config;
 pub mod credentials;
 mod error;
 mod faults;
-mod hashcheck;
+pub(crate) mod hashcheck;
 mod metrics;
 mod rejection;
 mod routes;

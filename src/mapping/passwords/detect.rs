@@ -13,6 +13,15 @@
 //! `$7$`, Django `scrypt$`), md5-crypt/sha-crypt/yescrypt (`$1$`, `$5$`,
 //! `$6$`, `$y$`, `$apr1$`), crypt(3) DES (`{CRYPT}` without `$`), `{MD4}`,
 //! bcrypt's `$2x$`, and Django's salt-first `sha1$`/`md5$` and `bcrypt_sha256$`.
+//!
+//! Formats that do not describe themselves are decoded before this module
+//! when `password_algorithm` names them ([`super::digest::Vendor`]): ASP.NET
+//! Identity blobs ([`super::aspnet`]), Keycloak credentials
+//! ([`super::keycloak`], which comes back here for an extension's bcrypt or
+//! other self-describing value), and Django-shaped `pbkdf2_sha256$…` /
+//! `pbkdf2_sha1$…` strings named `pbkdf2_sha256`/`pbkdf2_sha1`, which Clerk
+//! encodes differently ([`super::clerk`]; named `pbkdf2_sha256_django`, or
+//! not named, they are Django's and read here).
 
 use base64::Engine;
 
@@ -24,8 +33,8 @@ use crate::contract::{
     Pbkdf2Config,
 };
 
-/// Longest key or digest accepted from a PHC or Django string, in bytes.
-const MAX_KEY: usize = 1024;
+/// Longest key or digest accepted from a source hash, in bytes.
+pub(super) const MAX_KEY: usize = 1024;
 
 /// Recognises a self-describing string: `None` when it is not one (a bare
 /// digest), else what it becomes or why it is malformed.
@@ -128,21 +137,51 @@ fn argon2(hash: &str) -> Result<Carried, String> {
     };
     let salt = BASE64_ANY_PAD.decode(salt).map_err(|_| malformed())?;
     let digest = BASE64_ANY_PAD.decode(digest).map_err(|_| malformed())?;
-    if salt.len() < 8 || !(4..=MAX_KEY).contains(&digest.len()) {
-        return Err(malformed());
-    }
-    let mut config = HashConfig::only(HashMethod::Argon2);
-    config.argon2 = Some(Argon2Config {
+    let params = Argon2Cost {
         iterations,
         memory_in_kb,
         parallelism,
+    };
+    argon2_hash(params, &salt, &digest).ok_or_else(malformed)
+}
+
+/// The cost parameters of an argon2id hash, as its source stored them.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Argon2Cost {
+    /// Passes over the memory (`t`).
+    pub iterations: u32,
+    /// Memory in KiB (`m`).
+    pub memory_in_kb: u32,
+    /// Lanes (`p`).
+    pub parallelism: u32,
+}
+
+/// The contract's argon2id hash of `digest` made with `salt` and `cost`;
+/// `None` when argon2 itself would refuse them (a salt under 8 bytes, a key
+/// under 4 or over [`MAX_KEY`] bytes, no pass or lane, less than 8 KiB of
+/// memory per lane), so such a hash can never have verified a password.
+/// The one place every argon2 source becomes a contract hash.
+pub(super) fn argon2_hash(cost: Argon2Cost, salt: &[u8], digest: &[u8]) -> Option<Carried> {
+    let sane = salt.len() >= 8
+        && (4..=MAX_KEY).contains(&digest.len())
+        && cost.iterations >= 1
+        && cost.parallelism >= 1
+        && u64::from(cost.memory_in_kb) >= 8 * u64::from(cost.parallelism);
+    if !sane {
+        return None;
+    }
+    let mut config = HashConfig::only(HashMethod::Argon2);
+    config.argon2 = Some(Argon2Config {
+        iterations: cost.iterations,
+        memory_in_kb: cost.memory_in_kb,
+        parallelism: cost.parallelism,
         key_length: digest.len() as u32,
-        salt: Some(encode_bytes(&salt)),
+        salt: Some(encode_bytes(salt)),
         salt_length: salt.len() as u32,
     });
-    Ok(Carried::Hash(HashedPassword {
+    Some(Carried::Hash(HashedPassword {
         config,
-        value: encode_bytes(&digest),
+        value: encode_bytes(digest),
     }))
 }
 
@@ -177,7 +216,11 @@ fn pbkdf2_phc(hash: &str, function: DigestFunction) -> Result<Carried, String> {
     pbkdf2_hash(function, rounds, &salt, &digest).ok_or_else(malformed)
 }
 
-fn pbkdf2_hash(
+/// The contract's pbkdf2 hash of `digest` (the derived key) made with
+/// `salt` and `rounds` of HMAC-`function`; `None` for no rounds or a key
+/// of no or more than [`MAX_KEY`] bytes. The one place every pbkdf2 source
+/// becomes a contract hash.
+pub(super) fn pbkdf2_hash(
     function: DigestFunction,
     rounds: u32,
     salt: &[u8],

@@ -8,6 +8,14 @@
 //! Without a name, a hex digest of 40, 64, 96 or 128 digits is taken as
 //! SHA-1, SHA-256, SHA-384 or SHA-512; 32 digits stays ambiguous (MD5, MD4
 //! and NTLM look alike) and must be named.
+//!
+//! [`Named::parse`] is also where every other `password_algorithm` is
+//! decided (its doc has the table): self-describing families, the vendor
+//! formats ([`Vendor`]: `aspnet-identity`, `keycloak`, Clerk's and Django's
+//! `pbkdf2_sha256`/`pbkdf2_sha1`), and the names of what the target cannot
+//! verify, Firebase's modified scrypt (`firebase-scrypt`, `firebase`,
+//! `scrypt_firebase`) and Clerk's `bcrypt_sha256_django`, `bcrypt_peppered`,
+//! `phpass`, `awscognito` and `sha256_salted` among them.
 
 use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
 use base64::engine::DecodePaddingMode;
@@ -99,14 +107,55 @@ pub enum Named {
     /// A family whose strings describe themselves (bcrypt, argon2, pbkdf2,
     /// Django, LDAP): the string decides.
     SelfDescribing(String),
+    /// A vendor's own encoding, which only its name tells apart: the
+    /// vendor's module decodes it ([`Vendor`]).
+    Vendor(Vendor),
     /// Something the target cannot verify, with the reason.
     Unsupported(String),
 }
+
+/// A vendor format that `password_algorithm` selects. These are not
+/// recognisable from the string alone (an ASP.NET blob is plain base64, a
+/// Keycloak credential is JSON that would pass for an LDAP `{SCHEME}`), so
+/// their decoders run before [`super::detect`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Vendor {
+    /// ASP.NET Identity's `PasswordHasher` blob ([`super::aspnet`]):
+    /// `aspnet-identity`, `aspnet`, `aspnetcore-identity`.
+    AspNetIdentity,
+    /// Keycloak's `secretData` and `credentialData` ([`super::keycloak`]): `keycloak`.
+    Keycloak,
+    /// A `pbkdf2_sha256$…` or `pbkdf2_sha1$…` string under a name Clerk and
+    /// Django share (`pbkdf2_sha256`, `pbkdf2_sha1`) but encode differently
+    /// ([`super::clerk`]); `clerk` is set when the name was Clerk's alone
+    /// (`clerk_pbkdf2_sha256`, `clerk_pbkdf2_sha1`).
+    Pbkdf2Clerk {
+        /// The HMAC's digest: SHA-256 or SHA-1.
+        function: DigestFunction,
+        /// Named `clerk_…`: the string is Clerk's, whatever it looks like.
+        clerk: bool,
+    },
+}
+
+/// Why Firebase hashes cannot be carried, whichever name they come under.
+pub const FIREBASE_SCRYPT: &str = "Firebase's modified scrypt cannot be verified by the target; \
+the user must reset the password (--unsupported-hash expire|drop imports them anyway)";
 
 impl Named {
     /// Parses a `password_algorithm` value. Case, `-`, `_`, spaces and
     /// punctuation are ignored: `SHA-256`, `sha256`, `salted_sha256` and
     /// `sha256(password+salt)` are the same.
+    ///
+    /// | names | become |
+    /// |---|---|
+    /// | `md5`, `sha1`, `sha`, `sha256`, `sha384`, `sha512` (also `salted_…`, `…_password_salt`) | [`Named::Digest`] of password ‖ salt |
+    /// | `bcrypt`, `argon2`, `argon2id`, `argon2i`, `argon2d`, `pbkdf2`, `pbkdf2-sha512` and other `pbkdf2…` (but the four below), `pbkdf2_sha256_django`, `django`, `ldap`, `ssha…`, `smd5`, `phc` | [`Named::SelfDescribing`]: the string decides |
+    /// | `aspnet-identity`, `aspnet`, `aspnetcore-identity` | [`Vendor::AspNetIdentity`] |
+    /// | `keycloak` | [`Vendor::Keycloak`] |
+    /// | `pbkdf2_sha256`, `pbkdf2_sha1` (also `pbkdf2-sha256`, `pbkdf2-sha1`), `clerk_pbkdf2_sha256`, `clerk_pbkdf2_sha1` | [`Vendor::Pbkdf2Clerk`] for `pbkdf2_sha…$` strings; any other string under these names is self-describing |
+    /// | `firebase-scrypt`, `firebase`, `scrypt-firebase`, `scrypt_firebase`, any `…scrypt…`, `hmac…`, `md4`, `ntlm`, `crypt`, `des`, digests of salt ‖ password, and Clerk's `bcrypt_sha256_django`, `bcrypt_peppered`, `phpass`, `awscognito`, `sha256_salted` | [`Named::Unsupported`] |
+    ///
+    /// Any other name is unsupported too: ferry never guesses a format.
     pub fn parse(name: &str) -> Named {
         let compact: String = name
             .chars()
@@ -114,6 +163,9 @@ impl Named {
             .flat_map(|c| c.to_lowercase())
             .collect();
         let shown = name.trim();
+        if let Some(vendor) = Vendor::parse(&compact) {
+            return Named::Vendor(vendor);
+        }
         for (prefix, kind) in [
             ("md5", DigestKind::Md5),
             ("sha1", DigestKind::Sha(DigestFunction::Sha1)),
@@ -146,8 +198,25 @@ impl Named {
         let unsupported =
             |why: &str| Named::Unsupported(format!("password algorithm '{shown}': {why}"));
         match compact.as_str() {
+            "firebasescrypt" | "firebase" | "scryptfirebase" => unsupported(FIREBASE_SCRYPT),
             c if c.contains("scrypt") => unsupported(
                 "scrypt hashes (Firebase's modified scrypt too) cannot be verified by the target",
+            ),
+            "bcryptsha256django" | "bcryptsha256" => unsupported(
+                "Django's bcrypt_sha256 (bcrypt over a SHA-256 of the password) cannot be verified by the target",
+            ),
+            "bcryptpeppered" => unsupported(
+                "bcrypt with a pepper appended to the password cannot be verified by the target",
+            ),
+            "phpass" => unsupported(
+                "phpass portable hashes (iterated MD5, $P$/$H$) cannot be verified by the target",
+            ),
+            "awscognito" | "cognito" => unsupported(
+                "Amazon Cognito does not export password hashes; the user must reset the password",
+            ),
+            "sha256salted" => unsupported(
+                "it does not say whether the salt came before or after the password; \
+                 name the order (sha256_password_salt is password ‖ salt, which the target verifies)",
             ),
             c if c.starts_with("hmac") => unsupported(
                 "HMAC digests need the source's secret key, which the target does not have",
@@ -158,6 +227,22 @@ impl Named {
             }
             _ => unsupported("not a hash format ferry knows"),
         }
+    }
+}
+
+impl Vendor {
+    /// The vendor a compacted name (lower-case letters and digits) selects.
+    fn parse(compact: &str) -> Option<Vendor> {
+        let clerk = |function, clerk| Vendor::Pbkdf2Clerk { function, clerk };
+        Some(match compact {
+            "aspnetidentity" | "aspnet" | "aspnetcoreidentity" => Vendor::AspNetIdentity,
+            "keycloak" => Vendor::Keycloak,
+            "pbkdf2sha256" => clerk(DigestFunction::Sha256, false),
+            "pbkdf2sha1" => clerk(DigestFunction::Sha1, false),
+            "clerkpbkdf2sha256" => clerk(DigestFunction::Sha256, true),
+            "clerkpbkdf2sha1" => clerk(DigestFunction::Sha1, true),
+            _ => return None,
+        })
     }
 }
 

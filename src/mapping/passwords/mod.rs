@@ -3,20 +3,41 @@
 //! A source hash is carried over, never recomputed: the target must verify
 //! the password the user always had, so ferry only re-encodes what the source
 //! stored into the shape the contract's encoding choices define
-//! ([`crate::contract::choices`]). Three steps:
+//! ([`crate::contract::choices`]). `password_algorithm`, when given, is
+//! read first ([`digest::Named::parse`], the one place names are decided);
+//! then:
 //!
-//! 1. [`detect`] recognises self-describing strings: bcrypt modular crypt,
+//! 1. Vendor formats that only their name tells apart are decoded by their
+//!    own module: ASP.NET Identity blobs ([`aspnet`], `aspnet-identity`),
+//!    Keycloak credentials ([`keycloak`], `keycloak`, which also reads the
+//!    second password value, [`PasswordInput::params`]) and the
+//!    `pbkdf2_sha256$…`/`pbkdf2_sha1$…` strings Clerk and Django encode
+//!    differently under the same name ([`clerk`]).
+//! 2. [`detect`] recognises self-describing strings: bcrypt modular crypt,
 //!    PHC strings (argon2, pbkdf2 including passlib's adapted base64),
 //!    Django's `algorithm$…` strings and LDAP `{SCHEME}` values.
-//! 2. [`digest`] handles bare hex or base64 digests with a separate salt
+//! 3. [`digest`] handles bare hex or base64 digests with a separate salt
 //!    column, whose algorithm is named by `password_algorithm` (or inferred
 //!    from the length for the SHA family).
-//! 3. [`plaintext`] hashes a declared plaintext column with argon2id before
+//! 4. [`plaintext`] hashes a declared plaintext column with argon2id before
 //!    the password leaves the mapper.
 //!
-//! What the target cannot verify (scrypt, HMAC with a key, MD4, crypt(3),
-//! digests over salt ‖ password, argon2i/argon2d) is [`Carried::Unsupported`]
-//! with a reason; [`UnsupportedPolicy`] decides what becomes of such a user.
+//! Names `password_algorithm` accepts (case and punctuation ignored; the
+//! full table is on [`digest::Named::parse`]): the digests `md5`, `sha1`,
+//! `sha256`, `sha384`, `sha512`; the self-describing families `bcrypt`,
+//! `argon2id`, `pbkdf2…`, `django`, `ldap`, `ssha…`; the vendors
+//! `aspnet-identity` (`aspnet`, `aspnetcore-identity`), `keycloak`,
+//! `pbkdf2_sha256`/`pbkdf2_sha1` (Clerk's or Django's),
+//! `clerk_pbkdf2_sha256`/`clerk_pbkdf2_sha1`, `pbkdf2_sha256_django`; and
+//! Clerk's other `password_hasher` names, which map onto these (`bcrypt`,
+//! `argon2id`, `md5`, `sha256`) or are unsupported (`argon2i`,
+//! `scrypt_firebase`, `bcrypt_sha256_django`, …).
+//!
+//! What the target cannot verify (scrypt, Firebase's modified scrypt
+//! (`firebase-scrypt`, `firebase`, `scrypt_firebase`), HMAC with a key, MD4,
+//! crypt(3), digests over salt ‖ password, argon2i/argon2d) is
+//! [`Carried::Unsupported`] with a reason; [`UnsupportedPolicy`] decides
+//! what becomes of such a user.
 //! A malformed hash is an `Err`: the row is rejected whatever the policy.
 //! So is a hash whose work factor is above the contract's bounds
 //! ([`crate::contract::rules::check_work_factor`]): the target would spend it
@@ -24,8 +45,11 @@
 //!
 //! Reasons never echo the hash, the salt or a plaintext password.
 
+pub mod aspnet;
+pub mod clerk;
 pub mod detect;
 pub mod digest;
+pub mod keycloak;
 pub mod options;
 pub mod plaintext;
 
@@ -57,10 +81,12 @@ pub struct PasswordInput<'a> {
     pub hash: Option<&'a str>,
     /// `password_salt`, for bare digests.
     pub salt: Option<&'a str>,
-    /// `password_algorithm`, naming the algorithm of a bare digest.
+    /// `password_algorithm`, naming the algorithm of a bare digest or a
+    /// vendor format ([`digest::Named::parse`]).
     pub algorithm: Option<&'a str>,
-    /// `password_params`: a vendor's hash parameters beside the hash
-    /// (Keycloak's `credentialData`).
+    /// A second vendor value that the hash needs, such as Keycloak's
+    /// `credentialData` (iterations and algorithm) next to its `secretData`
+    /// in `hash`. Formats that need none ignore it.
     pub params: Option<&'a str>,
     /// The declared plaintext column, when the mapping has one.
     pub plaintext: Option<&'a str>,
@@ -126,7 +152,13 @@ pub fn credential(
     }
     let expired = options.policy == PasswordPolicy::Expire;
     let carried = match (input.hash, input.plaintext) {
-        (Some(hash), _) => convert(hash, input.salt, input.algorithm, options.salt_encoding)?,
+        (Some(hash), _) => convert(
+            hash,
+            input.salt,
+            input.algorithm,
+            input.params,
+            options.salt_encoding,
+        )?,
         (None, Some(password)) => Carried::Hash(plaintext::hash(password, &options.argon2, owner)?),
         (None, None) => return Ok(Decision::default()),
     };
@@ -163,16 +195,18 @@ pub fn credential(
     }
 }
 
-/// Converts a source hash. `Err` when it is malformed for the format it
-/// claims to be, or when its work factor is above the contract's bounds
-/// (the row is rejected).
+/// Converts a source hash, with its salt, algorithm name and second vendor
+/// value ([`PasswordInput::params`]). `Err` when it is malformed for the
+/// format it claims to be, or when its work factor is above the contract's
+/// bounds (the row is rejected).
 pub fn convert(
     hash: &str,
     salt: Option<&str>,
     algorithm: Option<&str>,
+    params: Option<&str>,
     salt_encoding: SaltEncoding,
 ) -> Result<Carried, String> {
-    let carried = recognise(hash, salt, algorithm, salt_encoding)?;
+    let carried = recognise(hash, salt, algorithm, params, salt_encoding)?;
     if let Carried::Hash(hashed) = &carried {
         check_work_factor(hashed).map_err(|too_high| format!("password_hash: {too_high}"))?;
     }
@@ -184,13 +218,26 @@ fn recognise(
     hash: &str,
     salt: Option<&str>,
     algorithm: Option<&str>,
+    params: Option<&str>,
     salt_encoding: SaltEncoding,
 ) -> Result<Carried, String> {
+    if hash.is_empty() {
+        return Err("password_hash is empty".to_string());
+    }
     let named = algorithm.map(digest::Named::parse);
-    // An explicit name of an unverifiable algorithm wins; else a
-    // self-describing string decides; else the name (or the length) does.
-    if let Some(digest::Named::Unsupported(reason)) = named {
-        return Ok(Carried::Unsupported(reason));
+    // An explicit name of an unverifiable algorithm wins; then a vendor
+    // format the name selects; else a self-describing string decides; else
+    // the name (or the length) does.
+    match &named {
+        Some(digest::Named::Unsupported(reason)) => {
+            return Ok(Carried::Unsupported(reason.clone()))
+        }
+        Some(digest::Named::Vendor(vendor)) => {
+            if let Some(found) = decode_vendor(*vendor, hash, params) {
+                return found;
+            }
+        }
+        _ => {}
     }
     if let Some(found) = detect::self_describing(hash) {
         return found;
@@ -200,6 +247,10 @@ fn recognise(
         Some(digest::Named::SelfDescribing(name)) => Err(format!(
             "password_algorithm says '{name}' but password_hash is not in that format"
         )),
+        Some(digest::Named::Vendor(_)) => Err(format!(
+            "password_algorithm says '{}' but password_hash is not in that format",
+            algorithm.map(str::trim).unwrap_or("")
+        )),
         Some(digest::Named::Unsupported(reason)) => Ok(Carried::Unsupported(reason)),
         None => match digest::infer(hash) {
             Some(kind) => digest::convert(hash, salt, kind, salt_encoding),
@@ -208,6 +259,20 @@ fn recognise(
                     .to_string(),
             )),
         },
+    }
+}
+
+/// Decodes a vendor format; `None` when the hash is not in the vendor's
+/// own shape and is left to [`detect`] (a PHC string named `pbkdf2_sha256`).
+fn decode_vendor(
+    vendor: digest::Vendor,
+    hash: &str,
+    params: Option<&str>,
+) -> Option<Result<Carried, String>> {
+    match vendor {
+        digest::Vendor::AspNetIdentity => Some(aspnet::convert(hash)),
+        digest::Vendor::Keycloak => Some(keycloak::convert(hash, params)),
+        digest::Vendor::Pbkdf2Clerk { function, clerk } => clerk::convert(hash, function, clerk),
     }
 }
 
@@ -237,7 +302,7 @@ pub fn hashed_password(
     salt: Option<&str>,
     algorithm: Option<&str>,
 ) -> Result<HashedPassword, String> {
-    match convert(hash, salt, algorithm, SaltEncoding::Hex)? {
+    match convert(hash, salt, algorithm, None, SaltEncoding::Hex)? {
         Carried::Hash(hashed) => Ok(hashed),
         Carried::Unsupported(reason) => Err(reason),
     }

@@ -10,6 +10,8 @@ use super::*;
 use crate::contract::choices::decode_bytes;
 use crate::server::verify::password_matches;
 
+mod vendors;
+
 #[derive(Debug, Deserialize)]
 struct Vector {
     format: String,
@@ -38,6 +40,7 @@ fn every_vector_converts_and_verifies_with_its_password_only() {
             &v.hash,
             v.salt.as_deref(),
             v.algorithm.as_deref(),
+            None,
             v.salt_encoding.unwrap_or_default(),
         );
         match (v.expect.as_str(), carried) {
@@ -147,7 +150,8 @@ fn algorithm_names() {
     for name in [
         "bcrypt",
         "argon2id",
-        "pbkdf2_sha256",
+        "pbkdf2",
+        "pbkdf2_sha256_django",
         "django",
         "ldap",
         "ssha",
@@ -166,7 +170,7 @@ fn hex_digest_lengths_infer_the_sha_family_only() {
     assert!(hashed_password(&"ab".repeat(64), None, None).is_ok());
     // 32 hex digits: MD5, MD4 or NTLM; it must be named.
     assert!(matches!(
-        convert(&"ab".repeat(16), None, None, SaltEncoding::Hex),
+        convert(&"ab".repeat(16), None, None, None, SaltEncoding::Hex),
         Ok(Carried::Unsupported(_))
     ));
     assert!(hashed_password(&"ab".repeat(16), None, Some("md5")).is_ok());
