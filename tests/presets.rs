@@ -64,11 +64,15 @@ fn stored(dump: &ImportBody, key: &str) -> Option<Stored> {
     })
 }
 
-/// Every scalar under `value` (arrays and objects walked).
+/// Every scalar under `value` (arrays and objects walked; an expectation's
+/// `note` is prose, not a value).
 fn leaves(value: &Value, out: &mut Vec<Value>) {
     match value {
         Value::Array(items) => items.iter().for_each(|v| leaves(v, out)),
-        Value::Object(members) => members.values().for_each(|v| leaves(v, out)),
+        Value::Object(members) => members
+            .iter()
+            .filter(|(k, _)| *k != "note")
+            .for_each(|(_, v)| leaves(v, out)),
         Value::Null => {}
         scalar => out.push(scalar.clone()),
     }
