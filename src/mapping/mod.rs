@@ -312,28 +312,19 @@ impl Mapper {
                 },
             }),
             RowBody::Fields(fields) => {
-                match skip_reason(&self.mapping, self.target.import_time, &fields) {
-                    Ok(None) => {}
-                    Ok(Some(reason)) => {
-                        let fields = self.redact(fields);
-                        return Mapped::Rejected(Rejection {
-                            row: row.row,
-                            key: None,
-                            stage: Stage::Excluded,
-                            reason,
-                            source: fields.to_json(),
-                        });
-                    }
-                    Err(reason) => {
-                        let fields = self.redact(fields);
-                        return Mapped::Rejected(Rejection {
-                            row: row.row,
-                            key: None,
-                            stage: Stage::Mapping,
-                            reason,
-                            source: fields.to_json(),
-                        });
-                    }
+                let left_out = match skip_reason(&self.mapping, self.target.import_time, &fields) {
+                    Ok(None) => None,
+                    Ok(Some(reason)) => Some((Stage::Excluded, reason)),
+                    Err(reason) => Some((Stage::Mapping, reason)),
+                };
+                if let Some((stage, reason)) = left_out {
+                    return Mapped::Rejected(Rejection {
+                        row: row.row,
+                        key: None,
+                        stage,
+                        reason,
+                        source: self.redact(fields).to_json(),
+                    });
                 }
                 let mapped = self.map_source(&fields);
                 let fields = self.redact(fields);

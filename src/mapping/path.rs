@@ -340,46 +340,35 @@ impl Template {
 
     /// The template filled from `value`: `None` when a path finds no text.
     pub fn fill(&self, value: &Value) -> Option<String> {
-        let mut out = String::new();
-        for part in &self.parts {
-            match part {
-                Part::Text(text) => out.push_str(text),
-                Part::Whole => {
-                    let text = super::transform::scalar_text(value)?;
-                    if text.trim().is_empty() {
-                        return None;
-                    }
-                    out.push_str(&text);
-                }
-                Part::Path(path) => {
-                    let found = path.values_in(value).into_iter().next()?;
-                    let text = super::transform::scalar_text(&found)?;
-                    if text.trim().is_empty() {
-                        return None;
-                    }
-                    out.push_str(&text);
-                }
-            }
-        }
-        Some(out)
+        self.fill_by(Some(value), |path| path.values_in(value).into_iter().next())
     }
 
-    /// The template filled from a record's columns.
+    /// The template filled from a record's columns (`{}` finds nothing).
     pub fn fill_record<L: Lookup + ?Sized>(&self, fields: &L) -> Option<String> {
+        self.fill_by(None, |path| path.values(fields).into_iter().next())
+    }
+
+    /// The template with each path's value found by `find`, and `{}` as `whole`.
+    fn fill_by(
+        &self,
+        whole: Option<&Value>,
+        find: impl Fn(&SourcePath) -> Option<Value>,
+    ) -> Option<String> {
         let mut out = String::new();
         for part in &self.parts {
-            match part {
-                Part::Text(text) => out.push_str(text),
-                Part::Whole => return None,
-                Part::Path(path) => {
-                    let found = path.values(fields).into_iter().next()?;
-                    let text = super::transform::scalar_text(&found)?;
-                    if text.trim().is_empty() {
-                        return None;
-                    }
-                    out.push_str(&text);
+            let found = match part {
+                Part::Text(text) => {
+                    out.push_str(text);
+                    continue;
                 }
+                Part::Whole => whole?.clone(),
+                Part::Path(path) => find(path)?,
+            };
+            let text = super::transform::scalar_text(&found)?;
+            if text.trim().is_empty() {
+                return None;
             }
+            out.push_str(&text);
         }
         Some(out)
     }
