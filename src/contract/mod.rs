@@ -8,6 +8,10 @@
 //!
 //! - [`api`]: the paths, the scopes and ferry's extension headers.
 //! - [`records`]: the record sets and the request/response bodies.
+//! - [`identity_schema`]: the dump's identity schemas, in the JSON Schema
+//!   subset the platform supports.
+//! - [`system`]: the bodies of the platform's system pool and user
+//!   endpoints.
 //! - [`entry`]: a user with its sub-records, compared timestamps aside.
 //! - [`rules`]: field rules both sides enforce (email, E.164, limits).
 //! - [`choices`]: the open points of the contract and what ferry assumes,
@@ -16,7 +20,9 @@
 pub mod api;
 pub mod choices;
 pub mod entry;
+pub mod identity_schema;
 pub mod records;
 pub mod rules;
+pub mod system;
 
 pub use records::*;

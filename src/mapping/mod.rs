@@ -312,6 +312,8 @@ impl Mapper {
             metadata: (!source.groups.is_empty()).then(|| source.metadata()),
             metadata_schema_id: None,
             business_metadata: None,
+            business_metadata_schema_id: None,
+            user_type: None,
             created_at: Some(created),
             updated_at: Some(now),
             status_updated_at: Some(now),
@@ -369,6 +371,7 @@ impl Mapper {
                 verified,
                 verified_at: None,
                 preferred_contact_method: None,
+                metadata: None,
                 created_at: created,
                 updated_at: now,
             });

@@ -77,6 +77,7 @@ mod routes;
 mod serve;
 mod state;
 mod store;
+pub mod system;
 mod tenant;
 pub(crate) mod validate;
 pub mod verify;
