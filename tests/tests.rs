@@ -9,3 +9,4 @@ mod passwords;
 mod private_files;
 mod server;
 mod sources;
+mod spec_conformance;

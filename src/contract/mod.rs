@@ -14,6 +14,7 @@
 //!   endpoints.
 //! - [`entry`]: a user with its sub-records, compared timestamps aside.
 //! - [`rules`]: field rules both sides enforce (email, E.164, limits).
+//! - [`strict`]: reading bodies with records as JSON objects only.
 //! - [`choices`]: the open points of the contract and what ferry assumes,
 //!   in one place so they can be changed when a real tenant shows otherwise.
 
@@ -23,6 +24,7 @@ pub mod entry;
 pub mod identity_schema;
 pub mod records;
 pub mod rules;
+pub mod strict;
 pub mod system;
 
 pub use records::*;

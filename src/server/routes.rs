@@ -308,7 +308,7 @@ fn import_mode(query: Result<Query<ImportQuery>, QueryRejection>) -> Result<Impo
 
 /// 415 unless the content type is JSON (`application/json`, optionally with
 /// parameters, or a `+json` type).
-fn require_json(headers: &HeaderMap) -> Result<(), ApiError> {
+pub(super) fn require_json(headers: &HeaderMap) -> Result<(), ApiError> {
     let is_json = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())

@@ -40,7 +40,7 @@
 
 use std::time::Instant;
 
-use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
@@ -49,6 +49,7 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use super::auth::Need;
+use super::body::{BodyRejection, StrictJson};
 use super::error::ApiError;
 use super::state::AppState;
 use super::store::directory::{
@@ -275,7 +276,7 @@ pub async fn get_user_by_key(
     State(state): State<AppState>,
     target: Target,
     headers: HeaderMap,
-    body: Result<Json<GetUserByKey>, JsonRejection>,
+    body: Result<StrictJson<GetUserByKey>, BodyRejection>,
 ) -> Result<Response, ApiError> {
     authorize(&state, &target, &headers)?;
     let key = user_key(body)?;
@@ -289,12 +290,12 @@ pub async fn get_user_by_key(
 }
 
 /// The key of a `GetUserByKey` body, or the 422 (see the module).
-fn user_key(body: Result<Json<GetUserByKey>, JsonRejection>) -> Result<UserKey, ApiError> {
+fn user_key(body: Result<StrictJson<GetUserByKey>, BodyRejection>) -> Result<UserKey, ApiError> {
     let unprocessable = |message: &str| ApiError::Unprocessable {
         code: "invalid_request",
         message: message.to_owned(),
     };
-    let Json(body) = body.map_err(|_| {
+    let StrictJson(body) = body.map_err(|_| {
         unprocessable("the body must be JSON {\"identifier\": \"...\"} or {\"address\": \"...\"}")
     })?;
     let present = |v: Option<String>| v.filter(|v| !v.is_empty());

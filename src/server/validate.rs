@@ -32,6 +32,7 @@ use crate::contract::records::{
     PreferredContactMethod, Schema, UserCredential, UserIdentifier, UserVerifiableAddress,
 };
 use crate::contract::rules::{check_email, is_e164, is_printable_ascii_token, MAX_FIELD_BYTES};
+use crate::contract::strict::{self, Strict};
 
 /// Array names of the import body.
 pub const POOLS: &str = "pools";
@@ -63,14 +64,15 @@ pub struct ValidBatch {
 }
 
 /// Parses a body; on failure, names the array, index and field of the problem.
+/// Records are read as JSON objects only ([`strict`]).
 pub fn parse(bytes: &[u8]) -> Result<ImportBody, Rejection> {
-    serde_json::from_slice(bytes).map_err(|_| locate_parse_error(bytes))
+    strict::from_slice(bytes).map_err(|_| locate_parse_error(bytes))
 }
 
 /// Parses again, tracking the path, to say where the first problem is.
 fn locate_parse_error(bytes: &[u8]) -> Rejection {
     let mut de = serde_json::Deserializer::from_slice(bytes);
-    let err = match serde_path_to_error::deserialize::<_, ImportBody>(&mut de) {
+    let err = match serde_path_to_error::deserialize::<_, ImportBody>(Strict(&mut de)) {
         Err(err) => err,
         Ok(_) => match de.end() {
             Err(end) => return invalid_json(None, None, end.to_string()),
@@ -93,17 +95,17 @@ fn locate_parse_error(bytes: &[u8]) -> Rejection {
         }
     }
     let message = err.inner().to_string();
+    // A key at the top of the body is a field, not an array of records.
+    if index.is_none() {
+        if let Some(top) = array.take() {
+            fields.insert(0, top);
+        }
+    }
     // A field name is never secret: name a missing or an unknown one.
     let named = missing_field(&message).or_else(|| unknown_field(&message));
     if let Some(name) = named {
         if fields.last().map(String::as_str) != Some(name) {
             fields.push(name.to_owned());
-        }
-    }
-    // A key at the top of the body is a field, not an array of records.
-    if index.is_none() {
-        if let Some(top) = array.take() {
-            fields.insert(0, top);
         }
     }
     let field = (!fields.is_empty()).then(|| fields.join("."));

@@ -162,16 +162,18 @@ pub fn pools(conn: &Connection, tenant: &str, query: &PoolQuery) -> Result<PoolP
     } else {
         (before, after)
     };
-    let key = match query.sort {
-        PoolSort::Id => "('', id)",
-        PoolSort::Name => "(name, id)",
+    // Row values compare the key; ORDER BY takes the same columns one by one.
+    let (key, direction) = match (query.sort, ascending) {
+        (PoolSort::Id, true) => ("('', id)", "id ASC"),
+        (PoolSort::Id, false) => ("('', id)", "id DESC"),
+        (PoolSort::Name, true) => ("(name, id)", "name ASC, id ASC"),
+        (PoolSort::Name, false) => ("(name, id)", "name DESC, id DESC"),
     };
-    let direction = if ascending { "ASC" } else { "DESC" };
     let sql = format!(
         "SELECT doc FROM pools WHERE tenant_id = ?1
          AND (?2 IS NULL OR instr(lower(id), lower(?2)) > 0 OR instr(lower(name), lower(?2)) > 0)
          AND (?4 IS NULL OR {key} > (?3, ?4)) AND (?6 IS NULL OR {key} < (?5, ?6))
-         ORDER BY {key} {direction} LIMIT ?7"
+         ORDER BY {direction} LIMIT ?7"
     );
     let (above_name, above_id) = above.unzip();
     let (below_name, below_id) = below.unzip();
