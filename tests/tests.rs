@@ -10,3 +10,4 @@ mod presets;
 mod private_files;
 mod server;
 mod sources;
+mod spec_conformance;

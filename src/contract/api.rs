@@ -12,6 +12,11 @@
 //! | [`TOKEN`] | `POST`: the OAuth2 client credentials grant |
 //! | [`CONFIGURATION`] | `PUT ?mode=`: an import; `GET`: the export |
 //! | [`PASSWORD_VERIFY`] | `POST`: check a user's password (`verifyPasswordV2`) |
+//! | [`POOLS`] | `GET`: the tenant's pools (`systemListPools`) |
+//! | [`POOL`] | `GET`: one pool (`systemGetPool`) |
+//! | [`USERS`] | `GET ?after_user_id=&limit=`: a page of a pool's users (`systemListUsers`) |
+//! | [`USER`] | `GET`: one user with its sub-records (`systemGetUser`) |
+//! | [`USER_BY_KEY`] | `POST`: the user an identifier or address names (`systemGetUserByKey`) |
 //!
 //! A platform serves these at one of three URL layouts ([`Layout`]); the
 //! constants above are those of the default layout, and
@@ -153,6 +158,105 @@ const VANITY_PASSWORD_VERIFY: ContractPath<1> = ContractPath::new(&[
     Literal("verify"),
 ]);
 
+/// `GET {base}/api/identity/{tid}/system/pools`: the tenant's pools
+/// (`systemListPools`), at the `guide` and `client` layouts.
+pub const POOLS: ContractPath<1> = ContractPath::new(&[
+    Literal("api"),
+    Literal("identity"),
+    Param("tid"),
+    Literal("system"),
+    Literal("pools"),
+]);
+
+/// `GET {base}/api/identity/{tid}/system/pools/{ipID}`: one pool (`systemGetPool`).
+pub const POOL: ContractPath<2> = ContractPath::new(&[
+    Literal("api"),
+    Literal("identity"),
+    Param("tid"),
+    Literal("system"),
+    Literal("pools"),
+    Param("ipID"),
+]);
+
+/// `GET {base}/api/identity/{tid}/system/pools/{ipID}/users`: a page of the
+/// pool's users in id order (`systemListUsers`).
+pub const USERS: ContractPath<2> = ContractPath::new(&[
+    Literal("api"),
+    Literal("identity"),
+    Param("tid"),
+    Literal("system"),
+    Literal("pools"),
+    Param("ipID"),
+    Literal("users"),
+]);
+
+/// `GET {base}/api/identity/{tid}/system/pools/{ipID}/users/{userID}`: one
+/// user with its identifiers, addresses and blurred credentials (`systemGetUser`).
+pub const USER: ContractPath<3> = ContractPath::new(&[
+    Literal("api"),
+    Literal("identity"),
+    Param("tid"),
+    Literal("system"),
+    Literal("pools"),
+    Param("ipID"),
+    Literal("users"),
+    Param("userID"),
+]);
+
+/// `POST {base}/api/identity/{tid}/system/pools/{ipID}/users/by_key`: the user
+/// an identifier or a verified address names (`systemGetUserByKey`).
+pub const USER_BY_KEY: ContractPath<2> = ContractPath::new(&[
+    Literal("api"),
+    Literal("identity"),
+    Param("tid"),
+    Literal("system"),
+    Literal("pools"),
+    Param("ipID"),
+    Literal("users"),
+    Literal("by_key"),
+]);
+
+/// The pool and user paths on a vanity domain: the same without `{tid}`.
+const VANITY_POOLS: ContractPath<0> = ContractPath::new(&[
+    Literal("api"),
+    Literal("identity"),
+    Literal("system"),
+    Literal("pools"),
+]);
+const VANITY_POOL: ContractPath<1> = ContractPath::new(&[
+    Literal("api"),
+    Literal("identity"),
+    Literal("system"),
+    Literal("pools"),
+    Param("ipID"),
+]);
+const VANITY_USERS: ContractPath<1> = ContractPath::new(&[
+    Literal("api"),
+    Literal("identity"),
+    Literal("system"),
+    Literal("pools"),
+    Param("ipID"),
+    Literal("users"),
+]);
+const VANITY_USER: ContractPath<2> = ContractPath::new(&[
+    Literal("api"),
+    Literal("identity"),
+    Literal("system"),
+    Literal("pools"),
+    Param("ipID"),
+    Literal("users"),
+    Param("userID"),
+]);
+const VANITY_USER_BY_KEY: ContractPath<1> = ContractPath::new(&[
+    Literal("api"),
+    Literal("identity"),
+    Literal("system"),
+    Literal("pools"),
+    Param("ipID"),
+    Literal("users"),
+    Literal("by_key"),
+]);
+
 /// Where a platform serves its API: the three URL layouts in use.
 ///
 /// | endpoint | `guide` (default) | `client` | `vanity` |
@@ -187,14 +291,29 @@ pub enum Endpoint {
     Configuration,
     /// `POST`: the platform's password check (`verifyPasswordV2`).
     PasswordVerify,
+    /// `GET`: the tenant's pools (`systemListPools`).
+    Pools,
+    /// `GET`: one pool (`systemGetPool`).
+    Pool,
+    /// `GET`: a page of a pool's users (`systemListUsers`).
+    Users,
+    /// `GET`: one user with its sub-records (`systemGetUser`).
+    User,
+    /// `POST`: the user a key names (`systemGetUserByKey`).
+    UserByKey,
 }
 
 impl Endpoint {
     /// Every endpoint.
-    pub const ALL: [Endpoint; 3] = [
+    pub const ALL: [Endpoint; 8] = [
         Endpoint::Token,
         Endpoint::Configuration,
         Endpoint::PasswordVerify,
+        Endpoint::Pools,
+        Endpoint::Pool,
+        Endpoint::Users,
+        Endpoint::User,
+        Endpoint::UserByKey,
     ];
 }
 
@@ -205,17 +324,32 @@ pub struct Params<'a> {
     pub tenant: &'a str,
     /// The pool id (`{ipID}`); unused by the token and configuration paths.
     pub pool: &'a str,
+    /// The user id (`{userID}`); used by [`Endpoint::User`] only.
+    pub user: &'a str,
 }
 
 impl<'a> Params<'a> {
     /// The parameters of a tenant-wide path (token, configuration).
     pub fn tenant(tenant: &'a str) -> Self {
-        Params { tenant, pool: "" }
+        Params {
+            tenant,
+            pool: "",
+            user: "",
+        }
     }
 
     /// The parameters of a path of pool `pool` of `tenant`.
     pub fn pool(tenant: &'a str, pool: &'a str) -> Self {
-        Params { tenant, pool }
+        Params {
+            tenant,
+            pool,
+            user: "",
+        }
+    }
+
+    /// The parameters of the path of user `user` of pool `pool` of `tenant`.
+    pub fn user(tenant: &'a str, pool: &'a str, user: &'a str) -> Self {
+        Params { tenant, pool, user }
     }
 
     /// The value of the parameter `name`.
@@ -223,6 +357,7 @@ impl<'a> Params<'a> {
         match name {
             TENANT_PARAM => self.tenant,
             POOL_PARAM => self.pool,
+            USER_PARAM => self.user,
             _ => "",
         }
     }
@@ -232,6 +367,8 @@ impl<'a> Params<'a> {
 pub const TENANT_PARAM: &str = "tid";
 /// The pool parameter's name in every path (`{ipID}`, as the spec names it).
 pub const POOL_PARAM: &str = "ipID";
+/// The user parameter's name (`{userID}`, as the spec names it).
+pub const USER_PARAM: &str = "userID";
 
 impl Layout {
     /// Every layout.
@@ -249,7 +386,7 @@ impl Layout {
     /// The segments of `endpoint` at this layout: the one table of every
     /// URL ferry calls or serves.
     fn template(self, endpoint: Endpoint) -> &'static [Segment] {
-        use Endpoint::{Configuration, PasswordVerify, Token};
+        use Endpoint::{Configuration, PasswordVerify, Pool, Pools, Token, User, UserByKey, Users};
         use Layout::{Client, Guide, Vanity};
         match (self, endpoint) {
             (Guide | Client, Token) => TOKEN.segments,
@@ -259,6 +396,16 @@ impl Layout {
             (Vanity, Configuration) => VANITY_CONFIGURATION.segments,
             (Guide | Client, PasswordVerify) => PASSWORD_VERIFY.segments,
             (Vanity, PasswordVerify) => VANITY_PASSWORD_VERIFY.segments,
+            (Guide | Client, Pools) => POOLS.segments,
+            (Vanity, Pools) => VANITY_POOLS.segments,
+            (Guide | Client, Pool) => POOL.segments,
+            (Vanity, Pool) => VANITY_POOL.segments,
+            (Guide | Client, Users) => USERS.segments,
+            (Vanity, Users) => VANITY_USERS.segments,
+            (Guide | Client, User) => USER.segments,
+            (Vanity, User) => VANITY_USER.segments,
+            (Guide | Client, UserByKey) => USER_BY_KEY.segments,
+            (Vanity, UserByKey) => VANITY_USER_BY_KEY.segments,
         }
     }
 
@@ -430,10 +577,46 @@ mod tests {
     }
 
     #[test]
+    fn the_pool_and_user_paths_are_those_of_the_spec() {
+        use Endpoint::{Pool, Pools, User, UserByKey, Users};
+        let table = [
+            (Pools, "/system/pools"),
+            (Pool, "/system/pools/{ipID}"),
+            (Users, "/system/pools/{ipID}/users"),
+            (User, "/system/pools/{ipID}/users/{userID}"),
+            (UserByKey, "/system/pools/{ipID}/users/by_key"),
+        ];
+        for (endpoint, spec) in table {
+            for layout in [Layout::Guide, Layout::Client] {
+                assert_eq!(
+                    layout.route(endpoint),
+                    format!("/api/identity/{{tid}}{spec}"),
+                    "{layout} {endpoint:?}"
+                );
+            }
+            assert_eq!(
+                Layout::Vanity.route(endpoint),
+                format!("/api/identity{spec}"),
+                "{endpoint:?}"
+            );
+        }
+        assert_eq!(
+            Layout::Client.path(Endpoint::User, Params::user("t", "p", "u/1")),
+            "/api/identity/t/system/pools/p/users/u%2F1"
+        );
+        assert_eq!(
+            USER.path(["t", "p", "u"]),
+            Layout::Guide.path(User, Params::user("t", "p", "u"))
+        );
+    }
+
+    #[test]
     fn the_server_registers_each_distinct_route_once() {
         assert_eq!(routes(Endpoint::Token).len(), 2);
         assert_eq!(routes(Endpoint::Configuration).len(), 3);
-        assert_eq!(routes(Endpoint::PasswordVerify).len(), 2);
+        for endpoint in Endpoint::ALL.into_iter().skip(2) {
+            assert_eq!(routes(endpoint).len(), 2, "{endpoint:?}");
+        }
     }
 
     #[test]

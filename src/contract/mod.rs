@@ -8,15 +8,23 @@
 //!
 //! - [`api`]: the paths, the scopes and ferry's extension headers.
 //! - [`records`]: the record sets and the request/response bodies.
+//! - [`identity_schema`]: the dump's identity schemas, in the JSON Schema
+//!   subset the platform supports.
+//! - [`system`]: the bodies of the platform's system pool and user
+//!   endpoints.
 //! - [`entry`]: a user with its sub-records, compared timestamps aside.
 //! - [`rules`]: field rules both sides enforce (email, E.164, limits).
+//! - [`strict`]: reading bodies with records as JSON objects only.
 //! - [`choices`]: the open points of the contract and what ferry assumes,
 //!   in one place so they can be changed when a real tenant shows otherwise.
 
 pub mod api;
 pub mod choices;
 pub mod entry;
+pub mod identity_schema;
 pub mod records;
 pub mod rules;
+pub mod strict;
+pub mod system;
 
 pub use records::*;

@@ -4,22 +4,44 @@
 //! exactly what was set, and free-form objects (`payload`, `metadata`) are
 //! `serde_json::Map`s, whose keys serialise in sorted order: the same record
 //! always gives the same bytes.
+//!
+//! Every record type of the dump (the platform's `TenantDump` of the 2025
+//! description, `spec/platform/identitysystem-2025-04.yaml`) has exactly the
+//! fields its definition has, and refuses any other
+//! (`deny_unknown_fields`): a field the platform does not define would be
+//! dropped by a real tenant, so a rehearsal must not take it silently. A
+//! test holds the types to the description (`tests/spec_conformance.rs`).
+//! Where ferry needs more than the description requires (an `id` to match a
+//! group by), the field is required here and the docs say so.
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+pub use super::identity_schema::{Schema, SupportedJsonSchema};
+
 /// A free-form JSON object (`payload`, `metadata`, ...).
 pub type Object = Map<String, Value>;
 
 /// The body of an import (`PUT` of [`crate::contract::api::CONFIGURATION`]),
-/// and of the export (`GET` on the same path).
+/// and of the export (`GET` on the same path): the platform's `TenantDump`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ImportBody {
     /// Pools to create; ferry's importer never sends any (the pool must exist).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub pools: Vec<Pool>,
+    /// Identity schemas of the tenant, which pools and users name by
+    /// `payload_schema_id` and `metadata_schema_id`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub schemas: Vec<Schema>,
+    /// Groups of users of a pool (the dump's `InternalGroup`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub groups: Vec<Group>,
+    /// Which user is in which group.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub group_members: Vec<GroupMember>,
     /// One record per user.
     #[serde(default)]
     pub users: Vec<User>,
@@ -32,6 +54,12 @@ pub struct ImportBody {
     /// Contact addresses with their verification state, linked by `user_id`.
     #[serde(default)]
     pub user_verifiable_addresses: Vec<UserVerifiableAddress>,
+    /// One-time codes (activation, password reset, ...) of the old tenant,
+    /// as the dump's `Code` records, unparsed: `ferry serve` refuses any (they
+    /// are secrets of the old tenant, of no use at a new one) and never
+    /// exports them, so they are never serialised.
+    #[serde(default, skip_serializing)]
+    pub codes: Vec<Value>,
 }
 
 /// How the target treats records that already exist (matched by `id`).
@@ -79,8 +107,9 @@ impl std::str::FromStr for ImportMode {
     }
 }
 
-/// A user pool of a tenant.
+/// A user pool of a tenant, with its settings (the dump's `Pool`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Pool {
     /// Pool id; the reference server uses short names such as `default`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -102,18 +131,218 @@ pub struct Pool {
     /// Id of the schema the pool's users' `metadata` follows.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata_schema_id: Option<String>,
+    /// Id of the schema the pool's users' `business_metadata` follows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub business_metadata_schema_id: Option<String>,
     /// Whether identifiers are compared on their lower-cased form.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub identifier_case_insensitive: Option<bool>,
     /// How users of the pool may sign in: `password`, `otp`, ...
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub authentication_mechanisms: Option<Vec<String>>,
+    pub authentication_mechanisms: Option<Vec<AuthenticationMechanism>>,
+    /// The mechanism offered first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preferred_authentication_mechanism: Option<AuthenticationMechanism>,
+    /// Second factors users of the pool may use.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub second_factor_authentication_mechanisms: Option<Vec<AuthenticationMechanism>>,
+    /// The second factor offered first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub second_factor_preferred_authentication_mechanism: Option<AuthenticationMechanism>,
+    /// The risk score from which a second factor is skipped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub second_factor_threshold: Option<f64>,
+    /// How long a second-factor session lasts (a Go duration, `1h0m0s`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mfa_session_ttl: Option<String>,
+    /// Lengths and lifetimes of the pool's one-time passwords.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub otp_settings: Option<OtpSettings>,
     /// Password handling of the pool, such as its `hashing_method`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub password_settings: Option<Object>,
+    pub password_settings: Option<PasswordSettings>,
     /// Rules the pool's passwords must meet.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub password_policy: Option<Object>,
+    pub password_policy: Option<PasswordPolicy>,
+    /// Whether users may reset their own credentials.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reset_credentials_settings: Option<ResetCredentialsSettings>,
+    /// Whether anyone may register in the pool.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub public_registration_allowed: Option<bool>,
+    /// Colour of the pool's badge in the admin portal.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub badge_color: Option<String>,
+    /// Whether the pool is marked deleted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deleted: Option<bool>,
+    /// Whether the pool is a system pool.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub system: Option<bool>,
+    /// The workspace the pool is attached to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workspace_id: Option<String>,
+}
+
+/// A way to sign in (the dump's `AuthenticationMechanisms` items).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuthenticationMechanism {
+    Totp,
+    Password,
+    Otp,
+    EmailOtp,
+    SmsOtp,
+    Webauthn,
+}
+
+/// One kind of one-time password: its length and lifetime.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OtpConfig {
+    /// Digits of the code.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub length: Option<i64>,
+    /// How long a code is valid (a Go duration, `5m0s`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttl: Option<String>,
+}
+
+/// The one-time passwords of a pool, by purpose.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OtpSettings {
+    /// Account activation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub activation: Option<OtpConfig>,
+    /// Sign-in with a code.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authentication: Option<OtpConfig>,
+    /// A second-factor challenge.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub challenge: Option<OtpConfig>,
+    /// Enrolment of a WebAuthn key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enroll_webauthn: Option<OtpConfig>,
+    /// Password reset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reset_password: Option<OtpConfig>,
+    /// TOTP reset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reset_totp: Option<OtpConfig>,
+    /// Address verification.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verify_address: Option<OtpConfig>,
+}
+
+/// The hashing method a pool uses for new passwords (no `md5`: the
+/// platform verifies MD5 hashes it imported but never makes one).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PoolHashingMethod {
+    Bcrypt,
+    Pbkdf2,
+    Argon2,
+    Sha,
+}
+
+/// Password handling of a pool.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordSettings {
+    /// How long a password is valid (a Go duration).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_after: Option<String>,
+    /// The method new passwords are hashed with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hashing_method: Option<PoolHashingMethod>,
+}
+
+/// How strong a pool wants its passwords.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PasswordStrength {
+    Any,
+    Weak,
+    Fair,
+    Strong,
+    VeryStrong,
+}
+
+/// Rules a pool's passwords must meet.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordPolicy {
+    /// Least number of capital letters.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capital_letters: Option<u64>,
+    /// Least number of digits.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub digits: Option<u64>,
+    /// Least number of lower-case letters.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lowercase_letters: Option<u64>,
+    /// Least length.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_length: Option<u64>,
+    /// How many earlier passwords a new one must differ from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_used_since: Option<u64>,
+    /// Least number of special characters.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub special_characters: Option<u64>,
+    /// Least strength.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub strength: Option<PasswordStrength>,
+}
+
+/// Whether users of a pool may reset their own credentials.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResetCredentialsSettings {
+    /// Self-service reset is off.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub do_not_allow_users_to_self_reset_credentials: Option<bool>,
+}
+
+/// A group of users of a pool (the dump's `InternalGroup`). The description
+/// requires only `user_pool_id`; `ferry serve` also requires `id`, which
+/// memberships name the group by, and `tenant_id`, which it checks like
+/// every record's.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Group {
+    /// The group's id, unique in its pool.
+    pub id: String,
+    /// The tenant of the pool.
+    pub tenant_id: String,
+    /// The pool the group belongs to.
+    pub user_pool_id: String,
+    /// Display name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Free text for people.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Where the group sits in the pool's tree of groups.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+}
+
+/// A user's membership of a group (the dump's `GroupMember`). The
+/// description requires none of its fields; `ferry serve` requires all four:
+/// a membership is the pair of its group and its user, in their pool.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GroupMember {
+    /// The group (its `id`, in the membership's pool).
+    pub group_id: String,
+    /// The tenant of the pool.
+    pub tenant_id: String,
+    /// The member.
+    pub user_id: Uuid,
+    /// The pool of the group and of the user.
+    pub user_pool_id: String,
 }
 
 /// Lifecycle state of a user. Only `active` users can sign in.
@@ -151,6 +380,7 @@ impl UserStatus {
 
 /// A user: the anchor the other three record sets link to by `user_id`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct User {
     /// The user id, which the other record sets link to by `user_id`; ferry
     /// derives it from the source key, so a resent user is the same user.
@@ -176,6 +406,13 @@ pub struct User {
     /// Attributes the business side keeps about the user, free-form.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub business_metadata: Option<Object>,
+    /// Id of the schema `business_metadata` follows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub business_metadata_schema_id: Option<String>,
+    /// The kind of user; the description gives it no type, so any JSON
+    /// value, kept as it came.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_type: Option<Value>,
     /// When the user was created, kept from the source system.
     #[serde(
         default,
@@ -225,6 +462,7 @@ impl IdentifierType {
 
 /// An identifier a user signs in with. Unique per pool on `identifier_lc`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct UserIdentifier {
     /// The identifier record's id (deterministic, like every id ferry sends).
     pub id: Uuid,
@@ -290,6 +528,7 @@ pub enum PreferredContactMethod {
 
 /// A contact address and whether its owner proved control of it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct UserVerifiableAddress {
     /// The address record's id.
     pub id: Uuid,
@@ -323,6 +562,9 @@ pub struct UserVerifiableAddress {
     /// How a mobile address prefers to be reached (SMS or voice).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub preferred_contact_method: Option<PreferredContactMethod>,
+    /// Free-form attributes of the address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<Object>,
     /// When the address was added.
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
@@ -351,6 +593,7 @@ pub enum CredentialState {
 
 /// A credential. Passwords carry `payload.hashed_password`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct UserCredential {
     /// The credential record's id.
     pub id: Uuid,
@@ -399,6 +642,7 @@ pub struct CredentialPayload {
 /// A password hash with the parameters needed to verify it.
 /// Encodings are fixed in [`crate::contract::choices`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct HashedPassword {
     /// The method and the parameters the hash was made with.
     pub config: HashConfig,
@@ -419,6 +663,7 @@ pub enum HashMethod {
 
 /// Which configuration block applies is given by `method`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct HashConfig {
     /// The hashing method; its block below holds the parameters.
     pub method: HashMethod,
@@ -468,6 +713,7 @@ pub enum DigestFunction {
 
 /// Parameters of a bcrypt hash.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct BcryptConfig {
     /// The work factor (log2 of the rounds), as in the hash string.
     pub cost: u32,
@@ -475,6 +721,7 @@ pub struct BcryptConfig {
 
 /// Parameters of a PBKDF2 hash.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Pbkdf2Config {
     /// The HMAC digest function.
     pub function: DigestFunction,
@@ -493,6 +740,7 @@ pub struct Pbkdf2Config {
 
 /// Parameters of an argon2id hash.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Argon2Config {
     /// Passes over memory (argon2's `t`).
     pub iterations: u32,
@@ -513,6 +761,7 @@ pub struct Argon2Config {
 
 /// Parameters of a salted SHA hash.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ShaConfig {
     /// The digest function.
     pub function: DigestFunction,
@@ -531,6 +780,7 @@ pub struct ShaConfig {
 
 /// Parameters of a salted MD5 hash.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Md5Config {
     /// The salt; absent when it travels inside `value` (see `salt_length`).
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -423,6 +423,8 @@ impl Mapper {
             metadata_schema_id: None,
             business_metadata: (!source.business_metadata.is_empty())
                 .then(|| source.business_metadata.clone()),
+            business_metadata_schema_id: None,
+            user_type: None,
             created_at: Some(created),
             updated_at: Some(now),
             status_updated_at: Some(now),
@@ -475,6 +477,7 @@ impl Mapper {
                 verified: contact.verified,
                 verified_at: None,
                 preferred_contact_method: None,
+                metadata: None,
                 created_at: created,
                 updated_at: now,
             });

@@ -52,12 +52,23 @@ pub enum ApiError {
     InsufficientScope(&'static str),
     /// The tenant in the URL does not exist (404).
     UnknownTenant,
-    /// The pool in the export's query does not exist (404).
+    /// The pool in the path or the export's query does not exist (404).
     UnknownPool,
+    /// The user in the path, or the user a key names, does not exist in the
+    /// pool (404).
+    UnknownUser,
     /// No route for this path (404).
     NoRoute,
     /// The route exists but not for this method (405).
     MethodNotAllowed,
+    /// A method of the contract that `ferry serve` does not serve, on
+    /// purpose (405 with `Allow`).
+    NotServed {
+        /// The methods the route answers, for the `Allow` header.
+        allow: &'static str,
+        /// Why, for people.
+        reason: &'static str,
+    },
     /// The body is larger than `--max-body` (413).
     PayloadTooLarge {
         /// The limit in bytes.
@@ -95,10 +106,13 @@ impl ApiError {
             ApiError::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::InvalidToken(_) | ApiError::InvalidClient => StatusCode::UNAUTHORIZED,
             ApiError::WrongTenant | ApiError::InsufficientScope(_) => StatusCode::FORBIDDEN,
-            ApiError::UnknownTenant | ApiError::UnknownPool | ApiError::NoRoute => {
-                StatusCode::NOT_FOUND
+            ApiError::UnknownTenant
+            | ApiError::UnknownPool
+            | ApiError::UnknownUser
+            | ApiError::NoRoute => StatusCode::NOT_FOUND,
+            ApiError::MethodNotAllowed | ApiError::NotServed { .. } => {
+                StatusCode::METHOD_NOT_ALLOWED
             }
-            ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
@@ -118,8 +132,9 @@ impl ApiError {
             ApiError::InsufficientScope(_) => "insufficient_scope",
             ApiError::UnknownTenant => "unknown_tenant",
             ApiError::UnknownPool => "unknown_pool",
+            ApiError::UnknownUser => "unknown_user",
             ApiError::NoRoute => "not_found",
-            ApiError::MethodNotAllowed => "method_not_allowed",
+            ApiError::MethodNotAllowed | ApiError::NotServed { .. } => "method_not_allowed",
             ApiError::PayloadTooLarge { .. } => "payload_too_large",
             ApiError::UnsupportedMediaType { .. } => "unsupported_media_type",
             ApiError::Throttled { .. } => "throttled",
@@ -141,8 +156,10 @@ impl ApiError {
             ApiError::InsufficientScope(scope) => format!("the token lacks the scope '{scope}'"),
             ApiError::UnknownTenant => "the tenant does not exist".into(),
             ApiError::UnknownPool => "the pool does not exist in the tenant".into(),
+            ApiError::UnknownUser => "no such user in the pool".into(),
             ApiError::NoRoute => "no such resource".into(),
             ApiError::MethodNotAllowed => "this method is not allowed on this resource".into(),
+            ApiError::NotServed { reason, .. } => (*reason).into(),
             ApiError::PayloadTooLarge { limit } => {
                 format!("the request body is larger than {limit} bytes")
             }
@@ -201,6 +218,9 @@ impl IntoResponse for ApiError {
                     header::WWW_AUTHENTICATE,
                     HeaderValue::from_static("Basic realm=\"ferry\""),
                 );
+            }
+            ApiError::NotServed { allow, .. } => {
+                headers.insert(header::ALLOW, HeaderValue::from_static(allow));
             }
             _ => {}
         }

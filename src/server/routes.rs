@@ -5,7 +5,11 @@
 //! | `POST` [`Endpoint::Token`] | [`token`] |
 //! | `PUT` [`Endpoint::Configuration`] `?mode=` | [`import`] |
 //! | `GET` [`Endpoint::Configuration`] `?pool_id=&after=&limit=` | [`export`] |
+//! | `PATCH` [`Endpoint::Configuration`] | 405 with `Allow: GET, PUT` ([`patch`]) |
 //! | `POST` [`Endpoint::PasswordVerify`] | [`super::verify`] (`verifyPasswordV2`) |
+//! | `GET` [`Endpoint::Pools`], [`Endpoint::Pool`] | [`super::system`] (`systemListPools`, `systemGetPool`) |
+//! | `GET` [`Endpoint::Users`], [`Endpoint::User`] | [`super::system`] (`systemListUsers`, `systemGetUser`) |
+//! | `POST` [`Endpoint::UserByKey`] | [`super::system`] (`systemGetUserByKey`) |
 //! | `GET /healthz` | liveness |
 //! | `GET /metrics` | Prometheus text |
 //!
@@ -37,6 +41,7 @@ use super::error::ApiError;
 use super::faults::Action;
 use super::state::{AppState, ConnectionKill};
 use super::store::{ApplyError, ExportScope, ExportStart, ImportOutcome, StoreError};
+use super::system;
 use super::tenant::Target;
 use super::validate;
 use crate::contract::api::{
@@ -60,8 +65,13 @@ pub fn app(state: AppState) -> Router {
     for endpoint in Endpoint::ALL {
         let handler = match endpoint {
             Endpoint::Token => post(token),
-            Endpoint::Configuration => get(export).put(import),
+            Endpoint::Configuration => get(export).put(import).patch(patch),
             Endpoint::PasswordVerify => post(super::verify::verify),
+            Endpoint::Pools => get(system::list_pools),
+            Endpoint::Pool => get(system::get_pool),
+            Endpoint::Users => get(system::list_users),
+            Endpoint::User => get(system::get_user),
+            Endpoint::UserByKey => post(system::get_user_by_key),
         };
         for route in api::routes(endpoint) {
             router = router.route(&route, handler.clone());
@@ -298,7 +308,7 @@ fn import_mode(query: Result<Query<ImportQuery>, QueryRejection>) -> Result<Impo
 
 /// 415 unless the content type is JSON (`application/json`, optionally with
 /// parameters, or a `+json` type).
-fn require_json(headers: &HeaderMap) -> Result<(), ApiError> {
+pub(super) fn require_json(headers: &HeaderMap) -> Result<(), ApiError> {
     let is_json = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -389,6 +399,19 @@ async fn drop_connection(
         None => Err(ApiError::Unavailable(
             "the connection would have been dropped (injected fault)",
         )),
+    }
+}
+
+/// `PATCH` of [`Endpoint::Configuration`]: 405 with `Allow: GET, PUT`. The
+/// platform takes RFC 6902 operations on the configuration there
+/// (`patchTenantConfiguration`); `ferry serve` does not serve them: a JSON
+/// Pointer into a dump of millions of users cannot be applied without
+/// building that dump, and an importer sends whole records with `PUT`.
+async fn patch() -> ApiError {
+    ApiError::NotServed {
+        allow: "GET, PUT",
+        reason: "PATCH of the configuration (RFC 6902 operations) is not served by ferry serve; \
+                 PUT the records instead",
     }
 }
 

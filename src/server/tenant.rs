@@ -15,7 +15,7 @@ use axum::http::request::Parts;
 
 use super::error::ApiError;
 use super::state::AppState;
-use crate::contract::api::{POOL_PARAM, TENANT_PARAM};
+use crate::contract::api::{POOL_PARAM, TENANT_PARAM, USER_PARAM};
 
 /// The tenant of a request, and its pool when the path has one.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,6 +24,8 @@ pub struct Target {
     pub tenant: String,
     /// The path's `{ipID}`, if the route has one.
     pub pool: Option<String>,
+    /// The path's `{userID}`, if the route has one.
+    pub user: Option<String>,
 }
 
 impl Target {
@@ -31,6 +33,11 @@ impl Target {
     /// is registered only on routes with `{ipID}`).
     pub fn pool(&self) -> Result<&str, ApiError> {
         self.pool.as_deref().ok_or(ApiError::NoRoute)
+    }
+
+    /// The user, or a 404 for a route without one (a bug, as for the pool).
+    pub fn user(&self) -> Result<&str, ApiError> {
+        self.user.as_deref().ok_or(ApiError::NoRoute)
     }
 }
 
@@ -60,6 +67,7 @@ impl FromRequestParts<AppState> for Target {
         Ok(Target {
             tenant,
             pool: params.remove(POOL_PARAM),
+            user: params.remove(USER_PARAM),
         })
     }
 }

@@ -5,13 +5,21 @@
 //! with `serde_path_to_error`, which finds the array, the record index and the
 //! field of the first problem; a valid body is therefore parsed once.
 //!
+//! The contract's types have exactly the fields of the platform's
+//! description and refuse any other ([`crate::contract::records`]), so a
+//! field the description does not define, at the top of the body or inside
+//! any record, is a 400 that names it (`details.field`), as is a collection
+//! it does not define.
+//!
 //! [`validate`] then checks what types cannot: every record names the URL's
 //! tenant (403 otherwise), ids are unique per array, identifiers and addresses
 //! follow the contract's rules ([`crate::contract::rules`]) with `*_lc` their
 //! lower-cased value, sub-records of a user in the same request share its
-//! pool, and password hashes are well formed ([`super::hashcheck`]). What
-//! needs the stored data (pools exist, `user_id` of a stored user, conflicts)
-//! is checked by the store inside the request's transaction.
+//! pool, and password hashes are well formed ([`super::hashcheck`]). `codes`
+//! is refused whole: one-time codes are secrets of the old tenant. What
+//! needs the stored data (pools exist, `user_id` of a stored user, a
+//! membership's group, conflicts) is checked by the store inside the
+//! request's transaction.
 
 use std::collections::{HashMap, HashSet};
 
@@ -20,10 +28,11 @@ use uuid::Uuid;
 use super::hashcheck;
 use super::rejection::{RecordRef, Rejection, RejectionKind};
 use crate::contract::records::{
-    AddressType, CredentialType, IdentifierType, ImportBody, Pool, PreferredContactMethod,
-    UserCredential, UserIdentifier, UserVerifiableAddress,
+    AddressType, CredentialType, Group, GroupMember, IdentifierType, ImportBody, Pool,
+    PreferredContactMethod, Schema, UserCredential, UserIdentifier, UserVerifiableAddress,
 };
 use crate::contract::rules::{check_email, is_e164, is_printable_ascii_token, MAX_FIELD_BYTES};
+use crate::contract::strict::{self, Strict};
 
 /// Array names of the import body.
 pub const POOLS: &str = "pools";
@@ -35,6 +44,14 @@ pub const CREDENTIALS: &str = "user_credentials";
 pub const IDENTIFIERS: &str = "user_identifiers";
 /// Array names of the import body.
 pub const ADDRESSES: &str = "user_verifiable_addresses";
+/// Array names of the import body.
+pub const SCHEMAS: &str = "schemas";
+/// Array names of the import body.
+pub const GROUPS: &str = "groups";
+/// Array names of the import body.
+pub const GROUP_MEMBERS: &str = "group_members";
+/// Array names of the import body: refused whenever it holds a record.
+pub const CODES: &str = "codes";
 
 /// An import body that passed every check that does not need the database.
 #[derive(Debug)]
@@ -47,14 +64,15 @@ pub struct ValidBatch {
 }
 
 /// Parses a body; on failure, names the array, index and field of the problem.
+/// Records are read as JSON objects only ([`strict`]).
 pub fn parse(bytes: &[u8]) -> Result<ImportBody, Rejection> {
-    serde_json::from_slice(bytes).map_err(|_| locate_parse_error(bytes))
+    strict::from_slice(bytes).map_err(|_| locate_parse_error(bytes))
 }
 
 /// Parses again, tracking the path, to say where the first problem is.
 fn locate_parse_error(bytes: &[u8]) -> Rejection {
     let mut de = serde_json::Deserializer::from_slice(bytes);
-    let err = match serde_path_to_error::deserialize::<_, ImportBody>(&mut de) {
+    let err = match serde_path_to_error::deserialize::<_, ImportBody>(Strict(&mut de)) {
         Err(err) => err,
         Ok(_) => match de.end() {
             Err(end) => return invalid_json(None, None, end.to_string()),
@@ -77,30 +95,44 @@ fn locate_parse_error(bytes: &[u8]) -> Rejection {
         }
     }
     let message = err.inner().to_string();
-    if let Some(missing) = missing_field(&message) {
-        fields.push(missing.to_owned());
+    // A key at the top of the body is a field, not an array of records.
+    if index.is_none() {
+        if let Some(top) = array.take() {
+            fields.insert(0, top);
+        }
+    }
+    // A field name is never secret: name a missing or an unknown one.
+    let named = missing_field(&message).or_else(|| unknown_field(&message));
+    if let Some(name) = named {
+        if fields.last().map(String::as_str) != Some(name) {
+            fields.push(name.to_owned());
+        }
     }
     let field = (!fields.is_empty()).then(|| fields.join("."));
     let secret = array.as_deref() == Some(CREDENTIALS)
         && field.as_deref().is_some_and(|f| f.starts_with("payload"));
-    let reason = if secret && missing_field(&message).is_none() {
+    let reason = if secret && named.is_none() {
         // serde quotes the offending value; a credential payload's values are secret.
         "has an invalid type or value (not echoed: credential payloads are secret)".to_owned()
     } else {
         message
     };
-    let record = array.map(|array| RecordRef {
+    let record = array.zip(index).map(|(array, index)| RecordRef {
         array,
-        index: index.unwrap_or(0),
+        index,
         id: None,
     });
-    // A path inside a record but no index means the array itself is malformed.
-    let record = record.filter(|_| index.is_some());
     invalid_json(record, field, reason)
 }
 
 fn missing_field(message: &str) -> Option<&str> {
     let rest = message.strip_prefix("missing field `")?;
+    rest.split_once('`').map(|(name, _)| name)
+}
+
+/// The field serde's `deny_unknown_fields` names: "unknown field `x`, expected ...".
+fn unknown_field(message: &str) -> Option<&str> {
+    let rest = message.strip_prefix("unknown field `")?;
     rest.split_once('`').map(|(name, _)| name)
 }
 
@@ -115,16 +147,41 @@ fn invalid_json(record: Option<RecordRef>, field: Option<String>, reason: String
 
 /// Checks a parsed body against the contract for tenant `tenant`; see the module docs.
 pub fn validate(tenant: &str, mut body: ImportBody) -> Result<ValidBatch, Rejection> {
+    refuse_codes(&body)?;
     derive_lower_cased(&mut body);
     check_tenants(tenant, &body)?;
     check_pools(&body.pools)?;
+    check_schemas(&body.schemas)?;
     let user_pools = check_users(&body)?;
     let links = Links { user_pools };
     check_credentials(&body.user_credentials, &links)?;
     check_identifiers(&body.user_identifiers, &links)?;
     check_addresses(&body.user_verifiable_addresses, &links)?;
+    check_groups(&body.groups)?;
+    check_group_members(&body.group_members, &links)?;
     let pools_used = pools_used(&body);
     Ok(ValidBatch { body, pools_used })
+}
+
+/// 400 for a body with one-time codes: they are secrets of the old tenant
+/// (an activation or reset code mailed to a user there), so a new tenant
+/// has no use for them, and a migration should not carry them. An empty
+/// `codes` array carries nothing and is accepted.
+fn refuse_codes(body: &ImportBody) -> Result<(), Rejection> {
+    if body.codes.is_empty() {
+        return Ok(());
+    }
+    Err(Rejection {
+        kind: RejectionKind::Invalid,
+        record: Some(RecordRef {
+            array: CODES.to_owned(),
+            index: 0,
+            id: None,
+        }),
+        field: None,
+        reason: "is refused: one-time codes are secrets of the old tenant and are not imported"
+            .to_owned(),
+    })
 }
 
 /// Fills the `identifier_lc` and `address_lc` a body leaves out (or empty)
@@ -179,6 +236,21 @@ fn check_tenants(tenant: &str, body: &ImportBody) -> Result<(), Rejection> {
             return Err(wrong(ADDRESSES, i, record.id.to_string()));
         }
     }
+    for (i, record) in body.schemas.iter().enumerate() {
+        if record.tenant_id != tenant {
+            return Err(wrong(SCHEMAS, i, record.id.clone()));
+        }
+    }
+    for (i, record) in body.groups.iter().enumerate() {
+        if record.tenant_id != tenant {
+            return Err(wrong(GROUPS, i, record.id.clone()));
+        }
+    }
+    for (i, record) in body.group_members.iter().enumerate() {
+        if record.tenant_id != tenant {
+            return Err(wrong(GROUP_MEMBERS, i, record.user_id.to_string()));
+        }
+    }
     Ok(())
 }
 
@@ -207,6 +279,71 @@ fn check_pools(pools: &[Pool]) -> Result<(), Rejection> {
         }
     }
     Ok(())
+}
+
+fn check_schemas(schemas: &[Schema]) -> Result<(), Rejection> {
+    let mut seen = HashSet::new();
+    for (i, schema) in schemas.iter().enumerate() {
+        let at = || RecordRef::new(SCHEMAS, i, schema.id.as_str());
+        check_key(&schema.id, at)?;
+        if schema.name.is_empty() {
+            return Err(invalid(at(), "name", "is empty"));
+        }
+        if !seen.insert(schema.id.as_str()) {
+            return Err(invalid(at(), "id", "appears twice in the request"));
+        }
+    }
+    Ok(())
+}
+
+fn check_groups(groups: &[Group]) -> Result<(), Rejection> {
+    let mut seen = HashSet::new();
+    for (i, group) in groups.iter().enumerate() {
+        let at = || RecordRef::new(GROUPS, i, group.id.as_str());
+        check_key(&group.id, at)?;
+        if group.user_pool_id.is_empty() {
+            return Err(invalid(at(), "user_pool_id", "is empty"));
+        }
+        if !seen.insert((group.user_pool_id.as_str(), group.id.as_str())) {
+            return Err(invalid(
+                at(),
+                "id",
+                "appears twice in the pool in the request",
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn check_group_members(members: &[GroupMember], links: &Links<'_>) -> Result<(), Rejection> {
+    let mut seen = HashSet::new();
+    for (i, member) in members.iter().enumerate() {
+        let at = || RecordRef::new(GROUP_MEMBERS, i, member.user_id);
+        check_key(&member.group_id, at).map_err(|mut r| {
+            r.field = Some("group_id".to_owned());
+            r
+        })?;
+        links.check(at, member.user_id, &member.user_pool_id)?;
+        if !seen.insert((member.user_id, member.group_id.as_str())) {
+            return Err(invalid(
+                at(),
+                "group_id",
+                "names a group the user is in twice in the request",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// A text key (of a schema, a group): not empty, and not longer than any field.
+fn check_key(key: &str, at: impl Fn() -> RecordRef) -> Result<(), Rejection> {
+    if key.is_empty() {
+        Err(invalid(at(), "id", "is empty"))
+    } else if key.len() > MAX_FIELD_BYTES {
+        Err(invalid(at(), "id", "is longer than 4096 bytes"))
+    } else {
+        Ok(())
+    }
 }
 
 /// Pool ids appear in URLs and query strings: the same alphabet as tenant ids.
@@ -424,6 +561,16 @@ fn pools_used(body: &ImportBody) -> Vec<(String, RecordRef)> {
     for (index, (pool, array, id)) in addresses.enumerate() {
         note_pool(&mut seen, &mut used, pool, || {
             RecordRef::new(array, index, id)
+        });
+    }
+    for (index, group) in body.groups.iter().enumerate() {
+        note_pool(&mut seen, &mut used, &group.user_pool_id, || {
+            RecordRef::new(GROUPS, index, group.id.as_str())
+        });
+    }
+    for (index, member) in body.group_members.iter().enumerate() {
+        note_pool(&mut seen, &mut used, &member.user_pool_id, || {
+            RecordRef::new(GROUP_MEMBERS, index, member.user_id)
         });
     }
     used

@@ -64,7 +64,6 @@
 use std::time::Instant;
 
 use argon2::{Algorithm, Argon2, Params, Version};
-use axum::extract::rejection::JsonRejection;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
@@ -76,6 +75,7 @@ use time::OffsetDateTime;
 
 pub use super::attempts::{BURST, CLIENT_BURST, CLIENT_REPLENISH, REPLENISH};
 use super::auth::Need;
+use super::body::{BodyRejection, StrictJson};
 use super::error::ApiError;
 use super::state::AppState;
 use super::store::accounts::{Account, AccountLookup, StoredPassword};
@@ -122,7 +122,7 @@ pub async fn verify(
     State(state): State<AppState>,
     target: Target,
     headers: HeaderMap,
-    body: Result<Json<VerifyPassword>, JsonRejection>,
+    body: Result<StrictJson<VerifyPassword>, BodyRejection>,
 ) -> Result<Response, ApiError> {
     let tid = target.tenant.as_str();
     let pool = target.pool()?.to_owned();
@@ -173,13 +173,13 @@ pub async fn verify(
 
 /// The identifier and password of a body, or the 422 the spec declares.
 fn request(
-    body: Result<Json<VerifyPassword>, JsonRejection>,
+    body: Result<StrictJson<VerifyPassword>, BodyRejection>,
 ) -> Result<(String, String), ApiError> {
     let unprocessable = |message: &str| ApiError::Unprocessable {
         code: "invalid_request",
         message: message.to_owned(),
     };
-    let Json(request) = body.map_err(|_| {
+    let StrictJson(request) = body.map_err(|_| {
         unprocessable("the body must be JSON {\"identifier\": \"...\", \"password\": \"...\"}")
     })?;
     let Some(identifier) = request.identifier.filter(|i| !i.trim().is_empty()) else {

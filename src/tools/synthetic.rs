@@ -59,6 +59,8 @@ fn add_user(body: &mut ImportBody, scope: &IdScope, tenant: &str, pool: &str, n:
         metadata: Some(metadata),
         metadata_schema_id: None,
         business_metadata: None,
+        business_metadata_schema_id: None,
+        user_type: None,
         created_at: Some(CREATED),
         updated_at: Some(CREATED),
         status_updated_at: None,
@@ -102,6 +104,7 @@ fn add_user(body: &mut ImportBody, scope: &IdScope, tenant: &str, pool: &str, n:
         verified: true,
         verified_at: Some(CREATED),
         preferred_contact_method: None,
+        metadata: None,
         created_at: CREATED,
         updated_at: CREATED,
     });
@@ -117,6 +120,7 @@ fn add_user(body: &mut ImportBody, scope: &IdScope, tenant: &str, pool: &str, n:
         verified: false,
         verified_at: None,
         preferred_contact_method: Some(PreferredContactMethod::Sms),
+        metadata: None,
         created_at: CREATED,
         updated_at: CREATED,
     });

@@ -6,6 +6,9 @@ use std::process::{Command, Output};
 
 use ferry::contract::ImportBody;
 
+pub mod full_dump;
+pub mod spec;
+
 /// The `ferry` binary built for these tests.
 pub fn ferry() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_ferry"));

@@ -2,6 +2,7 @@
 //! starts it in-process on an ephemeral loopback port with a database in a
 //! temporary directory and talks to it over HTTP with reqwest.
 
+mod collections;
 mod errors;
 mod export;
 mod faults;
@@ -10,3 +11,4 @@ mod kill;
 mod restart;
 mod router;
 mod support;
+mod system;

@@ -106,6 +106,43 @@ impl TestServer {
         answer.access_token
     }
 
+    /// A token for `tenant` with every scope, `identity` (the system pool
+    /// and user endpoints) among them.
+    pub async fn identity_token(&self, tenant: &str) -> String {
+        let response = self
+            .token_request(
+                tenant,
+                SECRET,
+                "grant_type=client_credentials&scope=identity+manage_configuration+read_configuration",
+            )
+            .await;
+        assert_eq!(response.status(), StatusCode::OK);
+        let answer: TokenResponse = json(response).await;
+        answer.access_token
+    }
+
+    /// `GET` of `path` (with its query) with `token`.
+    pub async fn get(&self, path: &str, token: &str) -> Response {
+        self.client
+            .get(self.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("get")
+    }
+
+    /// `POST` of the JSON `body` to `path` with `token`.
+    pub async fn post_json(&self, path: &str, token: &str, body: &serde_json::Value) -> Response {
+        self.client
+            .post(self.url(path))
+            .bearer_auth(token)
+            .header(CONTENT_TYPE, "application/json")
+            .body(body.to_string())
+            .send()
+            .await
+            .expect("post")
+    }
+
     /// `PUT` of `body` (any serialisable value) with `mode` (none: the default).
     pub async fn put(
         &self,

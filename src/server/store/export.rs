@@ -9,8 +9,14 @@
 //! slow client slows the reader down instead of filling memory.
 //!
 //! Users are read pool by pool in import order (`users.pk`); sub-records
-//! follow the order of their users, read by joining through `users`, so a
-//! page of users and its sub-records come from the same range of rows.
+//! and group memberships follow the order of their users, read by joining
+//! through `users`, so a page of users and its sub-records come from the
+//! same range of rows.
+//!
+//! The tenant's schemas are in the export of the whole tenant (they belong
+//! to no pool); a pool's groups are in every export of the pool that is not
+//! a page or one user (a page carries the memberships of its users, not the
+//! pool's groups again).
 
 use std::io;
 
@@ -25,7 +31,8 @@ use super::columns::{
 };
 use super::error::StoreError;
 use crate::contract::records::{
-    CredentialPayload, Pool, User, UserCredential, UserIdentifier, UserVerifiableAddress,
+    CredentialPayload, Group, GroupMember, Pool, Schema, User, UserCredential, UserIdentifier,
+    UserVerifiableAddress,
 };
 
 /// Size at which a chunk is handed to the response body.
@@ -92,7 +99,7 @@ pub fn run(
         return Ok(());
     }
     let mut out = ChunkWriter::new(chunks);
-    let result = write_body(&tx, tenant, &pools, &bounds, &mut out);
+    let result = write_body(&tx, tenant, scope.pool.is_none(), &pools, &bounds, &mut out);
     match result {
         Ok(()) => out.flush(),
         Err(StoreError::ClientGone) => Ok(()),
@@ -106,6 +113,7 @@ pub fn run(
 }
 
 /// The range of users a scope covers in each pool, as `users.pk` (import order).
+#[derive(Debug)]
 struct Bounds {
     /// Exclusive lower bound.
     after: i64,
@@ -113,6 +121,9 @@ struct Bounds {
     last: i64,
     /// Cursor for the next page.
     next_after: Option<Uuid>,
+    /// The scope is whole pools (not a page, not one user): their groups go
+    /// with them.
+    whole_pools: bool,
 }
 
 /// Where a scope starts and ends; `None` when `after` names no user of the pool.
@@ -125,6 +136,7 @@ fn page_bounds(
         after: 0,
         last: i64::MAX,
         next_after: None,
+        whole_pools: scope.user.is_none() && scope.after.is_none() && scope.limit.is_none(),
     };
     let Some(pool) = &scope.pool else {
         return Ok(Some(bounds));
@@ -192,6 +204,7 @@ fn pools_in_scope(
 fn write_body(
     conn: &Connection,
     tenant: &str,
+    whole_tenant: bool,
     pools: &[Pool],
     bounds: &Bounds,
     out: &mut ChunkWriter,
@@ -201,6 +214,38 @@ fn write_body(
         out.record(i, pool)?;
     }
     let pool_ids: Vec<&str> = pools.iter().filter_map(|p| p.id.as_deref()).collect();
+    out.raw(b"],\"schemas\":[")?;
+    if whole_tenant {
+        let mut stmt = conn.prepare_cached(SCHEMAS_SQL)?;
+        let mut rows = stmt.query(params![tenant])?;
+        let mut count = 0;
+        while let Some(row) = rows.next()? {
+            out.record(count, &get_json::<Schema>(row, 0)?)?;
+            count += 1;
+        }
+    }
+    out.raw(b"],\"groups\":[")?;
+    if bounds.whole_pools {
+        let mut stmt = conn.prepare_cached(GROUPS_SQL)?;
+        let mut count = 0;
+        for pool in &pool_ids {
+            let mut rows = stmt.query(params![tenant, pool])?;
+            while let Some(row) = rows.next()? {
+                out.record(count, &get_json::<Group>(row, 0)?)?;
+                count += 1;
+            }
+        }
+    }
+    out.raw(b"],\"group_members\":[")?;
+    array(
+        conn,
+        MEMBERS_SQL,
+        tenant,
+        &pool_ids,
+        bounds,
+        out,
+        member_from_row,
+    )?;
     out.raw(b"],\"users\":[")?;
     array(
         conn,
@@ -266,11 +311,42 @@ fn array<T: Serialize>(
     Ok(())
 }
 
-pub(super) const USERS_SQL: &str = "SELECT u.id, u.tenant_id, u.user_pool_id, u.status, u.payload,
-    u.payload_schema_id, u.metadata, u.metadata_schema_id, u.business_metadata, u.created_at,
-    u.updated_at, u.status_updated_at
-    FROM users u WHERE u.tenant_id = ?1 AND u.user_pool_id = ?2 AND u.pk > ?3 AND u.pk <= ?4
-    ORDER BY u.pk";
+const SCHEMAS_SQL: &str = "SELECT doc FROM identity_schemas WHERE tenant_id = ?1 ORDER BY id";
+
+const GROUPS_SQL: &str =
+    "SELECT doc FROM user_groups WHERE tenant_id = ?1 AND user_pool_id = ?2 ORDER BY id";
+
+const MEMBERS_SQL: &str = "SELECT m.group_id, m.tenant_id, m.user_id, m.user_pool_id
+    FROM users u JOIN user_group_members m ON m.user_pk = u.pk
+    WHERE u.tenant_id = ?1 AND u.user_pool_id = ?2 AND u.pk > ?3 AND u.pk <= ?4
+    ORDER BY u.pk, m.group_id";
+
+fn member_from_row(row: &Row<'_>) -> rusqlite::Result<GroupMember> {
+    Ok(GroupMember {
+        group_id: row.get(0)?,
+        tenant_id: row.get(1)?,
+        user_id: get_uuid(row, 2)?,
+        user_pool_id: row.get(3)?,
+    })
+}
+
+/// The columns of a user, in the order [`user_from_row`] reads them (`u`
+/// is the users table): a macro, so that queries are `concat!`ed constants.
+macro_rules! user_columns {
+    () => {
+        "u.id, u.tenant_id, u.user_pool_id, u.status, u.payload, u.payload_schema_id,
+        u.metadata, u.metadata_schema_id, u.business_metadata, u.created_at, u.updated_at,
+        u.status_updated_at, u.business_metadata_schema_id, u.user_type"
+    };
+}
+pub(super) use user_columns;
+
+pub(super) const USERS_SQL: &str = concat!(
+    "SELECT ",
+    user_columns!(),
+    " FROM users u WHERE u.tenant_id = ?1 AND u.user_pool_id = ?2 AND u.pk > ?3 AND u.pk <= ?4
+    ORDER BY u.pk"
+);
 
 pub(super) fn user_from_row(row: &Row<'_>) -> rusqlite::Result<User> {
     Ok(User {
@@ -286,6 +362,8 @@ pub(super) fn user_from_row(row: &Row<'_>) -> rusqlite::Result<User> {
         created_at: get_opt_time(row, 9)?,
         updated_at: get_opt_time(row, 10)?,
         status_updated_at: get_opt_time(row, 11)?,
+        business_metadata_schema_id: row.get(12)?,
+        user_type: get_opt_json(row, 13)?,
     })
 }
 
@@ -336,7 +414,7 @@ pub(super) fn identifier_from_row(row: &Row<'_>) -> rusqlite::Result<UserIdentif
 pub(super) const ADDRESSES_SQL: &str =
     "SELECT a.id, a.tenant_id, a.user_pool_id, a.user_id, a.type,
     a.address, a.address_lc, a.status, a.verified, a.verified_at, a.preferred_contact_method,
-    a.created_at, a.updated_at
+    a.created_at, a.updated_at, a.metadata
     FROM users u JOIN user_verifiable_addresses a ON a.user_pk = u.pk
     WHERE u.tenant_id = ?1 AND u.user_pool_id = ?2 AND u.pk > ?3 AND u.pk <= ?4
     ORDER BY u.pk, a.id";
@@ -356,6 +434,7 @@ pub(super) fn address_from_row(row: &Row<'_>) -> rusqlite::Result<UserVerifiable
         preferred_contact_method: get_opt_enum(row, 10)?,
         created_at: get_time(row, 11)?,
         updated_at: get_time(row, 12)?,
+        metadata: get_opt_json(row, 13)?,
     })
 }
 

@@ -28,7 +28,8 @@
 //!
 //! Exports run on blocking threads with read-only connections of their own
 //! ([`export`]); WAL lets them read a consistent snapshot while the writer
-//! goes on.
+//! goes on. So do the lookups of the platform's system endpoints
+//! ([`directory`]) and of password verification ([`accounts`]).
 //!
 //! Durability is chosen by [`Durability`]: with WAL and `synchronous=NORMAL`
 //! (the default) a commit survives a `kill -9` of the server but not power
@@ -37,6 +38,7 @@
 pub mod accounts;
 mod checkpoint;
 mod columns;
+pub mod directory;
 mod entry;
 mod error;
 pub mod export;
@@ -222,12 +224,22 @@ impl Store {
         pool: &str,
         identifier_lc: &str,
     ) -> Result<accounts::AccountLookup, StoreError> {
-        let path = self.path.clone();
         let (tenant, pool, identifier) =
             (tenant.to_owned(), pool.to_owned(), identifier_lc.to_owned());
+        self.read(move |conn| accounts::find(conn, &tenant, &pool, &identifier))
+            .await
+    }
+
+    /// Runs `read` on a read-only connection of its own, on a blocking
+    /// thread: the lookups of [`directory`] and [`accounts`].
+    pub async fn read<T: Send + 'static>(
+        &self,
+        read: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let path = self.path.clone();
         tokio::task::spawn_blocking(move || {
             let conn = schema::open_reader(&path)?;
-            accounts::find(&conn, &tenant, &pool, &identifier)
+            read(&conn)
         })
         .await
         .map_err(|_| StoreError::Closed)?
@@ -264,6 +276,9 @@ pub fn count_records(path: &Path) -> Result<RecordCounts, StoreError> {
         credentials: rows("user_credentials")?,
         identifiers: rows("user_identifiers")?,
         addresses: rows("user_verifiable_addresses")?,
+        schemas: rows("identity_schemas")?,
+        groups: rows("user_groups")?,
+        group_members: rows("user_group_members")?,
     })
 }
 
@@ -600,6 +615,7 @@ mod tests {
             credentials: 10,
             identifiers: 10,
             addresses: 20,
+            ..RecordCounts::default()
         };
         assert_eq!(counts, expected);
     }

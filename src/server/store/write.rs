@@ -30,6 +30,13 @@
 //! sub-record's `user_id` must name a user of the request or a stored user
 //! of the tenant, in the sub-record's pool.
 //!
+//! The tenant's other collections follow the same table by their key:
+//! pools and schemas by `(tenant, id)`, groups by `(tenant, pool, id)`
+//! ([`Document`]), group memberships by `(user, group)`. A membership is not
+//! part of its user's entry: it is written by its own key in every mode
+//! (under `ignore`, also for a user kept as stored), and names a group of its
+//! pool (of the request or stored) and a user of the tenant in that pool.
+//!
 //! Statements are prepared once per request from the connection's statement
 //! cache and reused for every record. Sub-records are linked to their user's
 //! `pk`, known from the users phase (`last_insert_rowid`) or looked up once;
@@ -50,11 +57,13 @@ use super::error::ApplyError;
 use super::ids::SubRecordIds;
 use crate::contract::entry::Entry;
 use crate::contract::records::{
-    ImportBody, ImportMode, Pool, User, UserCredential, UserIdentifier, UserVerifiableAddress,
+    Group, GroupMember, ImportBody, ImportMode, Pool, Schema, User, UserCredential, UserIdentifier,
+    UserVerifiableAddress,
 };
 use crate::server::rejection::{RecordRef, Rejection, RejectionKind};
 use crate::server::validate::{
-    pool_id, ValidBatch, ADDRESSES, CREDENTIALS, IDENTIFIERS, POOLS, USERS,
+    pool_id, ValidBatch, ADDRESSES, CREDENTIALS, GROUPS, GROUP_MEMBERS, IDENTIFIERS, POOLS,
+    SCHEMAS, USERS,
 };
 
 /// Rows written per kind by one import (inserted or overwritten).
@@ -70,6 +79,12 @@ pub struct RecordCounts {
     pub identifiers: usize,
     /// Verifiable addresses.
     pub addresses: usize,
+    /// Identity schemas.
+    pub schemas: usize,
+    /// Groups.
+    pub groups: usize,
+    /// Group memberships.
+    pub group_members: usize,
 }
 
 /// What an applied import did.
@@ -105,12 +120,15 @@ pub fn apply(
         outcome: ImportOutcome::default(),
     };
     let body = &batch.body;
-    writer.pools(&body.pools)?;
+    writer.documents(&body.pools)?;
+    writer.documents(&body.schemas)?;
     writer.check_pools_exist(&batch.pools_used)?;
     writer.users(&body.users)?;
     writer.sub_records(&body.user_credentials)?;
     writer.sub_records(&body.user_identifiers)?;
     writer.sub_records(&body.user_verifiable_addresses)?;
+    writer.documents(&body.groups)?;
+    writer.group_members(&body.group_members)?;
     Ok(writer.outcome)
 }
 
@@ -133,19 +151,21 @@ struct Writer<'t> {
 }
 
 const POOL_EXISTS: &str = "SELECT 1 FROM pools WHERE tenant_id = ?1 AND id = ?2";
-const POOL_INSERT: &str = "INSERT INTO pools (tenant_id, id, name, doc) VALUES (?1, ?2, ?3, ?4)
-    ON CONFLICT (tenant_id, id) DO NOTHING";
-const POOL_UPSERT: &str = "INSERT INTO pools (tenant_id, id, name, doc) VALUES (?1, ?2, ?3, ?4)
-    ON CONFLICT (tenant_id, id) DO UPDATE SET name = excluded.name, doc = excluded.doc";
+const GROUP_EXISTS: &str =
+    "SELECT 1 FROM user_groups WHERE tenant_id = ?1 AND user_pool_id = ?2 AND id = ?3";
+const MEMBER_INSERT: &str = "INSERT INTO user_group_members (user_pk, group_id, tenant_id,
+    user_pool_id, user_id) VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (user_pk, group_id) DO NOTHING";
 
 const USER_LOOKUP: &str = "SELECT pk, tenant_id, user_pool_id FROM users WHERE id = ?1";
 const USER_INSERT: &str = "INSERT INTO users (id, tenant_id, user_pool_id, status, payload,
     payload_schema_id, metadata, metadata_schema_id, business_metadata, created_at, updated_at,
-    status_updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
+    status_updated_at, business_metadata_schema_id, user_type)
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
     ON CONFLICT (id) DO NOTHING";
 const USER_UPDATE: &str = "UPDATE users SET user_pool_id = ?3, status = ?4, payload = ?5,
     payload_schema_id = ?6, metadata = ?7, metadata_schema_id = ?8, business_metadata = ?9,
-    created_at = ?10, updated_at = ?11, status_updated_at = ?12
+    created_at = ?10, updated_at = ?11, status_updated_at = ?12,
+    business_metadata_schema_id = ?13, user_type = ?14
     WHERE id = ?1 AND tenant_id = ?2";
 const DELETE_SUB_RECORDS: [&str; 3] = [
     "DELETE FROM user_credentials WHERE user_pk = ?1 RETURNING id",
@@ -154,26 +174,78 @@ const DELETE_SUB_RECORDS: [&str; 3] = [
 ];
 
 impl Writer<'_> {
-    fn pools(&mut self, pools: &[Pool]) -> Result<(), ApplyError> {
-        if pools.is_empty() {
+    /// Writes pools, schemas or groups by their key, as the mode says.
+    fn documents<D: Document>(&mut self, records: &[D]) -> Result<(), ApplyError> {
+        if records.is_empty() {
             return Ok(());
         }
         let sql = if self.mode == ImportMode::Update {
-            POOL_UPSERT
+            D::UPSERT
         } else {
-            POOL_INSERT
+            D::INSERT
         };
-        let mut insert = self.tx.prepare_cached(sql)?;
-        for (i, pool) in pools.iter().enumerate() {
-            let id = pool_id(pool);
-            let mut stored = pool.clone();
-            stored.id = Some(id.to_owned());
-            let doc = json(&stored)?;
-            let changed = insert.execute(params![self.tenant, id, pool.name, doc])?;
+        let mut write = self.tx.prepare_cached(sql)?;
+        for (i, record) in records.iter().enumerate() {
+            let changed = record.write(&mut write, self.tenant)?;
             if changed == 0 && self.mode == ImportMode::Fail {
-                return Err(exists(RecordRef::new(POOLS, i, id)).into());
+                return Err(exists(RecordRef::new(D::ARRAY, i, record.key())).into());
             }
-            self.outcome.written.pools += changed;
+            *D::count(&mut self.outcome.written) += changed;
+        }
+        Ok(())
+    }
+
+    /// Writes memberships by `(user, group)`; see the module.
+    fn group_members(&mut self, members: &[GroupMember]) -> Result<(), ApplyError> {
+        if members.is_empty() {
+            return Ok(());
+        }
+        let mut lookup = self.tx.prepare_cached(USER_LOOKUP)?;
+        let mut group = self.tx.prepare_cached(GROUP_EXISTS)?;
+        let mut insert = self.tx.prepare_cached(MEMBER_INSERT)?;
+        for (i, member) in members.iter().enumerate() {
+            let at = || RecordRef::new(GROUP_MEMBERS, i, member.user_id);
+            let user = match self.users.get(&member.user_id) {
+                Some(user) => Some((user.pk, user.pool.clone())),
+                None => lookup_user(&mut lookup, member.user_id)?
+                    .filter(|(_, tenant, _)| tenant == self.tenant)
+                    .map(|(pk, _, pool)| (pk, pool)),
+            };
+            let Some((user_pk, pool)) = user else {
+                return Err(invalid_link(
+                    at(),
+                    "user_id",
+                    "names no user of this request or of the tenant",
+                )
+                .into());
+            };
+            if pool != member.user_pool_id {
+                return Err(invalid_link(
+                    at(),
+                    "user_pool_id",
+                    "differs from the pool its user is stored in",
+                )
+                .into());
+            }
+            if !group.exists(params![self.tenant, member.user_pool_id, member.group_id])? {
+                return Err(invalid_link(
+                    at(),
+                    "group_id",
+                    "names no group of the pool in this request or stored",
+                )
+                .into());
+            }
+            let changed = insert.execute(params![
+                user_pk,
+                member.group_id,
+                self.tenant,
+                member.user_pool_id,
+                &member.user_id.as_bytes()[..],
+            ])?;
+            if changed == 0 && self.mode == ImportMode::Fail {
+                return Err(exists(at()).into());
+            }
+            self.outcome.written.group_members += changed;
         }
         Ok(())
     }
@@ -357,8 +429,7 @@ impl Writer<'_> {
                     self.users.insert(user_id, StoredUser::new(pk, pool));
                 }
                 _ => {
-                    return Err(Rejection::field(
-                        RejectionKind::Invalid,
+                    return Err(invalid_link(
                         at(),
                         "user_id",
                         "names no user of this request or of the tenant",
@@ -370,8 +441,7 @@ impl Writer<'_> {
         match self.users.get(&user_id) {
             Some(user) if user.kept => Ok(None),
             Some(user) if user.pool == record.pool() => Ok(Some(user.pk)),
-            _ => Err(Rejection::field(
-                RejectionKind::Invalid,
+            _ => Err(invalid_link(
                 at(),
                 "user_pool_id",
                 "differs from the pool its user is stored in",
@@ -410,6 +480,10 @@ fn lookup_user(
             Ok((row.get(0)?, row.get(1)?, row.get(2)?))
         })
         .optional()
+}
+
+fn invalid_link(at: RecordRef, field: &str, reason: &str) -> Rejection {
+    Rejection::field(RejectionKind::Invalid, at, field, reason)
 }
 
 fn exists(at: RecordRef) -> Rejection {
@@ -463,6 +537,7 @@ struct UserParams<'a> {
     created_at: Option<String>,
     updated_at: Option<String>,
     status_updated_at: Option<String>,
+    user_type: Option<String>,
 }
 
 fn user_params(user: &User) -> rusqlite::Result<UserParams<'_>> {
@@ -476,11 +551,12 @@ fn user_params(user: &User) -> rusqlite::Result<UserParams<'_>> {
         created_at: opt_time(&user.created_at)?,
         updated_at: opt_time(&user.updated_at)?,
         status_updated_at: opt_time(&user.status_updated_at)?,
+        user_type: user.user_type.as_ref().map(json).transpose()?,
     })
 }
 
 impl UserParams<'_> {
-    fn as_params(&self) -> [&dyn rusqlite::ToSql; 12] {
+    fn as_params(&self) -> [&dyn rusqlite::ToSql; 14] {
         let u = self.user;
         [
             &self.id,
@@ -495,7 +571,87 @@ impl UserParams<'_> {
             &self.created_at,
             &self.updated_at,
             &self.status_updated_at,
+            &u.business_metadata_schema_id,
+            &self.user_type,
         ]
+    }
+}
+
+/// A record stored as one JSON document under its key: a pool, a schema or
+/// a group.
+trait Document {
+    /// Its array in the import body.
+    const ARRAY: &'static str;
+    /// Insert of a new record, nothing when the key is stored.
+    const INSERT: &'static str;
+    /// Insert that overwrites the record stored under the key.
+    const UPSERT: &'static str;
+
+    /// The key in its table (with the tenant).
+    fn key(&self) -> String;
+    /// Runs `INSERT` or `UPSERT` for this record of `tenant`.
+    fn write(&self, stmt: &mut CachedStatement<'_>, tenant: &str) -> rusqlite::Result<usize>;
+    /// The outcome's count of this kind.
+    fn count(written: &mut RecordCounts) -> &mut usize;
+}
+
+impl Document for Pool {
+    const ARRAY: &'static str = POOLS;
+    const INSERT: &'static str = "INSERT INTO pools (tenant_id, id, name, doc)
+        VALUES (?1, ?2, ?3, ?4) ON CONFLICT (tenant_id, id) DO NOTHING";
+    const UPSERT: &'static str = "INSERT INTO pools (tenant_id, id, name, doc)
+        VALUES (?1, ?2, ?3, ?4)
+        ON CONFLICT (tenant_id, id) DO UPDATE SET name = excluded.name, doc = excluded.doc";
+
+    fn key(&self) -> String {
+        pool_id(self).to_owned()
+    }
+    /// Stores the pool with its `id` set: the name it was stored under.
+    fn write(&self, stmt: &mut CachedStatement<'_>, tenant: &str) -> rusqlite::Result<usize> {
+        let id = pool_id(self);
+        let mut stored = self.clone();
+        stored.id = Some(id.to_owned());
+        stmt.execute(params![tenant, id, self.name, json(&stored)?])
+    }
+    fn count(written: &mut RecordCounts) -> &mut usize {
+        &mut written.pools
+    }
+}
+
+impl Document for Schema {
+    const ARRAY: &'static str = SCHEMAS;
+    const INSERT: &'static str = "INSERT INTO identity_schemas (tenant_id, id, doc)
+        VALUES (?1, ?2, ?3) ON CONFLICT (tenant_id, id) DO NOTHING";
+    const UPSERT: &'static str = "INSERT INTO identity_schemas (tenant_id, id, doc)
+        VALUES (?1, ?2, ?3) ON CONFLICT (tenant_id, id) DO UPDATE SET doc = excluded.doc";
+
+    fn key(&self) -> String {
+        self.id.clone()
+    }
+    fn write(&self, stmt: &mut CachedStatement<'_>, tenant: &str) -> rusqlite::Result<usize> {
+        stmt.execute(params![tenant, self.id, json(self)?])
+    }
+    fn count(written: &mut RecordCounts) -> &mut usize {
+        &mut written.schemas
+    }
+}
+
+impl Document for Group {
+    const ARRAY: &'static str = GROUPS;
+    const INSERT: &'static str = "INSERT INTO user_groups (tenant_id, user_pool_id, id, doc)
+        VALUES (?1, ?2, ?3, ?4) ON CONFLICT (tenant_id, user_pool_id, id) DO NOTHING";
+    const UPSERT: &'static str = "INSERT INTO user_groups (tenant_id, user_pool_id, id, doc)
+        VALUES (?1, ?2, ?3, ?4)
+        ON CONFLICT (tenant_id, user_pool_id, id) DO UPDATE SET doc = excluded.doc";
+
+    fn key(&self) -> String {
+        self.id.clone()
+    }
+    fn write(&self, stmt: &mut CachedStatement<'_>, tenant: &str) -> rusqlite::Result<usize> {
+        stmt.execute(params![tenant, self.user_pool_id, self.id, json(self)?])
+    }
+    fn count(written: &mut RecordCounts) -> &mut usize {
+        &mut written.groups
     }
 }
 
@@ -654,18 +810,19 @@ impl SubRecord for UserVerifiableAddress {
     const ARRAY: &'static str = ADDRESSES;
     const INSERT: &'static str = "INSERT INTO user_verifiable_addresses (id, user_pk,
         tenant_id, user_pool_id, user_id, type, address, address_lc, status, verified,
-        verified_at, preferred_contact_method, created_at, updated_at)
-        VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)";
+        verified_at, preferred_contact_method, created_at, updated_at, metadata)
+        VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)";
     const UPSERT: &'static str = "INSERT INTO user_verifiable_addresses (id, user_pk,
         tenant_id, user_pool_id, user_id, type, address, address_lc, status, verified,
-        verified_at, preferred_contact_method, created_at, updated_at)
-        VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
+        verified_at, preferred_contact_method, created_at, updated_at, metadata)
+        VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)
         ON CONFLICT (user_pk, id) DO UPDATE SET
         user_pool_id = excluded.user_pool_id, type = excluded.type,
         address = excluded.address, address_lc = excluded.address_lc, status = excluded.status,
         verified = excluded.verified, verified_at = excluded.verified_at,
         preferred_contact_method = excluded.preferred_contact_method,
-        created_at = excluded.created_at, updated_at = excluded.updated_at";
+        created_at = excluded.created_at, updated_at = excluded.updated_at,
+        metadata = excluded.metadata";
     const EXISTS: &'static str =
         "SELECT 1 FROM user_verifiable_addresses WHERE user_pk = ?1 AND id = ?2";
 
@@ -694,6 +851,7 @@ impl SubRecord for UserVerifiableAddress {
             self.preferred_contact_method.map(contact_method),
             time(&self.created_at)?,
             time(&self.updated_at)?,
+            opt_json(&self.metadata)?,
         ])
     }
     fn count(outcome: &mut ImportOutcome) {
