@@ -440,3 +440,86 @@ fn presets_are_listed_and_shown() {
         .unwrap();
     assert_eq!(bad.status.code(), Some(2));
 }
+
+/// Every body ferry builds from every preset's fixtures validates against
+/// the platform's published `TenantDump` schema, strictly (no field the
+/// schema lacks).
+#[test]
+fn bodies_built_from_every_preset_validate_against_the_published_tenant_dump() {
+    let cases: &[(&str, &str, &[&str])] = &[
+        (
+            "auth0",
+            "users-export.ndjson",
+            &["--join", "password-hashes.ndjson"],
+        ),
+        (
+            "auth0",
+            "users-export.csv",
+            &["--join", "password-hashes.ndjson"],
+        ),
+        ("firebase", "users.json", &["--unsupported-hash", "expire"]),
+        ("firebase", "users.csv", &["--unsupported-hash", "expire"]),
+        ("keycloak", "different_files", &[]),
+        ("cognito", "list-users.cli-v2.json", &[]),
+        ("cognito", "users-import.csv", &[]),
+        (
+            "aspnet-identity",
+            "core/AspNetUsers.csv",
+            &["--join", "core/AspNetUserRoles.csv"],
+        ),
+        (
+            "supabase",
+            "auth.users.csv",
+            &["--join", "auth.identities.csv"],
+        ),
+        ("okta", "users.json", &[]),
+        ("clerk", "users-export.csv", &[]),
+    ];
+    for (vendor, source, extra) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        let out_dir = dir.path().join("out");
+        let mut args = vec![
+            "import".to_string(),
+            data(vendor).join(source).display().to_string(),
+            "--from".into(),
+            vendor.to_string(),
+            "--dry-run".into(),
+            out_dir.display().to_string(),
+            "--import-time".into(),
+            "2026-11-01T12:00:00Z".into(),
+            "--quiet".into(),
+        ];
+        let mut extra = extra.iter();
+        while let Some(flag) = extra.next() {
+            args.push(flag.to_string());
+            if let Some(value) = extra.next() {
+                args.push(match *flag {
+                    "--join" => data(vendor).join(value).display().to_string(),
+                    _ => value.to_string(),
+                });
+            }
+        }
+        let out = crate::common::ferry().args(&args).output().unwrap();
+        assert!(
+            out.status.code().is_some_and(|c| c == 0 || c == 3),
+            "{vendor}: {}",
+            describe(&out)
+        );
+        let mut bodies = 0;
+        for entry in std::fs::read_dir(&out_dir).unwrap() {
+            let path = entry.unwrap().path();
+            if !path
+                .file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("batch-")
+            {
+                continue;
+            }
+            let body: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+            crate::common::spec::assert_tenant_dump(&body, &format!("{vendor} {source}"));
+            bodies += 1;
+        }
+        assert!(bodies > 0, "{vendor} {source}: no body written");
+    }
+}
