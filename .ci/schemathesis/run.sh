@@ -15,6 +15,7 @@
 #      SCHEMATHESIS_VENV (where to install schemathesis; default a temporary one).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+repo=$(pwd)
 
 ferry=${1:-./target/debug/ferry}
 version=4.32.5
@@ -101,10 +102,12 @@ fuzz() {
     local budget=$1 include=()
     shift
     for operation in "$@"; do include+=(--include-operation-id "$operation"); done
-    PYTHONPATH=.ci/schemathesis "$venv/bin/st" --config-file "$work/schemathesis.toml" run "$spec" \
+    # From the temporary directory: schemathesis keeps a cache where it runs.
+    (cd "$work" && PYTHONPATH="$repo/.ci/schemathesis" "$venv/bin/st" \
+        --config-file "$work/schemathesis.toml" run "$repo/$spec" \
         --url "$base/api/identity/$tenant" "${include[@]}" --checks "$checks" \
         --header "Authorization: Bearer $token" --phases examples,coverage,fuzzing \
-        --max-time "$budget" --seed "$seed" --workers 2 --generation-database none --no-color
+        --max-time "$budget" --seed "$seed" --workers 2 --generation-database none --no-color)
 }
 
 started=$(date +%s)

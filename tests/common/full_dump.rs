@@ -73,7 +73,8 @@ pub fn schema(tenant: &str) -> Value {
         &mut keywords,
         json!({
             "minimum": 0, "maximum": 10, "exclusiveMinimum": -1, "exclusiveMaximum": 11,
-            "multipleOf": 1, "enum": ["a", "b"], "const": "a"
+            "multipleOf": 1, "enum": ["a", "b"], "const": "a",
+            "minLength": 1, "pattern": "^.+$", "hidden": false
         }),
     );
     json!({
