@@ -75,10 +75,10 @@ impl Shape {
             .as_deref()
             .map(CsvValues::parse)
             .transpose()?;
-        let pairs = match &config.pairs {
-            None => None,
-            Some(p) => Some((p.path.clone(), p.name.clone(), p.value.clone())),
-        };
+        let pairs = config
+            .pairs
+            .as_ref()
+            .map(|p| (p.path.clone(), p.name.clone(), p.value.clone()));
         let rename = config
             .rename
             .iter()
