@@ -927,10 +927,9 @@ impl<'a, L: Lookup> FieldReader<'a, L> {
     /// The user key: text, never a number or a structure (a number's
     /// spelling can change between exports, and with it every id).
     fn key(&self, rule: &Rule) -> Result<Option<String>, String> {
-        if rule.is_plain() && self.fields.kind(rule.path.text()) != ValueKind::Text {
-            if let Some(kind) =
-                Some(self.fields.kind(rule.path.text())).filter(|k| *k != ValueKind::Absent)
-            {
+        if rule.is_plain() {
+            let kind = self.fields.kind(rule.path.text());
+            if !matches!(kind, ValueKind::Text | ValueKind::Absent) {
                 return Err(format!(
                     "the user key ('{}') is a JSON {}, not text",
                     rule.path,
