@@ -887,7 +887,8 @@ impl<'a, L: Lookup> FieldReader<'a, L> {
             let Some(value) = self.transformed(rule, value)? else {
                 continue;
             };
-            let Some(text) = value_text(&value) else {
+            // Scalars as written, arrays of scalars joined with `;`.
+            let Some(text) = crate::source::json_text(&value) else {
                 continue;
             };
             let text = text.trim();
@@ -958,29 +959,29 @@ impl<'a, L: Lookup> FieldReader<'a, L> {
 
     /// The value of a field, refused when over `limit` bytes (the value is not echoed).
     fn limited(&self, field: Field, limit: usize) -> Result<Option<Cow<'a, str>>, String> {
-        match self.value(field)? {
-            Some(v) if v.len() > limit => Err(format!(
-                "{} is {} bytes, over the {limit}-byte limit",
-                field.name(),
-                v.len()
-            )),
-            other => Ok(other),
-        }
+        within(field, limit, self.value(field)?)
     }
 
     /// A name: text without control characters, never an object or array.
     fn name(&self, field: Field) -> Result<Option<String>, String> {
-        if let Some(rule) = self.mapping.rule(field).filter(|r| r.is_plain()) {
-            let kind = self.fields.kind(rule.path.text());
-            if matches!(kind, ValueKind::Structured) {
-                return Err(format!(
-                    "{} ('{}') is a JSON object or array, not a name",
-                    field.name(),
-                    rule.path
-                ));
-            }
+        let value = self.value(field)?;
+        // A JSON object or array reads as text starting with `{` or `[`:
+        // only then is the source asked what it holds (once per row, not
+        // once per name).
+        let structured = value.as_deref().is_some_and(|v| v.starts_with(['{', '[']))
+            && self
+                .mapping
+                .rule(field)
+                .filter(|r| r.is_plain())
+                .is_some_and(|r| self.fields.kind(r.path.text()) == ValueKind::Structured);
+        if structured {
+            let path = self.mapping.column(field).unwrap_or_default();
+            return Err(format!(
+                "{} ('{path}') is a JSON object or array, not a name",
+                field.name()
+            ));
         }
-        let Some(value) = self.limited(field, MAX_NAME_BYTES)? else {
+        let Some(value) = within(field, MAX_NAME_BYTES, value)? else {
             return Ok(None);
         };
         if let Some(c) = value.chars().find(|c| c.is_control()) {
@@ -1142,6 +1143,22 @@ impl<'a, L: Lookup> FieldReader<'a, L> {
     }
 }
 
+/// `value` of `field`, refused when over `limit` bytes (the value is not echoed).
+fn within<'a>(
+    field: Field,
+    limit: usize,
+    value: Option<Cow<'a, str>>,
+) -> Result<Option<Cow<'a, str>>, String> {
+    match value {
+        Some(v) if v.len() > limit => Err(format!(
+            "{} is {} bytes, over the {limit}-byte limit",
+            field.name(),
+            v.len()
+        )),
+        other => Ok(other),
+    }
+}
+
 /// The path of an attribute rule that reads every column with its `prefix`.
 pub const ALL_COLUMNS: &str = "*";
 
@@ -1152,12 +1169,6 @@ fn is_blank(value: &Value) -> bool {
         Value::String(s) => s.trim().is_empty(),
         _ => false,
     }
-}
-
-/// The text of a value for a ferry field: scalars as written, arrays of
-/// scalars joined with `;`, other structures as compact JSON.
-fn value_text(value: &Value) -> Option<Cow<'_, str>> {
-    crate::source::json_text(value)
 }
 
 fn non_empty(value: Cow<'_, str>) -> Option<Cow<'_, str>> {

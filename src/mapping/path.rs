@@ -19,7 +19,6 @@
 //! A path that finds nothing gives no value: mapping treats it as absent,
 //! like an empty cell.
 
-use std::borrow::Cow;
 use std::fmt;
 
 use serde_json::Value;
@@ -105,12 +104,6 @@ impl SourcePath {
         self.steps
             .iter()
             .any(|s| matches!(s, Step::Each | Step::Where(..)))
-    }
-
-    /// The text of a plain column, the fast path of the mapper: `None` when
-    /// the path is not a plain column.
-    pub fn column_text<'a, L: Lookup + ?Sized>(&self, fields: &'a L) -> Option<Cow<'a, str>> {
-        fields.get(&self.text)
     }
 
     /// Every value the path finds in `fields`, typed as the source has them
@@ -338,22 +331,9 @@ impl Template {
         Ok(Template { parts })
     }
 
-    /// The template filled from `value`: `None` when a path finds no text.
+    /// The template filled from `value` (its paths read inside it, `{}`
+    /// is the value itself): `None` when a part finds no text.
     pub fn fill(&self, value: &Value) -> Option<String> {
-        self.fill_by(Some(value), |path| path.values_in(value).into_iter().next())
-    }
-
-    /// The template filled from a record's columns (`{}` finds nothing).
-    pub fn fill_record<L: Lookup + ?Sized>(&self, fields: &L) -> Option<String> {
-        self.fill_by(None, |path| path.values(fields).into_iter().next())
-    }
-
-    /// The template with each path's value found by `find`, and `{}` as `whole`.
-    fn fill_by(
-        &self,
-        whole: Option<&Value>,
-        find: impl Fn(&SourcePath) -> Option<Value>,
-    ) -> Option<String> {
         let mut out = String::new();
         for part in &self.parts {
             let found = match part {
@@ -361,8 +341,8 @@ impl Template {
                     out.push_str(text);
                     continue;
                 }
-                Part::Whole => whole?.clone(),
-                Part::Path(path) => find(path)?,
+                Part::Whole => value.clone(),
+                Part::Path(path) => path.values_in(value).into_iter().next()?,
             };
             let text = super::transform::scalar_text(&found)?;
             if text.trim().is_empty() {
@@ -371,14 +351,6 @@ impl Template {
             out.push_str(&text);
         }
         Some(out)
-    }
-
-    /// The columns the template's paths read.
-    pub fn columns(&self) -> impl Iterator<Item = &str> {
-        self.parts.iter().filter_map(|p| match p {
-            Part::Path(path) => Some(path.column()),
-            Part::Text(_) | Part::Whole => None,
-        })
     }
 }
 

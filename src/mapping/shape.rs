@@ -93,11 +93,6 @@ impl Shape {
         })
     }
 
-    /// Whether the source is CSV without a header row.
-    pub fn headerless(&self) -> bool {
-        !self.layouts.is_empty()
-    }
-
     /// Whether shaping does anything.
     pub fn is_empty(&self) -> bool {
         self.layouts.is_empty()
@@ -105,13 +100,6 @@ impl Shape {
             && self.pairs.is_none()
             && self.rename.is_empty()
             && self.null_text.is_none()
-    }
-
-    /// The names of the layouts' columns, for `--strict` and the unmapped report.
-    pub fn layout_names(&self) -> impl Iterator<Item = &str> {
-        self.layouts
-            .iter()
-            .flat_map(|(_, names)| names.iter().map(String::as_str))
     }
 
     /// Shapes one row.
