@@ -17,6 +17,7 @@ use url::Url;
 
 use crate::batch::DEFAULT_BATCH_SIZE;
 use crate::contract::api::Layout;
+use crate::contract::choices::SaltConvention;
 use crate::contract::ImportMode;
 use crate::error::Error;
 use crate::mapping::passwords::{PasswordPolicy, UnsupportedPolicy};
@@ -54,6 +55,8 @@ pub struct ImportOptions {
     pub passwords: Option<PasswordPolicy>,
     /// Overrides the mapping file's treatment of unverifiable hashes.
     pub unsupported_hash: Option<UnsupportedPolicy>,
+    /// Overrides the mapping file's salt convention of the target.
+    pub target_salt: Option<SaltConvention>,
     /// The target's base URL; `None` starts the reference server in-process over `db`.
     pub target: Option<Url>,
     /// Where the target serves each endpoint under its base URL.
@@ -122,6 +125,7 @@ impl ImportOptions {
             import_time: None,
             passwords: None,
             unsupported_hash: None,
+            target_salt: None,
             target: None,
             layout: Layout::default(),
             db: PathBuf::from("ferry-target.db"),
@@ -169,6 +173,9 @@ impl ImportOptions {
         if let Some(policy) = self.unsupported_hash {
             mapping.passwords.unsupported = policy;
         }
+        if let Some(convention) = self.target_salt {
+            mapping.passwords.target_salt = convention;
+        }
         let import_time = self.import_time.map_or_else(ImportTime::now, |t| {
             ImportTime::Pinned(t.to_offset(time::UtcOffset::UTC))
         });
@@ -202,6 +209,7 @@ impl ImportOptions {
             None => TargetSpec::Embedded {
                 db: self.db,
                 client_id: self.client_id,
+                salt: body.target_salt(),
             },
         };
         let (default_checkpoint, default_rejects) = default_paths(body.input());

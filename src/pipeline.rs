@@ -110,6 +110,11 @@ impl BodySettings {
         self.mapping.note.clone()
     }
 
+    /// How the target reads a hash's salt, as the bodies write it.
+    pub fn target_salt(&self) -> crate::contract::choices::SaltConvention {
+        self.mapping.passwords.target_salt
+    }
+
     /// The same settings, with `path` joined into the source (`--join`).
     pub fn join(mut self, path: Option<PathBuf>) -> BodySettings {
         self.join = path;

@@ -10,6 +10,7 @@ use std::time::Duration;
 use url::Url;
 
 use crate::contract::api::Layout;
+use crate::contract::choices::SaltConvention;
 use crate::secret::ClientSecret;
 use crate::send::client::{ClientConfig, TargetClient};
 use crate::send::transport::ClientError;
@@ -34,6 +35,8 @@ pub enum TargetSpec {
         db: PathBuf,
         /// The OAuth client id it accepts.
         client_id: String,
+        /// How it reads a hash's salt: as the import writes it.
+        salt: SaltConvention,
     },
 }
 
@@ -94,12 +97,17 @@ impl Connected {
                 client_id,
                 secret,
             } => (url.clone(), client_id.clone(), secret.clone(), None),
-            TargetSpec::Embedded { db, client_id } => {
+            TargetSpec::Embedded {
+                db,
+                client_id,
+                salt,
+            } => {
                 let secret = ClientSecret::generate();
                 let mut config = ServerConfig::new(db, secret.clone());
                 config.tenant_id = tenant.to_string();
                 config.pool_id = pool.to_string();
                 config.client_id = client_id.clone();
+                config.salt = *salt;
                 let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
                 let handle = server::spawn(config, listener).await?;
                 let base = Url::parse(&handle.base_url())?;

@@ -34,6 +34,11 @@ impl Target {
     }
 
     fn start_on(db: PathBuf, faults: FaultConfig) -> Target {
+        Target::start_with(db, |config| config.faults = faults)
+    }
+
+    /// A target over `db`, its configuration changed by `configure`.
+    pub fn start_with(db: PathBuf, configure: impl FnOnce(&mut ServerConfig)) -> Target {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
@@ -42,7 +47,7 @@ impl Target {
         let mut config = ServerConfig::new(&db, ClientSecret::new(SECRET));
         config.tenant_id = TENANT.into();
         config.pool_id = POOL.into();
-        config.faults = faults;
+        configure(&mut config);
         let handle = runtime.block_on(async {
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
             server::spawn(config, listener).await.unwrap()

@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use ferry::contract::api::{Endpoint, Layout, Params};
+use ferry::contract::choices::SaltConvention;
 use ferry::contract::UserStatus;
 use ferry::server::FaultConfig;
 use ferry::source::Format;
@@ -184,9 +185,17 @@ fn assert_no_secrets(what: &str, text: &str, vectors: &[Vector]) {
 
 #[test]
 fn every_supported_format_signs_in_with_its_original_password() {
-    let work = tempfile::tempdir().unwrap();
-    let dir = work.path();
-    let target = Target::start(dir, FaultConfig::default());
+    for convention in [SaltConvention::Text, SaltConvention::Base64] {
+        let work = tempfile::tempdir().unwrap();
+        every_format_signs_in_at(work.path(), convention);
+    }
+}
+
+/// Imports every supported vector with `--target-salt convention` into a
+/// target reading salts the same way, and signs each user in.
+fn every_format_signs_in_at(dir: &Path, convention: SaltConvention) {
+    let target = Target::start_with(dir.join("target.db"), |c| c.salt = convention);
+    let setting = convention.name();
     let supported: Vec<Vector> = vectors()
         .into_iter()
         .filter(|v| v.expect == "hash")
@@ -214,7 +223,14 @@ fn every_supported_format_signs_in_with_its_original_password() {
             dir,
             &target,
             &source,
-            &["--mapping", &mapping, "--report", &report_name],
+            &[
+                "--mapping",
+                &mapping,
+                "--report",
+                &report_name,
+                "--target-salt",
+                setting,
+            ],
         );
         assert_exit(&output, 0);
         let r = report(dir, &report_name);
@@ -236,14 +252,14 @@ fn every_supported_format_signs_in_with_its_original_password() {
         assert_eq!(
             (status, answer.as_str()),
             (200, "password_correct"),
-            "{}",
+            "{} at --salt {setting}",
             v.format
         );
         let (status, answer) = signer.verify(email, &format!("{}x", v.password));
         assert_eq!(
             (status, answer.as_str()),
             (200, "password_incorrect"),
-            "{}",
+            "{} at --salt {setting}",
             v.format
         );
     }
@@ -254,6 +270,58 @@ fn every_supported_format_signs_in_with_its_original_password() {
         answer,
         serde_json::json!({"id": "", "state": "valid", "result": "user_not_found"})
     );
+    if convention == SaltConvention::Text {
+        // A salt that is text goes as text; a binary one inside the value.
+        let dump = target.dump();
+        let salts: Vec<Option<String>> = dump
+            .user_credentials
+            .iter()
+            .filter_map(|c| c.payload.hashed_password.as_ref())
+            .filter_map(|h| h.config.sha.as_ref().map(|s| s.salt.clone()))
+            .collect();
+        let plain = supported
+            .iter()
+            .filter(|v| v.salt_encoding.as_deref() == Some("plain"))
+            .filter_map(|v| v.salt.clone());
+        let as_text: Vec<String> = plain.filter(|p| salts.contains(&Some(p.clone()))).collect();
+        assert!(!as_text.is_empty(), "no plain salt went as text: {salts:?}");
+        assert!(salts.iter().any(Option::is_none), "{salts:?}");
+    }
+}
+
+/// Salts written under one convention, at a target reading the other: the
+/// salted users are refused (the salt's length no longer matches
+/// `salt_length`), none is stored with a credential that could never match.
+#[test]
+fn a_target_reading_salts_the_other_way_refuses_the_salted_users() {
+    let work = tempfile::tempdir().unwrap();
+    let dir = work.path();
+    let target = Target::start_with(dir.join("target.db"), |c| c.salt = SaltConvention::Text);
+    let salted: Vec<Vector> = vectors()
+        .into_iter()
+        .filter(|v| v.expect == "hash" && v.salt.is_some())
+        .filter(|v| v.salt_encoding.as_deref().unwrap_or("hex") == "hex")
+        .collect();
+    assert!(salted.len() >= 5, "{salted:?}");
+    let rows = rows("wrong", &salted);
+    write_csv(&dir.join("salted.csv"), &rows);
+    let output = import(
+        dir,
+        &target,
+        "salted.csv",
+        &["--target-salt", "base64", "--report", "r.json"],
+    );
+    let r = report(dir, "r.json");
+    assert_eq!(
+        r["imported"].as_u64(),
+        Some(0),
+        "{r}\n{}",
+        describe(&output)
+    );
+    assert_eq!(r["rejected"].as_u64(), Some(rows.len() as u64), "{r}");
+    let rejects = std::fs::read_to_string(dir.join("salted.csv.rejects.jsonl")).unwrap();
+    assert!(rejects.contains("salt_length"), "{rejects}");
+    assert!(target.dump().user_credentials.is_empty());
 }
 
 #[test]

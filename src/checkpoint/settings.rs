@@ -29,6 +29,7 @@ pub struct RunSettings {
     /// Users per request body: where batches start and end.
     pub batch_size: usize,
     /// Column renames, constants, defaults, key and password options.
+    #[serde(deserialize_with = "checkpoint_mapping")]
     pub mapping: MappingConfig,
     /// `ignore`, `fail` or `update`: the query of every request.
     pub mode: ImportMode,
@@ -104,6 +105,25 @@ fn value_changes(path: &str, was: &Value, now: &Value, changes: &mut Vec<String>
     }
 }
 
+/// The mapping of a checkpoint. One written before `[passwords]
+/// target_salt` existed, when ferry wrote every salt as base64, reads as
+/// `base64`: resuming it under today's default (`text`) is then a change
+/// the run refuses, instead of a load whose bodies mix the two.
+fn checkpoint_mapping<'de, D: serde::Deserializer<'de>>(d: D) -> Result<MappingConfig, D::Error> {
+    let mut value = Value::deserialize(d)?;
+    if let Some(mapping) = value.as_object_mut() {
+        let passwords = mapping
+            .entry("passwords")
+            .or_insert_with(|| Value::Object(serde_json::Map::new()));
+        if let Some(passwords) = passwords.as_object_mut() {
+            passwords
+                .entry("target_salt")
+                .or_insert_with(|| Value::from("base64"));
+        }
+    }
+    serde_json::from_value(value).map_err(serde::de::Error::custom)
+}
+
 /// RFC 3339 text of a time, for messages.
 fn rfc3339(time: OffsetDateTime) -> String {
     time.format(&Rfc3339).unwrap_or_else(|_| time.to_string())
@@ -147,10 +167,33 @@ mod tests {
     #[test]
     fn a_mapping_field_missing_from_an_older_checkpoint_reads_as_its_default() {
         let mut json = serde_json::to_value(run_settings()).unwrap();
-        json["mapping"].as_object_mut().unwrap().remove("passwords");
+        json["mapping"]["passwords"]
+            .as_object_mut()
+            .unwrap()
+            .remove("salt_encoding");
         json["mapping"].as_object_mut().unwrap().remove("defaults");
         let read: RunSettings = serde_json::from_value(json).unwrap();
         assert_eq!(read, run_settings());
         assert!(read.changes(&run_settings()).is_empty());
+    }
+
+    #[test]
+    fn a_checkpoint_from_before_the_salt_setting_wrote_salts_as_base64() {
+        let mut json = serde_json::to_value(run_settings()).unwrap();
+        json["mapping"]["passwords"]
+            .as_object_mut()
+            .unwrap()
+            .remove("target_salt");
+        let read: RunSettings = serde_json::from_value(json.clone()).unwrap();
+        assert_eq!(
+            read.changes(&run_settings()),
+            ["mapping.passwords.target_salt changed from '\"base64\"' to '\"text\"'"]
+        );
+        json["mapping"].as_object_mut().unwrap().remove("passwords");
+        let read: RunSettings = serde_json::from_value(json).unwrap();
+        assert_eq!(
+            read.mapping.passwords.target_salt,
+            crate::contract::choices::SaltConvention::Base64
+        );
     }
 }

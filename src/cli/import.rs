@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use ferry::config::ImportOptions;
 use ferry::contract::api::Layout;
+use ferry::contract::choices::SaltConvention;
 use ferry::contract::ImportMode;
 use ferry::import::{End, Stop};
 use ferry::mapping::passwords::{PasswordPolicy, UnsupportedPolicy};
@@ -149,6 +150,14 @@ pub struct ImportArgs {
     /// [passwords] unsupported; default reject.
     #[arg(long, value_enum, value_name = "reject|expire|drop")]
     pub unsupported_hash: Option<UnsupportedPolicy>,
+    /// How the target reads a hash's salt: as text (its UTF-8 bytes; the
+    /// default, as the platform's migration guide shows) or as base64 of the
+    /// raw bytes. Under text, a salt that is not UTF-8 travels inside the
+    /// hash value. Overrides the mapping file's [passwords] target_salt.
+    /// Pick it with a pilot: import a few users with a salted hash, then
+    /// check one signs in (see README, "Which salt setting").
+    #[arg(long, value_enum, value_name = "text|base64")]
+    pub target_salt: Option<SaltConvention>,
     /// Refuse (exit 2, before anything is sent) a source with a column the
     /// mapping neither reads nor ignores; without it, such columns are
     /// listed in the summary and the report.
@@ -216,6 +225,7 @@ impl ImportArgs {
             import_time: self.import_time,
             passwords: self.passwords,
             unsupported_hash: self.unsupported_hash,
+            target_salt: self.target_salt,
             target: self.target.clone(),
             layout: self.layout.into(),
             db: self.db.clone(),

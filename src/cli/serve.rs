@@ -15,8 +15,8 @@ use anyhow::Context;
 use ferry::outcome::Outcome;
 use ferry::server::credentials::{self, ClientCredentials, SecretSource};
 use ferry::server::{
-    Durability, FaultConfig, LatencyRange, ServerConfig, DEFAULT_MAX_BODY, DEFAULT_POOL,
-    DEFAULT_TENANT,
+    Durability, FaultConfig, LatencyRange, SaltConvention, ServerConfig, DEFAULT_MAX_BODY,
+    DEFAULT_POOL, DEFAULT_TENANT,
 };
 use tokio::net::TcpListener;
 
@@ -75,6 +75,11 @@ pub struct ServeArgs {
     /// Seed of the fault generator, to replay the same faults.
     #[arg(long, value_name = "N")]
     pub seed: Option<u64>,
+    /// How a hash's `salt` is read: as text (its UTF-8 bytes are the salt,
+    /// as the platform's migration guide shows) or as base64 of the raw
+    /// bytes. Import with the same `--target-salt`.
+    #[arg(long, value_enum, default_value_t = SaltConvention::Text, value_name = "text|base64")]
+    pub salt: SaltConvention,
 }
 
 impl ServeArgs {
@@ -87,6 +92,7 @@ impl ServeArgs {
         config.pool_id = self.pool.clone();
         config.token_ttl = Duration::from_secs(self.token_ttl);
         config.max_body = self.max_body;
+        config.salt = self.salt;
         config.durability = if self.fsync {
             Durability::PowerLoss
         } else {

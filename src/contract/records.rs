@@ -696,6 +696,45 @@ impl HashConfig {
             md5: None,
         }
     }
+
+    /// The salt fields of the block `method` names; `None` for bcrypt
+    /// (its salt is in the modular-crypt string) or a missing block.
+    pub fn salt_mut(&mut self) -> Option<SaltFields<'_>> {
+        match self.method {
+            HashMethod::Bcrypt => None,
+            HashMethod::Pbkdf2 => self.pbkdf2.as_mut().map(|c| SaltFields {
+                salt: &mut c.salt,
+                salt_length: &mut c.salt_length,
+                after_digest: None,
+            }),
+            HashMethod::Argon2 => self.argon2.as_mut().map(|c| SaltFields {
+                salt: &mut c.salt,
+                salt_length: &mut c.salt_length,
+                after_digest: None,
+            }),
+            HashMethod::Sha => self.sha.as_mut().map(|c| SaltFields {
+                salt: &mut c.salt,
+                salt_length: &mut c.salt_length,
+                after_digest: Some(&mut c.salt_after_digest_in_hash),
+            }),
+            HashMethod::Md5 => self.md5.as_mut().map(|c| SaltFields {
+                salt: &mut c.salt,
+                salt_length: &mut c.salt_length,
+                after_digest: Some(&mut c.salt_after_digest_in_hash),
+            }),
+        }
+    }
+}
+
+/// The salt fields of one hash block ([`HashConfig::salt_mut`]).
+#[derive(Debug)]
+pub struct SaltFields<'a> {
+    /// `salt`.
+    pub salt: &'a mut Option<String>,
+    /// `salt_length`.
+    pub salt_length: &'a mut u32,
+    /// `salt_after_digest_in_hash`, for the blocks that have it (sha, md5).
+    pub after_digest: Option<&'a mut bool>,
 }
 
 /// Digest function names as the contract spells them.

@@ -384,7 +384,11 @@ fn plaintext_passwords_are_hashed_and_never_reach_the_rejects() {
                 .as_ref()
                 .unwrap();
             assert_eq!(hashed.config.method, crate::contract::HashMethod::Argon2);
-            assert!(crate::server::verify::password_matches(hashed, secret));
+            assert!(crate::server::verify::password_matches(
+                hashed,
+                secret,
+                crate::contract::choices::SaltConvention::Text
+            ));
             let kept = user.source.to_json().to_string();
             assert!(!kept.contains(secret), "{kept}");
             assert!(!format!("{:?}", user.records).contains(secret));

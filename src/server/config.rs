@@ -9,6 +9,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+pub use crate::contract::choices::SaltConvention;
 pub use crate::secret::ClientSecret;
 
 /// Default `--token-ttl`: one hour, as the platform's tokens.
@@ -48,6 +49,9 @@ pub struct ServerConfig {
     pub max_body: usize,
     /// When a commit is forced to stable storage, see [`Durability`].
     pub durability: Durability,
+    /// How a hash's `salt` is read (`--salt`): as text, the default, or as
+    /// base64 of the raw bytes ([`SaltConvention`]).
+    pub salt: SaltConvention,
     /// Injected failures, all off by default.
     pub faults: FaultConfig,
 }
@@ -67,6 +71,7 @@ impl ServerConfig {
             token_ttl: DEFAULT_TOKEN_TTL,
             max_body: DEFAULT_MAX_BODY,
             durability: Durability::default(),
+            salt: SaltConvention::default(),
             faults: FaultConfig::default(),
         }
     }

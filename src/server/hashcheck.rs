@@ -13,7 +13,7 @@
 //! Problems are reported with the field path (relative to the hash) and a
 //! reason that never contains the value or the salt.
 
-use crate::contract::choices::{decode_bytes, split_embedded_salt};
+use crate::contract::choices::{decode_bytes, split_embedded_salt, SaltConvention};
 use crate::contract::records::{DigestFunction, HashConfig, HashMethod, HashedPassword};
 use crate::contract::rules::check_work_factor;
 
@@ -24,14 +24,15 @@ pub type HashProblem = (&'static str, String);
 const MAX_KEY_LENGTH: u32 = 1024;
 
 /// Checks a password hash; see the module docs.
-pub fn check(hash: &HashedPassword) -> Result<(), HashProblem> {
+pub fn check(hash: &HashedPassword, convention: SaltConvention) -> Result<(), HashProblem> {
     let config = &hash.config;
+    let value = &hash.value;
     match config.method {
-        HashMethod::Bcrypt => check_bcrypt(config, &hash.value),
-        HashMethod::Pbkdf2 => check_pbkdf2(config, &hash.value),
-        HashMethod::Argon2 => check_argon2(config, &hash.value),
-        HashMethod::Sha => check_sha(config, &hash.value),
-        HashMethod::Md5 => check_md5(config, &hash.value),
+        HashMethod::Bcrypt => check_bcrypt(config, value),
+        HashMethod::Pbkdf2 => check_pbkdf2(config, value, convention),
+        HashMethod::Argon2 => check_argon2(config, value, convention),
+        HashMethod::Sha => check_sha(config, value, convention),
+        HashMethod::Md5 => check_md5(config, value, convention),
     }?;
     check_work_factor(hash).map_err(|too_high| (too_high.field, too_high.to_string()))
 }
@@ -73,7 +74,11 @@ fn bcrypt_cost(value: &str) -> Option<u32> {
         .then_some(cost)
 }
 
-fn check_pbkdf2(config: &HashConfig, value: &str) -> Result<(), HashProblem> {
+fn check_pbkdf2(
+    config: &HashConfig,
+    value: &str,
+    convention: SaltConvention,
+) -> Result<(), HashProblem> {
     let block = config.pbkdf2.as_ref().ok_or((
         "config.pbkdf2",
         "is required when method is pbkdf2".to_owned(),
@@ -92,6 +97,7 @@ fn check_pbkdf2(config: &HashConfig, value: &str) -> Result<(), HashProblem> {
     }
     check_key_length("config.pbkdf2.key_length", block.key_length, 1)?;
     let salted = split_salt(
+        convention,
         "config.pbkdf2",
         value,
         block.salt.as_deref(),
@@ -101,7 +107,11 @@ fn check_pbkdf2(config: &HashConfig, value: &str) -> Result<(), HashProblem> {
     check_digest_length(salted.digest_len, block.key_length as usize, "key_length")
 }
 
-fn check_argon2(config: &HashConfig, value: &str) -> Result<(), HashProblem> {
+fn check_argon2(
+    config: &HashConfig,
+    value: &str,
+    convention: SaltConvention,
+) -> Result<(), HashProblem> {
     let block = config.argon2.as_ref().ok_or((
         "config.argon2",
         "is required when method is argon2".to_owned(),
@@ -123,6 +133,7 @@ fn check_argon2(config: &HashConfig, value: &str) -> Result<(), HashProblem> {
     }
     check_key_length("config.argon2.key_length", block.key_length, 4)?;
     let salted = split_salt(
+        convention,
         "config.argon2",
         value,
         block.salt.as_deref(),
@@ -138,12 +149,17 @@ fn check_argon2(config: &HashConfig, value: &str) -> Result<(), HashProblem> {
     check_digest_length(salted.digest_len, block.key_length as usize, "key_length")
 }
 
-fn check_sha(config: &HashConfig, value: &str) -> Result<(), HashProblem> {
+fn check_sha(
+    config: &HashConfig,
+    value: &str,
+    convention: SaltConvention,
+) -> Result<(), HashProblem> {
     let block = config
         .sha
         .as_ref()
         .ok_or(("config.sha", "is required when method is sha".to_owned()))?;
     let salted = split_salt(
+        convention,
         "config.sha",
         value,
         block.salt.as_deref(),
@@ -153,7 +169,11 @@ fn check_sha(config: &HashConfig, value: &str) -> Result<(), HashProblem> {
     check_digest_length(salted.digest_len, digest_size(block.function), "function")
 }
 
-fn check_md5(config: &HashConfig, value: &str) -> Result<(), HashProblem> {
+fn check_md5(
+    config: &HashConfig,
+    value: &str,
+    convention: SaltConvention,
+) -> Result<(), HashProblem> {
     let (salt, salt_length, after) = match &config.md5 {
         Some(block) => (
             block.salt.as_deref(),
@@ -163,7 +183,7 @@ fn check_md5(config: &HashConfig, value: &str) -> Result<(), HashProblem> {
         // An unsalted md5 needs no parameters.
         None => (None, 0, false),
     };
-    let salted = split_salt("config.md5", value, salt, salt_length, after)?;
+    let salted = split_salt(convention, "config.md5", value, salt, salt_length, after)?;
     check_digest_length(salted.digest_len, 16, "method md5")
 }
 
@@ -204,6 +224,7 @@ struct Salted {
 /// Decodes `value` (and `salt`), and splits an embedded salt off the value
 /// when `salt` is absent and `salt_length > 0`.
 fn split_salt(
+    convention: SaltConvention,
     block: &'static str,
     value: &str,
     salt: Option<&str>,
@@ -215,17 +236,18 @@ fn split_salt(
     let salt_length = salt_length as usize;
     match salt {
         Some(salt) => {
-            let salt = decode_bytes(salt).map_err(|_| {
+            let salt = convention.decode(salt).ok_or_else(|| {
                 (
                     salt_field(block),
-                    "is not standard padded base64".to_owned(),
+                    "is not standard padded base64 (this server reads salts as base64: --salt base64)"
+                        .to_owned(),
                 )
             })?;
             if salt_length != 0 && salt_length != salt.len() {
                 return Err((
                     salt_field(block),
                     format!(
-                        "decodes to {} bytes but salt_length is {salt_length}",
+                        "holds {} bytes but salt_length is {salt_length}",
                         salt.len()
                     ),
                 ));
@@ -265,6 +287,11 @@ mod tests {
     use crate::contract::records::{
         Argon2Config, BcryptConfig, Md5Config, Pbkdf2Config, ShaConfig,
     };
+
+    /// The checks at a server reading salts as base64, as these hashes are written.
+    fn check(hash: &HashedPassword) -> Result<(), HashProblem> {
+        super::check(hash, SaltConvention::Base64)
+    }
 
     fn hash(config: HashConfig, value: impl Into<String>) -> HashedPassword {
         HashedPassword {

@@ -120,7 +120,7 @@ pub(crate) mod validate;
 pub mod verify;
 
 pub use config::{
-    ClientSecret, ConfigError, Durability, FaultConfig, LatencyRange, ServerConfig,
+    ClientSecret, ConfigError, Durability, FaultConfig, LatencyRange, SaltConvention, ServerConfig,
     DEFAULT_CLIENT_ID, DEFAULT_MAX_BODY, DEFAULT_POOL, DEFAULT_TENANT, DEFAULT_TOKEN_TTL,
 };
 pub use error::{ApiError, ServerError};

@@ -249,8 +249,9 @@ async fn import(
     require_json(&headers)?;
     let bytes = read_body(body, &headers, state.config().max_body).await?;
     let tenant = tid.clone();
+    let salt = state.config().salt;
     let batch = tokio::task::spawn_blocking(move || {
-        validate::parse(&bytes).and_then(|body| validate::validate(&tenant, body))
+        validate::parse(&bytes).and_then(|body| validate::validate(&tenant, body, salt))
     })
     .await
     .map_err(|err| {

@@ -27,6 +27,7 @@ use uuid::Uuid;
 
 use super::hashcheck;
 use super::rejection::{RecordRef, Rejection, RejectionKind};
+use crate::contract::choices::SaltConvention;
 use crate::contract::records::{
     AddressType, CredentialType, Group, GroupMember, IdentifierType, ImportBody, Pool,
     PreferredContactMethod, Schema, UserCredential, UserIdentifier, UserVerifiableAddress,
@@ -146,7 +147,11 @@ fn invalid_json(record: Option<RecordRef>, field: Option<String>, reason: String
 }
 
 /// Checks a parsed body against the contract for tenant `tenant`; see the module docs.
-pub fn validate(tenant: &str, mut body: ImportBody) -> Result<ValidBatch, Rejection> {
+pub fn validate(
+    tenant: &str,
+    mut body: ImportBody,
+    salt: SaltConvention,
+) -> Result<ValidBatch, Rejection> {
     refuse_codes(&body)?;
     derive_lower_cased(&mut body);
     check_tenants(tenant, &body)?;
@@ -154,7 +159,7 @@ pub fn validate(tenant: &str, mut body: ImportBody) -> Result<ValidBatch, Reject
     check_schemas(&body.schemas)?;
     let user_pools = check_users(&body)?;
     let links = Links { user_pools };
-    check_credentials(&body.user_credentials, &links)?;
+    check_credentials(&body.user_credentials, &links, salt)?;
     check_identifiers(&body.user_identifiers, &links)?;
     check_addresses(&body.user_verifiable_addresses, &links)?;
     check_groups(&body.groups)?;
@@ -397,7 +402,11 @@ impl Links<'_> {
     }
 }
 
-fn check_credentials(records: &[UserCredential], links: &Links<'_>) -> Result<(), Rejection> {
+fn check_credentials(
+    records: &[UserCredential],
+    links: &Links<'_>,
+    salt: SaltConvention,
+) -> Result<(), Rejection> {
     let mut ids = HashSet::with_capacity(records.len());
     for (i, record) in records.iter().enumerate() {
         let at = || RecordRef::new(CREDENTIALS, i, record.id);
@@ -414,7 +423,7 @@ fn check_credentials(records: &[UserCredential], links: &Links<'_>) -> Result<()
                     "is required for a password credential",
                 ))
             }
-            (_, Some(hash)) => hashcheck::check(hash).map_err(|(field, reason)| {
+            (_, Some(hash)) => hashcheck::check(hash, salt).map_err(|(field, reason)| {
                 invalid(at(), format!("payload.hashed_password.{field}"), reason)
             })?,
             (_, None) => {}
@@ -611,7 +620,7 @@ mod tests {
 
     fn check(body: Value) -> Result<ValidBatch, Rejection> {
         let body = parse(body.to_string().as_bytes())?;
-        validate("t", body)
+        validate("t", body, SaltConvention::Base64)
     }
 
     #[test]

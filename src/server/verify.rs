@@ -19,7 +19,7 @@
 //!
 //! Other answers: `401` without a valid token, `403` without scope
 //! `identity` or for another tenant, `404` for an unknown tenant or pool,
-//! `422` for a body that is not a `VerifyPassword` with an identifier (the
+//! `422` for a body that is not a `VerifyPassword` with an identifier or a `userID` (the
 //! statuses the spec declares are 200, 401, 412 and 422; 403, 404 and 429
 //! are ferry's, the 429 standing in for the platform's brute-force
 //! protection).
@@ -50,7 +50,7 @@
 //! constant time, and hashes above the contract's work-factor bounds match
 //! nothing.
 //!
-//! Attempts are rate-limited per (tenant, pool, identifier) with a GCRA
+//! Attempts are rate-limited per (tenant, pool, user) with a GCRA
 //! limiter: a burst of [`BURST`], then one every [`REPLENISH`]; and per
 //! (tenant, client the token was issued to): a burst of [`CLIENT_BURST`],
 //! then one every [`CLIENT_REPLENISH`], so that one caller can neither spray
@@ -58,8 +58,9 @@
 //! checks (the limiter is `src/server/attempts.rs`). Neither the password
 //! nor the hash is ever logged or answered.
 //!
-//! Not served: a check by `userID` (or the legacy `id`) instead of the
-//! identifier is a 422 naming it; the store looks accounts up by identifier.
+//! The user is named by `identifier` (compared lower-cased) or, without
+//! one, by `userID` (or its legacy name `id`). Attempts are counted against
+//! the user however it is named, so naming it both ways gains no attempts.
 
 use std::time::Instant;
 
@@ -72,15 +73,16 @@ use serde::{Deserialize, Serialize};
 use sha2::Digest;
 use subtle::ConstantTimeEq;
 use time::OffsetDateTime;
+use uuid::Uuid;
 
 pub use super::attempts::{BURST, CLIENT_BURST, CLIENT_REPLENISH, REPLENISH};
 use super::auth::Need;
 use super::body::{BodyRejection, StrictJson};
 use super::error::ApiError;
 use super::state::AppState;
-use super::store::accounts::{Account, AccountLookup, StoredPassword};
+use super::store::accounts::{Account, AccountKey, AccountLookup, StoredPassword};
 use super::tenant::Target;
-use crate::contract::choices::{decode_bytes, split_embedded_salt, NEVER_EXPIRES};
+use crate::contract::choices::{decode_bytes, split_embedded_salt, SaltConvention, NEVER_EXPIRES};
 use crate::contract::records::{
     BcryptConfig, CredentialState, DigestFunction, HashConfig, HashMethod, HashedPassword,
 };
@@ -98,10 +100,10 @@ pub struct VerifyPassword {
     identifier: Option<String>,
     /// The password to check.
     password: String,
-    /// The user's id instead of an identifier (not served: see the module).
+    /// The user's id, when no identifier is given.
     #[serde(default, rename = "userID")]
     user_id: Option<String>,
-    /// The legacy name of `userID` (not served either).
+    /// The legacy name of `userID`.
     #[serde(default)]
     id: Option<String>,
 }
@@ -132,22 +134,10 @@ pub async fn verify(
     if !state.store().has_tenant(tid) {
         return Err(ApiError::UnknownTenant);
     }
-    let (identifier, password) = request(body)?;
-    let identifier_lc = identifier.trim().to_lowercase();
-    let attempt = state.verify_limiter().attempt(
-        format!("{tid}\0{}", caller.client_id),
-        format!("{tid}\0{pool}\0{identifier_lc}"),
-    );
-    if let Err(throttle) = attempt {
-        tracing::warn!(tenant = %tid, pool, client_id = %caller.client_id, limit = ?throttle, "Too many password attempts.");
-        return Err(ApiError::Throttled {
-            reason: throttle.reason(),
-            retry_after: throttle.retry_after(),
-        });
-    }
+    let (key, password) = request(body)?;
     let lookup = state
         .store()
-        .account(tid, &pool, &identifier_lc)
+        .account(tid, &pool, key.clone())
         .await
         .map_err(|err| {
             tracing::error!(tenant = %tid, error = %err, "A password verification could not read the database.");
@@ -158,9 +148,30 @@ pub async fn verify(
         AccountLookup::NoUser => None,
         AccountLookup::Found(account) => Some(account),
     };
+    // Attempts count against the user, however it is named (an identifier
+    // or its id), or against the name when no user has it.
+    let target = match (&account, &key) {
+        (Some(account), _) => format!("user\0{}", account.user_id),
+        (None, AccountKey::UserId(id)) => format!("user\0{id}"),
+        (None, AccountKey::Identifier(identifier_lc)) => format!("identifier\0{identifier_lc}"),
+    };
+    let attempt = state.verify_limiter().attempt(
+        format!("{tid}\0{}", caller.client_id),
+        format!("{tid}\0{pool}\0{target}"),
+    );
+    if let Err(throttle) = attempt {
+        tracing::warn!(tenant = %tid, pool, client_id = %caller.client_id, limit = ?throttle, "Too many password attempts.");
+        return Err(ApiError::Throttled {
+            reason: throttle.reason(),
+            retry_after: throttle.retry_after(),
+        });
+    }
     let now = OffsetDateTime::now_utc();
+    let salt = state.config().salt;
     let answer = tokio::task::spawn_blocking(move || {
-        decide(account.as_ref(), &password, now, password_matches)
+        decide(account.as_ref(), &password, now, |hash, password| {
+            password_matches(hash, password, salt)
+        })
     })
     .await
     .map_err(|err| {
@@ -171,10 +182,12 @@ pub async fn verify(
     Ok(Json(answer).into_response())
 }
 
-/// The identifier and password of a body, or the 422 the spec declares.
+/// The user a body names (by `identifier`, else `userID` or its legacy name
+/// `id`) and its password, or the 422 the spec declares. A `userID` that is
+/// not a UUID names no user of this server: `user_not_found`.
 fn request(
     body: Result<StrictJson<VerifyPassword>, BodyRejection>,
-) -> Result<(String, String), ApiError> {
+) -> Result<(AccountKey, String), ApiError> {
     let unprocessable = |message: &str| ApiError::Unprocessable {
         code: "invalid_request",
         message: message.to_owned(),
@@ -182,22 +195,27 @@ fn request(
     let StrictJson(request) = body.map_err(|_| {
         unprocessable("the body must be JSON {\"identifier\": \"...\", \"password\": \"...\"}")
     })?;
-    let Some(identifier) = request.identifier.filter(|i| !i.trim().is_empty()) else {
-        let by_id = [&request.user_id, &request.id]
-            .iter()
-            .any(|v| v.as_deref().is_some_and(|v| !v.is_empty()));
-        return Err(unprocessable(if by_id {
-            "ferry serve checks a password by identifier only, not by userID or id"
-        } else {
-            "identifier is required"
-        }));
+    let given = |v: Option<String>| v.filter(|v| !v.trim().is_empty());
+    let (name, by_id) = match (
+        given(request.identifier),
+        given(request.user_id).or(given(request.id)),
+    ) {
+        (Some(identifier), _) => (identifier, false),
+        (None, Some(id)) => (id, true),
+        (None, None) => return Err(unprocessable("identifier or userID is required")),
     };
-    if request.password.len() > MAX_PASSWORD || identifier.len() > MAX_PASSWORD {
+    if request.password.len() > MAX_PASSWORD || name.len() > MAX_PASSWORD {
         return Err(unprocessable(
             "the identifier and the password are at most 4096 bytes each",
         ));
     }
-    Ok((identifier, request.password))
+    let key = if by_id {
+        // An id that is not a UUID is no user's, and neither is the nil id.
+        AccountKey::UserId(Uuid::parse_str(name.trim()).unwrap_or(Uuid::nil()))
+    } else {
+        AccountKey::Identifier(name.trim().to_lowercase())
+    };
+    Ok((key, request.password))
 }
 
 /// A bcrypt hash, at cost 12, of a random password nobody kept: what an
@@ -318,11 +336,12 @@ fn usable(credential: &StoredPassword, now: OffsetDateTime) -> bool {
     state_ok && unexpired
 }
 
-/// Whether `password` matches `hash` under the contract's encoding choices.
+/// Whether `password` matches `hash` under the contract's encoding choices,
+/// its salt read under `convention`.
 /// A hash that cannot be decoded matches nothing, and so does one whose work
 /// factor is above the contract's bounds (stored before they were enforced):
 /// checking it would cost the server seconds to minutes per attempt.
-pub fn password_matches(hash: &HashedPassword, password: &str) -> bool {
+pub fn password_matches(hash: &HashedPassword, password: &str, convention: SaltConvention) -> bool {
     if check_work_factor(hash).is_err() {
         return false;
     }
@@ -331,50 +350,61 @@ pub fn password_matches(hash: &HashedPassword, password: &str) -> bool {
     match config.method {
         HashMethod::Bcrypt => bcrypt::verify(password, &hash.value).unwrap_or(false),
         HashMethod::Pbkdf2 => config.pbkdf2.as_ref().is_some_and(|c| {
-            salted(&hash.value, c.salt.as_deref(), c.salt_length, false).is_some_and(
-                |(salt, expected)| {
-                    let mut out = vec![0u8; expected.len()];
-                    let rounds = c.number_of_iterations;
-                    let done = match c.function {
-                        DigestFunction::Sha1 => {
-                            pbkdf2::pbkdf2_hmac::<sha1::Sha1>(password, &salt, rounds, &mut out);
-                            true
-                        }
-                        DigestFunction::Sha256 => {
-                            pbkdf2::pbkdf2_hmac::<sha2::Sha256>(password, &salt, rounds, &mut out);
-                            true
-                        }
-                        DigestFunction::Sha512 => {
-                            pbkdf2::pbkdf2_hmac::<sha2::Sha512>(password, &salt, rounds, &mut out);
-                            true
-                        }
-                        DigestFunction::Sha384 => false,
-                    };
-                    done && bool::from(out.ct_eq(&expected))
-                },
+            salted(
+                convention,
+                &hash.value,
+                c.salt.as_deref(),
+                c.salt_length,
+                false,
             )
+            .is_some_and(|(salt, expected)| {
+                let mut out = vec![0u8; expected.len()];
+                let rounds = c.number_of_iterations;
+                let done = match c.function {
+                    DigestFunction::Sha1 => {
+                        pbkdf2::pbkdf2_hmac::<sha1::Sha1>(password, &salt, rounds, &mut out);
+                        true
+                    }
+                    DigestFunction::Sha256 => {
+                        pbkdf2::pbkdf2_hmac::<sha2::Sha256>(password, &salt, rounds, &mut out);
+                        true
+                    }
+                    DigestFunction::Sha512 => {
+                        pbkdf2::pbkdf2_hmac::<sha2::Sha512>(password, &salt, rounds, &mut out);
+                        true
+                    }
+                    DigestFunction::Sha384 => false,
+                };
+                done && bool::from(out.ct_eq(&expected))
+            })
         }),
         HashMethod::Argon2 => config.argon2.as_ref().is_some_and(|c| {
-            salted(&hash.value, c.salt.as_deref(), c.salt_length, false).is_some_and(
-                |(salt, expected)| {
-                    let Ok(params) = Params::new(
-                        c.memory_in_kb,
-                        c.iterations,
-                        c.parallelism,
-                        Some(expected.len()),
-                    ) else {
-                        return false;
-                    };
-                    let mut out = vec![0u8; expected.len()];
-                    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
-                        .hash_password_into(password, &salt, &mut out)
-                        .is_ok()
-                        && bool::from(out.ct_eq(&expected))
-                },
+            salted(
+                convention,
+                &hash.value,
+                c.salt.as_deref(),
+                c.salt_length,
+                false,
             )
+            .is_some_and(|(salt, expected)| {
+                let Ok(params) = Params::new(
+                    c.memory_in_kb,
+                    c.iterations,
+                    c.parallelism,
+                    Some(expected.len()),
+                ) else {
+                    return false;
+                };
+                let mut out = vec![0u8; expected.len()];
+                Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+                    .hash_password_into(password, &salt, &mut out)
+                    .is_ok()
+                    && bool::from(out.ct_eq(&expected))
+            })
         }),
         HashMethod::Sha => config.sha.as_ref().is_some_and(|c| {
             salted(
+                convention,
                 &hash.value,
                 c.salt.as_deref(),
                 c.salt_length,
@@ -399,9 +429,9 @@ pub fn password_matches(hash: &HashedPassword, password: &str) -> bool {
                 ),
                 None => (None, 0, false),
             };
-            salted(&hash.value, salt, salt_length, after).is_some_and(|(salt, expected)| {
-                bool::from(digest::<md5::Md5>(password, &salt).ct_eq(&expected))
-            })
+            salted(convention, &hash.value, salt, salt_length, after).is_some_and(
+                |(salt, expected)| bool::from(digest::<md5::Md5>(password, &salt).ct_eq(&expected)),
+            )
         }
     }
 }
@@ -418,6 +448,7 @@ fn digest<D: Digest>(password: &[u8], salt: &[u8]) -> Vec<u8> {
 /// (salt, digest) of a hash value: the separate `salt` field, or the salt
 /// embedded in the value when `salt` is absent.
 fn salted(
+    convention: SaltConvention,
     value: &str,
     salt: Option<&str>,
     salt_length: u32,
@@ -425,7 +456,7 @@ fn salted(
 ) -> Option<(Vec<u8>, Vec<u8>)> {
     let decoded = decode_bytes(value).ok()?;
     match salt {
-        Some(salt) => Some((decode_bytes(salt).ok()?, decoded)),
+        Some(salt) => Some((convention.decode(salt)?, decoded)),
         None => {
             let (salt, digest) =
                 split_embedded_salt(&decoded, salt_length as usize, salt_after_digest)?;
@@ -439,6 +470,11 @@ mod tests {
     use super::*;
     use crate::contract::records::{CredentialPayload, HashConfig, ShaConfig, UserStatus};
     use proptest::strategy::Strategy;
+
+    /// The check at a server reading salts as base64, as these hashes are written.
+    fn password_matches(hash: &HashedPassword, password: &str) -> bool {
+        super::password_matches(hash, password, SaltConvention::Base64)
+    }
 
     /// `{SSHA}gVK8WC9YyFT1gMsQHTGCgT3sSv5zYWx0` (SHA-1 of "secret" with salt
     /// "salt", made with Python's hashlib) as the contract carries it: the
@@ -652,7 +688,10 @@ mod tests {
     #[test]
     fn the_dummy_is_a_real_bcrypt_12_check() {
         let dummy = dummy_hash();
-        assert_eq!(super::super::hashcheck::check(&dummy), Ok(()));
+        assert_eq!(
+            super::super::hashcheck::check(&dummy, SaltConvention::Text),
+            Ok(())
+        );
         assert_eq!(dummy.config.bcrypt.map(|b| b.cost), Some(12));
         // bcrypt parses it, so the check spends the cost instead of failing fast.
         assert_eq!(bcrypt::verify("", DUMMY_BCRYPT).ok(), Some(false));

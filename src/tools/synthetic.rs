@@ -165,6 +165,11 @@ mod tests {
         let bytes = serde_json::to_vec(&body).unwrap();
         let parsed = validate::parse(&bytes).unwrap();
         assert_eq!(parsed, body);
-        assert!(validate::validate("demo", parsed).is_ok());
+        assert!(validate::validate(
+            "demo",
+            parsed,
+            crate::contract::choices::SaltConvention::Text
+        )
+        .is_ok());
     }
 }

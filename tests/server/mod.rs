@@ -10,5 +10,6 @@ mod import;
 mod kill;
 mod restart;
 mod router;
+mod salts;
 mod support;
 mod system;

@@ -163,14 +163,17 @@ pub fn credential(
         (None, None) => return Ok(Decision::default()),
     };
     match carried {
-        Carried::Hash(hashed) => Ok(Decision {
-            credential: Some(PlannedCredential {
-                hashed,
-                expired,
-                note: None,
-            }),
-            unverifiable: false,
-        }),
+        Carried::Hash(mut hashed) => {
+            options.target_salt.write_salt(&mut hashed);
+            Ok(Decision {
+                credential: Some(PlannedCredential {
+                    hashed,
+                    expired,
+                    note: None,
+                }),
+                unverifiable: false,
+            })
+        }
         Carried::Unsupported(reason) => match options.unsupported {
             UnsupportedPolicy::Reject => Err(reason),
             UnsupportedPolicy::Drop => {

@@ -6,6 +6,7 @@
 //! policy = "keep"            # keep | expire | none       (--passwords)
 //! unsupported = "reject"     # reject | expire | drop     (--unsupported-hash)
 //! salt_encoding = "hex"      # hex | base64 | plain: how password_salt is written
+//! target_salt = "text"       # text | base64: how the target reads a hash's salt (--target-salt)
 //! plaintext_column = "pw"    # a column of plaintext passwords, hashed with argon2id
 //!
 //! [passwords.argon2]         # parameters for hashing plaintext passwords
@@ -15,6 +16,8 @@
 //! ```
 
 use serde::{Deserialize, Serialize};
+
+use crate::contract::choices::SaltConvention;
 
 /// What to do with the passwords of the source (`--passwords`).
 #[derive(
@@ -104,6 +107,8 @@ pub struct PasswordOptions {
     pub unsupported: UnsupportedPolicy,
     /// Encoding of `password_salt` for bare digests.
     pub salt_encoding: SaltEncoding,
+    /// How the target reads the `salt` of a hash (`--target-salt`).
+    pub target_salt: SaltConvention,
     /// Source column of plaintext passwords. Only read when declared, so a
     /// column that merely happens to be called `password` is never hashed.
     pub plaintext_column: Option<String>,

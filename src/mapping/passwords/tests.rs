@@ -7,10 +7,36 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
 use super::*;
-use crate::contract::choices::decode_bytes;
-use crate::server::verify::password_matches;
+use crate::contract::choices::{decode_bytes, SaltConvention};
+use crate::server::hashcheck;
+use crate::server::verify;
 
 mod vendors;
+
+/// Whether `hashed`, as [`convert`] gives it, verifies `password` at a
+/// target of either salt convention once written for it
+/// ([`SaltConvention::write_salt`]); both must agree, and the server must
+/// store it under both.
+fn verifies(hashed: &HashedPassword, password: &str) -> bool {
+    let [text, base64] = [SaltConvention::Text, SaltConvention::Base64].map(|convention| {
+        let mut written = hashed.clone();
+        convention.write_salt(&mut written);
+        assert_eq!(
+            hashcheck::check(&written, convention),
+            Ok(()),
+            "{convention:?}: {written:?}"
+        );
+        verify::password_matches(&written, password, convention)
+    });
+    assert_eq!(text, base64, "the conventions disagree on {hashed:?}");
+    text
+}
+
+/// Whether a credential [`credential`] planned under the default options
+/// (salts written as text) verifies `password` at a target reading salts as text.
+fn password_matches(hashed: &HashedPassword, password: &str) -> bool {
+    verify::password_matches(hashed, password, SaltConvention::Text)
+}
 
 #[derive(Debug, Deserialize)]
 struct Vector {
@@ -46,18 +72,18 @@ fn every_vector_converts_and_verifies_with_its_password_only() {
         match (v.expect.as_str(), carried) {
             ("hash", Ok(Carried::Hash(hashed))) => {
                 assert!(
-                    password_matches(&hashed, &v.password),
+                    verifies(&hashed, &v.password),
                     "{}: the original password does not verify: {hashed:?}",
                     v.format
                 );
                 let wrong = format!("{}!", v.password);
                 assert!(
-                    !password_matches(&hashed, &wrong),
+                    !verifies(&hashed, &wrong),
                     "{}: a wrong password verifies",
                     v.format
                 );
                 assert!(
-                    !password_matches(&hashed, ""),
+                    !verifies(&hashed, ""),
                     "{}: the empty password verifies",
                     v.format
                 );
@@ -106,7 +132,7 @@ fn ldap_salt_stays_after_the_digest() {
         ),
         (4, true, None)
     );
-    assert!(password_matches(&h, "secret"));
+    assert!(verifies(&h, "secret"));
 }
 
 #[test]
@@ -296,10 +322,14 @@ fn plaintext_is_hashed_with_argon2id_deterministically() {
         .unwrap()
         .credential
         .unwrap();
-    assert_ne!(
-        a.hashed.config.argon2, c.hashed.config.argon2,
-        "salts differ per user"
-    );
+    // The salt is binary: under the default text convention it travels
+    // as the value's first salt_length bytes.
+    let salt = |hashed: &HashedPassword| {
+        let length = hashed.config.argon2.as_ref().map_or(0, |c| c.salt_length);
+        decode_bytes(&hashed.value).unwrap()[..length as usize].to_vec()
+    };
+    assert_eq!(salt(&a.hashed).len(), 16);
+    assert_ne!(salt(&a.hashed), salt(&c.hashed), "salts differ per user");
     assert!(!format!("{a:?}").contains("pässwörd"));
 }
 

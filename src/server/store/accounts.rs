@@ -1,5 +1,5 @@
-//! Reading one account for the password verification endpoint (a ferry
-//! extension): the user that owns an identifier in a pool, with its password
+//! Reading one account for the password verification endpoint: the user
+//! that owns an identifier in a pool, or has an id, with its password
 //! credentials. Runs on a read-only connection of its own, like an export.
 
 use rusqlite::{params, Connection, OptionalExtension};
@@ -43,13 +43,21 @@ pub enum AccountLookup {
     Found(Account),
 }
 
-/// Finds the user of `pool` whose identifier (compared lower-cased, the way
-/// identifiers are unique) is `identifier_lc`.
+/// How a verification names its user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AccountKey {
+    /// An identifier, lower-cased (the way identifiers are unique).
+    Identifier(String),
+    /// The user's id (`userID`).
+    UserId(Uuid),
+}
+
+/// Finds the user of `pool` that `key` names.
 pub fn find(
     conn: &Connection,
     tenant: &str,
     pool: &str,
-    identifier_lc: &str,
+    key: &AccountKey,
 ) -> Result<AccountLookup, StoreError> {
     let pool_exists = conn
         .prepare_cached("SELECT 1 FROM pools WHERE tenant_id = ?1 AND id = ?2")?
@@ -57,16 +65,24 @@ pub fn find(
     if !pool_exists {
         return Ok(AccountLookup::UnknownPool);
     }
-    let user = conn
-        .prepare_cached(
-            "SELECT u.id, u.status FROM user_identifiers i JOIN users u ON u.id = i.user_id
-             WHERE i.tenant_id = ?1 AND i.user_pool_id = ?2 AND i.identifier_lc = ?3
-             ORDER BY i.type LIMIT 1",
-        )?
-        .query_row(params![tenant, pool, identifier_lc], |row| {
-            Ok((get_uuid(row, 0)?, get_enum::<UserStatus>(row, 1)?))
-        })
-        .optional()?;
+    let columns =
+        |row: &rusqlite::Row<'_>| Ok((get_uuid(row, 0)?, get_enum::<UserStatus>(row, 1)?));
+    let user = match key {
+        AccountKey::Identifier(identifier_lc) => conn
+            .prepare_cached(
+                "SELECT u.id, u.status FROM user_identifiers i JOIN users u ON u.id = i.user_id
+                 WHERE i.tenant_id = ?1 AND i.user_pool_id = ?2 AND i.identifier_lc = ?3
+                 ORDER BY i.type LIMIT 1",
+            )?
+            .query_row(params![tenant, pool, identifier_lc], columns),
+        AccountKey::UserId(id) => conn
+            .prepare_cached(
+                "SELECT id, status FROM users
+                 WHERE id = ?1 AND tenant_id = ?2 AND user_pool_id = ?3",
+            )?
+            .query_row(params![id.as_bytes().as_slice(), tenant, pool], columns),
+    }
+    .optional()?;
     let Some((user_id, status)) = user else {
         return Ok(AccountLookup::NoUser);
     };

@@ -216,17 +216,16 @@ impl Store {
         }
     }
 
-    /// Finds the owner of an identifier in a pool with its password
+    /// Finds the user an identifier or id names in a pool, with its password
     /// credentials, on a read-only connection of its own (see [`accounts`]).
     pub async fn account(
         &self,
         tenant: &str,
         pool: &str,
-        identifier_lc: &str,
+        key: accounts::AccountKey,
     ) -> Result<accounts::AccountLookup, StoreError> {
-        let (tenant, pool, identifier) =
-            (tenant.to_owned(), pool.to_owned(), identifier_lc.to_owned());
-        self.read(move |conn| accounts::find(conn, &tenant, &pool, &identifier))
+        let (tenant, pool) = (tenant.to_owned(), pool.to_owned());
+        self.read(move |conn| accounts::find(conn, &tenant, &pool, &key))
             .await
     }
 
@@ -460,7 +459,10 @@ mod tests {
 
     fn job(body: crate::contract::records::ImportBody, mode: ImportMode) -> (ImportJob, Answer) {
         let (reply, answer) = oneshot::channel();
-        let batch = Box::new(validate::validate(TENANT, body).unwrap());
+        let batch = Box::new(
+            validate::validate(TENANT, body, crate::contract::choices::SaltConvention::Text)
+                .unwrap(),
+        );
         let job = ImportJob {
             tenant: TENANT.into(),
             batch,
