@@ -67,6 +67,44 @@ impl Entry {
         self.clone().without_times() == other.clone().without_times()
     }
 
+    /// Where `self` (the source's) and `other` (the target's) differ, as
+    /// field paths, times and record order aside: `user.status`,
+    /// `identifiers[<id>].identifier`, `credentials[<id>]: not at the target`,
+    /// `addresses[<id>]: only at the target`. Empty when they have the same
+    /// content.
+    pub fn differences(&self, other: &Entry) -> Vec<String> {
+        let (ours, theirs) = (self.clone().without_times(), other.clone().without_times());
+        let mut found = Vec::new();
+        field_differences(
+            "user",
+            &as_value(&ours.user),
+            &as_value(&theirs.user),
+            &mut found,
+        );
+        record_differences(
+            "credentials",
+            &ours.credentials,
+            &theirs.credentials,
+            |c| c.id,
+            &mut found,
+        );
+        record_differences(
+            "identifiers",
+            &ours.identifiers,
+            &theirs.identifiers,
+            |i| i.id,
+            &mut found,
+        );
+        record_differences(
+            "addresses",
+            &ours.addresses,
+            &theirs.addresses,
+            |a| a.id,
+            &mut found,
+        );
+        found
+    }
+
     /// The entry in id order, with its bookkeeping times blanked.
     fn without_times(mut self) -> Entry {
         const BLANK: OffsetDateTime = OffsetDateTime::UNIX_EPOCH;
@@ -86,6 +124,53 @@ impl Entry {
             (a.created_at, a.updated_at) = (BLANK, BLANK);
         }
         self
+    }
+}
+
+/// A record as JSON, to compare it member by member.
+fn as_value(record: &impl serde::Serialize) -> serde_json::Value {
+    serde_json::to_value(record).unwrap_or(serde_json::Value::Null)
+}
+
+/// The members of two records (`prefix.member`) whose values differ.
+fn field_differences(
+    prefix: &str,
+    ours: &serde_json::Value,
+    theirs: &serde_json::Value,
+    found: &mut Vec<String>,
+) {
+    let empty = serde_json::Map::new();
+    let (a, b) = (
+        ours.as_object().unwrap_or(&empty),
+        theirs.as_object().unwrap_or(&empty),
+    );
+    let names: std::collections::BTreeSet<&String> = a.keys().chain(b.keys()).collect();
+    for name in names {
+        if a.get(name) != b.get(name) {
+            found.push(format!("{prefix}.{name}"));
+        }
+    }
+}
+
+/// The differences of two sets of sub-records, matched by id.
+fn record_differences<R: serde::Serialize>(
+    name: &str,
+    ours: &[R],
+    theirs: &[R],
+    id: fn(&R) -> Uuid,
+    found: &mut Vec<String>,
+) {
+    for record in ours {
+        let at = format!("{name}[{}]", id(record));
+        match theirs.iter().find(|t| id(t) == id(record)) {
+            None => found.push(format!("{at}: not at the target")),
+            Some(other) => field_differences(&at, &as_value(record), &as_value(other), found),
+        }
+    }
+    for record in theirs {
+        if !ours.iter().any(|o| id(o) == id(record)) {
+            found.push(format!("{name}[{}]: only at the target", id(record)));
+        }
     }
 }
 
@@ -130,5 +215,32 @@ mod tests {
         let mut blocked = entry.clone();
         blocked.user.status = crate::contract::records::UserStatus::Inactive;
         assert!(!entry.same_content(&blocked));
+    }
+
+    #[test]
+    fn differences_name_the_fields_and_records_that_differ() {
+        let body = body();
+        let entry = Entry::in_body(&body, &body.users[0]);
+        let mut later = entry.clone();
+        later.user.updated_at = Some(OffsetDateTime::now_utc());
+        later.addresses.reverse();
+        assert!(entry.differences(&later).is_empty());
+        let mut changed = entry.clone();
+        changed.user.status = crate::contract::records::UserStatus::Inactive;
+        changed.identifiers[0].identifier = "Other@Example.com".into();
+        let gone = changed.addresses.pop().unwrap();
+        let mut extra = gone.clone();
+        extra.id = Uuid::from_u128(7);
+        changed.addresses.push(extra);
+        let id = entry.identifiers[0].id;
+        assert_eq!(
+            entry.differences(&changed),
+            [
+                "user.status".to_string(),
+                format!("identifiers[{id}].identifier"),
+                format!("addresses[{}]: not at the target", gone.id),
+                format!("addresses[{}]: only at the target", Uuid::from_u128(7)),
+            ]
+        );
     }
 }
