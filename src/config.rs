@@ -102,6 +102,9 @@ pub struct ImportOptions {
     pub refused_batches_limit: usize,
     /// A source column the mapping neither reads nor ignores is an error.
     pub strict: bool,
+    /// ferry's own export (`--from ferry`): re-derive every record id in
+    /// the destination instead of keeping the export's.
+    pub new_ids: bool,
 }
 
 impl ImportOptions {
@@ -145,6 +148,7 @@ impl ImportOptions {
             seed: None,
             refused_batches_limit: crate::import::DEFAULT_REFUSED_BATCHES_LIMIT,
             strict: false,
+            new_ids: false,
         }
     }
 
@@ -169,6 +173,7 @@ impl ImportOptions {
         if let Some(policy) = self.unsupported_hash {
             mapping.passwords.unsupported = policy;
         }
+        mapping.source.new_ids |= self.new_ids;
         let import_time = self.import_time.map_or_else(ImportTime::now, |t| {
             ImportTime::Pinned(t.to_offset(time::UtcOffset::UTC))
         });

@@ -37,7 +37,8 @@ pub struct ImportArgs {
     pub mapping: Option<PathBuf>,
     /// Read the export of a system as it comes, with a mapping shipped inside
     /// ferry: auth0, firebase, keycloak, cognito, aspnet-identity, supabase,
-    /// okta, clerk (`ferry presets` lists them).
+    /// okta, clerk, and ferry for ferry's own export (`ferry presets` lists
+    /// them).
     #[arg(long, value_name = "PRESET")]
     pub from: Option<String>,
     /// A second file joined into the source's records as the mapping's
@@ -154,6 +155,11 @@ pub struct ImportArgs {
     /// listed in the summary and the report.
     #[arg(long)]
     pub strict: bool,
+    /// With --from ferry: give every record a new id, derived from the
+    /// destination tenant and pool and the export's ids, instead of keeping
+    /// the export's (to copy a pool beside its original).
+    #[arg(long)]
+    pub new_ids: bool,
 }
 
 /// Import modes on the command line.
@@ -239,6 +245,7 @@ impl ImportArgs {
             seed: self.seed,
             refused_batches_limit: self.stop_after_refused_batches,
             strict: self.strict,
+            new_ids: self.new_ids,
         }
     }
 }
