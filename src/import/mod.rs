@@ -124,7 +124,8 @@ impl Stop {
         self.token.cancel();
     }
 
-    fn requested(&self) -> bool {
+    /// Whether a stop was asked for.
+    pub fn requested(&self) -> bool {
         self.token.is_cancelled()
     }
 }
