@@ -485,6 +485,51 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_read_is_retried_and_renewed_like_an_import() {
+        let script = Script {
+            export: Some(b"{}".to_vec()),
+            export_statuses: [503, 500, 401, 429].into(),
+            ..Script::default()
+        };
+        let target = ScriptedTarget::start(script).await;
+        let mut sender = sender_for(&target, 10, "secret");
+        let url = sender
+            .client
+            .url(crate::contract::api::Endpoint::Configuration, "", "")
+            .unwrap();
+        let mut effort = Effort::default();
+        let got = sender.fetch(&url, false, &mut effort).await.unwrap();
+        assert_eq!(got.map(|g| g.body), Some(Bytes::from_static(b"{}")));
+        let causes: Vec<String> = effort.retries.iter().map(|c| c.label()).collect();
+        assert_eq!(causes, ["503", "500", "429"]);
+        assert_eq!(effort.attempts, 5);
+        assert_eq!(target.token_requests(), 2, "the 401 renewed the token");
+    }
+
+    #[tokio::test]
+    async fn a_read_gives_up_and_a_missing_one_is_told() {
+        let script = Script {
+            export: None,
+            export_statuses: [500, 500, 500].into(),
+            ..Script::default()
+        };
+        let target = ScriptedTarget::start(script).await;
+        let mut sender = sender_for(&target, 2, "secret");
+        let url = sender
+            .client
+            .url(crate::contract::api::Endpoint::Configuration, "", "")
+            .unwrap();
+        let mut effort = Effort::default();
+        let stop = sender.fetch(&url, false, &mut effort).await.unwrap_err();
+        assert!(matches!(stop, StopReason::GaveUp { attempts: 2, .. }), "{stop:?}");
+        // One 500 left, then the export's 404.
+        let mut effort = Effort::default();
+        assert!(sender.fetch(&url, true, &mut effort).await.unwrap().is_none());
+        let stop = sender.fetch(&url, false, &mut effort).await.unwrap_err();
+        assert!(matches!(stop, StopReason::Fatal { status: 404, .. }), "{stop:?}");
+    }
+
+    #[tokio::test]
     async fn transient_failures_are_retried_until_stored() {
         let target = ScriptedTarget::start(Script::replies([
             Reply::status(429).retry_after("1"),
