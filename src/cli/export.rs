@@ -95,7 +95,9 @@ pub async fn run(args: ExportArgs) -> anyhow::Result<Outcome> {
     }
     tell(&report.summary());
     if report.outcome() == Outcome::Interrupted {
-        eprintln!("ferry: interrupted; the checkpoint is saved: run the same command again to resume");
+        eprintln!(
+            "ferry: interrupted; the checkpoint is saved: run the same command again to resume"
+        );
     }
     Ok(report.outcome())
 }

@@ -84,11 +84,20 @@ impl ExportLine {
     pub fn foreign_record(&self) -> Option<String> {
         let id = self.user.id;
         let owners: [(&str, Vec<Uuid>); 3] = [
-            ("credentials", self.credentials.iter().map(|c| c.user_id).collect()),
-            ("identifiers", self.identifiers.iter().map(|i| i.user_id).collect()),
+            (
+                "credentials",
+                self.credentials.iter().map(|c| c.user_id).collect(),
+            ),
+            (
+                "identifiers",
+                self.identifiers.iter().map(|i| i.user_id).collect(),
+            ),
             (
                 "verifiable_addresses",
-                self.verifiable_addresses.iter().map(|a| a.user_id).collect(),
+                self.verifiable_addresses
+                    .iter()
+                    .map(|a| a.user_id)
+                    .collect(),
             ),
         ];
         owners.iter().find_map(|(member, owners)| {

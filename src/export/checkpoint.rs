@@ -120,7 +120,8 @@ impl ExportCheckpoint {
 
     /// Saves the checkpoint at `path`, atomically.
     pub fn save(&self, path: &Path) -> Result<(), ExportError> {
-        let bytes = serde_json::to_vec_pretty(self).map_err(|e| ExportError::Usage(e.to_string()))?;
+        let bytes =
+            serde_json::to_vec_pretty(self).map_err(|e| ExportError::Usage(e.to_string()))?;
         crate::checkpoint::write_atomically(path, &bytes).map_err(|source| ExportError::Output {
             path: path.to_path_buf(),
             source,
@@ -135,7 +136,10 @@ impl ExportSettings {
             (self.target != other.target, "target"),
             (self.tenant != other.tenant, "tenant"),
             (self.pool != other.pool, "pool"),
-            (self.credentials != other.credentials, "--without-credentials"),
+            (
+                self.credentials != other.credentials,
+                "--without-credentials",
+            ),
             (self.page_size != other.page_size, "page size"),
             (self.gzip != other.gzip, "compression"),
         ]
@@ -163,12 +167,18 @@ mod tests {
     fn a_checkpoint_comes_back_for_the_same_settings_only() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("export.checkpoint");
-        assert_eq!(ExportCheckpoint::load(&path, &settings(), false).unwrap(), None);
+        assert_eq!(
+            ExportCheckpoint::load(&path, &settings(), false).unwrap(),
+            None
+        );
         let saved = ExportCheckpoint::new(settings(), 42, Some(Uuid::from_u128(3)), 7);
         saved.save(&path).unwrap();
         let loaded = ExportCheckpoint::load(&path, &settings(), false).unwrap();
         assert_eq!(loaded, Some(saved));
-        assert_eq!(ExportCheckpoint::load(&path, &settings(), true).unwrap(), None);
+        assert_eq!(
+            ExportCheckpoint::load(&path, &settings(), true).unwrap(),
+            None
+        );
         let mut other = settings();
         other.credentials = false;
         let err = ExportCheckpoint::load(&path, &other, false).unwrap_err();
@@ -176,6 +186,9 @@ mod tests {
         assert!(err.is_usage());
         std::fs::write(&path, b"{\"offset\": 3").unwrap();
         let err = ExportCheckpoint::load(&path, &settings(), false).unwrap_err();
-        assert!(err.to_string().contains("not an export checkpoint"), "{err}");
+        assert!(
+            err.to_string().contains("not an export checkpoint"),
+            "{err}"
+        );
     }
 }

@@ -304,7 +304,8 @@ pub async fn run(
         path: o.destination.path().map(PathBuf::from).unwrap_or_default(),
         source,
     };
-    let mut output = Output::open(&o.destination, resume.as_ref().map(|c| c.offset)).map_err(written)?;
+    let mut output =
+        Output::open(&o.destination, resume.as_ref().map(|c| c.offset)).map_err(written)?;
     let requests = Requests {
         client,
         gate: Arc::new(ThrottleGate::new(o.backoff)),
@@ -354,8 +355,13 @@ pub async fn run(
         Counters::set(&shown, before + report.users);
         if let Some(path) = &o.checkpoint {
             let offset = output.sync().map_err(written)?;
-            ExportCheckpoint::new(config.settings.clone(), offset, after, before + report.users)
-                .save(path)?;
+            ExportCheckpoint::new(
+                config.settings.clone(),
+                offset,
+                after,
+                before + report.users,
+            )
+            .save(path)?;
         }
         pages += 1;
         if o.stop_after_pages == Some(pages) {
@@ -365,8 +371,12 @@ pub async fn run(
     let offset = output.sync().map_err(written)?;
     progress.finish();
     if let (ExportEnd::Complete, Some(path)) = (end, &o.checkpoint) {
-        let mut done =
-            ExportCheckpoint::new(config.settings.clone(), offset, after, before + report.users);
+        let mut done = ExportCheckpoint::new(
+            config.settings.clone(),
+            offset,
+            after,
+            before + report.users,
+        );
         done.complete = true;
         done.save(path)?;
     }

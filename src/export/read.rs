@@ -282,15 +282,23 @@ struct ListedUser {
 /// The line of a `systemGetUser` answer (`UserWithData`): the user record
 /// with its identifiers and addresses; its blurred credentials are left out.
 fn user_line(body: &[u8]) -> Result<ExportLine, ExportError> {
-    let bad = |what: &str| ExportError::Answer(format!("the target's user is not a UserWithData: {what}"));
+    let bad = |what: &str| {
+        ExportError::Answer(format!("the target's user is not a UserWithData: {what}"))
+    };
     let mut object: Map<String, Value> =
         serde_json::from_slice(body).map_err(|_| bad("not a JSON object"))?;
     let mut take = |member: &str| object.remove(member).unwrap_or(Value::Array(Vec::new()));
     let identifiers: Vec<UserIdentifier> =
         serde_json::from_value(take("identifiers")).map_err(|_| bad("identifiers"))?;
     let addresses: Vec<UserVerifiableAddress> =
-        serde_json::from_value(take("verifiable_addresses")).map_err(|_| bad("verifiable_addresses"))?;
+        serde_json::from_value(take("verifiable_addresses"))
+            .map_err(|_| bad("verifiable_addresses"))?;
     take("credentials");
     let user: User = serde_json::from_value(Value::Object(object)).map_err(|_| bad("the user"))?;
-    Ok(ExportLine::new(Entry::new(user, Vec::new(), identifiers, addresses)))
+    Ok(ExportLine::new(Entry::new(
+        user,
+        Vec::new(),
+        identifiers,
+        addresses,
+    )))
 }

@@ -160,7 +160,10 @@ mod tests {
         assert_eq!(new, rewrite(line.clone(), &target(), &ids, true));
         for entry in [kept, new] {
             assert_eq!(
-                (entry.user.tenant_id.as_str(), entry.user.user_pool_id.as_str()),
+                (
+                    entry.user.tenant_id.as_str(),
+                    entry.user.user_pool_id.as_str()
+                ),
                 ("t2", "p2")
             );
             assert!(entry.identifiers.iter().all(|i| i.user_id == entry.user.id

@@ -251,7 +251,10 @@ mod tests {
         assert_eq!(id, here.moved(RecordKind::MovedIdentifier, user, record));
         assert_ne!(id, here.moved(RecordKind::MovedAddress, user, record));
         assert_ne!(id, here.moved(RecordKind::MovedIdentifier, user, user));
-        assert_ne!(id, IdScope::new("t", "q").moved(RecordKind::MovedIdentifier, user, record));
+        assert_ne!(
+            id,
+            IdScope::new("t", "q").moved(RecordKind::MovedIdentifier, user, record)
+        );
         assert_ne!(id, record, "a moved record never keeps its id");
     }
 

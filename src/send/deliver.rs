@@ -521,12 +521,22 @@ mod tests {
             .unwrap();
         let mut effort = Effort::default();
         let stop = sender.fetch(&url, false, &mut effort).await.unwrap_err();
-        assert!(matches!(stop, StopReason::GaveUp { attempts: 2, .. }), "{stop:?}");
+        assert!(
+            matches!(stop, StopReason::GaveUp { attempts: 2, .. }),
+            "{stop:?}"
+        );
         // One 500 left, then the export's 404.
         let mut effort = Effort::default();
-        assert!(sender.fetch(&url, true, &mut effort).await.unwrap().is_none());
+        assert!(sender
+            .fetch(&url, true, &mut effort)
+            .await
+            .unwrap()
+            .is_none());
         let stop = sender.fetch(&url, false, &mut effort).await.unwrap_err();
-        assert!(matches!(stop, StopReason::Fatal { status: 404, .. }), "{stop:?}");
+        assert!(
+            matches!(stop, StopReason::Fatal { status: 404, .. }),
+            "{stop:?}"
+        );
     }
 
     #[tokio::test]

@@ -374,7 +374,11 @@ mod tests {
             (500, retry(RetryCause::ServerError(500))),
         ];
         for (status, expected) in table {
-            assert_eq!(decide_read(&answered(*status)), *expected, "status {status}");
+            assert_eq!(
+                decide_read(&answered(*status)),
+                *expected,
+                "status {status}"
+            );
         }
         let failed = Outcome::Failed(TransportKind::Timeout);
         assert_eq!(decide_read(&failed), decide(&failed));
