@@ -66,7 +66,7 @@ impl Requests {
             self.client.clone(),
             self.gate.clone(),
             None,
-            self.backoff.clone(),
+            self.backoff,
             rng,
         )
     }
