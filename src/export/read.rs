@@ -302,3 +302,63 @@ fn user_line(body: &[u8]) -> Result<ExportLine, ExportError> {
         addresses,
     )))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::send::client::ClientConfig;
+    use crate::send::testing::{Script, ScriptedTarget};
+    use crate::send::token::ClientSecret;
+    use crate::tools::synthetic;
+    use std::time::Duration;
+
+    /// A target that ignores the paging extension: its dump is the whole
+    /// tenant, two pools, in one answer (as a real tenant answers).
+    async fn whole_dump_target() -> (ScriptedTarget, Vec<Uuid>) {
+        let mut body = synthetic::users("acme", "main", 0..7);
+        let other = synthetic::users("acme", "other", 7..9);
+        body.users.extend(other.users);
+        body.user_credentials.extend(other.user_credentials);
+        body.user_identifiers.extend(other.user_identifiers);
+        let ids = body.users[..7].iter().map(|u| u.id).collect();
+        let script = Script {
+            export: Some(serde_json::to_vec(&body).unwrap()),
+            ..Script::default()
+        };
+        (ScriptedTarget::start(script).await, ids)
+    }
+
+    fn requests(target: &ScriptedTarget) -> Requests {
+        let config = ClientConfig::new(target.base(), "acme", "ferry", ClientSecret::new("secret"));
+        let backoff = Backoff::new(Duration::from_millis(1), Duration::from_millis(2), 3).unwrap();
+        Requests {
+            client: Arc::new(TargetClient::new(config).unwrap()),
+            gate: Arc::new(ThrottleGate::new(backoff)),
+            backoff,
+            seed: Some(1),
+        }
+    }
+
+    async fn pages(mut pager: Pager) -> Vec<Vec<Uuid>> {
+        let mut pages = Vec::new();
+        while let Some(lines) = pager.next_page().await.unwrap() {
+            assert!(lines.iter().all(|l| !l.credentials.is_empty()));
+            pages.push(lines.iter().map(|l| l.user.id).collect());
+        }
+        pages
+    }
+
+    #[tokio::test]
+    async fn a_whole_dump_is_filtered_to_the_pool_paged_and_resumed() {
+        let (target, ids) = whole_dump_target().await;
+        let pager = Pager::new(requests(&target), "main", (3, 1), true, None);
+        let all = pages(pager).await;
+        assert_eq!(
+            all,
+            [ids[..3].to_vec(), ids[3..6].to_vec(), ids[6..].to_vec()]
+        );
+        // Resumed after the first page: the same pages as an uninterrupted run.
+        let pager = Pager::new(requests(&target), "main", (3, 1), true, Some(ids[2]));
+        assert_eq!(pages(pager).await, all[1..]);
+    }
+}

@@ -289,12 +289,7 @@ impl TargetClient {
             .send()
             .await
             .map_err(TransportError::new)?;
-        let status = response.status().as_u16();
-        let headers = response.headers().clone();
-        let content_type = headers
-            .get(CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
+        let (status, headers, content_type) = head(&response);
         let (body, error, error_text) = if status == 200 {
             let body = response.bytes().await.map_err(TransportError::new)?;
             (body, None, None)
@@ -358,12 +353,7 @@ impl TargetClient {
             .send()
             .await
             .map_err(TransportError::new)?;
-        let status = response.status().as_u16();
-        let headers = response.headers().clone();
-        let content_type = headers
-            .get(CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
+        let (status, headers, content_type) = head(&response);
         let (error, error_text) = if status == CONTRACT_SUCCESS {
             // Read (and drop) any body so that the connection is reused.
             read_capped(response, ERROR_BODY_LIMIT)
@@ -470,6 +460,16 @@ async fn error_answer(response: reqwest::Response) -> (Option<ErrorBody>, Option
         .collect();
     let text = text.trim();
     (None, (!text.is_empty()).then(|| text.to_string()))
+}
+
+/// An answer's status, headers and content type.
+fn head(response: &reqwest::Response) -> (u16, HeaderMap, Option<String>) {
+    let headers = response.headers().clone();
+    let content_type = headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    (response.status().as_u16(), headers, content_type)
 }
 
 /// `Retry-After` as a delay from now.
