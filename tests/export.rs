@@ -122,6 +122,25 @@ fn an_imported_sample_exports_every_user_with_its_hashes_in_a_private_file() {
     ok(&output);
     assert_eq!(output.stdout, bytes);
     assert!(String::from_utf8_lossy(&output.stderr).contains("exported 1000 users"));
+
+    // A reader that goes away early (`| head`) ends the export quietly.
+    let url = target.url();
+    let mut child = ferry()
+        .current_dir(dir)
+        .env("FERRY_CLIENT_SECRET", SECRET)
+        .args([
+            "export", "--target", &url, "--tenant", TENANT, "--pool", POOL,
+        ])
+        .args(["-o", "-", "--quiet", "--page-size", "10"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut head = [0u8; 100];
+    child.stdout.take().unwrap().read_exact(&mut head).unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(&head[..], &bytes[..100]);
+    assert_eq!(output.status.code(), Some(0), "{}", describe(&output));
 }
 
 #[test]

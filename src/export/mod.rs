@@ -210,6 +210,8 @@ pub enum ExportEnd {
     AlreadyComplete,
     /// Stopped by a signal (or the test hook), checkpoint saved.
     Interrupted,
+    /// Standard output was closed by its reader (`ferry export -o - | head`).
+    Closed,
 }
 
 /// What an export did.
@@ -235,7 +237,7 @@ impl ExportReport {
     /// The exit status.
     pub fn outcome(&self) -> Outcome {
         match self.end {
-            ExportEnd::Complete | ExportEnd::AlreadyComplete => Outcome::Done,
+            ExportEnd::Complete | ExportEnd::AlreadyComplete | ExportEnd::Closed => Outcome::Done,
             ExportEnd::Interrupted => Outcome::Interrupted,
         }
     }
@@ -262,6 +264,7 @@ impl ExportReport {
         };
         let state = match self.end {
             ExportEnd::Interrupted => "interrupted after exporting",
+            ExportEnd::Closed => "the reader closed the output after",
             _ => "exported",
         };
         format!(
@@ -349,7 +352,14 @@ pub async fn run(
             line.write_to(&mut block)
                 .map_err(|e| ExportError::Answer(format!("a user cannot be written: {e}")))?;
         }
-        output.write_block(&block).map_err(written)?;
+        match output.write_block(&block) {
+            Err(e)
+                if e.kind() == std::io::ErrorKind::BrokenPipe && o.destination.path().is_none() =>
+            {
+                break ExportEnd::Closed
+            }
+            written_or_not => written_or_not.map_err(written)?,
+        }
         report.users += lines.len() as u64;
         after = lines.last().map(|l| l.user.id).or(after);
         Counters::set(&shown, before + report.users);
@@ -368,7 +378,10 @@ pub async fn run(
             break ExportEnd::Interrupted;
         }
     };
-    let offset = output.sync().map_err(written)?;
+    let offset = match (end, output.sync()) {
+        (ExportEnd::Closed, _) => 0,
+        (_, synced) => synced.map_err(written)?,
+    };
     progress.finish();
     if let (ExportEnd::Complete, Some(path)) = (end, &o.checkpoint) {
         let mut done = ExportCheckpoint::new(
