@@ -92,6 +92,8 @@ fn an_imported_sample_exports_every_user_with_its_hashes_in_a_private_file() {
             "every record as stored"
         );
     }
+    let ids: Vec<_> = exported.iter().map(|l| l.user.id).collect();
+    assert!(ids.windows(2).all(|w| w[0] < w[1]), "in id order");
     let credentials: usize = exported.iter().map(|l| l.credentials.len()).sum();
     assert_eq!(credentials, dump.user_credentials.len());
     assert!(credentials > 900, "the sample's users have passwords");
@@ -231,7 +233,14 @@ fn an_export_imported_into_a_second_server_exports_byte_identical() {
     let copied = lines(&std::fs::read(second_dir.join("copy.jsonl")).unwrap());
     let originals = lines(&first_bytes);
     assert_eq!(copied.len(), originals.len());
-    for (copy, original) in copied.iter().zip(&originals) {
+    // Each user's new id is derived from its export id in the destination.
+    let scope = ferry::mapping::ids::IdScope::new(TENANT, "copy");
+    let by_new_id: std::collections::HashMap<uuid::Uuid, &ExportLine> = originals
+        .iter()
+        .map(|l| (scope.user(&l.user.id.to_string()), l))
+        .collect();
+    for copy in &copied {
+        let original = by_new_id[&copy.user.id];
         assert_ne!(copy.user.id, original.user.id, "a new id");
         let records = copy
             .credentials

@@ -18,14 +18,13 @@
 //!   not half read). `credentials` is `[]` in an export made with
 //!   `--without-credentials`.
 
-use std::collections::HashMap;
 use std::io::Write;
 
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::entry::Entry;
-use super::records::{ImportBody, User, UserCredential, UserIdentifier, UserVerifiableAddress};
+use super::records::{User, UserCredential, UserIdentifier, UserVerifiableAddress};
 
 /// One user with its sub-records: a line of an export.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -109,47 +108,50 @@ impl ExportLine {
     }
 }
 
-/// The lines of the users of pool `pool` in `body`, in the body's user
-/// order, each with the body's sub-records that name it. Sub-records of
-/// users the body does not hold (or of another pool) are left out.
-pub fn lines_of(body: ImportBody, pool: &str) -> Vec<ExportLine> {
-    let mut lines: Vec<ExportLine> = Vec::new();
-    let mut index: HashMap<Uuid, usize> = HashMap::new();
-    for user in body.users {
-        if user.user_pool_id == pool {
-            index.insert(user.id, lines.len());
-            lines.push(ExportLine {
-                user,
-                credentials: Vec::new(),
-                identifiers: Vec::new(),
-                verifiable_addresses: Vec::new(),
-            });
-        }
-    }
-    for credential in body.user_credentials {
-        if let Some(&i) = index.get(&credential.user_id) {
-            lines[i].credentials.push(credential);
-        }
-    }
-    for identifier in body.user_identifiers {
-        if let Some(&i) = index.get(&identifier.user_id) {
-            lines[i].identifiers.push(identifier);
-        }
-    }
-    for address in body.user_verifiable_addresses {
-        if let Some(&i) = index.get(&address.user_id) {
-            lines[i].verifiable_addresses.push(address);
-        }
-    }
-    lines
-        .into_iter()
-        .map(|line| ExportLine::new(line.into_entry()))
-        .collect()
-}
-
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+    use std::collections::HashMap;
+
+    /// The lines of the users of pool `pool` in `body`, in the body's user
+    /// order, each with the body's sub-records that name it. Sub-records of
+    /// users the body does not hold (or of another pool) are left out.
+    pub(crate) fn lines_of(body: ImportBody, pool: &str) -> Vec<ExportLine> {
+        let mut lines: Vec<ExportLine> = Vec::new();
+        let mut index: HashMap<Uuid, usize> = HashMap::new();
+        for user in body.users {
+            if user.user_pool_id == pool {
+                index.insert(user.id, lines.len());
+                lines.push(ExportLine {
+                    user,
+                    credentials: Vec::new(),
+                    identifiers: Vec::new(),
+                    verifiable_addresses: Vec::new(),
+                });
+            }
+        }
+        for credential in body.user_credentials {
+            if let Some(&i) = index.get(&credential.user_id) {
+                lines[i].credentials.push(credential);
+            }
+        }
+        for identifier in body.user_identifiers {
+            if let Some(&i) = index.get(&identifier.user_id) {
+                lines[i].identifiers.push(identifier);
+            }
+        }
+        for address in body.user_verifiable_addresses {
+            if let Some(&i) = index.get(&address.user_id) {
+                lines[i].verifiable_addresses.push(address);
+            }
+        }
+        lines
+            .into_iter()
+            .map(|line| ExportLine::new(line.into_entry()))
+            .collect()
+    }
+
+    use crate::contract::ImportBody;
     use crate::tools::synthetic;
 
     #[test]

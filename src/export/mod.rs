@@ -2,17 +2,17 @@
 //! and addresses, as one canonical JSON line per user
 //! ([`crate::contract::line`]), the file `ferry import --from ferry` reads.
 //!
-//! The chain: read a page of the pool ([`read`]: the dump's pages with
-//! credentials, the user endpoints without) → its lines → one block of the
-//! file ([`output`]) → synced → the checkpoint moves over it
-//! ([`checkpoint`]). Memory holds one page whatever the size of the pool
-//! (a target that ignores the dump's paging answers its whole dump, which
-//! is then held once: see [`read`]).
+//! The chain: read a page of the pool in id order ([`read`]: from the dump,
+//! indexed on disk by [`spool`], with credentials; from the user endpoints
+//! without) → its lines → one block of the file ([`output`]) → synced →
+//! the checkpoint moves over it ([`checkpoint`]). Memory holds one page
+//! whatever the size of the pool.
 //!
 //! Guarantees:
-//! - **Deterministic**: the same pool gives the same bytes (lines in the
-//!   target's order, each canonical), so an export imported elsewhere and
-//!   exported again is byte-identical.
+//! - **Deterministic**: the same pool gives the same bytes (lines in id
+//!   order, each canonical), whatever order the target stored the users
+//!   in, so an export imported elsewhere and exported again is
+//!   byte-identical.
 //! - **Resumable** (`--checkpoint FILE`): after a crash, a `kill -9` or
 //!   Ctrl-C, the same command cuts the file back to the last block the
 //!   checkpoint recorded and goes on after its last user; the file is then
@@ -27,6 +27,7 @@
 pub mod checkpoint;
 pub mod output;
 pub mod read;
+pub mod spool;
 
 use std::path::PathBuf;
 use std::sync::atomic::AtomicU64;
@@ -325,8 +326,7 @@ pub async fn run(
     );
     let shown = Arc::new(AtomicU64::new(before));
     let progress = {
-        let shown = shown.clone();
-        let (position, message) = (shown.clone(), shown);
+        let (position, message, read) = (shown.clone(), shown.clone(), pager.read_counter());
         Progress::show(
             o.progress,
             None,
@@ -335,7 +335,8 @@ pub async fn run(
                 let users = Counters::get(&message);
                 let rate =
                     crate::report::per_second(users.saturating_sub(before), elapsed.as_secs_f64());
-                format!("exported {users} users · {rate:.0} users/s")
+                let read = Counters::get(&read);
+                format!("read {read} users from the target · exported {users} · {rate:.0} users/s")
             },
         )
     };

@@ -1,19 +1,17 @@
-//! Reading a pool's users from the target, a page at a time.
+//! Reading a pool's users from the target, a page at a time, in id order.
 //!
 //! **With credentials** the only source of password hashes is the dump
 //! (`GET …/configuration`, `read_configuration`): the user endpoints blur
-//! them ([`crate::contract::system::UserWithData::blur`]). The pool's pages
-//! are asked for with ferry serve's paging extension
-//! (`?pool_id=P&limit=N&after=ID`): while an answer carries
-//! `Ferry-Next-After`, the next page starts there. An answer without it is
-//! the last page, or a target that ignores the extension (a real tenant,
-//! whose dump is the whole tenant): its users of the pool are taken in the
-//! dump's order, those up to the `after` user skipped when it is among
-//! them (a resumed export), and handed out in pages of `N` all the same,
-//! so that the file's blocks do not depend on how the target paged. A
-//! target that refuses the query with a 400 is asked for the plain dump.
-//! Users come in the dump's order: for `ferry serve`, the order they were
-//! imported in.
+//! them ([`crate::contract::system::UserWithData::blur`]). The dump lists
+//! users in the order the target stored them, which concurrent imports
+//! make any order; so the pool is first read whole into an index on disk
+//! ([`super::spool`]), then handed out in id order. It is read with ferry
+//! serve's paging extension (`?pool_id=P&limit=N&after=…`) while answers
+//! carry `Ferry-Next-After`; an answer without it is the last page, or the
+//! whole dump of a target that does not page it (a real tenant), streamed
+//! to disk on its way. A target that refuses the query with a 400 is asked
+//! for the plain dump. A resumed export reads the pool again and goes on
+//! after the last user id written.
 //!
 //! **Without credentials** (`--without-credentials`), the platform's user
 //! endpoints (`identity`): a page of ids from `systemListUsers`
@@ -21,9 +19,13 @@
 //! its identifiers and addresses from `systemGetUser`, `concurrency` at a
 //! time, in the page's order. A user deleted between the two is left out.
 //!
+//! Either way the users come in id order, the pages of the file are of `N`
+//! users, and memory holds one page whatever the size of the pool.
+//!
 //! Every request goes through [`Sender::fetch`]: the import's retry
 //! policy, backoff, throttle gate and token renewal.
 
+use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 
 use futures::stream::{self, StreamExt, TryStreamExt};
@@ -32,11 +34,13 @@ use serde_json::{Map, Value};
 use url::Url;
 use uuid::Uuid;
 
+use super::spool::DumpIndex;
 use super::ExportError;
 use crate::contract::api::Endpoint;
 use crate::contract::entry::Entry;
-use crate::contract::line::{lines_of, ExportLine};
-use crate::contract::{ImportBody, User, UserIdentifier, UserVerifiableAddress};
+use crate::contract::line::ExportLine;
+use crate::contract::{User, UserIdentifier, UserVerifiableAddress};
+use crate::progress::Counters;
 use crate::send::backoff::{seeded_rng, Backoff};
 use crate::send::client::TargetClient;
 use crate::send::deliver::{Effort, Sender, StopReason};
@@ -77,8 +81,9 @@ impl Requests {
 enum State {
     /// Ask the target for the page after the cursor.
     Asking,
-    /// The rest of a dump the target answered whole.
-    Whole(std::vec::IntoIter<ExportLine>),
+    /// The pool's users from the dump, indexed on disk, handed out after
+    /// the cursor.
+    Indexed(DumpIndex),
     /// Nothing left.
     Done,
 }
@@ -102,6 +107,8 @@ pub struct Pager {
     state: State,
     /// What the requests took so far, for the summary.
     effort: Effort,
+    /// Users read from the target so far, for the progress display.
+    read: Arc<AtomicU64>,
 }
 
 impl Pager {
@@ -126,7 +133,14 @@ impl Pager {
             cursor: after,
             state: State::Asking,
             effort: Effort::default(),
+            read: Arc::default(),
         }
+    }
+
+    /// Users read from the target so far (they are written once the whole
+    /// pool is read, with credentials).
+    pub fn read_counter(&self) -> Arc<AtomicU64> {
+        self.read.clone()
     }
 
     /// Requests resent so far.
@@ -136,10 +150,15 @@ impl Pager {
 
     /// The next page, in the target's order; `None` after the last.
     pub async fn next_page(&mut self) -> Result<Option<Vec<ExportLine>>, ExportError> {
+        if matches!(self.state, State::Asking) && self.credentials {
+            let index = self.gather().await?;
+            self.state = State::Indexed(index);
+        }
         let lines = match &mut self.state {
             State::Done => return Ok(None),
-            State::Whole(rest) => rest.by_ref().take(self.page as usize).collect(),
-            State::Asking if self.credentials => self.dump_page().await?,
+            State::Indexed(index) => index
+                .page(self.cursor, self.page)
+                .map_err(ExportError::Answer)?,
             State::Asking => self.users_page().await?,
         };
         let Some(last) = lines.last() else {
@@ -150,55 +169,46 @@ impl Pager {
         Ok(Some(lines))
     }
 
-    /// A page of the dump (see the module).
-    async fn dump_page(&mut self) -> Result<Vec<ExportLine>, ExportError> {
+    /// Reads the pool's users from the dump into an index on disk (see the
+    /// module): ferry serve's pages while they carry `Ferry-Next-After`,
+    /// then the last answer, spooled to disk on its way (the whole dump of a
+    /// target that does not page it).
+    async fn gather(&mut self) -> Result<DumpIndex, ExportError> {
+        let mut index = DumpIndex::new(&self.pool).map_err(ExportError::Answer)?;
         let base = self.url(Endpoint::Configuration, "")?;
-        let mut paged = base.clone();
-        paged
-            .query_pairs_mut()
-            .append_pair("pool_id", &self.pool)
-            .append_pair("limit", &self.page.to_string());
-        if let Some(after) = self.cursor {
+        let mut sender = self.requests.sender(0);
+        let mut after: Option<String> = None;
+        loop {
+            let mut paged = base.clone();
             paged
                 .query_pairs_mut()
-                .append_pair("after", &after.to_string());
-        }
-        let mut sender = self.requests.sender(0);
-        let got = match sender.fetch(&paged, false, &mut self.effort).await {
-            Err(StopReason::Fatal { status: 400, .. }) => {
-                tracing::info!("The target refused the paged export; reading its whole dump.");
-                sender.fetch(&base, false, &mut self.effort).await
+                .append_pair("pool_id", &self.pool)
+                .append_pair("limit", &self.page.to_string());
+            if let Some(after) = &after {
+                paged.query_pairs_mut().append_pair("after", after);
             }
-            other => other,
-        }
-        .map_err(ExportError::Stopped)?
-        .ok_or_else(|| ExportError::Answer("the target answered no export".into()))?;
-        let body: ImportBody = serde_json::from_slice(&got.body).map_err(|e| {
-            ExportError::Answer(format!(
-                "the target's export is not a TenantDump (at line {}, column {})",
-                e.line(),
-                e.column()
-            ))
-        })?;
-        let lines = lines_of(body, &self.pool);
-        let next = got.next_after.as_deref().map(Uuid::parse_str);
-        match next {
-            Some(Ok(_)) => Ok(lines),
-            Some(Err(_)) => Err(ExportError::Answer(
-                "the target's Ferry-Next-After is not a user id".into(),
-            )),
-            None => {
-                // The last page, or the whole dump: handed out a page at a time.
-                let mut rest = lines.into_iter();
-                if let Some(after) = self.cursor {
-                    let mut ahead = rest.clone();
-                    if ahead.any(|line| line.user.id == after) {
-                        rest = ahead;
-                    }
+            let got = match sender.fetch_dump(&paged, &mut self.effort).await {
+                Err(StopReason::Fatal { status: 400, .. }) if after.is_none() => {
+                    tracing::info!("The target refused the paged export; reading its whole dump.");
+                    sender.fetch_dump(&base, &mut self.effort).await
                 }
-                let page: Vec<ExportLine> = rest.by_ref().take(self.page as usize).collect();
-                self.state = State::Whole(rest);
-                Ok(page)
+                other => other,
+            }
+            .map_err(ExportError::Stopped)?;
+            let next = got.next_after.clone();
+            index = match got.spooled {
+                Some(file) => indexed(index, file).await?,
+                None => indexed(index, std::io::Cursor::new(got.body)).await?,
+            };
+            Counters::set(&self.read, index.len());
+            match next {
+                Some(next) if Some(&next) != after.as_ref() => after = Some(next),
+                Some(_) => {
+                    return Err(ExportError::Answer(
+                        "the target's Ferry-Next-After does not move on".into(),
+                    ))
+                }
+                None => return Ok(index),
             }
         }
     }
@@ -250,6 +260,7 @@ impl Pager {
             self.effort.retries.extend(effort.retries);
             lines.extend(line);
         }
+        Counters::add(&self.read, lines.len() as u64);
         if lines.is_empty() && !listed.users.is_empty() {
             // Every user of the page went away meanwhile: go on after it.
             self.cursor = listed.users.last().map(|u| u.id);
@@ -265,6 +276,20 @@ impl Pager {
             .url(endpoint, &self.pool, user)
             .map_err(|e| ExportError::Usage(e.to_string()))
     }
+}
+
+/// `index` with the records `reader` holds added, off the async threads.
+async fn indexed(
+    index: DumpIndex,
+    reader: impl std::io::Read + Send + 'static,
+) -> Result<DumpIndex, ExportError> {
+    tokio::task::spawn_blocking(move || {
+        let mut index = index;
+        index.add(reader).map(|()| index)
+    })
+    .await
+    .map_err(|e| ExportError::Answer(format!("the export's index failed: {e}")))?
+    .map_err(ExportError::Answer)
 }
 
 /// The ids of a page of `systemListUsers`.
@@ -313,14 +338,17 @@ mod tests {
     use std::time::Duration;
 
     /// A target that ignores the paging extension: its dump is the whole
-    /// tenant, two pools, in one answer (as a real tenant answers).
+    /// tenant, two pools, in one answer (as a real tenant answers), its
+    /// users in no particular order.
     async fn whole_dump_target() -> (ScriptedTarget, Vec<Uuid>) {
         let mut body = synthetic::users("acme", "main", 0..7);
         let other = synthetic::users("acme", "other", 7..9);
+        let mut ids: Vec<Uuid> = body.users.iter().map(|u| u.id).collect();
+        ids.sort();
         body.users.extend(other.users);
         body.user_credentials.extend(other.user_credentials);
         body.user_identifiers.extend(other.user_identifiers);
-        let ids = body.users[..7].iter().map(|u| u.id).collect();
+        body.users.reverse();
         let script = Script {
             export: Some(serde_json::to_vec(&body).unwrap()),
             ..Script::default()
@@ -349,7 +377,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_whole_dump_is_filtered_to_the_pool_paged_and_resumed() {
+    async fn a_whole_dump_is_filtered_to_the_pool_paged_in_id_order_and_resumed() {
         let (target, ids) = whole_dump_target().await;
         let pager = Pager::new(requests(&target), "main", (3, 1), true, None);
         let all = pages(pager).await;

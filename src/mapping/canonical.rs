@@ -133,7 +133,7 @@ pub fn rewrite(line: ExportLine, target: &Target, ids: &IdScope, new_ids: bool) 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::contract::line::lines_of;
+    use crate::contract::line::tests::lines_of;
     use crate::tools::synthetic;
 
     fn target() -> Target {

@@ -28,7 +28,7 @@ use reqwest::redirect;
 use tokio::time::Instant;
 use url::Url;
 
-use super::retry::{decide, parse_retry_after, Decision, Outcome};
+use super::retry::{decide, parse_retry_after, Decision, Outcome, TransportKind};
 use super::token::{
     ClientSecret, TokenClient, TokenError, TokenGeneration, DEFAULT_SCOPE, DEFAULT_TOKEN_DEADLINE,
 };
@@ -109,6 +109,9 @@ pub enum SendError {
     /// No token to send with.
     #[error(transparent)]
     Token(#[from] TokenError),
+    /// The answer could not be written to a temporary file.
+    #[error("cannot write the answer to a temporary file ({0})")]
+    Spool(std::io::ErrorKind),
 }
 
 impl SendError {
@@ -119,6 +122,7 @@ impl SendError {
         match self {
             SendError::Transport(err) => Some(Outcome::Failed(err.kind())),
             SendError::Token(err) => err.outcome(),
+            SendError::Spool(_) => Some(Outcome::Failed(TransportKind::Other)),
         }
     }
 }
@@ -205,8 +209,11 @@ impl PutResponse {
 pub struct GetResponse {
     /// Status, `Retry-After`, error body and token generation, as for an import.
     pub answer: PutResponse,
-    /// The body of a 200 (empty otherwise).
+    /// The body of a 200 (empty otherwise, or when spooled).
     pub body: Bytes,
+    /// The body of a 200 without `Ferry-Next-After`, when asked to spool
+    /// it: an unnamed temporary file (0600, gone when closed), rewound.
+    pub spooled: Option<std::fs::File>,
     /// `Ferry-Next-After` of a 200: the cursor of the next page of a paged
     /// export, when the target pages it (`ferry serve`).
     pub next_after: Option<String>,
@@ -277,8 +284,11 @@ impl TargetClient {
 
     /// `GET` of `url` with the current token: one attempt of a read. Any
     /// HTTP status is an `Ok`; `Err` means no answer (or no token). The body
-    /// of a 200 is read whole: callers ask for pages.
-    pub async fn get(&self, url: Url) -> Result<GetResponse, SendError> {
+    /// of a 200 is read whole (callers ask for pages), or with `spool`, when
+    /// the answer is not a page of ferry's paged export (no
+    /// `Ferry-Next-After`: perhaps a whole dump), streamed to a temporary
+    /// file.
+    pub async fn get(&self, url: Url, spool: bool) -> Result<GetResponse, SendError> {
         let token = self.tokens.token().await?;
         let started = Instant::now();
         let response = self
@@ -290,13 +300,18 @@ impl TargetClient {
             .await
             .map_err(TransportError::new)?;
         let (status, headers, content_type) = head(&response);
-        let (body, error, error_text) = if status == 200 {
-            let body = response.bytes().await.map_err(TransportError::new)?;
-            (body, None, None)
+        let next_after = headers
+            .get(NEXT_AFTER_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let (mut body, mut spooled, mut error, mut error_text) = (Bytes::new(), None, None, None);
+        if status != 200 {
+            (error, error_text) = error_answer(response).await;
+        } else if spool && next_after.is_none() {
+            spooled = Some(spool_body(response).await?);
         } else {
-            let (error, text) = error_answer(response).await;
-            (Bytes::new(), error, text)
-        };
+            body = response.bytes().await.map_err(TransportError::new)?;
+        }
         let elapsed = started.elapsed();
         tracing::debug!(
             status,
@@ -304,10 +319,6 @@ impl TargetClient {
             elapsed_ms = elapsed.as_millis() as u64,
             "Target answered a read."
         );
-        let next_after = headers
-            .get(NEXT_AFTER_HEADER)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
         Ok(GetResponse {
             answer: PutResponse {
                 status,
@@ -320,6 +331,7 @@ impl TargetClient {
                 elapsed,
             },
             body,
+            spooled,
             next_after,
         })
     }
@@ -460,6 +472,23 @@ async fn error_answer(response: reqwest::Response) -> (Option<ErrorBody>, Option
         .collect();
     let text = text.trim();
     (None, (!text.is_empty()).then(|| text.to_string()))
+}
+
+/// Streams `response`'s body into an unnamed temporary file, rewound. A
+/// failure to write the file is reported as a transport failure of the
+/// request (it is retried, and bounded by the attempt limit).
+async fn spool_body(mut response: reqwest::Response) -> Result<std::fs::File, SendError> {
+    use std::io::{Seek, Write};
+    let local = |e: std::io::Error| {
+        tracing::warn!(error = %e, "Cannot spool the export to a temporary file.");
+        SendError::Spool(e.kind())
+    };
+    let mut file = tempfile::tempfile().map_err(local)?;
+    while let Some(chunk) = response.chunk().await.map_err(TransportError::new)? {
+        file.write_all(&chunk).map_err(local)?;
+    }
+    file.rewind().map_err(local)?;
+    Ok(file)
 }
 
 /// An answer's status, headers and content type.

@@ -220,23 +220,51 @@ impl Sender {
         missing_ok: bool,
         effort: &mut Effort,
     ) -> Result<Option<GetResponse>, StopReason> {
+        self.read(url, missing_ok, false, effort).await
+    }
+
+    /// [`Sender::fetch`] of the dump: an answer that is not a page of
+    /// ferry's paged export (perhaps the whole tenant) is spooled to a
+    /// temporary file ([`GetResponse::spooled`]) instead of memory.
+    pub async fn fetch_dump(
+        &mut self,
+        url: &Url,
+        effort: &mut Effort,
+    ) -> Result<GetResponse, StopReason> {
+        let got = self.read(url, false, true, effort).await?;
+        got.ok_or(StopReason::GaveUp {
+            attempts: effort.attempts,
+            last: "404".to_string(),
+        })
+    }
+
+    /// The attempt loop of a read (see [`Sender::fetch`]).
+    async fn read(
+        &mut self,
+        url: &Url,
+        missing_ok: bool,
+        spool: bool,
+        effort: &mut Effort,
+    ) -> Result<Option<GetResponse>, StopReason> {
         let send = |client: Arc<TargetClient>| {
             let url = url.clone();
             async move {
-                client.get(url).await.map(|got| {
+                client.get(url, spool).await.map(|got| {
                     let GetResponse {
                         answer,
                         body,
+                        spooled,
                         next_after,
                     } = got;
-                    (answer, (body, next_after))
+                    (answer, (body, spooled, next_after))
                 })
             }
         };
         match self.attempt_loop(0, decide_read, send, effort).await {
-            Ended::Success(answer, (body, next_after)) => Ok(Some(GetResponse {
+            Ended::Success(answer, (body, spooled, next_after)) => Ok(Some(GetResponse {
                 answer,
                 body,
+                spooled,
                 next_after,
             })),
             Ended::Stop(StopReason::Fatal { status: 404, .. }) if missing_ok => Ok(None),
@@ -444,6 +472,10 @@ fn stop_for(err: SendError) -> StopReason {
         SendError::Transport(err) => StopReason::GaveUp {
             attempts: 0,
             last: err.kind().label().to_string(),
+        },
+        SendError::Spool(kind) => StopReason::GaveUp {
+            attempts: 0,
+            last: format!("spool: {kind}"),
         },
     }
 }
