@@ -83,7 +83,7 @@ enum State {
     Asking,
     /// The pool's users from the dump, indexed on disk, handed out after
     /// the cursor.
-    Indexed(DumpIndex),
+    Indexed(Box<DumpIndex>),
     /// Nothing left.
     Done,
 }
@@ -152,7 +152,7 @@ impl Pager {
     pub async fn next_page(&mut self) -> Result<Option<Vec<ExportLine>>, ExportError> {
         if matches!(self.state, State::Asking) && self.credentials {
             let index = self.gather().await?;
-            self.state = State::Indexed(index);
+            self.state = State::Indexed(Box::new(index));
         }
         let lines = match &mut self.state {
             State::Done => return Ok(None),
