@@ -331,6 +331,10 @@ fn a_resumed_export_is_byte_identical_to_an_uninterrupted_one() {
         // A crash in the middle of the next block: half a line after the checkpoint.
         let path = dir.join(name);
         let cut = std::fs::read(&path).unwrap();
+        // A file shorter than the checkpoint says is not the one it describes.
+        std::fs::write(&path, &cut[..10]).unwrap();
+        let output = export(dir, &target, name, &args);
+        assert_eq!(output.status.code(), Some(2), "{}", describe(&output));
         let mut torn = cut.clone();
         torn.extend_from_slice(b"{\"user\":{\"id\":\"0");
         std::fs::write(&path, &torn).unwrap();

@@ -309,7 +309,16 @@ pub async fn run(
         source,
     };
     let mut output =
-        Output::open(&o.destination, resume.as_ref().map(|c| c.offset)).map_err(written)?;
+        Output::open(&o.destination, resume.as_ref().map(|c| c.offset)).map_err(|e| {
+            match e.kind() {
+                // Not the file the checkpoint describes: the user's to sort out.
+                std::io::ErrorKind::InvalidData => ExportError::Usage(format!(
+                    "the export file {}: {e}; pass --restart to export from the start",
+                    o.destination.describe()
+                )),
+                _ => written(e),
+            }
+        })?;
     let requests = Requests {
         client,
         gate: Arc::new(ThrottleGate::new(o.backoff)),
@@ -345,7 +354,12 @@ pub async fn run(
         if stop.requested() {
             break ExportEnd::Interrupted;
         }
-        let Some(lines) = pager.next_page().await? else {
+        // A stop while a page is read drops the page: nothing of it was written.
+        let page = tokio::select! {
+            page = pager.next_page() => page?,
+            () = stop.asked() => break ExportEnd::Interrupted,
+        };
+        let Some(lines) = page else {
             break ExportEnd::Complete;
         };
         let mut block = Vec::new();

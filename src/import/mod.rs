@@ -128,6 +128,11 @@ impl Stop {
     pub fn requested(&self) -> bool {
         self.token.is_cancelled()
     }
+
+    /// Waits until a stop is asked for.
+    pub async fn asked(&self) {
+        self.token.cancelled().await
+    }
 }
 
 /// Runs an import against `client`. Returns when every row is accounted for,
