@@ -454,3 +454,52 @@ fn the_client_and_vanity_layouts_export_the_same_files() {
         }
     }
 }
+
+#[test]
+fn an_export_killed_at_any_point_resumes_to_the_same_file() {
+    let work = tempfile::tempdir().unwrap();
+    let dir = work.path();
+    let target = imported_sample(dir);
+    let args = ["--page-size", "10", "--checkpoint", "killed.checkpoint"];
+    ok(&export(dir, &target, "whole.jsonl", &["--page-size", "10"]));
+    let whole = std::fs::read(dir.join("whole.jsonl")).unwrap();
+    let url = target.url();
+    // SIGKILL as soon as each run has written more than the one before,
+    // resuming every time: the kills land while pages are written.
+    let length = || std::fs::metadata(dir.join("killed.jsonl")).map_or(0, |m| m.len());
+    let mut kills = 0;
+    for _ in 0..4 {
+        let before = length();
+        let mut child = ferry()
+            .current_dir(dir)
+            .env("FERRY_CLIENT_SECRET", SECRET)
+            .args([
+                "export", "--target", &url, "--tenant", TENANT, "--pool", POOL,
+            ])
+            .args(["-o", "killed.jsonl", "--quiet"])
+            .args(args)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let started = std::time::Instant::now();
+        while length() <= before && started.elapsed() < std::time::Duration::from_secs(20) {
+            if child.try_wait().unwrap().is_some() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        if child.try_wait().unwrap().is_none() {
+            child.kill().unwrap();
+            kills += 1;
+        }
+        child.wait().unwrap();
+    }
+    let cut = length();
+    assert!(
+        kills > 0 && cut > 0 && cut < whole.len() as u64,
+        "killed mid-way: {kills} kills, {cut} bytes"
+    );
+    ok(&export(dir, &target, "killed.jsonl", &args));
+    assert!(std::fs::read(dir.join("killed.jsonl")).unwrap() == whole);
+}
