@@ -478,6 +478,8 @@ fn an_export_killed_at_any_point_resumes_to_the_same_file() {
             ])
             .args(["-o", "killed.jsonl", "--quiet"])
             .args(args)
+            // A killed run cannot remove its temporary index: keep it here.
+            .env("TMPDIR", dir)
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn()

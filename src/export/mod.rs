@@ -308,17 +308,7 @@ pub async fn run(
         path: o.destination.path().map(PathBuf::from).unwrap_or_default(),
         source,
     };
-    let mut output =
-        Output::open(&o.destination, resume.as_ref().map(|c| c.offset)).map_err(|e| {
-            match e.kind() {
-                // Not the file the checkpoint describes: the user's to sort out.
-                std::io::ErrorKind::InvalidData => ExportError::Usage(format!(
-                    "the export file {}: {e}; pass --restart to export from the start",
-                    o.destination.describe()
-                )),
-                _ => written(e),
-            }
-        })?;
+    let mut output = open_output(&o.destination, resume.as_ref().map(|c| c.offset))?;
     let requests = Requests {
         client,
         gate: Arc::new(ThrottleGate::new(o.backoff)),
@@ -334,21 +324,7 @@ pub async fn run(
         after,
     );
     let shown = Arc::new(AtomicU64::new(before));
-    let progress = {
-        let (position, message, read) = (shown.clone(), shown.clone(), pager.read_counter());
-        Progress::show(
-            o.progress,
-            None,
-            move || Counters::get(&position),
-            move |elapsed| {
-                let users = Counters::get(&message);
-                let rate =
-                    crate::report::per_second(users.saturating_sub(before), elapsed.as_secs_f64());
-                let read = Counters::get(&read);
-                format!("read {read} users from the target · exported {users} · {rate:.0} users/s")
-            },
-        )
-    };
+    let progress = show_progress(o.progress, before, shown.clone(), pager.read_counter());
     let mut pages = 0;
     let end = loop {
         if stop.requested() {
@@ -412,4 +388,42 @@ pub async fn run(
     report.retries = pager.retries();
     report.elapsed = started.elapsed();
     Ok(report)
+}
+
+/// Opens the export file, cut back to `resume` when resuming; a file that is
+/// not the one the checkpoint describes is the user's to sort out (exit 2).
+fn open_output(destination: &Destination, resume: Option<u64>) -> Result<Output, ExportError> {
+    Output::open(destination, resume).map_err(|e| match e.kind() {
+        std::io::ErrorKind::InvalidData => ExportError::Usage(format!(
+            "the export file {}: {e}; pass --restart to export from the start",
+            destination.describe()
+        )),
+        _ => ExportError::Output {
+            path: destination.path().map(PathBuf::from).unwrap_or_default(),
+            source: e,
+        },
+    })
+}
+
+/// The progress display of an export: users read from the target (`read`),
+/// users written (`written`, `before` of them by earlier runs) and the rate.
+fn show_progress(
+    mode: ProgressMode,
+    before: u64,
+    written: Arc<AtomicU64>,
+    read: Arc<AtomicU64>,
+) -> Progress {
+    let position = written.clone();
+    Progress::show(
+        mode,
+        None,
+        move || Counters::get(&position),
+        move |elapsed| {
+            let users = Counters::get(&written);
+            let rate =
+                crate::report::per_second(users.saturating_sub(before), elapsed.as_secs_f64());
+            let read = Counters::get(&read);
+            format!("read {read} users from the target · exported {users} · {rate:.0} users/s")
+        },
+    )
 }

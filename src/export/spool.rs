@@ -67,9 +67,7 @@ impl std::fmt::Debug for DumpIndex {
 impl DumpIndex {
     /// An empty index of the users of pool `pool`.
     pub fn new(pool: &str) -> Result<DumpIndex, String> {
-        let dir = tempfile::Builder::new()
-            .prefix("ferry-export-")
-            .tempdir()
+        let dir = crate::private::private_temp_dir("ferry-export-")
             .map_err(|e| format!("cannot create the export's index: {e}"))?;
         let path = dir.path().join("dump.sqlite");
         crate::private::create_private_if_missing(&path)
@@ -307,6 +305,16 @@ impl<'de> Visitor<'de> for Records<'_> {
 mod tests {
     use super::*;
     use crate::tools::synthetic;
+
+    #[cfg(unix)]
+    #[test]
+    fn the_index_is_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let index = DumpIndex::new("main").unwrap();
+        let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(index._dir.path()), 0o700);
+        assert_eq!(mode(&index._dir.path().join("dump.sqlite")), 0o600);
+    }
 
     #[test]
     fn dumps_give_the_pools_lines_in_id_order_a_page_at_a_time() {
