@@ -431,6 +431,17 @@ fn bad_lines_of_a_ferry_import_are_rejected_with_their_reasons() {
         );
     }
     assert_eq!(second.dump().users.len(), 14);
+
+    // The dry run maps the same file to the same counts, sending nothing.
+    let output = ferry()
+        .current_dir(&second_dir)
+        .args(["import", &source, "--from", "ferry"])
+        .args(["--dry-run", "dry", "--quiet"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(3), "{}", describe(&output));
+    let dry = report(&second_dir.join("dry"), "report.json");
+    assert_eq!(dry["rejected"].as_u64(), Some(bad.len() as u64), "{dry}");
 }
 
 #[test]
