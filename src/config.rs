@@ -105,6 +105,9 @@ pub struct ImportOptions {
     pub refused_batches_limit: usize,
     /// A source column the mapping neither reads nor ignores is an error.
     pub strict: bool,
+    /// ferry's own export (`--from ferry`): re-derive every record id in
+    /// the destination instead of keeping the export's.
+    pub new_ids: bool,
 }
 
 impl ImportOptions {
@@ -149,6 +152,7 @@ impl ImportOptions {
             seed: None,
             refused_batches_limit: crate::import::DEFAULT_REFUSED_BATCHES_LIMIT,
             strict: false,
+            new_ids: false,
         }
     }
 
@@ -176,6 +180,7 @@ impl ImportOptions {
         if let Some(convention) = self.target_salt {
             mapping.passwords.target_salt = convention;
         }
+        mapping.source.new_ids |= self.new_ids;
         let import_time = self.import_time.map_or_else(ImportTime::now, |t| {
             ImportTime::Pinned(t.to_offset(time::UtcOffset::UTC))
         });
@@ -197,21 +202,14 @@ impl ImportOptions {
             .with_throttle_deadline(self.throttle_deadline);
         let concurrency = NonZeroUsize::new(self.concurrency)
             .ok_or_else(|| Error::Usage("at least one request must be in flight".into()))?;
-        if let Some(url) = &self.target {
-            check_transport(url, self.allow_insecure_http)?;
-        }
-        let target = match self.target {
-            Some(url) => TargetSpec::Remote {
-                url,
-                client_id: self.client_id,
-                secret: ClientSecret::from_env_or_file(self.client_secret_file.as_deref())?,
-            },
-            None => TargetSpec::Embedded {
-                db: self.db,
-                client_id: self.client_id,
-                salt: body.target_salt(),
-            },
-        };
+        let target = TargetSpec::new(
+            self.target,
+            self.allow_insecure_http,
+            self.client_id,
+            self.client_secret_file.as_deref(),
+            self.db,
+            body.target_salt(),
+        )?;
         let (default_checkpoint, default_rejects) = default_paths(body.input());
         let checkpoint = self.checkpoint.or(default_checkpoint);
         let rejects = self.rejects.unwrap_or(default_rejects);
@@ -296,6 +294,37 @@ impl ImportConfig {
     }
 }
 
+impl TargetSpec {
+    /// The target of a run: the platform at `url` (checked by
+    /// [`check_transport`], with the secret from `FERRY_CLIENT_SECRET` or
+    /// `secret_file`), or without one the reference server over `db`,
+    /// reading salts as `salt` says.
+    pub fn new(
+        url: Option<Url>,
+        allow_insecure_http: bool,
+        client_id: String,
+        secret_file: Option<&std::path::Path>,
+        db: PathBuf,
+        salt: SaltConvention,
+    ) -> Result<TargetSpec, Error> {
+        Ok(match url {
+            Some(url) => {
+                check_transport(&url, allow_insecure_http)?;
+                TargetSpec::Remote {
+                    url,
+                    client_id,
+                    secret: ClientSecret::from_env_or_file(secret_file)?,
+                }
+            }
+            None => TargetSpec::Embedded {
+                db,
+                client_id,
+                salt,
+            },
+        })
+    }
+}
+
 /// Refuses a plain-HTTP target that is not this machine, unless `allowed`:
 /// the client secret and every password hash would cross the network in
 /// clear text. Loopback (`localhost`, 127.0.0.0/8, `::1`) is this machine.
@@ -349,7 +378,7 @@ impl ImportConfig {
             self.layout,
             (self.body.tenant(), self.body.pool()),
             self.request_timeout,
-            self.concurrency.get(),
+            (self.concurrency.get(), crate::send::token::DEFAULT_SCOPE),
         )
         .await
     }

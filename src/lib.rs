@@ -11,7 +11,8 @@
 //! ```
 //!
 //! [`import::run`] is the chain; its module documentation draws it stage by
-//! stage.
+//! stage. [`export::run`] reads a pool back out as canonical lines, which an
+//! import `--from ferry` loads into another tenant or pool.
 //!
 //! It also ships the reference target of that API ([`server`]), on an
 //! embedded SQLite database, which is the default target of an import, and
@@ -24,6 +25,7 @@ pub mod config;
 pub mod contract;
 pub mod dry_run;
 pub mod error;
+pub mod export;
 pub mod fingerprint;
 pub mod import;
 pub mod mapping;

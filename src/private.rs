@@ -65,6 +65,20 @@ pub fn private_dir(path: &Path) -> io::Result<()> {
     builder.create(path)
 }
 
+/// A temporary directory of mode 0700 (tempfile's default is 0777 less the
+/// umask: 0755 under the usual 022), removed when dropped: for the indexes
+/// on disk that hold what a source or a target holds, hashes included.
+pub fn private_temp_dir(prefix: &str) -> io::Result<tempfile::TempDir> {
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(prefix);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        builder.permissions(std::fs::Permissions::from_mode(DIR_MODE));
+    }
+    builder.tempdir()
+}
+
 /// Creates `path` empty with mode 0600 unless it exists; returns whether it
 /// created it. For files another program then fills, such as SQLite, which
 /// opens an empty file as a new database and gives its `-wal` and `-shm`

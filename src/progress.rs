@@ -1,4 +1,4 @@
-//! Progress while an import runs: users read, imported (updated, kept), skipped, rejected,
+//! Progress while an import (or an export, [`Progress::show`]) runs: users read, imported (updated, kept), skipped, rejected,
 //! retries, users/s and an ETA from bytes read over the source size.
 //!
 //! The pipeline's stages only bump atomic counters in [`Counters`]; a
@@ -69,7 +69,8 @@ impl Counters {
         counter.store(n, Ordering::Relaxed);
     }
 
-    fn get(counter: &AtomicU64) -> u64 {
+    /// A counter's value.
+    pub fn get(counter: &AtomicU64) -> u64 {
         counter.load(Ordering::Relaxed)
     }
 
@@ -164,6 +165,23 @@ impl Progress {
         total_bytes: Option<u64>,
         base: u64,
     ) -> Progress {
+        let position = counters.clone();
+        Progress::show(
+            mode,
+            total_bytes,
+            move || Counters::get(&position.bytes),
+            move |elapsed| counters.line(elapsed, base, total_bytes),
+        )
+    }
+
+    /// Starts showing a run: a bar of `position()` over `length` (a spinner
+    /// when unknown) under the line `message(elapsed)`, or that line every
+    /// few seconds without a terminal.
+    pub fn show<P, M>(mode: ProgressMode, length: Option<u64>, position: P, message: M) -> Progress
+    where
+        P: Fn() -> u64 + Send + 'static,
+        M: Fn(Duration) -> String + Send + 'static,
+    {
         let started = Instant::now();
         match mode {
             ProgressMode::Quiet => Progress {
@@ -171,7 +189,7 @@ impl Progress {
                 bar: None,
             },
             ProgressMode::Bar => {
-                let bar = ProgressBar::with_draw_target(total_bytes, ProgressDrawTarget::stderr());
+                let bar = ProgressBar::with_draw_target(length, ProgressDrawTarget::stderr());
                 let style = ProgressStyle::with_template(
                     "{spinner} [{elapsed_precise}] {wide_bar} {percent:>3}%\n{msg}",
                 )
@@ -180,8 +198,8 @@ impl Progress {
                 let shown = bar.clone();
                 let task = tokio::spawn(async move {
                     loop {
-                        shown.set_position(Counters::get(&counters.bytes));
-                        shown.set_message(counters.line(started.elapsed(), base, total_bytes));
+                        shown.set_position(position());
+                        shown.set_message(message(started.elapsed()));
                         tokio::time::sleep(Duration::from_millis(200)).await;
                     }
                 });
@@ -194,10 +212,7 @@ impl Progress {
                 let task = tokio::spawn(async move {
                     loop {
                         tokio::time::sleep(LOG_EVERY).await;
-                        eprintln!(
-                            "ferry: {}",
-                            counters.line(started.elapsed(), base, total_bytes)
-                        );
+                        eprintln!("ferry: {}", message(started.elapsed()));
                     }
                 });
                 Progress {

@@ -83,13 +83,14 @@ impl Connected {
     /// Builds the client for `tenant` of `spec` at `layout` (starting the
     /// embedded server with `tenant` and `pool` first: it serves every
     /// layout, `tenant` being its default for `vanity`), with
-    /// `request_timeout` per request and a connection pool for `senders`.
+    /// `request_timeout` per request, a connection pool for `senders` and a
+    /// token asking for `scope`.
     pub async fn connect(
         spec: &TargetSpec,
         layout: Layout,
         (tenant, pool): (&str, &str),
         request_timeout: Duration,
-        senders: usize,
+        (senders, scope): (usize, &str),
     ) -> Result<Connected, TargetError> {
         let (base, client_id, secret, embedded) = match spec {
             TargetSpec::Remote {
@@ -124,6 +125,7 @@ impl Connected {
         config.layout = layout;
         config.request_timeout = request_timeout;
         config.pool_size = senders;
+        config.scope = scope.to_string();
         Ok(Connected {
             client: Arc::new(TargetClient::new(config)?),
             embedded,

@@ -474,6 +474,7 @@ fn bodies_built_from_every_preset_validate_against_the_published_tenant_dump() {
         ),
         ("okta", "users.json", &[]),
         ("clerk", "users-export.csv", &[]),
+        ("ferry", "users.jsonl", &[]),
     ];
     for (vendor, source, extra) in cases {
         let dir = tempfile::tempdir().unwrap();

@@ -2,6 +2,7 @@
 
 mod common;
 mod dry_run;
+mod export;
 mod import;
 mod layouts;
 mod output;

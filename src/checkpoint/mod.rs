@@ -714,7 +714,7 @@ impl Checkpoint {
 
 /// Writes `bytes` to `path` so that `path` holds either its old content or
 /// all of `bytes`, whatever happens.
-fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
+pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let dir = match path.parent() {
         Some(dir) if !dir.as_os_str().is_empty() => dir,
         _ => Path::new("."),

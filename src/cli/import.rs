@@ -5,7 +5,6 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use ferry::config::ImportOptions;
-use ferry::contract::api::Layout;
 use ferry::contract::choices::SaltConvention;
 use ferry::contract::ImportMode;
 use ferry::import::{End, Stop};
@@ -15,9 +14,9 @@ use ferry::progress::ProgressMode;
 use ferry::source::{Format, Input};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
-use url::Url;
 
 use super::say;
+use super::target::{RetryArgs, TargetArgs};
 
 /// Import a user export (CSV, JSON Lines or a JSON document, optionally
 /// gzipped, or a directory of them) into an Identity Pools bulk import
@@ -38,19 +37,14 @@ pub struct ImportArgs {
     pub mapping: Option<PathBuf>,
     /// Read the export of a system as it comes, with a mapping shipped inside
     /// ferry: auth0, firebase, keycloak, cognito, aspnet-identity, supabase,
-    /// okta, clerk (`ferry presets` lists them).
+    /// okta, clerk, and ferry for ferry's own export (`ferry presets` lists
+    /// them).
     #[arg(long, value_name = "PRESET")]
     pub from: Option<String>,
     /// A second file joined into the source's records as the mapping's
     /// [join] says (Auth0's password-hash export, ASP.NET user roles).
     #[arg(long, value_name = "FILE")]
     pub join: Option<PathBuf>,
-    /// Tenant id to import into.
-    #[arg(long, default_value = "demo")]
-    pub tenant: String,
-    /// User pool id to import into.
-    #[arg(long, default_value = "default")]
-    pub pool: String,
     /// Users per request (1 to 1000).
     #[arg(long, default_value_t = 100)]
     pub batch_size: usize,
@@ -61,32 +55,6 @@ pub struct ImportArgs {
     /// Write the request bodies, rejects and report to DIR instead of sending them.
     #[arg(long, value_name = "DIR")]
     pub dry_run: Option<PathBuf>,
-    /// Base URL of the target (e.g. https://tenant.example.com). Without it,
-    /// ferry starts its reference server in-process over --db and imports into it.
-    #[arg(long, value_name = "URL", value_parser = parse_url)]
-    pub target: Option<Url>,
-    /// Where the target serves its API: guide (the migration guide's
-    /// /api/identity/system/{tid}/configuration; pool and user endpoints at
-    /// /api/identity/{tid}/system/pools/…), client (the official Go
-    /// client's /api/identity/{tid}/…), or vanity (a tenant's own domain: no
-    /// tenant id in the paths, token at /system/oauth2/token).
-    #[arg(long, value_enum, default_value_t = LayoutArg::Guide)]
-    pub layout: LayoutArg,
-    /// Database of the embedded target (used when --target is not given).
-    #[arg(long, value_name = "PATH", default_value = "ferry-target.db")]
-    pub db: PathBuf,
-    /// OAuth client id for the target's token endpoint.
-    #[arg(long, env = "FERRY_CLIENT_ID", default_value = "ferry")]
-    pub client_id: String,
-    /// Accept a plain http:// target that is not this machine (127.0.0.1,
-    /// localhost): the client secret and every password hash then cross the
-    /// network in clear text.
-    #[arg(long)]
-    pub allow_insecure_http: bool,
-    /// File holding the client secret (otherwise FERRY_CLIENT_SECRET is read).
-    /// The secret itself is never a flag.
-    #[arg(long, value_name = "FILE")]
-    pub client_secret_file: Option<PathBuf>,
     /// How existing records are treated: keep them (ignore), refuse the batch (fail), or overwrite (update).
     #[arg(long, value_enum, default_value_t = ModeArg::Ignore)]
     pub mode: ModeArg,
@@ -96,23 +64,6 @@ pub struct ImportArgs {
     /// Limit the load to this many users per second.
     #[arg(long, value_name = "USERS_PER_S")]
     pub rate: Option<NonZeroU32>,
-    /// First retry waits up to this long (exponential backoff with full jitter).
-    #[arg(long, value_name = "MS", default_value_t = 200)]
-    pub retry_base_ms: u64,
-    /// Longest wait between two attempts.
-    #[arg(long, value_name = "MS", default_value_t = 30_000)]
-    pub retry_cap_ms: u64,
-    /// Attempts per request before the run stops (with its checkpoint saved).
-    /// Throttling (429) uses none: see --throttle-deadline-s.
-    #[arg(long, default_value_t = 10)]
-    pub max_attempts: u32,
-    /// Longest time one batch may be throttled (HTTP 429) before the run
-    /// stops with its checkpoint saved.
-    #[arg(long, value_name = "S", default_value_t = 1800)]
-    pub throttle_deadline_s: u64,
-    /// Time limit of one request.
-    #[arg(long, value_name = "S", default_value_t = 60)]
-    pub request_timeout_s: u64,
     /// Checkpoint file. Default: SOURCE.ferry-checkpoint.
     #[arg(long, value_name = "FILE")]
     pub checkpoint: Option<PathBuf>,
@@ -131,9 +82,6 @@ pub struct ImportArgs {
     /// After SIGINT/SIGTERM, how long requests in flight may finish.
     #[arg(long, value_name = "S", default_value_t = 10)]
     pub grace_period_s: u64,
-    /// Seed of the retry jitter, for reproducible runs.
-    #[arg(long)]
-    pub seed: Option<u64>,
     /// Stop the run (checkpoint not complete, exit 1) when the target refuses
     /// every user of this many batches in a row for one same reason: a
     /// cause common to all users, to fix before going on. 0 never stops.
@@ -163,6 +111,15 @@ pub struct ImportArgs {
     /// listed in the summary and the report.
     #[arg(long)]
     pub strict: bool,
+    /// With --from ferry: give every record a new id, derived from the
+    /// destination tenant and pool and the export's ids, instead of keeping
+    /// the export's (to copy a pool beside its original).
+    #[arg(long)]
+    pub new_ids: bool,
+    #[command(flatten)]
+    pub connection: TargetArgs,
+    #[command(flatten)]
+    pub retry: RetryArgs,
 }
 
 /// Import modes on the command line.
@@ -171,24 +128,6 @@ pub enum ModeArg {
     Ignore,
     Fail,
     Update,
-}
-
-/// URL layouts on the command line.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum LayoutArg {
-    Guide,
-    Client,
-    Vanity,
-}
-
-impl From<LayoutArg> for Layout {
-    fn from(l: LayoutArg) -> Layout {
-        match l {
-            LayoutArg::Guide => Layout::Guide,
-            LayoutArg::Client => Layout::Client,
-            LayoutArg::Vanity => Layout::Vanity,
-        }
-    }
 }
 
 impl From<ModeArg> for ImportMode {
@@ -205,10 +144,6 @@ fn parse_rfc3339(text: &str) -> Result<OffsetDateTime, String> {
     OffsetDateTime::parse(text, &Rfc3339).map_err(|e| format!("not RFC 3339: {e}"))
 }
 
-fn parse_url(text: &str) -> Result<Url, String> {
-    Url::parse(text).map_err(|e| format!("not a URL: {e}"))
-}
-
 impl ImportArgs {
     /// The flags as the library's options.
     fn options(&self) -> ImportOptions {
@@ -219,36 +154,37 @@ impl ImportArgs {
             mapping: self.mapping.clone(),
             from: self.from.clone(),
             join: self.join.clone(),
-            tenant: self.tenant.clone(),
-            pool: self.pool.clone(),
+            tenant: self.connection.tenant.clone(),
+            pool: self.connection.pool.clone(),
             batch_size: self.batch_size,
             import_time: self.import_time,
             passwords: self.passwords,
             unsupported_hash: self.unsupported_hash,
             target_salt: self.target_salt,
-            target: self.target.clone(),
-            layout: self.layout.into(),
-            db: self.db.clone(),
-            client_id: self.client_id.clone(),
-            client_secret_file: self.client_secret_file.clone(),
-            allow_insecure_http: self.allow_insecure_http,
+            target: self.connection.target.clone(),
+            layout: self.connection.layout.into(),
+            db: self.connection.db.clone(),
+            client_id: self.connection.client_id.clone(),
+            client_secret_file: self.connection.client_secret_file.clone(),
+            allow_insecure_http: self.connection.allow_insecure_http,
             mode: self.mode.into(),
             concurrency: usize::from(self.concurrency),
             rate: self.rate,
-            retry_base: Duration::from_millis(self.retry_base_ms),
-            retry_cap: Duration::from_millis(self.retry_cap_ms),
-            max_attempts: self.max_attempts,
-            throttle_deadline: Duration::from_secs(self.throttle_deadline_s),
-            request_timeout: Duration::from_secs(self.request_timeout_s),
+            retry_base: Duration::from_millis(self.retry.retry_base_ms),
+            retry_cap: Duration::from_millis(self.retry.retry_cap_ms),
+            max_attempts: self.retry.max_attempts,
+            throttle_deadline: Duration::from_secs(self.retry.throttle_deadline_s),
+            request_timeout: Duration::from_secs(self.retry.request_timeout_s),
             checkpoint: self.checkpoint.clone(),
             restart: self.restart,
             rejects: self.rejects.clone(),
             report: self.report.clone(),
             progress: ProgressMode::detect(self.quiet),
             grace: Duration::from_secs(self.grace_period_s),
-            seed: self.seed,
+            seed: self.retry.seed,
             refused_batches_limit: self.stop_after_refused_batches,
             strict: self.strict,
+            new_ids: self.new_ids,
         }
     }
 }
@@ -293,7 +229,7 @@ pub async fn run(args: ImportArgs) -> anyhow::Result<Outcome> {
 
 /// First SIGINT/SIGTERM: stop reading, finish what is in flight, save, exit 130.
 /// Second: exit at once (the checkpoint on disk is still valid).
-fn watch_signals(stop: Stop) {
+pub(super) fn watch_signals(stop: Stop) {
     tokio::spawn(async move {
         let mut count = 0;
         loop {

@@ -4,10 +4,12 @@
 //! place that chooses them).
 
 pub mod bench;
+pub mod export;
 pub mod import;
 pub mod presets;
 pub mod sample;
 pub mod serve;
+pub mod target;
 
 use std::ffi::OsString;
 use std::io::{IsTerminal, Write};
@@ -31,6 +33,8 @@ pub struct Cli {
 pub enum Command {
     /// Import a user export into a target (or write the request bodies with --dry-run).
     Import(Box<import::ImportArgs>),
+    /// Export every user of a pool, with credentials, as one JSON line per user.
+    Export(Box<export::ExportArgs>),
     /// Run the reference target server (the Identity Pools import API on SQLite).
     Serve(serve::ServeArgs),
     /// List the presets (mappings for the systems people leave), or print one.
@@ -46,6 +50,7 @@ impl Cli {
     pub async fn run(self) -> anyhow::Result<Outcome> {
         match self.command {
             Command::Import(args) => import::run(*args).await,
+            Command::Export(args) => export::run(*args).await,
             Command::Serve(args) => serve::run(args).await,
             Command::Sample(args) => sample::run(args),
             Command::Presets(args) => presets::run(args),
@@ -88,6 +93,9 @@ fn is_usage(err: &anyhow::Error) -> bool {
         return e.is_usage();
     }
     if let Some(e) = err.downcast_ref::<ferry::error::Error>() {
+        return e.is_usage();
+    }
+    if let Some(e) = err.downcast_ref::<ferry::export::ExportError>() {
         return e.is_usage();
     }
     err.downcast_ref::<clap::Error>().is_some()

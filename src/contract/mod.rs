@@ -13,6 +13,7 @@
 //! - [`system`]: the bodies of the platform's system pool and user
 //!   endpoints.
 //! - [`entry`]: a user with its sub-records, compared timestamps aside.
+//! - [`line`]: the canonical export line (`ferry export`, `--from ferry`).
 //! - [`rules`]: field rules both sides enforce (email, E.164, limits).
 //! - [`strict`]: reading bodies with records as JSON objects only.
 //! - [`choices`]: the open points of the contract and what ferry assumes,
@@ -22,6 +23,7 @@ pub mod api;
 pub mod choices;
 pub mod entry;
 pub mod identity_schema;
+pub mod line;
 pub mod records;
 pub mod rules;
 pub mod strict;

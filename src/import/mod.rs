@@ -124,8 +124,14 @@ impl Stop {
         self.token.cancel();
     }
 
-    fn requested(&self) -> bool {
+    /// Whether a stop was asked for.
+    pub fn requested(&self) -> bool {
         self.token.is_cancelled()
+    }
+
+    /// Waits until a stop is asked for.
+    pub async fn asked(&self) {
+        self.token.cancelled().await
     }
 }
 

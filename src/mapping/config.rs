@@ -52,6 +52,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use super::canonical::Records;
 use super::passwords::PasswordOptions;
 use super::path::{SourcePath, Template};
 use super::shape::Shape;
@@ -316,6 +317,14 @@ pub struct SourceConfig {
     /// Management Studio writes a null).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub null_text: Option<String>,
+    /// Records that need no mapping: `ferry` (ferry's own export, see
+    /// `mapping::canonical`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub records: Option<String>,
+    /// With `records`: re-derive every record id in the destination
+    /// instead of keeping the export's (`--new-ids`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub new_ids: bool,
 }
 
 /// `[source] pairs`: which member, and the keys of each element.
@@ -334,6 +343,8 @@ impl SourceConfig {
             && self.pairs.is_none()
             && self.rename.is_empty()
             && self.null_text.is_none()
+            && self.records.is_none()
+            && !self.new_ids
     }
 }
 
@@ -512,6 +523,7 @@ impl MappingConfig {
         let skip_if = conditions(&self.skip_if)?;
         let join = self.join.as_ref().map(JoinRule::resolve).transpose()?;
         let shape = Shape::resolve(&self.source).map_err(MappingError::Rule)?;
+        let records = Records::resolve(&self.source).map_err(MappingError::Rule)?;
         // The columns the mapping accounts for. The id field is the key's
         // column, read only when the key is.
         let mut reads: BTreeSet<String> = BTreeSet::new();
@@ -577,6 +589,7 @@ impl MappingConfig {
             skip_if,
             join,
             shape,
+            records,
             passwords: self.passwords.clone(),
             reads,
             read_prefixes,
@@ -841,6 +854,9 @@ pub struct Mapping {
     join: Option<JoinRule>,
     /// What is done to a row before the rules read it.
     shape: Shape,
+    /// Records that need no mapping (ferry's own export): the rules are
+    /// not used.
+    records: Option<Records>,
     /// How passwords are carried.
     passwords: PasswordOptions,
     /// The source columns the mapping accounts for: read for a field, the
@@ -916,6 +932,11 @@ impl Mapping {
         &self.shape
     }
 
+    /// Records that need no mapping, if the source holds them.
+    pub fn records(&self) -> Option<Records> {
+        self.records
+    }
+
     /// How a join file meets the source, if the mapping says.
     pub fn join(&self) -> Option<&JoinRule> {
         self.join.as_ref()
@@ -925,7 +946,9 @@ impl Mapping {
     /// it, or ignores it on purpose); a column it does not is reported as
     /// unmapped.
     pub fn reads(&self, column: &str) -> bool {
-        self.reads.contains(column)
+        // A decoder reads the whole record (and refuses what it does not know).
+        self.records.is_some()
+            || self.reads.contains(column)
             || self
                 .read_prefixes
                 .iter()

@@ -20,6 +20,14 @@
 //!   of that kind, from 0, in the order the mapping produces them
 //!   (`#0` for a user's only email).
 //!
+//! **Moved records** (`ferry import --from ferry --new-ids`): a record of
+//! another migration's export gets a new id in the destination's tenant and
+//! pool. The user's key is its source id (as text), so the user's id is
+//! `user` above with that key; a credential, identifier or address has kind
+//! `moved:credential`, `moved:identifier` or `moved:address`, the user's
+//! source id as key, and its own source id as slot. Every source id gives
+//! one destination id, and the same export gives the same ids on every run.
+//!
 //! An identifier's or address's id says *which* of the user's emails it is,
 //! never *what* the email is: when an email changes at the source, the
 //! re-imported record has the same id and replaces the old one (under
@@ -62,6 +70,12 @@ pub enum RecordKind {
     UidIdentifier,
     ExternalIdentifier,
     FederatedIdentifier,
+    /// A credential of a user moved from another export (`--new-ids`).
+    MovedCredential,
+    /// An identifier of a moved user.
+    MovedIdentifier,
+    /// A verifiable address of a moved user.
+    MovedAddress,
 }
 
 impl RecordKind {
@@ -77,6 +91,9 @@ impl RecordKind {
             RecordKind::UidIdentifier => "identifier:uid",
             RecordKind::ExternalIdentifier => "identifier:external",
             RecordKind::FederatedIdentifier => "identifier:federated",
+            RecordKind::MovedCredential => "moved:credential",
+            RecordKind::MovedIdentifier => "moved:identifier",
+            RecordKind::MovedAddress => "moved:address",
         }
     }
 }
@@ -131,6 +148,12 @@ impl IdScope {
     /// The id of the user with `key`.
     pub fn user(&self, key: &str) -> Uuid {
         self.derive(RecordKind::User, key, "")
+    }
+
+    /// The new id of the sub-record `source` of kind `kind` (one of the
+    /// `Moved` kinds) of the moved user whose source id is `user`.
+    pub fn moved(&self, kind: RecordKind, user: Uuid, source: Uuid) -> Uuid {
+        self.derive(kind, &user.to_string(), &source.to_string())
     }
 }
 
@@ -218,6 +241,21 @@ mod tests {
             let id_b = IdScope::new(b.1.clone(), b.2.clone()).derive(b.0, &b.3, &b.4);
             prop_assert_ne!(id_a, id_b);
         }
+    }
+
+    #[test]
+    fn moved_records_get_one_new_id_per_source_id() {
+        let (user, record) = (Uuid::from_u128(7), Uuid::from_u128(8));
+        let here = IdScope::new("t", "p");
+        let id = here.moved(RecordKind::MovedIdentifier, user, record);
+        assert_eq!(id, here.moved(RecordKind::MovedIdentifier, user, record));
+        assert_ne!(id, here.moved(RecordKind::MovedAddress, user, record));
+        assert_ne!(id, here.moved(RecordKind::MovedIdentifier, user, user));
+        assert_ne!(
+            id,
+            IdScope::new("t", "q").moved(RecordKind::MovedIdentifier, user, record)
+        );
+        assert_ne!(id, record, "a moved record never keeps its id");
     }
 
     #[test]

@@ -124,9 +124,7 @@ impl JoinIndex {
         let input = Input::File(path.to_path_buf());
         let format = Format::resolve(&input, None).map_err(|e| fail(e.to_string()))?;
         let reader = SourceReader::open(&input, format, None).map_err(|e| fail(e.to_string()))?;
-        let dir = tempfile::Builder::new()
-            .prefix("ferry-join-")
-            .tempdir()
+        let dir = crate::private::private_temp_dir("ferry-join-")
             .map_err(|e| fail(format!("cannot create its index: {e}")))?;
         let db_path = dir.path().join("join.sqlite");
         let db = crate::private::create_private_if_missing(&db_path)

@@ -14,6 +14,7 @@
 //! probability of about n²/2⁶⁵ (1 in 40,000 for 30 million values), in which
 //! case the later row is reported as a duplicate.
 
+pub mod canonical;
 pub mod config;
 pub mod ids;
 pub mod join;
@@ -312,6 +313,9 @@ impl Mapper {
                 },
             }),
             RowBody::Fields(fields) => {
+                if let Some(canonical::Records::Ferry { new_ids }) = self.mapping.records() {
+                    return self.map_canonical(row.row, fields, new_ids);
+                }
                 let left_out = match skip_reason(&self.mapping, self.target.import_time, &fields) {
                     Ok(None) => None,
                     Ok(Some(reason)) => Some((Stage::Excluded, reason)),
@@ -387,24 +391,76 @@ impl Mapper {
                     .map(|c| (Tag::Identifier(c.kind), c.lower.as_str())),
             )
             .collect();
-        for (tag, value) in &fingerprints {
+        if let Err(reason) = self.claim(&fingerprints) {
+            return Err((Some(user.key), reason));
+        }
+        let records = self.build(&user);
+        Ok((user, records))
+    }
+
+    /// Remembers the key and identifiers of a row, or says which an earlier
+    /// row already used (the row is then a duplicate, and nothing is
+    /// remembered of it).
+    fn claim(&mut self, fingerprints: &[(Tag, &str)]) -> Result<(), String> {
+        for (tag, value) in fingerprints {
             if self.seen.contains(&fingerprint(*tag, value)) {
                 let what = match tag {
                     Tag::Key => format!("user key '{value}'"),
                     Tag::Identifier(IdentifierType::Mobile) => format!("phone '{value}'"),
                     Tag::Identifier(kind) => format!("{} '{value}'", kind.as_str()),
                 };
-                return Err((
-                    Some(user.key),
-                    format!("{what} was already used by an earlier row"),
-                ));
+                return Err(format!("{what} was already used by an earlier row"));
             }
         }
-        for (tag, value) in &fingerprints {
+        for (tag, value) in fingerprints {
             self.seen.insert(fingerprint(*tag, value));
         }
-        let records = self.build(&user);
-        Ok((user, records))
+        Ok(())
+    }
+
+    /// Maps a line of ferry's own export ([`canonical`]): decoded, checked
+    /// for duplicates, moved to the target's tenant and pool.
+    fn map_canonical(&mut self, row: u64, fields: Fields, new_ids: bool) -> Mapped {
+        let source = fields.to_json();
+        let rejected = |key: Option<String>, reason: String| {
+            Mapped::Rejected(Rejection {
+                row,
+                key,
+                stage: Stage::Mapping,
+                reason,
+                source: source.clone(),
+            })
+        };
+        let line = match canonical::decode(&source) {
+            Ok(line) => line,
+            Err(reason) => return rejected(None, reason),
+        };
+        let key = line.user.id.to_string();
+        let lowered: Vec<(Tag, String)> = line
+            .identifiers
+            .iter()
+            .map(|i| {
+                let lower = match i.identifier_lc.is_empty() {
+                    true => i.identifier.to_lowercase(),
+                    false => i.identifier_lc.clone(),
+                };
+                (Tag::Identifier(i.kind), lower)
+            })
+            .collect();
+        let fingerprints: Vec<(Tag, &str)> = std::iter::once((Tag::Key, key.as_str()))
+            .chain(lowered.iter().map(|(tag, value)| (*tag, value.as_str())))
+            .collect();
+        if let Err(reason) = self.claim(&fingerprints) {
+            return rejected(Some(key), reason);
+        }
+        let records = canonical::rewrite(line, &self.target, &self.ids, new_ids);
+        Mapped::User(Box::new(MappedUser {
+            row,
+            key,
+            records,
+            source: fields,
+            unverifiable_hash: false,
+        }))
     }
 
     fn build(&self, source: &SourceUser) -> UserRecords {

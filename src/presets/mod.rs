@@ -5,7 +5,8 @@
 //! language), written in the same format a user writes: `ferry presets show
 //! NAME` prints it as a starting point for a custom mapping, and nothing a
 //! preset does is hard-coded in Rust beyond genuinely new decoders (a file
-//! layout in `mapping::shape`, a password format in `mapping::passwords`).
+//! layout in `mapping::shape`, a password format in `mapping::passwords`,
+//! ferry's own export in `mapping::canonical`).
 
 use crate::mapping::MappingConfig;
 
@@ -56,6 +57,11 @@ pub const PRESETS: &[Preset] = &[
         name: "okta",
         reads: "Okta List Users API JSON (an array of users)",
         text: include_str!("okta.toml"),
+    },
+    Preset {
+        name: "ferry",
+        reads: "ferry's own export (`ferry export`: one user with its credentials, identifiers and addresses per JSON line)",
+        text: include_str!("ferry.toml"),
     },
     Preset {
         name: "clerk",

@@ -28,12 +28,14 @@ use reqwest::redirect;
 use tokio::time::Instant;
 use url::Url;
 
-use super::retry::{decide, parse_retry_after, Decision, Outcome};
+use super::retry::{decide, parse_retry_after, Decision, Outcome, TransportKind};
 use super::token::{
-    ClientSecret, TokenClient, TokenError, TokenGeneration, DEFAULT_TOKEN_DEADLINE,
+    ClientSecret, TokenClient, TokenError, TokenGeneration, DEFAULT_SCOPE, DEFAULT_TOKEN_DEADLINE,
 };
 use super::transport::{endpoint, read_capped, ClientError, TransportError};
-use crate::contract::api::{Endpoint, Layout, Params, USERS_CHANGED_HEADER, USERS_EXISTING_HEADER};
+use crate::contract::api::{
+    Endpoint, Layout, Params, NEXT_AFTER_HEADER, USERS_CHANGED_HEADER, USERS_EXISTING_HEADER,
+};
 use crate::contract::{ErrorBody, ImportBody, ImportMode};
 
 /// Default limit on establishing a connection.
@@ -69,6 +71,9 @@ pub struct ClientConfig {
     /// Idle connections kept per host: the run's concurrency, so that every
     /// sender finds a warm connection.
     pub pool_size: usize,
+    /// The scopes the token asks for, space-separated: an import's
+    /// `manage_configuration read_configuration` by default.
+    pub scope: String,
 }
 
 impl ClientConfig {
@@ -89,6 +94,7 @@ impl ClientConfig {
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
             pool_size: 8,
+            scope: DEFAULT_SCOPE.to_string(),
         }
     }
 }
@@ -103,6 +109,9 @@ pub enum SendError {
     /// No token to send with.
     #[error(transparent)]
     Token(#[from] TokenError),
+    /// The answer could not be written to a temporary file.
+    #[error("cannot write the answer to a temporary file ({0})")]
+    Spool(std::io::ErrorKind),
 }
 
 impl SendError {
@@ -113,6 +122,7 @@ impl SendError {
         match self {
             SendError::Transport(err) => Some(Outcome::Failed(err.kind())),
             SendError::Token(err) => err.outcome(),
+            SendError::Spool(_) => Some(Outcome::Failed(TransportKind::Other)),
         }
     }
 }
@@ -193,12 +203,34 @@ impl PutResponse {
     }
 }
 
+/// What a read ([`TargetClient::get`]) got: the answer as the retry policy
+/// sees it, and on a 200 the body and ferry's paging header.
+#[derive(Debug)]
+pub struct GetResponse {
+    /// Status, `Retry-After`, error body and token generation, as for an import.
+    pub answer: PutResponse,
+    /// The body of a 200 (empty otherwise, or when spooled).
+    pub body: Bytes,
+    /// The body of a 200 without `Ferry-Next-After`, when asked to spool
+    /// it: an unnamed temporary file (0600, gone when closed), rewound.
+    pub spooled: Option<std::fs::File>,
+    /// `Ferry-Next-After` of a 200: the cursor of the next page of a paged
+    /// export, when the target pages it (`ferry serve`).
+    pub next_after: Option<String>,
+}
+
 /// The client of one tenant of a target: imports and exports over one
 /// connection pool, with the token handled.
 #[derive(Debug)]
 pub struct TargetClient {
     /// The HTTP client (shared with `tokens`).
     http: reqwest::Client,
+    /// The target's base URL, which every endpoint's path is appended to.
+    base: Url,
+    /// Where the target serves each endpoint.
+    layout: Layout,
+    /// The tenant (`{tid}`).
+    tenant: String,
     /// The configuration path ([`Endpoint::Configuration`]) under the base URL,
     /// without query.
     configuration_url: Url,
@@ -231,11 +263,76 @@ impl TargetClient {
             config.client_id,
             config.secret,
         )?
-        .with_deadline(config.request_timeout.min(DEFAULT_TOKEN_DEADLINE));
+        .with_deadline(config.request_timeout.min(DEFAULT_TOKEN_DEADLINE))
+        .with_scope(config.scope);
         Ok(TargetClient {
             http,
+            base: config.base,
+            layout: config.layout,
+            tenant: config.tenant,
             configuration_url,
             tokens,
+        })
+    }
+
+    /// The URL of `endpoint` of pool `pool` (and user `user`, for
+    /// [`Endpoint::User`]) of this client's tenant, at its layout.
+    pub fn url(&self, which: Endpoint, pool: &str, user: &str) -> Result<Url, ClientError> {
+        let params = Params::user(&self.tenant, pool, user);
+        endpoint(&self.base, &self.layout.segments(which, params))
+    }
+
+    /// `GET` of `url` with the current token: one attempt of a read. Any
+    /// HTTP status is an `Ok`; `Err` means no answer (or no token). The body
+    /// of a 200 is read whole (callers ask for pages), or with `spool`, when
+    /// the answer is not a page of ferry's paged export (no
+    /// `Ferry-Next-After`: perhaps a whole dump), streamed to a temporary
+    /// file.
+    pub async fn get(&self, url: Url, spool: bool) -> Result<GetResponse, SendError> {
+        let token = self.tokens.token().await?;
+        let started = Instant::now();
+        let response = self
+            .http
+            .get(url)
+            .bearer_auth(token.expose())
+            .header(ACCEPT, "application/json")
+            .send()
+            .await
+            .map_err(TransportError::new)?;
+        let (status, headers, content_type) = head(&response);
+        let next_after = headers
+            .get(NEXT_AFTER_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let (mut body, mut spooled, mut error, mut error_text) = (Bytes::new(), None, None, None);
+        if status != 200 {
+            (error, error_text) = error_answer(response).await;
+        } else if spool && next_after.is_none() {
+            spooled = Some(spool_body(response).await?);
+        } else {
+            body = response.bytes().await.map_err(TransportError::new)?;
+        }
+        let elapsed = started.elapsed();
+        tracing::debug!(
+            status,
+            bytes = body.len(),
+            elapsed_ms = elapsed.as_millis() as u64,
+            "Target answered a read."
+        );
+        Ok(GetResponse {
+            answer: PutResponse {
+                status,
+                retry_after: retry_after(&headers),
+                existing: None,
+                error,
+                error_text,
+                content_type,
+                token: token.generation(),
+                elapsed,
+            },
+            body,
+            spooled,
+            next_after,
         })
     }
 
@@ -268,12 +365,7 @@ impl TargetClient {
             .send()
             .await
             .map_err(TransportError::new)?;
-        let status = response.status().as_u16();
-        let headers = response.headers().clone();
-        let content_type = headers
-            .get(CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
+        let (status, headers, content_type) = head(&response);
         let (error, error_text) = if status == CONTRACT_SUCCESS {
             // Read (and drop) any body so that the connection is reused.
             read_capped(response, ERROR_BODY_LIMIT)
@@ -380,6 +472,33 @@ async fn error_answer(response: reqwest::Response) -> (Option<ErrorBody>, Option
         .collect();
     let text = text.trim();
     (None, (!text.is_empty()).then(|| text.to_string()))
+}
+
+/// Streams `response`'s body into an unnamed temporary file, rewound. A
+/// failure to write the file is reported as a transport failure of the
+/// request (it is retried, and bounded by the attempt limit).
+async fn spool_body(mut response: reqwest::Response) -> Result<std::fs::File, SendError> {
+    use std::io::{Seek, Write};
+    let local = |e: std::io::Error| {
+        tracing::warn!(error = %e, "Cannot spool the export to a temporary file.");
+        SendError::Spool(e.kind())
+    };
+    let mut file = tempfile::tempfile().map_err(local)?;
+    while let Some(chunk) = response.chunk().await.map_err(TransportError::new)? {
+        file.write_all(&chunk).map_err(local)?;
+    }
+    file.rewind().map_err(local)?;
+    Ok(file)
+}
+
+/// An answer's status, headers and content type.
+fn head(response: &reqwest::Response) -> (u16, HeaderMap, Option<String>) {
+    let headers = response.headers().clone();
+    let content_type = headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    (response.status().as_u16(), headers, content_type)
 }
 
 /// `Retry-After` as a delay from now.

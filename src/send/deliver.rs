@@ -25,10 +25,12 @@ use bytes::Bytes;
 use rand::rngs::SmallRng;
 
 use super::backoff::Backoff;
-use super::client::{Existing, PutResponse, SendError, TargetClient};
+use url::Url;
+
+use super::client::{Existing, GetResponse, PutResponse, SendError, TargetClient};
 use super::gate::{Pass, ThrottleGate};
 use super::rate::UserRate;
-use super::retry::{decide, Decision, FatalReason, Outcome, RetryCause};
+use super::retry::{decide, decide_read, Decision, FatalReason, Outcome, RetryCause};
 use super::token::{TokenError, TokenGeneration};
 use crate::contract::ImportMode;
 
@@ -133,10 +135,23 @@ struct Tally {
     throttled_since: Option<tokio::time::Instant>,
 }
 
+/// How the attempt loop of one request ended, before the caller says
+/// what it means for its request.
+enum Ended<T> {
+    /// The policy's success, with what the attempt read.
+    Success(PutResponse, T),
+    /// 400, 413 or 422 under the import's policy.
+    Split(PutResponse),
+    /// 409 under the import's policy.
+    Conflict(PutResponse),
+    /// The run must stop.
+    Stop(StopReason),
+}
+
 /// The result of one attempt.
-enum Attempt {
-    /// The target answered (any status).
-    Answered(PutResponse),
+enum Attempt<T> {
+    /// The target answered (any status), with what the attempt read.
+    Answered(PutResponse, T),
     /// No answer, or no token for now: retry.
     Failed {
         /// Why.
@@ -180,50 +195,145 @@ impl Sender {
         mode: ImportMode,
         delivery: &mut Effort,
     ) -> Verdict {
+        let send = |client: Arc<TargetClient>| {
+            let body = body.clone();
+            async move { client.put_batch(body, mode).await.map(|r| (r, ())) }
+        };
+        match self.attempt_loop(users, decide, send, delivery).await {
+            Ended::Success(response, ()) => Verdict::Stored {
+                existing: response.existing,
+            },
+            Ended::Split(response) => Verdict::Split(response),
+            Ended::Conflict(response) => Verdict::Conflict(response),
+            Ended::Stop(stop) => Verdict::Stop(stop),
+        }
+    }
+
+    /// Reads `url` (a `GET`) until the target answers 200, with the same
+    /// gate, backoff, attempt limit and token renewal as an import's
+    /// [`Sender::deliver`], under the read policy ([`decide_read`]).
+    /// `Ok(None)` for a 404 when `missing_ok` (a user gone since it was
+    /// listed); `Err` when the run must stop.
+    pub async fn fetch(
+        &mut self,
+        url: &Url,
+        missing_ok: bool,
+        effort: &mut Effort,
+    ) -> Result<Option<GetResponse>, StopReason> {
+        self.read(url, missing_ok, false, effort).await
+    }
+
+    /// [`Sender::fetch`] of the dump: an answer that is not a page of
+    /// ferry's paged export (perhaps the whole tenant) is spooled to a
+    /// temporary file ([`GetResponse::spooled`]) instead of memory.
+    pub async fn fetch_dump(
+        &mut self,
+        url: &Url,
+        effort: &mut Effort,
+    ) -> Result<GetResponse, StopReason> {
+        let got = self.read(url, false, true, effort).await?;
+        got.ok_or(StopReason::GaveUp {
+            attempts: effort.attempts,
+            last: "404".to_string(),
+        })
+    }
+
+    /// The attempt loop of a read (see [`Sender::fetch`]).
+    async fn read(
+        &mut self,
+        url: &Url,
+        missing_ok: bool,
+        spool: bool,
+        effort: &mut Effort,
+    ) -> Result<Option<GetResponse>, StopReason> {
+        let send = |client: Arc<TargetClient>| {
+            let url = url.clone();
+            async move {
+                client.get(url, spool).await.map(|got| {
+                    let GetResponse {
+                        answer,
+                        body,
+                        spooled,
+                        next_after,
+                    } = got;
+                    (answer, (body, spooled, next_after))
+                })
+            }
+        };
+        match self.attempt_loop(0, decide_read, send, effort).await {
+            Ended::Success(answer, (body, spooled, next_after)) => Ok(Some(GetResponse {
+                answer,
+                body,
+                spooled,
+                next_after,
+            })),
+            Ended::Stop(StopReason::Fatal { status: 404, .. }) if missing_ok => Ok(None),
+            Ended::Stop(stop) => Err(stop),
+            Ended::Split(answer) | Ended::Conflict(answer) => Err(StopReason::Fatal {
+                status: answer.status,
+                reason: FatalReason::ClientError,
+                detail: Some(answer.reason()),
+            }),
+        }
+    }
+
+    /// The attempt loop of one request: `send` makes an attempt with the
+    /// run's client, `policy` decides what its answer means. `users` cells
+    /// of the rate limit are taken per attempt (none for a read).
+    async fn attempt_loop<T, F, Fut>(
+        &mut self,
+        users: u32,
+        policy: fn(&Outcome) -> Decision,
+        send: F,
+        delivery: &mut Effort,
+    ) -> Ended<T>
+    where
+        F: Fn(Arc<TargetClient>) -> Fut,
+        Fut: std::future::Future<Output = Result<(PutResponse, T), SendError>>,
+    {
         let mut failures = Tally::default();
         // The token this sender fetched on a 401 and has not seen accepted yet.
         let mut renewed_to: Option<TokenGeneration> = None;
         loop {
-            if let Some(rate) = &self.rate {
+            if let Some(rate) = self.rate.as_ref().filter(|_| users > 0) {
                 rate.acquire(users).await;
             }
             let pass = self.gate.pass().await;
             delivery.attempts += 1;
-            let response = match self.attempt(body.clone(), mode).await {
-                Ok(Attempt::Answered(response)) => response,
+            let (response, value) = match self.attempt(&send, policy).await {
+                Ok(Attempt::Answered(response, value)) => (response, value),
                 Ok(Attempt::Failed { cause, after }) => {
                     if let Err(stop) = self
                         .retry(pass, cause, after, delivery, &mut failures)
                         .await
                     {
-                        return Verdict::Stop(stop);
+                        return Ended::Stop(stop);
                     }
                     continue;
                 }
-                Err(stop) => return Verdict::Stop(stop),
+                Err(stop) => return Ended::Stop(stop),
             };
             delivery.latencies.push(response.elapsed);
-            let decision = response.decision();
+            let decision = policy(&response.outcome());
             if decision != Decision::Renew && renewed_to == Some(response.token) {
                 renewed_to = None; // the fresh token was accepted
             }
             match decision {
                 Decision::Success => {
                     self.gate.succeeded();
-                    let existing = response.existing;
-                    return Verdict::Stored { existing };
+                    return Ended::Success(response, value);
                 }
-                Decision::Split => return Verdict::Split(response),
-                Decision::Conflict => return Verdict::Conflict(response),
+                Decision::Split => return Ended::Split(response),
+                Decision::Conflict => return Ended::Conflict(response),
                 // A token fetched because of a refusal, refused at once: the client lacks access.
                 Decision::Renew if renewed_to == Some(response.token) => {
-                    return Verdict::Stop(StopReason::Unauthorized)
+                    return Ended::Stop(StopReason::Unauthorized)
                 }
                 Decision::Renew => {
                     tracing::info!("Target refused the access token; renewing it.");
-                    match self.renew(&response, delivery, &mut failures).await {
+                    match self.renew(response.token, delivery, &mut failures).await {
                         Ok(fresh) => renewed_to = fresh.or(renewed_to),
-                        Err(stop) => return Verdict::Stop(stop),
+                        Err(stop) => return Ended::Stop(stop),
                     }
                 }
                 Decision::Fatal { status, reason } => {
@@ -232,14 +342,14 @@ impl Sender {
                         reason,
                         detail: Some(response.reason()),
                     };
-                    return Verdict::Stop(stop);
+                    return Ended::Stop(stop);
                 }
                 Decision::Retry { cause, after } => {
                     if let Err(stop) = self
                         .retry(pass, cause, after, delivery, &mut failures)
                         .await
                     {
-                        return Verdict::Stop(stop);
+                        return Ended::Stop(stop);
                     }
                 }
             }
@@ -247,12 +357,20 @@ impl Sender {
     }
 
     /// Sends once. `Err` when the failure is not one to retry (no token).
-    async fn attempt(&self, body: Bytes, mode: ImportMode) -> Result<Attempt, StopReason> {
-        let err = match self.client.put_batch(body, mode).await {
-            Ok(response) => return Ok(Attempt::Answered(response)),
+    async fn attempt<T, F, Fut>(
+        &self,
+        send: &F,
+        policy: fn(&Outcome) -> Decision,
+    ) -> Result<Attempt<T>, StopReason>
+    where
+        F: Fn(Arc<TargetClient>) -> Fut,
+        Fut: std::future::Future<Output = Result<(PutResponse, T), SendError>>,
+    {
+        let err = match send(self.client.clone()).await {
+            Ok((response, value)) => return Ok(Attempt::Answered(response, value)),
             Err(err) => err,
         };
-        match err.outcome().map(|outcome| decide(&outcome)) {
+        match err.outcome().map(|outcome| policy(&outcome)) {
             Some(Decision::Retry { cause, after }) => Ok(Attempt::Failed { cause, after }),
             _ => Err(stop_for(err)),
         }
@@ -288,7 +406,7 @@ impl Sender {
             cause = %cause.label(),
             attempt = delivery.attempts,
             wait_ms = wait.as_millis() as u64,
-            "Target did not store the batch; retrying."
+            "Target did not take the request; retrying."
         );
         tokio::time::sleep(wait).await;
         Ok(())
@@ -322,16 +440,16 @@ impl Sender {
         Ok(wait)
     }
 
-    /// Renews the token refused in `response`, returning the new token's
+    /// Renews the token generation `refused`, returning the new token's
     /// generation; a retryable failure of the token endpoint counts as a
     /// failed attempt and is waited out (no new token then: `None`).
     async fn renew(
         &mut self,
-        response: &PutResponse,
+        refused: TokenGeneration,
         delivery: &mut Effort,
         failures: &mut Tally,
     ) -> Result<Option<TokenGeneration>, StopReason> {
-        let err = match self.client.tokens().renew(response.token).await {
+        let err = match self.client.tokens().renew(refused).await {
             Ok(token) => return Ok(Some(token.generation())),
             Err(err) => err,
         };
@@ -354,6 +472,10 @@ fn stop_for(err: SendError) -> StopReason {
         SendError::Transport(err) => StopReason::GaveUp {
             attempts: 0,
             last: err.kind().label().to_string(),
+        },
+        SendError::Spool(kind) => StopReason::GaveUp {
+            attempts: 0,
+            last: format!("spool: {kind}"),
         },
     }
 }
@@ -392,6 +514,61 @@ mod tests {
 
     fn body() -> Bytes {
         Bytes::from_static(b"{\"users\":[]}")
+    }
+
+    #[tokio::test]
+    async fn a_read_is_retried_and_renewed_like_an_import() {
+        let script = Script {
+            export: Some(b"{}".to_vec()),
+            export_statuses: [503, 500, 401, 429].into(),
+            ..Script::default()
+        };
+        let target = ScriptedTarget::start(script).await;
+        let mut sender = sender_for(&target, 10, "secret");
+        let url = sender
+            .client
+            .url(crate::contract::api::Endpoint::Configuration, "", "")
+            .unwrap();
+        let mut effort = Effort::default();
+        let got = sender.fetch(&url, false, &mut effort).await.unwrap();
+        assert_eq!(got.map(|g| g.body), Some(Bytes::from_static(b"{}")));
+        let causes: Vec<String> = effort.retries.iter().map(|c| c.label()).collect();
+        assert_eq!(causes, ["503", "500", "429"]);
+        assert_eq!(effort.attempts, 5);
+        assert_eq!(target.token_requests(), 2, "the 401 renewed the token");
+    }
+
+    #[tokio::test]
+    async fn a_read_gives_up_and_a_missing_one_is_told() {
+        let script = Script {
+            export: None,
+            export_statuses: [500, 500, 500].into(),
+            ..Script::default()
+        };
+        let target = ScriptedTarget::start(script).await;
+        let mut sender = sender_for(&target, 2, "secret");
+        let url = sender
+            .client
+            .url(crate::contract::api::Endpoint::Configuration, "", "")
+            .unwrap();
+        let mut effort = Effort::default();
+        let stop = sender.fetch(&url, false, &mut effort).await.unwrap_err();
+        assert!(
+            matches!(stop, StopReason::GaveUp { attempts: 2, .. }),
+            "{stop:?}"
+        );
+        // One 500 left, then the export's 404.
+        let mut effort = Effort::default();
+        assert!(sender
+            .fetch(&url, true, &mut effort)
+            .await
+            .unwrap()
+            .is_none());
+        let stop = sender.fetch(&url, false, &mut effort).await.unwrap_err();
+        assert!(
+            matches!(stop, StopReason::Fatal { status: 404, .. }),
+            "{stop:?}"
+        );
     }
 
     #[tokio::test]

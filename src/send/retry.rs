@@ -21,6 +21,11 @@
 //! | 401 | [`Decision::Renew`] | renew the token once; a second 401 is fatal (the sender's rule) |
 //! | 403, 404, 415, 501, 505, 3xx, other 4xx, 1xx | [`Decision::Fatal`] | no retry or split can fix it |
 //!
+//! A read (`GET` of the export or of the user endpoints, [`decide_read`])
+//! follows the same policy, but for its success and its client errors: 200
+//! is its success, any other 2xx is not the contract's answer, and a 400,
+//! 409, 413 or 422 is fatal (a read has nothing to split).
+//!
 //! Unknown transport errors are retried: on an idempotent request a resend is
 //! harmless and the per-batch attempt limit bounds the cost, while giving up
 //! on the first odd error would stop a long migration for a network hiccup.
@@ -45,6 +50,16 @@ pub enum Outcome {
     },
     /// No answer: the transport failed.
     Failed(TransportKind),
+}
+
+impl Outcome {
+    /// The HTTP status, when the target answered.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            Outcome::Answered { status, .. } => Some(*status),
+            Outcome::Failed(_) => None,
+        }
+    }
 }
 
 /// Class of a transport failure (no HTTP status was received).
@@ -221,6 +236,25 @@ pub fn decide(outcome: &Outcome) -> Decision {
     }
 }
 
+/// The retry policy of a read (`GET`): [`decide`], with 200 its success and
+/// nothing to split or to check for a conflict (see the module).
+pub fn decide_read(outcome: &Outcome) -> Decision {
+    match *outcome {
+        Outcome::Answered { status: 200, .. } => Decision::Success,
+        Outcome::Answered { status: 204, .. } => Decision::Fatal {
+            status: 204,
+            reason: FatalReason::NotTheContract,
+        },
+        _ => match decide(outcome) {
+            Decision::Split | Decision::Conflict => Decision::Fatal {
+                status: outcome.status().unwrap_or_default(),
+                reason: FatalReason::ClientError,
+            },
+            decision => decision,
+        },
+    }
+}
+
 /// The policy for an answered request.
 fn decide_status(status: u16, retry_after: Option<Duration>) -> Decision {
     let fatal = |reason| Decision::Fatal { status, reason };
@@ -320,6 +354,34 @@ mod tests {
         for (status, expected) in table {
             assert_eq!(decide(&answered(*status)), *expected, "status {status}");
         }
+    }
+
+    #[test]
+    fn reads_succeed_on_200_and_split_nothing() {
+        let fatal = |status, reason| Decision::Fatal { status, reason };
+        let table: &[(u16, Decision)] = &[
+            (200, Decision::Success),
+            (204, fatal(204, FatalReason::NotTheContract)),
+            (203, fatal(203, FatalReason::NotTheContract)),
+            (400, fatal(400, FatalReason::ClientError)),
+            (409, fatal(409, FatalReason::ClientError)),
+            (413, fatal(413, FatalReason::ClientError)),
+            (422, fatal(422, FatalReason::ClientError)),
+            (401, Decision::Renew),
+            (404, fatal(404, FatalReason::NotFound)),
+            (429, retry(RetryCause::Throttled(429))),
+            (503, retry(RetryCause::Throttled(503))),
+            (500, retry(RetryCause::ServerError(500))),
+        ];
+        for (status, expected) in table {
+            assert_eq!(
+                decide_read(&answered(*status)),
+                *expected,
+                "status {status}"
+            );
+        }
+        let failed = Outcome::Failed(TransportKind::Timeout);
+        assert_eq!(decide_read(&failed), decide(&failed));
     }
 
     #[test]

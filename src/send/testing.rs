@@ -113,6 +113,8 @@ pub struct Script {
     pub export: Option<Vec<u8>>,
     /// Whether the first export answers 401.
     pub export_401_first: bool,
+    /// Statuses the export answers, one per request, before its body.
+    pub export_statuses: VecDeque<u16>,
     /// Whether the token endpoint never answers (a hung identity provider).
     pub token_hangs: bool,
 }
@@ -125,6 +127,7 @@ impl Default for Script {
             replies: VecDeque::new(),
             export: None,
             export_401_first: false,
+            export_statuses: VecDeque::new(),
             token_hangs: false,
         }
     }
@@ -375,6 +378,15 @@ fn answer(
 
 async fn export(State(seen): State<Shared>) -> Response {
     let mut seen = lock(&seen);
+    let status = seen
+        .script
+        .as_mut()
+        .and_then(|s| s.export_statuses.pop_front());
+    if let Some(status) = status {
+        return StatusCode::from_u16(status)
+            .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+            .into_response();
+    }
     let script = seen.script.clone().unwrap_or_default();
     if script.export_401_first && !seen.export_refused {
         seen.export_refused = true;

@@ -38,9 +38,12 @@ use url::Url;
 
 use super::retry::{parse_retry_after, Outcome};
 use super::transport::{endpoint, read_capped, ClientError, TransportError};
-use crate::contract::api::{Endpoint, Layout, Params, SCOPE_MANAGE, SCOPE_READ};
+use crate::contract::api::{Endpoint, Layout, Params};
 use crate::contract::TokenResponse;
 pub use crate::secret::{ClientSecret, SecretError, SECRET_ENV};
+
+/// The scopes an import's token asks for.
+pub const DEFAULT_SCOPE: &str = "manage_configuration read_configuration";
 
 /// Environment variable holding the client id.
 pub const CLIENT_ID_ENV: &str = "FERRY_CLIENT_ID";
@@ -264,7 +267,7 @@ impl TokenClient {
             )?,
             client_id: client_id.into(),
             secret,
-            scope: format!("{SCOPE_MANAGE} {SCOPE_READ}"),
+            scope: DEFAULT_SCOPE.to_string(),
             cached: Mutex::new(Slot::default()),
             fetches: AtomicU64::new(0),
             deadline: DEFAULT_TOKEN_DEADLINE,
@@ -274,6 +277,12 @@ impl TokenClient {
     /// The same client with another time limit per token request.
     pub fn with_deadline(mut self, deadline: Duration) -> Self {
         self.deadline = deadline;
+        self
+    }
+
+    /// The same client asking for `scope` (space-separated scopes).
+    pub fn with_scope(mut self, scope: impl Into<String>) -> Self {
+        self.scope = scope.into();
         self
     }
 
@@ -451,6 +460,12 @@ fn parse_token_answer(body: &[u8]) -> Result<TokenResponse, TokenError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_import_asks_for_the_configuration_scopes() {
+        use crate::contract::api::{SCOPE_MANAGE, SCOPE_READ};
+        assert_eq!(DEFAULT_SCOPE, format!("{SCOPE_MANAGE} {SCOPE_READ}"));
+    }
     use crate::send::retry::{decide, Decision};
     use crate::send::testing::{Script, ScriptedTarget};
 
