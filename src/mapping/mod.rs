@@ -41,6 +41,7 @@ use crate::source::{Fields, Row, RowBody, SharedHeader};
 use config::{Attribute, Condition, IdentifierRule, Rule, VerifiedRule};
 pub use config::{Field, KeyPolicy, Mapping, MappingConfig, MappingError};
 use ids::{IdScope, RecordKind};
+use path::Found;
 
 /// Read access to a record's columns; implemented by source [`Fields`].
 pub trait Lookup {
@@ -51,6 +52,11 @@ pub trait Lookup {
     fn value(&self, column: &str) -> Option<Value>;
     /// What kind of value the source holds in `column`.
     fn kind(&self, column: &str) -> ValueKind;
+    /// The value of `column` as a path finds it: in a JSON record its raw
+    /// text, decoded only when used; `None` when absent or null.
+    fn found(&self, column: &str) -> Option<Found<'_>> {
+        self.value(column).map(Found::Value)
+    }
     /// The names of the record's columns.
     fn names(&self) -> Vec<String>;
 }
@@ -66,6 +72,14 @@ impl Lookup for Fields {
     }
     fn kind(&self, column: &str) -> ValueKind {
         Fields::kind(self, column)
+    }
+    fn found(&self, column: &str) -> Option<Found<'_>> {
+        match Fields::raw(self, column) {
+            Some("null") => None,
+            Some(raw) => Some(Found::Raw(raw)),
+            None if self.is_csv() => Fields::value(self, column).map(Found::Value),
+            None => None,
+        }
     }
     fn names(&self) -> Vec<String> {
         self.columns().into_iter().map(str::to_string).collect()
@@ -1039,19 +1053,32 @@ impl<'a, L: Lookup> FieldReader<'a, L> {
                 .is_some_and(transform::truthy),
         };
         let mut out = Vec::new();
-        for value in rule.path.values(self.fields) {
-            let value = transform::apply_all(&rule.transforms, value, self.now)
-                .map_err(|why| format!("{}: the value {why}", rule.path))?;
-            // A transform may give a list (split): each element is one value.
-            let items = match value {
-                None => continue,
-                Some(Value::Array(items)) => items,
-                Some(one) => vec![one],
+        for found in rule.path.found(self.fields) {
+            // Without transforms, the value is read as found (its members
+            // decoded only when the rule uses them).
+            let found = match rule.transforms.is_empty() {
+                true => found,
+                false => {
+                    let Some(value) = found.into_value() else {
+                        continue;
+                    };
+                    let value = transform::apply_all(&rule.transforms, value, self.now)
+                        .map_err(|why| format!("{}: the value {why}", rule.path))?;
+                    match value {
+                        None => continue,
+                        Some(value) => Found::Value(value),
+                    }
+                }
+            };
+            // A list (a transform's split, an array) is one value per element.
+            let items = match found.is_list() {
+                true => found.elements(),
+                false => vec![found],
             };
             for item in items {
                 let left_out = rule.unless.iter().any(|(member, texts)| {
-                    member.values_in(&item).iter().any(|v| {
-                        transform::scalar_text(v).is_some_and(|t| texts.iter().any(|x| *x == t))
+                    member.found_in(&item).iter().any(|v| {
+                        v.text().is_some_and(|t| texts.iter().any(|x| *x == t))
                     })
                 });
                 if left_out {
@@ -1059,16 +1086,14 @@ impl<'a, L: Lookup> FieldReader<'a, L> {
                 }
                 let text = match &rule.template {
                     Some(template) => template.fill(&item),
-                    None => match &item {
-                        Value::Object(_) | Value::Array(_) => {
-                            return Err(format!(
-                                "{}: a {} identifier is an object; the rule's 'value' template says which members make it",
-                                rule.path,
-                                rule.kind.as_str()
-                            ))
-                        }
-                        other => transform::scalar_text(other).map(Cow::into_owned),
-                    },
+                    None if item.is_structured() => {
+                        return Err(format!(
+                            "{}: a {} identifier is an object; the rule's 'value' template says which members make it",
+                            rule.path,
+                            rule.kind.as_str()
+                        ))
+                    }
+                    None => item.text().map(Cow::into_owned),
                 };
                 let text = text.filter(|t| {
                     !t.trim().is_empty()

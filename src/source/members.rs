@@ -3,6 +3,7 @@
 //! nothing. [`super::fields`] looks values up through it, and the JSON Lines
 //! reader builds it for every line.
 
+use std::borrow::Cow;
 use std::fmt;
 
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, Visitor};
@@ -150,4 +151,65 @@ fn span_of(base: &str, part: &str) -> Option<(u32, u32)> {
         return None;
     }
     Some((u32::try_from(start).ok()?, u32::try_from(end).ok()?))
+}
+
+/// The raw value of the last member named `name` of the JSON object `text`
+/// (as [`super::Fields`] finds a column); `None` when `text` is not an object
+/// or has no such member. `text` is a value of a record already validated,
+/// so that nothing here decodes more than the keys it passes.
+pub fn raw_member<'a>(text: &'a str, name: &str) -> Option<&'a str> {
+    if !text.starts_with('{') {
+        return None;
+    }
+    let mut de = serde_json::Deserializer::from_str(text);
+    de.deserialize_map(MemberSeek { name }).ok().flatten()
+}
+
+/// The raw elements of the JSON array `text`; `None` when it is not an array.
+pub fn raw_elements(text: &str) -> Option<Vec<&str>> {
+    if !text.starts_with('[') {
+        return None;
+    }
+    let elements: Vec<&RawValue> = serde_json::from_str(text).ok()?;
+    Some(elements.into_iter().map(RawValue::get).collect())
+}
+
+/// Finds the raw value of the last member `name` of the object being read.
+struct MemberSeek<'n> {
+    name: &'n str,
+}
+
+impl<'de> Visitor<'de> for MemberSeek<'_> {
+    type Value = Option<&'de str>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut found = None;
+        while let Some(key) = map.next_key::<KeyText<'de>>()? {
+            let value: &'de RawValue = map.next_value()?;
+            let key = match &key {
+                KeyText::Borrowed(k) => k,
+                KeyText::Decoded(k) => k.as_str(),
+            };
+            if key == self.name {
+                found = Some(value.get());
+            }
+        }
+        Ok(found)
+    }
+}
+
+/// The text of the raw JSON string `raw`: a slice of it when it has no
+/// escapes, else decoded; `None` when `raw` is not a string.
+pub fn raw_str(raw: &str) -> Option<Cow<'_, str>> {
+    if !raw.starts_with('"') {
+        return None;
+    }
+    if !raw.contains('\\') {
+        return raw.get(1..raw.len() - 1).map(Cow::Borrowed);
+    }
+    serde_json::from_str::<String>(raw).ok().map(Cow::Owned)
 }
