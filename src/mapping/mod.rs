@@ -171,6 +171,10 @@ struct Unmapped {
     /// header): the positions of its unmapped columns with their numbers,
     /// worked out once per header.
     plan: Option<(SharedHeader, Vec<(usize, usize)>)>,
+    /// For JSON records, which repeat their keys in the same order: each
+    /// column with a value of the record seen last, by position, with its
+    /// number when unmapped (`None` when the mapping accounts for it).
+    recent: Vec<(String, Option<usize>)>,
 }
 
 impl Unmapped {
@@ -183,6 +187,21 @@ impl Unmapped {
         self.names.push(name.to_string());
         self.numbers.insert(name.to_string(), n);
         n
+    }
+
+    /// The number of `name` when `mapping` does not account for it, `name`
+    /// being the `position`th column with a value of a JSON record: decided
+    /// once while records repeat the same columns at the same positions.
+    fn at(&mut self, position: usize, name: &str, mapping: &Mapping) -> Option<usize> {
+        if let Some((known, number)) = self.recent.get(position) {
+            if known == name {
+                return *number;
+            }
+        }
+        let number = (!mapping.reads(name)).then(|| self.number(name));
+        self.recent.truncate(position);
+        self.recent.push((name.to_string(), number));
+        number
     }
 }
 
@@ -227,10 +246,10 @@ impl Mapper {
         };
         if !fields.is_csv() {
             let (mapping, unmapped) = (&self.mapping, &mut self.unmapped);
+            let mut position = 0;
             fields.for_each_with_value(|name| {
-                if !mapping.reads(name) {
-                    out.push(unmapped.number(name));
-                }
+                out.extend(unmapped.at(position, name, mapping));
+                position += 1;
             });
             return;
         }
