@@ -1096,9 +1096,10 @@ impl<'a, L: Lookup> FieldReader<'a, L> {
             };
             for item in items {
                 let left_out = rule.unless.iter().any(|(member, texts)| {
-                    member.found_in(&item).iter().any(|v| {
-                        v.text().is_some_and(|t| texts.iter().any(|x| *x == t))
-                    })
+                    member
+                        .found_in(&item)
+                        .iter()
+                        .any(|v| v.text().is_some_and(|t| texts.iter().any(|x| *x == t)))
                 });
                 if left_out {
                     continue;

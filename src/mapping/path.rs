@@ -578,12 +578,16 @@ mod tests {
         assert_eq!(t.fill(&Found::Value(json!({"provider": "github"}))), None);
         let t = Template::parse("auth0|{_id.$oid}").unwrap();
         assert_eq!(
-            t.fill(&Found::Value(json!({"_id": {"$oid": "abc"}}))).as_deref(),
+            t.fill(&Found::Value(json!({"_id": {"$oid": "abc"}})))
+                .as_deref(),
             Some("auth0|abc")
         );
         assert!(Template::parse("{open").is_err());
         let t = Template::parse("google.com|{}").unwrap();
-        assert_eq!(t.fill(&Found::Value(json!("123"))).as_deref(), Some("google.com|123"));
+        assert_eq!(
+            t.fill(&Found::Value(json!("123"))).as_deref(),
+            Some("google.com|123")
+        );
         assert_eq!(t.fill(&Found::Value(json!(""))), None);
         assert_eq!(
             Template::parse("{{x}}")
