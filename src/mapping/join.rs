@@ -27,6 +27,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::config::JoinRule;
+use super::path::Found;
 use crate::source::{Format, Input, RowBody, SourceReader};
 
 /// The counts of a join, for the summary and the report.
@@ -172,7 +173,8 @@ impl JoinIndex {
                     continue;
                 };
                 let record = fields.to_json();
-                let Some(key) = self.rule.on.iter().find_map(|t| t.fill(&record)) else {
+                let found = Found::Borrowed(&record);
+                let Some(key) = self.rule.on.iter().find_map(|t| t.fill(&found)) else {
                     self.records_without_key += 1;
                     continue;
                 };

@@ -42,6 +42,7 @@ use crate::source::{Fields, Row, RowBody, SharedHeader};
 use config::{Attribute, Condition, IdentifierRule, Rule, VerifiedRule};
 pub use config::{Field, KeyPolicy, Mapping, MappingConfig, MappingError};
 use ids::{IdScope, RecordKind};
+use path::Found;
 
 /// Read access to a record's columns; implemented by source [`Fields`].
 pub trait Lookup {
@@ -52,6 +53,11 @@ pub trait Lookup {
     fn value(&self, column: &str) -> Option<Value>;
     /// What kind of value the source holds in `column`.
     fn kind(&self, column: &str) -> ValueKind;
+    /// The value of `column` as a path finds it: in a JSON record its raw
+    /// text, decoded only when used; `None` when absent or null.
+    fn found(&self, column: &str) -> Option<Found<'_>> {
+        self.value(column).map(Found::Value)
+    }
     /// The names of the record's columns.
     fn names(&self) -> Vec<String>;
 }
@@ -67,6 +73,14 @@ impl Lookup for Fields {
     }
     fn kind(&self, column: &str) -> ValueKind {
         Fields::kind(self, column)
+    }
+    fn found(&self, column: &str) -> Option<Found<'_>> {
+        match Fields::raw(self, column) {
+            Some("null") => None,
+            Some(raw) => Some(Found::Raw(raw)),
+            None if self.is_csv() => Fields::value(self, column).map(Found::Value),
+            None => None,
+        }
     }
     fn names(&self) -> Vec<String> {
         self.columns().into_iter().map(str::to_string).collect()
@@ -158,6 +172,10 @@ struct Unmapped {
     /// header): the positions of its unmapped columns with their numbers,
     /// worked out once per header.
     plan: Option<(SharedHeader, Vec<(usize, usize)>)>,
+    /// For JSON records, which repeat their keys in the same order: each
+    /// column with a value of the record seen last, by position, with its
+    /// number when unmapped (`None` when the mapping accounts for it).
+    recent: Vec<(String, Option<usize>)>,
 }
 
 impl Unmapped {
@@ -170,6 +188,21 @@ impl Unmapped {
         self.names.push(name.to_string());
         self.numbers.insert(name.to_string(), n);
         n
+    }
+
+    /// The number of `name` when `mapping` does not account for it, `name`
+    /// being the `position`th column with a value of a JSON record: decided
+    /// once while records repeat the same columns at the same positions.
+    fn at(&mut self, position: usize, name: &str, mapping: &Mapping) -> Option<usize> {
+        if let Some((known, number)) = self.recent.get(position) {
+            if known == name {
+                return *number;
+            }
+        }
+        let number = (!mapping.reads(name)).then(|| self.number(name));
+        self.recent.truncate(position);
+        self.recent.push((name.to_string(), number));
+        number
     }
 }
 
@@ -214,10 +247,10 @@ impl Mapper {
         };
         if !fields.is_csv() {
             let (mapping, unmapped) = (&self.mapping, &mut self.unmapped);
+            let mut position = 0;
             fields.for_each_with_value(|name| {
-                if !mapping.reads(name) {
-                    out.push(unmapped.number(name));
-                }
+                out.extend(unmapped.at(position, name, mapping));
+                position += 1;
             });
             return;
         }
@@ -1095,36 +1128,48 @@ impl<'a, L: Lookup> FieldReader<'a, L> {
                 .is_some_and(transform::truthy),
         };
         let mut out = Vec::new();
-        for value in rule.path.values(self.fields) {
-            let value = transform::apply_all(&rule.transforms, value, self.now)
-                .map_err(|why| format!("{}: the value {why}", rule.path))?;
-            // A transform may give a list (split): each element is one value.
-            let items = match value {
-                None => continue,
-                Some(Value::Array(items)) => items,
-                Some(one) => vec![one],
+        for found in rule.path.found(self.fields) {
+            // Without transforms, the value is read as found (its members
+            // decoded only when the rule uses them).
+            let found = match rule.transforms.is_empty() {
+                true => found,
+                false => {
+                    let Some(value) = found.into_value() else {
+                        continue;
+                    };
+                    let value = transform::apply_all(&rule.transforms, value, self.now)
+                        .map_err(|why| format!("{}: the value {why}", rule.path))?;
+                    match value {
+                        None => continue,
+                        Some(value) => Found::Value(value),
+                    }
+                }
+            };
+            // A list (a transform's split, an array) is one value per element.
+            let items = match found.is_list() {
+                true => found.elements(),
+                false => vec![found],
             };
             for item in items {
                 let left_out = rule.unless.iter().any(|(member, texts)| {
-                    member.values_in(&item).iter().any(|v| {
-                        transform::scalar_text(v).is_some_and(|t| texts.iter().any(|x| *x == t))
-                    })
+                    member
+                        .found_in(&item)
+                        .iter()
+                        .any(|v| v.text().is_some_and(|t| texts.iter().any(|x| *x == t)))
                 });
                 if left_out {
                     continue;
                 }
                 let text = match &rule.template {
                     Some(template) => template.fill(&item),
-                    None => match &item {
-                        Value::Object(_) | Value::Array(_) => {
-                            return Err(format!(
-                                "{}: a {} identifier is an object; the rule's 'value' template says which members make it",
-                                rule.path,
-                                rule.kind.as_str()
-                            ))
-                        }
-                        other => transform::scalar_text(other).map(Cow::into_owned),
-                    },
+                    None if item.is_structured() => {
+                        return Err(format!(
+                            "{}: a {} identifier is an object; the rule's 'value' template says which members make it",
+                            rule.path,
+                            rule.kind.as_str()
+                        ))
+                    }
+                    None => item.text().map(Cow::into_owned),
                 };
                 let text = text.filter(|t| {
                     !t.trim().is_empty()

@@ -19,6 +19,7 @@
 //! A path that finds nothing gives no value: mapping treats it as absent,
 //! like an empty cell.
 
+use std::borrow::Cow;
 use std::fmt;
 
 use serde_json::Value;
@@ -109,22 +110,51 @@ impl SourcePath {
     /// Every value the path finds in `fields`, typed as the source has them
     /// (a CSV cell is a string), nulls left out.
     pub fn values<L: Lookup + ?Sized>(&self, fields: &L) -> Vec<Value> {
-        if let Some(value) = fields.value(&self.text) {
-            return non_null(value);
+        self.found(fields)
+            .into_iter()
+            .filter_map(Found::into_value)
+            .collect()
+    }
+
+    /// Every value the path finds in `fields`, nulls and blanks left out, as
+    /// found: in a JSON record, the raw text of each, the members and
+    /// elements on the way skimmed over, not decoded.
+    pub fn found<'a, L: Lookup + ?Sized>(&self, fields: &'a L) -> Vec<Found<'a>> {
+        if let Some(found) = fields.found(&self.text) {
+            return found.non_null();
         }
         if self.steps.is_empty() && self.top == self.text {
             return Vec::new();
         }
-        let Some(mut start) = fields.value(&self.top) else {
+        let Some(mut start) = fields.found(&self.top) else {
             return Vec::new();
         };
         // A CSV cell (or a JSON string) walked into holds JSON text.
-        if let (Value::String(text), false) = (&start, self.steps.is_empty()) {
-            match serde_json::from_str::<Value>(text) {
-                Ok(parsed) => start = parsed,
-                Err(_) => return Vec::new(),
+        if !self.steps.is_empty() {
+            if let Some(text) = start.string() {
+                match serde_json::from_str::<Value>(&text) {
+                    Ok(parsed) => start = Found::Value(parsed),
+                    Err(_) => return Vec::new(),
+                }
             }
         }
+        self.walk(start)
+    }
+
+    /// The values the path finds inside an already-found value (an element
+    /// of `identities[*]`, say), the first name being a member of it.
+    pub fn found_in<'a>(&self, value: &Found<'a>) -> Vec<Found<'a>> {
+        if let Some(found) = value.member(&self.text) {
+            return found.non_null();
+        }
+        match value.member(&self.top) {
+            Some(start) => self.walk(start),
+            None => Vec::new(),
+        }
+    }
+
+    /// The values the steps find from `start`, nulls and blanks left out.
+    fn walk<'a>(&self, start: Found<'a>) -> Vec<Found<'a>> {
         let mut found = vec![start];
         for step in &self.steps {
             found = found.into_iter().flat_map(|v| step.apply(v)).collect();
@@ -132,23 +162,138 @@ impl SourcePath {
                 break;
             }
         }
-        found.into_iter().flat_map(non_null).collect()
+        found.into_iter().filter(|f| !f.is_blank()).collect()
     }
+}
 
-    /// The values the path finds inside an already-read value (the elements
-    /// of `identities[*]`, say), the first name being a member of it.
-    pub fn values_in(&self, value: &Value) -> Vec<Value> {
-        let mut found: Vec<Value> = match value.get(&self.text) {
-            Some(v) => return non_null(v.clone()),
-            None => match value.get(&self.top) {
-                Some(v) => vec![v.clone()],
-                None => return Vec::new(),
+/// A value a path found: the raw JSON text of a JSON record, decoded only
+/// when it is used (most values a rule passes by, it only compares or
+/// skips), or a value already decoded (a CSV cell, a transform's output).
+#[derive(Debug, Clone)]
+pub enum Found<'a> {
+    /// A JSON value as the record's text has it, validated when read.
+    Raw(&'a str),
+    /// A decoded value.
+    Value(Value),
+    /// A decoded value held elsewhere.
+    Borrowed(&'a Value),
+}
+
+impl<'a> Found<'a> {
+    /// The value decoded; `None` for null.
+    pub fn into_value(self) -> Option<Value> {
+        let value = match self {
+            Found::Value(value) => value,
+            Found::Borrowed(value) => value.clone(),
+            Found::Raw(raw) => match crate::source::raw_str(raw) {
+                Some(text) => Value::String(text.into_owned()),
+                // Not an error for validated text; kept as text if it were.
+                None => serde_json::from_str(raw).unwrap_or_else(|_| Value::String(raw.into())),
             },
         };
-        for step in &self.steps {
-            found = found.into_iter().flat_map(|v| step.apply(v)).collect();
+        (!value.is_null()).then_some(value)
+    }
+
+    /// The text of a scalar, as [`super::transform::scalar_text`] gives it:
+    /// `None` for null, arrays and objects.
+    pub fn text(&self) -> Option<Cow<'_, str>> {
+        let raw = match self {
+            Found::Raw(raw) => raw,
+            decoded => return decoded.decoded().and_then(super::transform::scalar_text),
+        };
+        match raw.as_bytes().first()? {
+            b'"' => crate::source::raw_str(raw),
+            b't' => Some(Cow::Borrowed("true")),
+            b'f' => Some(Cow::Borrowed("false")),
+            b'n' | b'[' | b'{' => None,
+            // A number as serde_json writes it (`1e2` is `100.0`).
+            _ => serde_json::from_str::<serde_json::Number>(raw)
+                .ok()
+                .map(|n| Cow::Owned(n.to_string())),
         }
-        found.into_iter().flat_map(non_null).collect()
+    }
+
+    /// The value, when decoded.
+    fn decoded(&self) -> Option<&Value> {
+        match self {
+            Found::Raw(_) => None,
+            Found::Value(value) => Some(value),
+            Found::Borrowed(value) => Some(value),
+        }
+    }
+
+    /// Whether it is raw text starting with one of `starts`.
+    fn raw_starts_with<const N: usize>(&self, starts: [char; N]) -> bool {
+        matches!(self, Found::Raw(raw) if raw.starts_with(starts))
+    }
+
+    /// Whether it is an array or an object.
+    pub fn is_structured(&self) -> bool {
+        match self.decoded() {
+            None => self.raw_starts_with(['[', '{']),
+            Some(value) => matches!(value, Value::Array(_) | Value::Object(_)),
+        }
+    }
+
+    /// The text of a string (a CSV cell, a JSON string); `None` for anything else.
+    fn string(&self) -> Option<Cow<'_, str>> {
+        match self {
+            Found::Raw(raw) => crate::source::raw_str(raw),
+            Found::Value(Value::String(s)) | Found::Borrowed(Value::String(s)) => {
+                Some(Cow::Borrowed(s))
+            }
+            Found::Value(_) | Found::Borrowed(_) => None,
+        }
+    }
+
+    /// A value that carries nothing: null or blank text (an empty CSV cell
+    /// is an absent value).
+    fn is_blank(&self) -> bool {
+        let null = match self.decoded() {
+            None => matches!(self, Found::Raw("null")),
+            Some(value) => value.is_null(),
+        };
+        null || self.string().is_some_and(|s| s.trim().is_empty())
+    }
+
+    /// Itself as a list of found values, none when it [`Found::is_blank`].
+    fn non_null(self) -> Vec<Found<'a>> {
+        if self.is_blank() {
+            Vec::new()
+        } else {
+            vec![self]
+        }
+    }
+
+    /// The member `name` of an object.
+    fn member(&self, name: &str) -> Option<Found<'a>> {
+        match self {
+            Found::Raw(raw) => crate::source::raw_member(raw, name).map(Found::Raw),
+            Found::Value(value) => value.get(name).cloned().map(Found::Value),
+            Found::Borrowed(value) => value.get(name).map(Found::Borrowed),
+        }
+    }
+
+    /// Whether it is an array.
+    pub fn is_list(&self) -> bool {
+        match self.decoded() {
+            None => self.raw_starts_with(['[']),
+            Some(value) => value.is_array(),
+        }
+    }
+
+    /// The elements of an array; none for anything else.
+    pub fn elements(self) -> Vec<Found<'a>> {
+        match self {
+            Found::Raw(raw) => crate::source::raw_elements(raw)
+                .unwrap_or_default()
+                .into_iter()
+                .map(Found::Raw)
+                .collect(),
+            Found::Value(Value::Array(items)) => items.into_iter().map(Found::Value).collect(),
+            Found::Borrowed(Value::Array(items)) => items.iter().map(Found::Borrowed).collect(),
+            Found::Value(_) | Found::Borrowed(_) => Vec::new(),
+        }
     }
 }
 
@@ -209,35 +354,26 @@ impl fmt::Display for SourcePath {
 
 impl Step {
     /// The values this step finds in `value`.
-    fn apply(&self, value: Value) -> Vec<Value> {
-        match (self, value) {
-            (Step::Member(name), Value::Object(mut object)) => {
-                object.remove(name).into_iter().collect()
-            }
-            (Step::Index(i), Value::Array(mut items)) if *i < items.len() => {
-                vec![items.swap_remove(*i)]
-            }
-            (Step::Each, Value::Array(items)) => items,
-            (Step::Where(member, text), Value::Array(items)) => items
+    fn apply<'a>(&self, value: Found<'a>) -> Vec<Found<'a>> {
+        match self {
+            Step::Member(name) => match value {
+                // Taken out, not copied.
+                Found::Value(Value::Object(mut object)) => {
+                    object.remove(name).map(Found::Value).into_iter().collect()
+                }
+                other => other.member(name).into_iter().collect(),
+            },
+            Step::Index(i) => value.elements().into_iter().nth(*i).into_iter().collect(),
+            Step::Each => value.elements(),
+            Step::Where(member, text) => value
+                .elements()
                 .into_iter()
                 .filter(|item| {
-                    item.get(member)
-                        .and_then(super::transform::scalar_text)
-                        .is_some_and(|t| t == *text)
+                    item.member(member)
+                        .is_some_and(|v| v.text().is_some_and(|t| t == *text))
                 })
                 .collect(),
-            _ => Vec::new(),
         }
-    }
-}
-
-/// A value as a list of found values: `null` and blank text are none (an
-/// empty CSV cell is an absent value).
-fn non_null(value: Value) -> Vec<Value> {
-    match value {
-        Value::Null => Vec::new(),
-        Value::String(s) if s.trim().is_empty() => Vec::new(),
-        value => vec![value],
     }
 }
 
@@ -333,7 +469,7 @@ impl Template {
 
     /// The template filled from `value` (its paths read inside it, `{}`
     /// is the value itself): `None` when a part finds no text.
-    pub fn fill(&self, value: &Value) -> Option<String> {
+    pub fn fill(&self, value: &Found<'_>) -> Option<String> {
         let mut out = String::new();
         for part in &self.parts {
             let found = match part {
@@ -342,9 +478,9 @@ impl Template {
                     continue;
                 }
                 Part::Whole => value.clone(),
-                Part::Path(path) => path.values_in(value).into_iter().next()?,
+                Part::Path(path) => path.found_in(value).into_iter().next()?,
             };
-            let text = super::transform::scalar_text(&found)?;
+            let text = found.text()?;
             if text.trim().is_empty() {
                 return None;
             }
@@ -435,24 +571,28 @@ mod tests {
     fn templates_fill_from_a_value() {
         let t = Template::parse("{provider}|{user_id}").unwrap();
         assert_eq!(
-            t.fill(&json!({"provider": "github", "user_id": 42}))
+            t.fill(&Found::Value(json!({"provider": "github", "user_id": 42})))
                 .as_deref(),
             Some("github|42")
         );
-        assert_eq!(t.fill(&json!({"provider": "github"})), None);
+        assert_eq!(t.fill(&Found::Value(json!({"provider": "github"}))), None);
         let t = Template::parse("auth0|{_id.$oid}").unwrap();
         assert_eq!(
-            t.fill(&json!({"_id": {"$oid": "abc"}})).as_deref(),
+            t.fill(&Found::Value(json!({"_id": {"$oid": "abc"}})))
+                .as_deref(),
             Some("auth0|abc")
         );
         assert!(Template::parse("{open").is_err());
         let t = Template::parse("google.com|{}").unwrap();
-        assert_eq!(t.fill(&json!("123")).as_deref(), Some("google.com|123"));
-        assert_eq!(t.fill(&json!("")), None);
+        assert_eq!(
+            t.fill(&Found::Value(json!("123"))).as_deref(),
+            Some("google.com|123")
+        );
+        assert_eq!(t.fill(&Found::Value(json!(""))), None);
         assert_eq!(
             Template::parse("{{x}}")
                 .unwrap()
-                .fill(&json!({}))
+                .fill(&Found::Value(json!({})))
                 .as_deref(),
             Some("{x}")
         );

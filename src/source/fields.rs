@@ -24,7 +24,7 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
-use super::members::{index_object, key_tag, Key, Member};
+use super::members::{index_object, key_tag, raw_str, Key, Member};
 
 /// The column names of a CSV source and their positions, shared by its records.
 #[derive(Debug, PartialEq, Eq)]
@@ -240,6 +240,9 @@ impl Fields {
             }
             Repr::Json(json) => {
                 let raw = json.find(column)?;
+                if let Some(Cow::Borrowed(text)) = raw_str(raw) {
+                    return Some(Value::String(text.to_owned()));
+                }
                 match serde_json::from_str::<Value>(raw) {
                     Ok(Value::Null) => None,
                     Ok(value) => Some(value),
@@ -247,6 +250,16 @@ impl Fields {
                     Err(_) => Some(Value::String(raw.to_owned())),
                 }
             }
+        }
+    }
+
+    /// The raw JSON text of `column` in a JSON record (`"a\"b"`, `12`,
+    /// `[1,2]`), for walking into it without decoding what is passed by;
+    /// `None` for a CSV record or an absent column.
+    pub fn raw(&self, column: &str) -> Option<&str> {
+        match &self.repr {
+            Repr::Csv(_) => None,
+            Repr::Json(json) => json.find(column),
         }
     }
 
@@ -372,7 +385,7 @@ impl fmt::Debug for Fields {
 /// The text of a raw JSON value, as [`Fields::get`] describes.
 fn raw_json_text(raw: &str) -> Option<Cow<'_, str>> {
     match raw.as_bytes().first()? {
-        b'"' if !raw.contains('\\') => raw.get(1..raw.len() - 1).map(Cow::Borrowed),
+        b'"' if !raw.contains('\\') => raw_str(raw),
         b'"' | b'[' | b'{' => match serde_json::from_str::<Value>(raw) {
             Ok(value) => json_text(&value).map(|text| Cow::Owned(text.into_owned())),
             // Not reached for validated text; a lone surrogate escape is the

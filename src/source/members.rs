@@ -3,6 +3,7 @@
 //! nothing. [`super::fields`] looks values up through it, and the JSON Lines
 //! reader builds it for every line.
 
+use std::borrow::Cow;
 use std::fmt;
 
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, Visitor};
@@ -150,4 +151,166 @@ fn span_of(base: &str, part: &str) -> Option<(u32, u32)> {
         return None;
     }
     Some((u32::try_from(start).ok()?, u32::try_from(end).ok()?))
+}
+
+/// The raw value of the last member named `name` of the JSON object `text`
+/// (as [`super::Fields`] finds a column); `None` when `text` is not an object
+/// or has no such member.
+///
+/// `text` is a value of a record validated when it was read, so that this
+/// only skims its structure (see [`value_end`]): on text that is not JSON
+/// it finds something or nothing, and never fails.
+pub fn raw_member<'a>(text: &'a str, name: &str) -> Option<&'a str> {
+    let bytes = text.as_bytes();
+    if bytes.first() != Some(&b'{') {
+        return None;
+    }
+    let mut found = None;
+    let mut at = skip_blanks(bytes, 1);
+    while bytes.get(at) == Some(&b'"') {
+        let key_end = string_end(bytes, at);
+        let key = text.get(at..key_end)?;
+        let start = skip_blanks(bytes, skip_blanks(bytes, key_end) + 1);
+        let end = value_end(bytes, start);
+        if raw_str(key).is_some_and(|k| k == name) {
+            found = text.get(start..end);
+        }
+        at = skip_blanks(bytes, end);
+        if bytes.get(at) != Some(&b',') {
+            break;
+        }
+        at = skip_blanks(bytes, at + 1);
+    }
+    found
+}
+
+/// The raw elements of the JSON array `text`; `None` when it is not an
+/// array. A skim of validated text, as [`raw_member`].
+pub fn raw_elements(text: &str) -> Option<Vec<&str>> {
+    let bytes = text.as_bytes();
+    if bytes.first() != Some(&b'[') {
+        return None;
+    }
+    let mut elements = Vec::new();
+    let mut at = skip_blanks(bytes, 1);
+    while !matches!(bytes.get(at), None | Some(b']')) {
+        let end = value_end(bytes, at);
+        elements.push(text.get(at..end)?);
+        at = skip_blanks(bytes, end);
+        if bytes.get(at) != Some(&b',') {
+            break;
+        }
+        at = skip_blanks(bytes, at + 1);
+    }
+    Some(elements)
+}
+
+/// Where the JSON value starting at `at` ends, in text known to be valid
+/// JSON: strings are passed over to their closing quote, arrays and objects
+/// to the bracket that closes them, anything else to the next delimiter.
+fn value_end(bytes: &[u8], at: usize) -> usize {
+    match bytes.get(at) {
+        Some(b'"') => string_end(bytes, at),
+        Some(b'[' | b'{') => {
+            let (mut depth, mut i) = (0usize, at);
+            while let Some(&b) = bytes.get(i) {
+                match b {
+                    b'"' => {
+                        i = string_end(bytes, i);
+                        continue;
+                    }
+                    b'[' | b'{' => depth += 1,
+                    b']' | b'}' => {
+                        depth = depth.saturating_sub(1);
+                        if depth == 0 {
+                            return i + 1;
+                        }
+                    }
+                    _ => {}
+                }
+                i += 1;
+            }
+            bytes.len()
+        }
+        _ => bytes
+            .iter()
+            .skip(at)
+            .position(|b| matches!(b, b',' | b']' | b'}' | b' ' | b'\t' | b'\n' | b'\r'))
+            .map_or(bytes.len(), |n| at + n),
+    }
+}
+
+/// Just after the closing quote of the string whose opening quote is at `at`.
+fn string_end(bytes: &[u8], at: usize) -> usize {
+    let mut i = at + 1;
+    while let Some(&b) = bytes.get(i) {
+        match b {
+            b'\\' => i += 2,
+            b'"' => return i + 1,
+            _ => i += 1,
+        }
+    }
+    bytes.len()
+}
+
+/// The first position from `at` that is not JSON whitespace.
+fn skip_blanks(bytes: &[u8], at: usize) -> usize {
+    let blanks = bytes.iter().skip(at);
+    at + blanks
+        .take_while(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\r'))
+        .count()
+}
+
+/// The text of the raw JSON string `raw`: a slice of it when it has no
+/// escapes, else decoded; `None` when `raw` is not a string.
+pub fn raw_str(raw: &str) -> Option<Cow<'_, str>> {
+    if !raw.starts_with('"') {
+        return None;
+    }
+    if !raw.contains('\\') {
+        return raw.get(1..raw.len() - 1).map(Cow::Borrowed);
+    }
+    serde_json::from_str::<String>(raw).ok().map(Cow::Owned)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn members_and_elements_are_skimmed_as_serde_json_reads_them() {
+        let text = r#"{ "a" : [1, {"b": "x\"]}"}, null] , "k\u0065y": {"n": -1.5e3}, "s": "v", "a": "last" }"#;
+        let object: serde_json::Map<String, Value> = serde_json::from_str(text).unwrap();
+        for (name, value) in &object {
+            let raw = raw_member(text, name).unwrap();
+            assert_eq!(
+                &serde_json::from_str::<Value>(raw).unwrap(),
+                value,
+                "{name}"
+            );
+        }
+        assert_eq!(raw_member(text, "missing"), None);
+        assert_eq!(raw_member("[1]", "a"), None);
+        assert_eq!(raw_member("{}", "a"), None);
+        let array = r#"[ 1 ,"a,]" , [ [] , {} ], {"x": [1]}, true ]"#;
+        let elements: Vec<Value> = serde_json::from_str(array).unwrap();
+        let raw = raw_elements(array).unwrap();
+        let decoded: Vec<Value> = raw
+            .iter()
+            .map(|r| serde_json::from_str(r).unwrap())
+            .collect();
+        assert_eq!(decoded, elements);
+        assert_eq!(raw_elements("[ ]"), Some(vec![]));
+        assert_eq!(raw_elements("{}"), None);
+    }
+
+    #[test]
+    fn skimming_text_that_is_not_json_finds_something_or_nothing() {
+        for text in [
+            "{", "{\"a", "{\"a\":", "[", "[1,", "[\"\\", "{\"a\":[", "{,}",
+        ] {
+            let _ = raw_member(text, "a");
+            let _ = raw_elements(text);
+        }
+    }
 }
