@@ -373,14 +373,25 @@ impl ImportConfig {
     /// Reaches the target (starting the embedded one if that is the target)
     /// with this run's request time limit and a connection per sender.
     pub async fn connect(&self) -> Result<Connected, TargetError> {
+        self.connect_for(crate::send::token::DEFAULT_SCOPE).await
+    }
+
+    /// The same, with a token for `scope` (space-separated scopes): what a
+    /// verification reads (the dump, the password check) instead of writes.
+    pub async fn connect_for(&self, scope: &str) -> Result<Connected, TargetError> {
         Connected::connect(
             &self.target,
             self.layout,
             (self.body.tenant(), self.body.pool()),
             self.request_timeout,
-            (self.concurrency.get(), crate::send::token::DEFAULT_SCOPE),
+            (self.concurrency.get(), scope),
         )
         .await
+    }
+
+    /// Backoff and attempt limit per request, and the jitter's seed.
+    pub fn retry(&self) -> (Backoff, Option<u64>) {
+        (self.backoff, self.seed)
     }
 }
 

@@ -43,3 +43,4 @@ pub mod server;
 pub mod source;
 pub mod target;
 pub mod tools;
+pub mod verify;

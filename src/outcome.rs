@@ -13,6 +13,8 @@ pub enum Outcome {
     Interrupted,
     /// Stopped by the target or a fatal error; the checkpoint is saved.
     Stopped,
+    /// A verification found the target does not hold the source as it is.
+    Differs,
 }
 
 impl Outcome {

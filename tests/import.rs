@@ -166,8 +166,19 @@ pub fn expected_dump(dir: &Path, source: &str, extra: &[&str]) -> ImportBody {
 }
 
 fn import_args<'a>(target: &'a str, source: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+    command_args("import", target, source, extra)
+}
+
+/// The arguments of `command` (`import`, `verify`) of `source` into `target`
+/// with the tests' tenant, pool, import time and fast retries, then `extra`.
+pub fn command_args<'a>(
+    command: &'a str,
+    target: &'a str,
+    source: &'a str,
+    extra: &[&'a str],
+) -> Vec<&'a str> {
     let mut args = vec![
-        "import",
+        command,
         source,
         "--target",
         target,

@@ -12,3 +12,4 @@ mod private_files;
 mod server;
 mod sources;
 mod spec_conformance;
+mod verify;

@@ -146,7 +146,7 @@ fn parse_rfc3339(text: &str) -> Result<OffsetDateTime, String> {
 
 impl ImportArgs {
     /// The flags as the library's options.
-    fn options(&self) -> ImportOptions {
+    pub(super) fn options(&self) -> ImportOptions {
         // Every field named: a new option cannot be forgotten here.
         ImportOptions {
             source: Input::from_arg(&self.source),

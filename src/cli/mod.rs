@@ -10,6 +10,7 @@ pub mod presets;
 pub mod sample;
 pub mod serve;
 pub mod target;
+pub mod verify;
 
 use std::ffi::OsString;
 use std::io::{IsTerminal, Write};
@@ -35,6 +36,8 @@ pub enum Command {
     Import(Box<import::ImportArgs>),
     /// Export every user of a pool, with credentials, as one JSON line per user.
     Export(Box<export::ExportArgs>),
+    /// Prove a migration: compare the source, mapped as the import maps it, with the target's users.
+    Verify(Box<verify::VerifyArgs>),
     /// Run the reference target server (the Identity Pools import API on SQLite).
     Serve(serve::ServeArgs),
     /// List the presets (mappings for the systems people leave), or print one.
@@ -51,6 +54,7 @@ impl Cli {
         match self.command {
             Command::Import(args) => import::run(*args).await,
             Command::Export(args) => export::run(*args).await,
+            Command::Verify(args) => verify::run(*args).await,
             Command::Serve(args) => serve::run(args).await,
             Command::Sample(args) => sample::run(args),
             Command::Presets(args) => presets::run(args),
@@ -65,18 +69,21 @@ const EXIT_REJECTED: u8 = 3;
 const EXIT_USAGE: u8 = 2;
 /// Exit code: stopped by the target or a fatal error.
 const EXIT_FATAL: u8 = 1;
+/// Exit code: `ferry verify` found the target does not hold the source as it is.
+const EXIT_DIFFERS: u8 = 4;
 /// Exit code: interrupted by a signal.
 const EXIT_INTERRUPTED: u8 = 130;
 
 /// The exit code of a command: 0 done; 3 finished with rejected rows; 2 a
 /// usage or source error (nothing written); 1 stopped by the target or a
-/// fatal error; 130 interrupted.
+/// fatal error; 4 a verification that found differences; 130 interrupted.
 pub fn exit_code(result: &anyhow::Result<Outcome>) -> u8 {
     match result {
         Ok(Outcome::Done) => 0,
         Ok(Outcome::Rejected) => EXIT_REJECTED,
         Ok(Outcome::Interrupted) => EXIT_INTERRUPTED,
         Ok(Outcome::Stopped) => EXIT_FATAL,
+        Ok(Outcome::Differs) => EXIT_DIFFERS,
         Err(err) if is_usage(err) => EXIT_USAGE,
         Err(_) => EXIT_FATAL,
     }
