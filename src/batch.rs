@@ -40,6 +40,9 @@ pub struct Batch {
     pub users: Vec<MappedUser>,
     /// Rows of this batch's range that were rejected before sending.
     pub rejected: Vec<Rejection>,
+    /// Users of this batch's range left out because the target holds them
+    /// as the source has them (a repair sends only the others): skipped.
+    pub unchanged: u64,
     /// The request body (the four arrays); empty when there are no users.
     pub body: Bytes,
     /// Where this batch's first row starts.
@@ -52,7 +55,7 @@ pub struct Batch {
 }
 
 impl Batch {
-    /// Source rows the batch covers (users and rejections).
+    /// Source rows the batch covers (users, rejections and unchanged users).
     pub fn rows(&self) -> u64 {
         self.end.row - self.start.row
     }
@@ -112,6 +115,36 @@ pub struct Batcher<I> {
     done: bool,
     /// The unmapped columns of the row being batched (reused).
     row_unmapped: Vec<usize>,
+    /// Only these users are batched, when set (a repair's).
+    only: Option<std::sync::Arc<UserSet>>,
+}
+
+/// A set of user ids, sorted: the users a repair sends.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UserSet(Vec<uuid::Uuid>);
+
+impl UserSet {
+    /// The set of `ids`.
+    pub fn new(mut ids: Vec<uuid::Uuid>) -> UserSet {
+        ids.sort_unstable();
+        ids.dedup();
+        UserSet(ids)
+    }
+
+    /// Whether `id` is in the set.
+    pub fn contains(&self, id: uuid::Uuid) -> bool {
+        self.0.binary_search(&id).is_ok()
+    }
+
+    /// How many ids it holds.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether it holds none.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
 }
 
 /// A batch being filled.
@@ -119,6 +152,7 @@ pub struct Batcher<I> {
 struct Open {
     users: Vec<MappedUser>,
     rejected: Vec<Rejection>,
+    unchanged: u64,
     start: Option<Position>,
     /// Rows with a value in each unmapped column, by its number.
     unmapped: Vec<u64>,
@@ -147,7 +181,15 @@ impl<I: Iterator<Item = Result<Row, SourceError>>> Batcher<I> {
             open: Open::default(),
             done: false,
             row_unmapped: Vec::new(),
+            only: None,
         }
+    }
+
+    /// The same batcher, batching only the users of `only` (the others are
+    /// counted as unchanged).
+    pub fn only(mut self, only: Option<std::sync::Arc<UserSet>>) -> Batcher<I> {
+        self.only = only;
+        self
     }
 
     fn close(&mut self, end: Position) -> Batch {
@@ -163,6 +205,7 @@ impl<I: Iterator<Item = Result<Row, SourceError>>> Batcher<I> {
             end,
             users: open.users,
             rejected: open.rejected,
+            unchanged: open.unchanged,
             body,
             unmapped: open
                 .unmapped
@@ -191,7 +234,8 @@ impl<I: Iterator<Item = Result<Row, SourceError>>> Iterator for Batcher<I> {
                 None => {
                     self.done = true;
                     let open = &self.open;
-                    let any = !open.users.is_empty() || !open.rejected.is_empty();
+                    let any =
+                        !open.users.is_empty() || !open.rejected.is_empty() || open.unchanged > 0;
                     return any.then(|| Ok(self.close(self.position)));
                 }
             };
@@ -202,6 +246,15 @@ impl<I: Iterator<Item = Result<Row, SourceError>>> Iterator for Batcher<I> {
             self.mapper.unmapped_of(&row, &mut self.row_unmapped);
             let mut closed = None;
             match self.mapper.map_row(row) {
+                Mapped::User(user)
+                    if self
+                        .only
+                        .as_ref()
+                        .is_some_and(|only| !only.contains(user.records.user.id)) =>
+                {
+                    self.open.start.get_or_insert(here);
+                    self.open.unchanged += 1;
+                }
                 Mapped::User(user) => {
                     if self.open.users.len() == self.size {
                         closed = Some(self.close(here));

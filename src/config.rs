@@ -389,6 +389,33 @@ impl ImportConfig {
         .await
     }
 
+    /// The import that repairs what a verification found: the same source,
+    /// mapping and target, sending only `users` under `update`, from the
+    /// start, with its own checkpoint and rejects file (the import's, with
+    /// `.repair` added), so that the import's own stay as they are.
+    pub fn repair(&self, users: crate::batch::UserSet) -> Result<ImportConfig, Error> {
+        let with_repair = |path: &std::path::Path| {
+            let mut name = path.as_os_str().to_owned();
+            name.push(".repair");
+            PathBuf::from(name)
+        };
+        let mut repair = self.clone();
+        repair.body = repair.body.only(users);
+        repair.mode = ImportMode::Update;
+        repair.restart = true;
+        repair.checkpoint = self.checkpoint.as_deref().map(with_repair);
+        repair.rejects = with_repair(&self.rejects);
+        let mut outputs = vec![("repair's rejects file", repair.rejects.as_path())];
+        outputs.extend(
+            repair
+                .checkpoint
+                .as_deref()
+                .map(|p| ("repair's checkpoint", p)),
+        );
+        crate::outputs::check(repair.body.input(), &outputs)?;
+        Ok(repair)
+    }
+
     /// Backoff and attempt limit per request, and the jitter's seed.
     pub fn retry(&self) -> (Backoff, Option<u64>) {
         (self.backoff, self.seed)

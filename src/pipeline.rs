@@ -66,6 +66,8 @@ pub struct BodySettings {
     strict: bool,
     /// A file joined into the source's records by the mapping's `[join]`.
     join: Option<PathBuf>,
+    /// Only these users are sent, when set (`ferry verify --repair`).
+    only: Option<std::sync::Arc<crate::batch::UserSet>>,
 }
 
 impl BodySettings {
@@ -102,6 +104,7 @@ impl BodySettings {
             batch_size,
             strict: false,
             join: None,
+            only: None,
         })
     }
 
@@ -118,6 +121,13 @@ impl BodySettings {
     /// The same settings, with `path` joined into the source (`--join`).
     pub fn join(mut self, path: Option<PathBuf>) -> BodySettings {
         self.join = path;
+        self
+    }
+
+    /// The same settings, sending only the users of `only` (the others are
+    /// counted as skipped: the target holds them as they are).
+    pub fn only(mut self, only: crate::batch::UserSet) -> BodySettings {
+        self.only = Some(std::sync::Arc::new(only));
         self
     }
 
@@ -235,7 +245,7 @@ impl BodySettings {
                 FIRST_BATCH,
             ),
         };
-        Ok(Batcher::new(reader, mapper, self.batch_size, from, number))
+        Ok(Batcher::new(reader, mapper, self.batch_size, from, number).only(self.only.clone()))
     }
 }
 

@@ -107,21 +107,24 @@ fn verify_names_the_users_an_import_never_sent_and_those_changed_since() {
         0o600
     );
 
-    // The rest sent: the target agrees.
-    let rest = import(
+    // The repair sends exactly those 10; the target then agrees.
+    let repaired = verify(
         dir,
         &target,
         "all.csv",
-        &["--rejects", "rejects2.jsonl", "--checkpoint", "checkpoint2"],
+        &["--repair", "--rejects", "rejects.jsonl"],
     );
-    assert_eq!(exit(&rest), Some(3), "{}", describe(&rest));
+    assert_eq!(exit(&repaired), Some(0), "{}", describe(&repaired));
+    let said = String::from_utf8_lossy(&repaired.stdout).to_string();
+    assert!(said.contains("repair: read 60 rows: 10 imported"), "{said}");
+    assert!(said.contains("49 skipped"), "{said}");
+    assert!(said.contains("59 users matching, 0 missing"), "{said}");
+    assert!(
+        dir.join("rejects.jsonl.repair").exists(),
+        "the repair has its own rejects file"
+    );
     let agreed = verify(dir, &target, "all.csv", &[]);
     assert_eq!(exit(&agreed), Some(0), "{}", describe(&agreed));
-    assert!(
-        String::from_utf8_lossy(&agreed.stdout).contains("59 users matching"),
-        "{}",
-        describe(&agreed)
-    );
 
     // Two users changed at the target (one renamed, one blocked there).
     std::fs::write(
@@ -170,6 +173,22 @@ fn verify_names_the_users_an_import_never_sent_and_those_changed_since() {
         !text.contains("Bea"),
         "the diff names fields, not values: {text}"
     );
+    let repaired = verify(
+        dir,
+        &target,
+        "all.csv",
+        &["--repair", "--rejects", "rejects.jsonl"],
+    );
+    assert_eq!(exit(&repaired), Some(0), "{}", describe(&repaired));
+    let said = String::from_utf8_lossy(&repaired.stdout).to_string();
+    assert!(said.contains("2 updated"), "{said}");
+    let blocked = target
+        .dump()
+        .users
+        .iter()
+        .filter(|u| u.status != ferry::contract::UserStatus::Active)
+        .count();
+    assert_eq!(blocked, 0, "the source's status is back");
 }
 
 #[test]

@@ -1,11 +1,15 @@
 //! `ferry verify`: the import's flags → the source mapped as the import
-//! maps it → [`ferry::verify`] against the target.
+//! maps it → [`ferry::verify`] against the target, and with `--repair` the
+//! import of what differs, verified again.
 
 use std::path::PathBuf;
 
+use ferry::config::ImportConfig;
+use ferry::import::Stop;
 use ferry::outcome::Outcome;
+use ferry::verify::VerifyReport;
 
-use super::import::ImportArgs;
+use super::import::{watch_signals, ImportArgs};
 use super::say;
 
 /// Prove a migration: map the source exactly as `ferry import` does (give
@@ -20,6 +24,12 @@ pub struct VerifyArgs {
     /// values never written.
     #[arg(long, value_name = "FILE")]
     pub diff: Option<PathBuf>,
+    /// Then send exactly the missing and different users (under --mode
+    /// update), with the import's retries and accounting, and verify again.
+    /// Its checkpoint and rejects file are the import's with `.repair`
+    /// added; a repair always starts over (it sends only what still differs).
+    #[arg(long)]
+    pub repair: bool,
     #[command(flatten)]
     pub import: ImportArgs,
 }
@@ -31,6 +41,33 @@ pub async fn run(args: VerifyArgs) -> anyhow::Result<Outcome> {
         ));
     }
     let config = args.import.options().validate()?;
+    let report = verify(&config, &args).await?;
+    if !args.repair || report.agrees() {
+        return Ok(report.outcome());
+    }
+    let repair = config.repair(ferry::batch::UserSet::new(report.resend.clone()))?;
+    say(&format!(
+        "repairing: sending the {} missing and {} different users under --mode update",
+        report.missing, report.different
+    ));
+    let target = repair.connect().await?;
+    let stop = Stop::new();
+    watch_signals(stop.clone());
+    let finished = ferry::import::run(&repair, target.client(), stop).await;
+    if let Some(note) = target.shutdown().await {
+        say(&note);
+    }
+    let finished = finished?;
+    say(&format!("repair: {}", finished.report.summary()));
+    if finished.outcome() == Outcome::Interrupted {
+        return Ok(Outcome::Interrupted);
+    }
+    Ok(verify(&config, &args).await?.outcome())
+}
+
+/// One verification of the run `config` describes, its summary said and
+/// its report written.
+async fn verify(config: &ImportConfig, args: &VerifyArgs) -> anyhow::Result<VerifyReport> {
     let target = config.connect_for("read_configuration identity").await?;
     let verified = ferry::verify::run(
         config.body(),
@@ -48,5 +85,5 @@ pub async fn run(args: VerifyArgs) -> anyhow::Result<Outcome> {
         ferry::private::write_private(path, &json)?;
     }
     say(&report.summary());
-    Ok(report.outcome())
+    Ok(report)
 }

@@ -139,6 +139,7 @@ impl BatchSender {
             read: batch.rows(),
             rejected: batch.rejected.len() as u64 - excluded,
             excluded,
+            skipped: batch.unchanged,
             ..Counts::default()
         };
         let mut rejects = batch.rejected.clone();

@@ -101,6 +101,9 @@ pub struct VerifyReport {
     /// The first few users of each finding, for the summary.
     #[serde(skip)]
     pub examples: Vec<DiffLine>,
+    /// The missing and different users: what a repair sends.
+    #[serde(skip)]
+    pub resend: Vec<Uuid>,
     /// Requests resent.
     pub retries: usize,
     /// How long it took.
@@ -163,6 +166,9 @@ impl VerifyReport {
 
     /// Counts `line`, and keeps it as an example while there are few.
     fn count(&mut self, line: &DiffLine) {
+        if line.finding != Finding::Extra {
+            self.resend.push(line.id);
+        }
         match line.finding {
             Finding::Missing => self.missing += 1,
             Finding::Extra => self.extra += 1,
