@@ -34,6 +34,7 @@ pub mod bisect;
 pub mod client;
 pub mod deliver;
 pub mod gate;
+pub mod matching;
 pub mod rate;
 pub mod retry;
 pub mod token;
