@@ -267,7 +267,16 @@ pub fn rewrite(user: &mut MappedUser, existing: Uuid, ids: &IdScope) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use crate::contract::api::Endpoint;
     use crate::mapping::{Mapped, Mapper, MappingConfig, Target};
+    use crate::send::backoff::{seeded_rng, Backoff};
+    use crate::send::client::{ClientConfig, TargetClient};
+    use crate::send::gate::ThrottleGate;
+    use crate::send::testing::{Reply, Script, ScriptedTarget};
+    use crate::send::token::ClientSecret;
     use crate::source::{Format, SourceReader};
 
     fn mapped(csv: &str) -> Vec<MappedUser> {
@@ -334,6 +343,115 @@ mod tests {
         let mut other = before;
         rewrite(&mut other, Uuid::from_u128(0x5678), &ids);
         assert_ne!(other.records.identifiers[0].id, records.identifiers[0].id);
+    }
+
+    /// A matcher on email and a sender factory against `target`, with
+    /// millisecond backoffs.
+    fn against(target: &ScriptedTarget) -> (Matcher, impl Fn(u64) -> Sender) {
+        let config = ClientConfig::new(target.base(), "t", "ferry", ClientSecret::new("secret"));
+        let client = Arc::new(TargetClient::new(config).unwrap());
+        let backoff = Backoff::new(Duration::from_millis(1), Duration::from_millis(4), 5).unwrap();
+        let gate = Arc::new(ThrottleGate::new(backoff));
+        let url = client.url(Endpoint::UserByKey, "p", "").unwrap();
+        let matcher = Matcher::new(IdentifierType::Email, url, IdScope::new("t", "p"));
+        let sender = move |row| {
+            Sender::new(
+                client.clone(),
+                gate.clone(),
+                None,
+                backoff,
+                seeded_rng(Some(row)),
+            )
+        };
+        (matcher, sender)
+    }
+
+    fn found(id: Uuid, kind: &str, identifier: &str) -> Reply {
+        Reply::json(
+            200,
+            serde_json::json!({
+                "id": id, "status": "active", "credentials": [],
+                "identifiers": [{"type": kind, "identifier": identifier}],
+                "verifiable_addresses": [],
+            }),
+        )
+    }
+
+    #[tokio::test]
+    async fn a_lookup_that_fails_for_now_is_retried_with_the_import_policy() {
+        let existing = Uuid::from_u128(0xabc);
+        let script = Script {
+            by_key: [
+                Reply::status(503),
+                Reply::Drop,
+                Reply::status(500),
+                found(existing, "email", "A@X.IO"),
+            ]
+            .into(),
+            ..Script::default()
+        };
+        let target = ScriptedTarget::start(script).await;
+        let (matcher, sender) = against(&target);
+        let users = mapped("id,email\n1,a@x.io\n");
+        let mut efforts = Vec::new();
+        let matched = matcher.apply(&users, &sender, &mut efforts).await.unwrap();
+        assert!(matched.changed && matched.rejects.is_empty());
+        assert_eq!(matched.users[0].records.user.id, existing);
+        assert!(matched.users[0].matched);
+        let retries: Vec<String> = efforts[0].retries.iter().map(|c| c.label()).collect();
+        assert_eq!(retries, ["503", "connection-closed", "500"]);
+        assert_eq!(efforts[0].attempts, 4);
+    }
+
+    #[tokio::test]
+    async fn ambiguous_other_typed_and_duplicate_matches_are_not_merged() {
+        let (a, b) = (Uuid::from_u128(0xa), Uuid::from_u128(0xb));
+        // User 1 has two emails, held by two users: ambiguous. User 2's
+        // email is another user's uid: no match. User 3's email is a's: a
+        // match, and user 4's second lookup finds a again: a duplicate.
+        let script = Script {
+            by_key: [found(a, "email", "one@x.io"), found(b, "email", "two@x.io")].into(),
+            ..Script::default()
+        };
+        let target = ScriptedTarget::start(script).await;
+        let (matcher, sender) = against(&target);
+        let mut users = mapped("id,email\n1,one@x.io\n");
+        let mut second = users[0].records.identifiers[0].clone();
+        second.identifier = "two@x.io".into();
+        users[0].records.identifiers.push(second);
+        let mut efforts = Vec::new();
+        let matched = matcher.apply(&users, &sender, &mut efforts).await.unwrap();
+        assert!(matched.users.is_empty());
+        assert!(
+            matched.rejects[0].reason.contains("ambiguous"),
+            "{:?}",
+            matched.rejects
+        );
+
+        let script = Script {
+            by_key: [found(b, "uid", "c@x.io")].into(),
+            ..Script::default()
+        };
+        let target = ScriptedTarget::start(script).await;
+        let (matcher, sender) = against(&target);
+        let users = mapped("id,email\n2,c@x.io\n");
+        let matched = matcher.apply(&users, &sender, &mut efforts).await.unwrap();
+        assert!(!matched.changed);
+        assert_eq!(matched.users[0].records, users[0].records);
+
+        let script = Script {
+            by_key: [found(a, "email", "d@x.io"), found(a, "email", "e@x.io")].into(),
+            ..Script::default()
+        };
+        let target = ScriptedTarget::start(script).await;
+        let (matcher, sender) = against(&target);
+        let first = mapped("id,email\n3,d@x.io\n");
+        let matched = matcher.apply(&first, &sender, &mut efforts).await.unwrap();
+        assert_eq!(matched.users[0].records.user.id, a);
+        let again = mapped("id,email\n4,e@x.io\n");
+        let matched = matcher.apply(&again, &sender, &mut efforts).await.unwrap();
+        assert!(matched.users.is_empty());
+        assert!(matched.rejects[0].reason.starts_with("duplicate"));
     }
 
     #[test]
