@@ -83,7 +83,10 @@ fn count(report: &serde_json::Value, key: &str) -> u64 {
 
 /// The counts imported, updated, kept, skipped, rejected, matched.
 fn counts(report: &serde_json::Value) -> [u64; 6] {
-    ["imported", "updated", "kept", "skipped", "rejected", "matched"].map(|k| count(report, k))
+    [
+        "imported", "updated", "kept", "skipped", "rejected", "matched",
+    ]
+    .map(|k| count(report, k))
 }
 
 #[test]
@@ -155,7 +158,13 @@ fn matching_under_ignore_keeps_the_users_the_target_holds() {
     let dir = work.path();
     let (target, seeded) = seeded(dir);
     let before = target.dump();
-    let kept = run(dir, &target, "users.csv", "run", &["--match-existing", "email"]);
+    let kept = run(
+        dir,
+        &target,
+        "users.csv",
+        "run",
+        &["--match-existing", "email"],
+    );
     assert_eq!(kept.status.code(), Some(0), "{}", describe(&kept));
     let r = report(dir, "run.report.json");
     assert_adds_up(&r);

@@ -14,6 +14,11 @@
 //! target had unchanged (imported when this migration may have stored it,
 //! else skipped), not as refused.
 //!
+//! With `--match-existing`, a batch's users are first matched with the
+//! users the target already has ([`super::matching`]): matched users are
+//! rewritten under the existing ids (the body encoded again), ambiguous and
+//! duplicate matches rejected, and only then is the body sent.
+//!
 //! A batch ends as a [`Delivered`] (every row counted) or as a
 //! [`BatchStopped`] (the run must stop; nothing of the batch is
 //! acknowledged, a resumed run sends it again).

@@ -359,7 +359,10 @@ async fn import(
 
 /// `POST …/users/by_key`: the next scripted answer, 404 when none is left.
 async fn by_key(State(seen): State<Shared>) -> Response {
-    let reply = lock(&seen).script.as_mut().and_then(|s| s.by_key.pop_front());
+    let reply = lock(&seen)
+        .script
+        .as_mut()
+        .and_then(|s| s.by_key.pop_front());
     play(reply.unwrap_or_else(|| Reply::error(404, "not_found", "no such user"))).await
 }
 
