@@ -18,6 +18,7 @@ use url::Url;
 use crate::batch::DEFAULT_BATCH_SIZE;
 use crate::contract::api::Layout;
 use crate::contract::choices::SaltConvention;
+use crate::contract::records::IdentifierType;
 use crate::contract::ImportMode;
 use crate::error::Error;
 use crate::mapping::passwords::{PasswordPolicy, UnsupportedPolicy};
@@ -108,6 +109,10 @@ pub struct ImportOptions {
     /// ferry's own export (`--from ferry`): re-derive every record id in
     /// the destination instead of keeping the export's.
     pub new_ids: bool,
+    /// Match source users with users the target already has by this
+    /// identifier type (email, mobile or uid), and send them under the
+    /// existing users' ids (`--match-existing`).
+    pub match_existing: Option<IdentifierType>,
 }
 
 impl ImportOptions {
@@ -153,6 +158,7 @@ impl ImportOptions {
             refused_batches_limit: crate::import::DEFAULT_REFUSED_BATCHES_LIMIT,
             strict: false,
             new_ids: false,
+            match_existing: None,
         }
     }
 
@@ -195,9 +201,28 @@ impl ImportOptions {
         .map(|body| body.strict(self.strict).join(self.join.clone()))
     }
 
+    /// The settings of a dry run: [`ImportOptions::body`], refused with
+    /// `--match-existing`, which needs the target's answers.
+    pub fn dry_run_body(&self) -> Result<BodySettings, Error> {
+        if self.match_existing.is_some() {
+            return Err(Error::Usage(
+                "--match-existing looks users up at the target, which a dry run does not reach: drop one of --dry-run and --match-existing".into(),
+            ));
+        }
+        self.body()
+    }
+
     /// Checks everything and builds the configuration of the run.
     pub fn validate(self) -> Result<ImportConfig, Error> {
         let body = self.body()?;
+        if let Some(kind) = self.match_existing {
+            if !MATCHABLE.contains(&kind) {
+                return Err(Error::Usage(format!(
+                    "--match-existing matches on email, mobile or uid, not {}",
+                    kind.as_str()
+                )));
+            }
+        }
         let backoff = Backoff::new(self.retry_base, self.retry_cap, self.max_attempts)?
             .with_throttle_deadline(self.throttle_deadline);
         let concurrency = NonZeroUsize::new(self.concurrency)
@@ -235,9 +260,17 @@ impl ImportOptions {
             grace: self.grace,
             seed: self.seed,
             refused_batches_limit: self.refused_batches_limit,
+            match_existing: self.match_existing,
         })
     }
 }
+
+/// The identifier types `--match-existing` matches on.
+pub const MATCHABLE: [IdentifierType; 3] = [
+    IdentifierType::Email,
+    IdentifierType::Mobile,
+    IdentifierType::Uid,
+];
 
 /// Everything an import needs, validated ([`ImportOptions::validate`]); immutable.
 #[derive(Debug, Clone)]
@@ -275,6 +308,9 @@ pub struct ImportConfig {
     pub(crate) seed: Option<u64>,
     /// Whole batches in a row refused for one reason that stop the run (0: never).
     pub(crate) refused_batches_limit: usize,
+    /// The identifier type users are matched on with the target's users
+    /// before each batch is sent (`--match-existing`), if any.
+    pub(crate) match_existing: Option<IdentifierType>,
 }
 
 impl ImportConfig {
@@ -291,6 +327,27 @@ impl ImportConfig {
     /// Where the final report goes, if anywhere.
     pub fn report(&self) -> Option<&std::path::Path> {
         self.report.as_deref()
+    }
+
+    /// What a checkpoint records of this run's settings, at `import_time`.
+    pub fn run_settings(&self, import_time: OffsetDateTime) -> crate::checkpoint::RunSettings {
+        crate::checkpoint::RunSettings {
+            match_existing: self.match_existing,
+            ..self.body.run_settings(self.mode, import_time)
+        }
+    }
+
+    /// The scopes the run's token asks for: the configuration scopes, and
+    /// `identity` for the lookups of `--match-existing`.
+    fn scope(&self) -> String {
+        match self.match_existing {
+            Some(_) => format!(
+                "{} {}",
+                crate::send::token::DEFAULT_SCOPE,
+                crate::contract::api::SCOPE_IDENTITY
+            ),
+            None => crate::send::token::DEFAULT_SCOPE.to_string(),
+        }
     }
 }
 
@@ -373,7 +430,7 @@ impl ImportConfig {
     /// Reaches the target (starting the embedded one if that is the target)
     /// with this run's request time limit and a connection per sender.
     pub async fn connect(&self) -> Result<Connected, TargetError> {
-        self.connect_for(crate::send::token::DEFAULT_SCOPE).await
+        self.connect_for(&self.scope()).await
     }
 
     /// The same, with a token for `scope` (space-separated scopes): what a

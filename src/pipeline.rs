@@ -183,6 +183,7 @@ impl BodySettings {
             mode,
             import_time,
             id_derivation: crate::mapping::ids::ID_DERIVATION,
+            match_existing: None,
         }
     }
 

@@ -219,6 +219,11 @@ pub struct Counts {
     /// own: they are counted in one of the four too.
     #[serde(default)]
     pub unverifiable_hash: u64,
+    /// Of the users stored (any of the four above), those sent under the
+    /// id of a user the target already had, found by identifier
+    /// (`--match-existing`). Not an outcome of its own.
+    #[serde(default)]
+    pub matched: u64,
 }
 
 impl Counts {
@@ -248,6 +253,7 @@ impl Counts {
         self.excluded += other.excluded;
         self.inactive += other.inactive;
         self.unverifiable_hash += other.unverifiable_hash;
+        self.matched += other.matched;
     }
 
     /// The outcomes, as the summary says them: `18 imported, 1 updated, 1
@@ -269,6 +275,12 @@ impl Counts {
             parts.push(format!("{} excluded by the mapping", self.excluded));
         }
         let mut text = parts.join(", ");
+        if self.matched > 0 {
+            text.push_str(&format!(
+                "; {} of the users stored matched an existing user by identifier and were sent under its id",
+                self.matched
+            ));
+        }
         text.push_str(&imported_inactive(self.inactive));
         text
     }

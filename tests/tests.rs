@@ -5,6 +5,7 @@ mod dry_run;
 mod export;
 mod import;
 mod layouts;
+mod matching;
 mod output;
 mod passwords;
 mod presets;

@@ -903,6 +903,7 @@ mod tests {
             mode: crate::contract::ImportMode::Ignore,
             import_time: time::macros::datetime!(2025-01-01 00:00:00 UTC),
             id_derivation: crate::mapping::ids::ID_DERIVATION,
+            match_existing: None,
         }
     }
 

@@ -13,6 +13,7 @@ use serde_json::Value;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
+use crate::contract::records::IdentifierType;
 use crate::contract::ImportMode;
 use crate::mapping::MappingConfig;
 
@@ -38,6 +39,11 @@ pub struct RunSettings {
     pub import_time: OffsetDateTime,
     /// How record ids are derived ([`crate::mapping::ids::ID_DERIVATION`]).
     pub id_derivation: u32,
+    /// The identifier type users are matched on with users the target
+    /// already has (`--match-existing`): a matched user is sent under
+    /// another id. Absent (none) in checkpoints from before the setting.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub match_existing: Option<IdentifierType>,
 }
 
 impl RunSettings {
@@ -69,6 +75,12 @@ fn typed_changes(was: &RunSettings, now: &RunSettings) -> Vec<String> {
         "id_derivation",
         was.id_derivation.to_string(),
         now.id_derivation.to_string(),
+    );
+    let matching = |kind: Option<IdentifierType>| kind.map_or("none", IdentifierType::as_str);
+    field(
+        "match_existing",
+        matching(was.match_existing).to_string(),
+        matching(now.match_existing).to_string(),
     );
     field(
         "import_time",
@@ -143,6 +155,7 @@ mod tests {
             mode: ImportMode::Ignore,
             import_time: time::macros::datetime!(2025-01-01 00:00:00 UTC),
             id_derivation: crate::mapping::ids::ID_DERIVATION,
+            match_existing: None,
         }
     }
 
@@ -153,12 +166,14 @@ mod tests {
         let mut now = run_settings();
         now.batch_size = 50;
         now.mode = ImportMode::Update;
+        now.match_existing = Some(IdentifierType::Email);
         now.mapping.columns.insert("email".into(), "mail".into());
         assert_eq!(
             was.changes(&now),
             [
                 "batch_size changed from '100' to '50'",
                 "mode changed from 'ignore' to 'update'",
+                "match_existing changed from 'none' to 'email'",
                 "mapping.columns.email ('\"mail\"') is new",
             ]
         );

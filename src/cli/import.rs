@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use ferry::config::ImportOptions;
 use ferry::contract::choices::SaltConvention;
+use ferry::contract::records::IdentifierType;
 use ferry::contract::ImportMode;
 use ferry::import::{End, Stop};
 use ferry::mapping::passwords::{PasswordPolicy, UnsupportedPolicy};
@@ -116,6 +117,15 @@ pub struct ImportArgs {
     /// the export's (to copy a pool beside its original).
     #[arg(long)]
     pub new_ids: bool,
+    /// Before sending a batch, look its users up at the target by this
+    /// identifier (users/by_key, scope identity: one request per user's
+    /// identifier of that type, 8 at a time per batch) and send a user found
+    /// there under the existing user's id, updated or kept by --mode,
+    /// instead of a second account the target refuses. A user whose
+    /// identifiers name two existing users, or one another row matched, is
+    /// rejected. Not with --dry-run.
+    #[arg(long, value_enum, value_name = "email|mobile|uid")]
+    pub match_existing: Option<MatchArg>,
     #[command(flatten)]
     pub connection: TargetArgs,
     #[command(flatten)]
@@ -136,6 +146,24 @@ impl From<ModeArg> for ImportMode {
             ModeArg::Ignore => ImportMode::Ignore,
             ModeArg::Fail => ImportMode::Fail,
             ModeArg::Update => ImportMode::Update,
+        }
+    }
+}
+
+/// The identifier types `--match-existing` matches on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum MatchArg {
+    Email,
+    Mobile,
+    Uid,
+}
+
+impl From<MatchArg> for IdentifierType {
+    fn from(m: MatchArg) -> IdentifierType {
+        match m {
+            MatchArg::Email => IdentifierType::Email,
+            MatchArg::Mobile => IdentifierType::Mobile,
+            MatchArg::Uid => IdentifierType::Uid,
         }
     }
 }
@@ -185,6 +213,7 @@ impl ImportArgs {
             refused_batches_limit: self.stop_after_refused_batches,
             strict: self.strict,
             new_ids: self.new_ids,
+            match_existing: self.match_existing.map(Into::into),
         }
     }
 }
@@ -192,7 +221,7 @@ impl ImportArgs {
 pub async fn run(args: ImportArgs) -> anyhow::Result<Outcome> {
     let options = args.options();
     if let Some(dir) = args.dry_run.clone() {
-        let body = options.body()?;
+        let body = options.dry_run_body()?;
         let report =
             tokio::task::spawn_blocking(move || ferry::dry_run::run(&body, &dir)).await??;
         say(&report.summary());

@@ -27,6 +27,17 @@ pub struct Entry {
     pub addresses: Vec<UserVerifiableAddress>,
 }
 
+/// The kinds of an entry's sub-records, for [`Entry::relink`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SubRecord {
+    /// A `UserCredential`.
+    Credential,
+    /// A `UserIdentifier`.
+    Identifier,
+    /// A `UserVerifiableAddress`.
+    Address,
+}
+
 impl Entry {
     /// The entry of `user` with its sub-records, in any order.
     pub fn new(
@@ -59,6 +70,22 @@ impl Entry {
             of(&body.user_identifiers, user.id, |i| i.user_id),
             of(&body.user_verifiable_addresses, user.id, |a| a.user_id),
         )
+    }
+
+    /// Gives the entry the user id `user`: the user record's `id` and every
+    /// sub-record's `user_id`, and each sub-record the id `sub_id` gives
+    /// for its kind and its present id. Nothing else changes.
+    pub fn relink(&mut self, user: Uuid, mut sub_id: impl FnMut(SubRecord, Uuid) -> Uuid) {
+        self.user.id = user;
+        for c in &mut self.credentials {
+            (c.id, c.user_id) = (sub_id(SubRecord::Credential, c.id), user);
+        }
+        for i in &mut self.identifiers {
+            (i.id, i.user_id) = (sub_id(SubRecord::Identifier, i.id), user);
+        }
+        for a in &mut self.addresses {
+            (a.id, a.user_id) = (sub_id(SubRecord::Address, a.id), user);
+        }
     }
 
     /// Whether `self` and `other` have the same content (record order and

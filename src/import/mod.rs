@@ -43,7 +43,9 @@ use self::start::Start;
 use crate::batch::Batch;
 use crate::checkpoint::CheckpointWriter;
 use crate::config::ImportConfig;
+use crate::contract::api::Endpoint;
 use crate::error::Error;
+use crate::mapping::ids::IdScope;
 use crate::mapping::MappedUser;
 use crate::outcome::Outcome;
 use crate::progress::{Counters, Progress};
@@ -51,6 +53,7 @@ use crate::reject::RejectsWriter;
 use crate::report::ImportReport;
 use crate::send::bisect::{BatchSender, BatchStopped, Delivered};
 use crate::send::client::TargetClient;
+use crate::send::matching::Matcher;
 use crate::source::SourceError;
 
 /// How a run ended, besides its report.
@@ -175,13 +178,14 @@ pub async fn run(
     // → send (bounded concurrency) → acknowledge in order → checkpoint.
     let reader = Reader::spawn(batches, config, &stop, &counters)?;
     let sender = BatchSender::new(
-        client,
+        client.clone(),
         config.backoff,
         config.rate,
         config.mode,
         config.seed,
     )
-    .resuming(start.checkpoint.progress.sent_through());
+    .resuming(start.checkpoint.progress.sent_through())
+    .matching(matcher(config, &client)?);
     let writer = config.checkpoint.clone().map(CheckpointWriter::new);
     let mut acks = Acknowledger::new(start.checkpoint, writer, rejects, counters.clone());
     let end = drive(&mut acks, reader.rx, &sender, &reader.spent, config, &stop).await;
@@ -202,6 +206,19 @@ pub async fn run(
     report.join = join.map(|index| index.report());
     report.note = config.body.mapping_note();
     Ok(Finished { report, end })
+}
+
+/// The matcher of `--match-existing`, if the run matches: lookups at the
+/// pool's `users/by_key`, sub-record ids derived in the run's pool.
+fn matcher(config: &ImportConfig, client: &TargetClient) -> Result<Option<Matcher>, Error> {
+    let Some(kind) = config.match_existing else {
+        return Ok(None);
+    };
+    let (tenant, pool) = (config.body.tenant(), config.body.pool());
+    let url = client
+        .url(Endpoint::UserByKey, pool, "")
+        .map_err(|e| Error::Usage(format!("cannot build the users/by_key URL: {e}")))?;
+    Ok(Some(Matcher::new(kind, url, IdScope::new(tenant, pool))))
 }
 
 /// The reading end of the chain: a thread that reads, maps and batches the

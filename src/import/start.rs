@@ -40,7 +40,7 @@ impl Start {
         };
         let Some((mut found, path)) = existing else {
             let import_time = config.body.import_time().for_run(None);
-            let settings = config.body.run_settings(config.mode, import_time);
+            let settings = config.run_settings(import_time);
             let checkpoint =
                 Checkpoint::new(fingerprint, settings, FIRST_BATCH, Position::default(), 0);
             return Ok(Start {
@@ -53,7 +53,7 @@ impl Start {
             .body
             .import_time()
             .for_run(Some(found.settings.import_time));
-        let settings = config.body.run_settings(config.mode, import_time);
+        let settings = config.run_settings(import_time);
         found
             .compare(&fingerprint, &settings)
             .map_err(|mismatch| ImportError::Mismatch {

@@ -16,7 +16,7 @@ use serde_json::Value;
 use super::config::SourceConfig;
 use super::ids::{IdScope, RecordKind};
 use super::Target;
-use crate::contract::entry::Entry;
+use crate::contract::entry::{Entry, SubRecord};
 use crate::contract::line::ExportLine;
 
 /// The name of the decoder in `[source] records`.
@@ -104,28 +104,29 @@ pub fn rewrite(line: ExportLine, target: &Target, ids: &IdScope, new_ids: bool) 
     } else {
         source_user
     };
-    let moved = |kind: RecordKind, id: uuid::Uuid| {
+    let (tenant, pool) = (&target.tenant, &target.pool);
+    entry.relink(user_id, |kind, id| {
+        let kind = match kind {
+            SubRecord::Credential => RecordKind::MovedCredential,
+            SubRecord::Identifier => RecordKind::MovedIdentifier,
+            SubRecord::Address => RecordKind::MovedAddress,
+        };
         if new_ids {
             ids.moved(kind, source_user, id)
         } else {
             id
         }
-    };
-    let (tenant, pool) = (&target.tenant, &target.pool);
-    entry.user.id = user_id;
+    });
     entry.user.tenant_id.clone_from(tenant);
     entry.user.user_pool_id.clone_from(pool);
     for c in &mut entry.credentials {
-        c.id = moved(RecordKind::MovedCredential, c.id);
-        (c.user_id, c.tenant_id, c.user_pool_id) = (user_id, tenant.clone(), pool.clone());
+        (c.tenant_id, c.user_pool_id) = (tenant.clone(), pool.clone());
     }
     for i in &mut entry.identifiers {
-        i.id = moved(RecordKind::MovedIdentifier, i.id);
-        (i.user_id, i.tenant_id, i.user_pool_id) = (user_id, tenant.clone(), pool.clone());
+        (i.tenant_id, i.user_pool_id) = (tenant.clone(), pool.clone());
     }
     for a in &mut entry.addresses {
-        a.id = moved(RecordKind::MovedAddress, a.id);
-        (a.user_id, a.tenant_id, a.user_pool_id) = (user_id, tenant.clone(), pool.clone());
+        (a.tenant_id, a.user_pool_id) = (tenant.clone(), pool.clone());
     }
     entry
 }

@@ -28,6 +28,14 @@
 //! source id as key, and its own source id as slot. Every source id gives
 //! one destination id, and the same export gives the same ids on every run.
 //!
+//! **Matched records** (`ferry import --match-existing`): a source user
+//! found at the target by identifier is sent under the existing user's id;
+//! its credential, identifier and address ids are derived like a moved
+//! record's, with kinds `matched:credential`, `matched:identifier` and
+//! `matched:address`, the existing user's id as key and the record's own
+//! (source-derived) id as slot. They never collide with the existing
+//! user's own sub-records, which `update` replaces as a set.
+//!
 //! An identifier's or address's id says *which* of the user's emails it is,
 //! never *what* the email is: when an email changes at the source, the
 //! re-imported record has the same id and replaces the old one (under
@@ -76,6 +84,13 @@ pub enum RecordKind {
     MovedIdentifier,
     /// A verifiable address of a moved user.
     MovedAddress,
+    /// A credential of a source user sent under the id of a user the
+    /// target already had (`--match-existing`).
+    MatchedCredential,
+    /// An identifier of a matched user.
+    MatchedIdentifier,
+    /// A verifiable address of a matched user.
+    MatchedAddress,
 }
 
 impl RecordKind {
@@ -94,6 +109,9 @@ impl RecordKind {
             RecordKind::MovedCredential => "moved:credential",
             RecordKind::MovedIdentifier => "moved:identifier",
             RecordKind::MovedAddress => "moved:address",
+            RecordKind::MatchedCredential => "matched:credential",
+            RecordKind::MatchedIdentifier => "matched:identifier",
+            RecordKind::MatchedAddress => "matched:address",
         }
     }
 }
@@ -154,6 +172,15 @@ impl IdScope {
     /// `Moved` kinds) of the moved user whose source id is `user`.
     pub fn moved(&self, kind: RecordKind, user: Uuid, source: Uuid) -> Uuid {
         self.derive(kind, &user.to_string(), &source.to_string())
+    }
+
+    /// The id of the sub-record `source` of kind `kind` (one of the
+    /// `Matched` kinds) of a source user sent under the id `existing` of a
+    /// user the target already had (`--match-existing`): derived like a
+    /// moved record's, with the existing user's id as the key, so the same
+    /// source and the same match give the same ids on every run.
+    pub fn matched(&self, kind: RecordKind, existing: Uuid, source: Uuid) -> Uuid {
+        self.moved(kind, existing, source)
     }
 }
 

@@ -123,6 +123,9 @@ pub struct MappedUser {
     /// The row's password hash cannot be verified by the target; the user
     /// goes without a usable password (`--unsupported-hash expire|drop`).
     pub unverifiable_hash: bool,
+    /// Sent under the id of a user the target already had, found by
+    /// identifier (`--match-existing`; see `crate::send::matching`).
+    pub matched: bool,
 }
 
 /// What became of one row.
@@ -372,6 +375,7 @@ impl Mapper {
                         records,
                         source: fields,
                         unverifiable_hash: user.password.unverifiable,
+                        matched: false,
                     })),
                     Err((key, reason)) => Mapped::Rejected(Rejection {
                         row: row.row,
@@ -493,6 +497,7 @@ impl Mapper {
             records,
             source: fields,
             unverifiable_hash: false,
+            matched: false,
         }))
     }
 

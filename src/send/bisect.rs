@@ -14,10 +14,16 @@
 //! target had unchanged (imported when this migration may have stored it,
 //! else skipped), not as refused.
 //!
+//! With `--match-existing`, a batch's users are first matched with the
+//! users the target already has ([`super::matching`]): matched users are
+//! rewritten under the existing ids (the body encoded again), ambiguous and
+//! duplicate matches rejected, and only then is the body sent.
+//!
 //! A batch ends as a [`Delivered`] (every row counted) or as a
 //! [`BatchStopped`] (the run must stop; nothing of the batch is
 //! acknowledged, a resumed run sends it again).
 
+use std::borrow::Cow;
 use std::num::NonZeroU32;
 use std::sync::Arc;
 
@@ -29,6 +35,7 @@ use super::backoff::{seeded_rng, Backoff};
 use super::client::{Existing, PutResponse, TargetClient};
 use super::deliver::{Effort, Sender, StopReason, Verdict};
 use super::gate::ThrottleGate;
+use super::matching::Matcher;
 use super::rate::UserRate;
 use crate::batch::{encode, Batch};
 use crate::contract::entry::Entry;
@@ -37,6 +44,10 @@ use crate::mapping::MappedUser;
 use crate::reject::{Rejection, Stage};
 use crate::report::Counts;
 use crate::source::Position;
+
+/// Mixed into the jitter seed of a lookup's sender, so that a lookup and
+/// the batch's first `PUT` do not wait alike.
+const LOOKUP_SEED: u64 = 0x6d61_7463_6865_6421;
 
 /// What every batch of a run shares on its way to the target.
 #[derive(Debug)]
@@ -56,6 +67,9 @@ pub struct BatchSender {
     /// Batches up to this number may have been sent by an earlier run of
     /// this migration (the checkpoint's `sent_through`; 0: none).
     sent_before: u64,
+    /// Matches users with those the target already has before a batch is
+    /// sent (`--match-existing`), if asked to.
+    matcher: Option<Matcher>,
 }
 
 /// One batch, delivered: how each of its rows ended.
@@ -122,7 +136,14 @@ impl BatchSender {
             mode,
             seed,
             sent_before: 0,
+            matcher: None,
         }
+    }
+
+    /// The same sender, matching each batch's users with `matcher` first.
+    pub fn matching(mut self, matcher: Option<Matcher>) -> BatchSender {
+        self.matcher = matcher;
+        self
     }
 
     /// The same sender for a run that resumes a migration whose earlier runs
@@ -145,19 +166,37 @@ impl BatchSender {
         let mut rejects = batch.rejected.clone();
         let mut efforts = Vec::new();
         let mut wholly_refused = None;
-        if !batch.users.is_empty() {
+        let stopped = |reason| BatchStopped {
+            batch: batch.number,
+            reason,
+        };
+        let (users, body) = match &self.matcher {
+            Some(matcher) if !batch.users.is_empty() => {
+                let sender = |row| self.sender(batch.number, row ^ LOOKUP_SEED);
+                let matched = matcher
+                    .apply(&batch.users, sender, &mut efforts)
+                    .await
+                    .map_err(stopped)?;
+                counts.rejected += matched.rejects.len() as u64;
+                rejects.extend(matched.rejects);
+                let body = match matched.changed {
+                    true => Bytes::from(encode(matched.users.iter().map(|u| &u.records))),
+                    false => batch.body.clone(),
+                };
+                (Cow::Owned(matched.users), body)
+            }
+            _ => (Cow::Borrowed(&batch.users[..]), batch.body.clone()),
+        };
+        if !users.is_empty() {
             let part = self
-                .deliver_part(batch.number, &batch.users, batch.body.clone(), &mut efforts)
+                .deliver_part(batch.number, &users, body, &mut efforts)
                 .await
-                .map_err(|reason| BatchStopped {
-                    batch: batch.number,
-                    reason,
-                })?;
+                .map_err(stopped)?;
             counts.add(&Counts {
                 rejected: part.rejects.len() as u64,
                 ..part.counts
             });
-            if batch.users.len() >= 2 && part.rejects.len() == batch.users.len() {
+            if users.len() >= 2 && part.rejects.len() == users.len() {
                 wholly_refused = common_reason(&part.rejects);
             }
             rejects.extend(part.rejects);
@@ -318,6 +357,7 @@ fn stored(
         counts: Counts {
             unverifiable_hash: users.iter().filter(|u| u.unverifiable_hash).count() as u64,
             inactive: crate::batch::inactive_users(users),
+            matched: users.iter().filter(|u| u.matched).count() as u64,
             ..stored_counts(users.len() as u64, existing, mode, resent)
         },
         rejects: Vec::new(),

@@ -289,11 +289,30 @@ impl TargetClient {
     /// `Ferry-Next-After`: perhaps a whole dump), streamed to a temporary
     /// file.
     pub async fn get(&self, url: Url, spool: bool) -> Result<GetResponse, SendError> {
+        self.read(self.http.get(url), spool).await
+    }
+
+    /// `POST` of the JSON `body` to `url` with the current token, for an
+    /// endpoint that answers a read (`systemGetUserByKey`): one attempt,
+    /// answered like [`TargetClient::get`]. The body is never logged.
+    pub async fn post_read(&self, url: Url, body: Bytes) -> Result<GetResponse, SendError> {
+        let request = self
+            .http
+            .post(url)
+            .header(CONTENT_TYPE, "application/json")
+            .body(body);
+        self.read(request, false).await
+    }
+
+    /// One attempt of a read: `request` sent with the current token.
+    async fn read(
+        &self,
+        request: reqwest::RequestBuilder,
+        spool: bool,
+    ) -> Result<GetResponse, SendError> {
         let token = self.tokens.token().await?;
         let started = Instant::now();
-        let response = self
-            .http
-            .get(url)
+        let response = request
             .bearer_auth(token.expose())
             .header(ACCEPT, "application/json")
             .send()

@@ -148,6 +148,15 @@ enum Ended<T> {
     Stop(StopReason),
 }
 
+/// How a read is made.
+#[derive(Clone)]
+enum Read {
+    /// A `GET`; `spool`: a whole dump goes to a temporary file.
+    Get { spool: bool },
+    /// A `POST` of this JSON body.
+    Post(Bytes),
+}
+
 /// The result of one attempt.
 enum Attempt<T> {
     /// The target answered (any status), with what the attempt read.
@@ -220,7 +229,19 @@ impl Sender {
         missing_ok: bool,
         effort: &mut Effort,
     ) -> Result<Option<GetResponse>, StopReason> {
-        self.read(url, missing_ok, false, effort).await
+        self.read(url, Read::Get { spool: false }, missing_ok, effort)
+            .await
+    }
+
+    /// [`Sender::fetch`] of a read made with a `POST` of the JSON `body`
+    /// (`systemGetUserByKey`): `Ok(None)` for a 404 (no such user).
+    pub async fn lookup(
+        &mut self,
+        url: &Url,
+        body: Bytes,
+        effort: &mut Effort,
+    ) -> Result<Option<GetResponse>, StopReason> {
+        self.read(url, Read::Post(body), true, effort).await
     }
 
     /// [`Sender::fetch`] of the dump: an answer that is not a page of
@@ -231,7 +252,9 @@ impl Sender {
         url: &Url,
         effort: &mut Effort,
     ) -> Result<GetResponse, StopReason> {
-        let got = self.read(url, false, true, effort).await?;
+        let got = self
+            .read(url, Read::Get { spool: true }, false, effort)
+            .await?;
         got.ok_or(StopReason::GaveUp {
             attempts: effort.attempts,
             last: "404".to_string(),
@@ -242,14 +265,18 @@ impl Sender {
     async fn read(
         &mut self,
         url: &Url,
+        how: Read,
         missing_ok: bool,
-        spool: bool,
         effort: &mut Effort,
     ) -> Result<Option<GetResponse>, StopReason> {
         let send = |client: Arc<TargetClient>| {
-            let url = url.clone();
+            let (url, how) = (url.clone(), how.clone());
             async move {
-                client.get(url, spool).await.map(|got| {
+                let got = match how {
+                    Read::Get { spool } => client.get(url, spool).await,
+                    Read::Post(body) => client.post_read(url, body).await,
+                };
+                got.map(|got| {
                     let GetResponse {
                         answer,
                         body,

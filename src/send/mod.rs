@@ -6,6 +6,8 @@
 //!
 //! ```text
 //! batch (a serialised body, from the batching stage)
+//!   → match (matching.rs): with --match-existing, users found at the target
+//!       by identifier rewritten under the existing ids
 //!   → bisect (bisect.rs): a batch's users; a refused body split in halves,
 //!       a 409 under `fail` read back; every row counted
 //!   → deliver (deliver.rs): the attempt loop of one body
@@ -34,6 +36,7 @@ pub mod bisect;
 pub mod client;
 pub mod deliver;
 pub mod gate;
+pub mod matching;
 pub mod rate;
 pub mod retry;
 pub mod token;

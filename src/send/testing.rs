@@ -91,6 +91,15 @@ impl Reply {
         self.header("location", value.to_string())
     }
 
+    /// A status with a JSON body.
+    pub fn json(status: u16, body: serde_json::Value) -> Reply {
+        Reply::Answer {
+            status,
+            headers: Vec::new(),
+            body: Some(("application/json", body.to_string())),
+        }
+    }
+
     /// Sets a plain-text body.
     pub fn text(mut self, text: &str) -> Reply {
         if let Reply::Answer { body, .. } = &mut self {
@@ -117,6 +126,8 @@ pub struct Script {
     pub export_statuses: VecDeque<u16>,
     /// Whether the token endpoint never answers (a hung identity provider).
     pub token_hangs: bool,
+    /// Answers to successive `POST`s of `users/by_key`; 404 once they run out.
+    pub by_key: VecDeque<Reply>,
 }
 
 impl Default for Script {
@@ -129,6 +140,7 @@ impl Default for Script {
             export_401_first: false,
             export_statuses: VecDeque::new(),
             token_hangs: false,
+            by_key: VecDeque::new(),
         }
     }
 }
@@ -216,6 +228,7 @@ impl ScriptedTarget {
         let app = Router::new()
             .route(&api::TOKEN.route(), post(token))
             .route(&api::CONFIGURATION.route(), put(import).get(export))
+            .route(&api::USER_BY_KEY.route(), post(by_key))
             .with_state(Arc::clone(&seen));
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -341,6 +354,20 @@ async fn import(
             .and_then(|s| s.replies.pop_front())
             .unwrap_or_else(Reply::ok)
     };
+    play(reply).await
+}
+
+/// `POST …/users/by_key`: the next scripted answer, 404 when none is left.
+async fn by_key(State(seen): State<Shared>) -> Response {
+    let reply = lock(&seen)
+        .script
+        .as_mut()
+        .and_then(|s| s.by_key.pop_front());
+    play(reply.unwrap_or_else(|| Reply::error(404, "not_found", "no such user"))).await
+}
+
+/// Answers as `reply` says.
+async fn play(reply: Reply) -> Response {
     match reply {
         Reply::Answer {
             status,
