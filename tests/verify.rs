@@ -223,3 +223,77 @@ fn users_only_the_target_has_are_extra_and_left_alone() {
         .iter()
         .all(|l| l["finding"] == "extra"));
 }
+
+#[test]
+fn canaries_sign_in_with_their_old_passwords_per_hash_method() {
+    let work = tempfile::tempdir().unwrap();
+    let dir = work.path();
+    let target = Target::start(dir, FaultConfig::default());
+    let made = ferry()
+        .current_dir(dir)
+        .args([
+            "sample",
+            "--users",
+            "40",
+            "--seed",
+            "3",
+            "-o",
+            "users.csv",
+            "--password-formats",
+            "sha1,sha512,md5,bcrypt,argon2id,pbkdf2-sha256,ssha",
+            "--plaintext-out",
+            "canaries.jsonl",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(exit(&made), Some(0), "{}", describe(&made));
+    let imported = import(dir, &target, "users.csv", &FILES);
+    assert_eq!(exit(&imported), Some(0), "{}", describe(&imported));
+    let checked = verify(
+        dir,
+        &target,
+        "users.csv",
+        &["--sign-in", "canaries.jsonl", "--report", "r.json"],
+    );
+    assert_eq!(exit(&checked), Some(0), "{}", describe(&checked));
+    let r = report(dir, "r.json");
+    let canaries = std::fs::read_to_string(dir.join("canaries.jsonl")).unwrap();
+    let n = canaries.lines().count();
+    assert!(n > 30, "{canaries}");
+    assert_eq!(r["sign_in"]["checked"], n, "{r}");
+    assert_eq!(r["sign_in"]["signed_in"], n, "{r}");
+    let methods = r["sign_in"]["by_method"].as_object().unwrap();
+    for method in ["sha", "md5", "bcrypt", "argon2", "pbkdf2"] {
+        assert!(methods.contains_key(method), "{method}: {r}");
+    }
+    let first: Value = serde_json::from_str(canaries.lines().next().unwrap()).unwrap();
+    let password = first["password"].as_str().unwrap();
+    let said = format!("{}{}", describe(&checked), r);
+    assert!(!said.contains(password), "a password was written out");
+
+    // One canary with a password it never had: listed with the result.
+    let wrong = serde_json::json!({"identifier": first["identifier"], "password": "not it"});
+    std::fs::write(dir.join("wrong.jsonl"), format!("{canaries}{wrong}\n")).unwrap();
+    let checked = verify(dir, &target, "users.csv", &["--sign-in", "wrong.jsonl"]);
+    assert_eq!(exit(&checked), Some(4), "{}", describe(&checked));
+    let said = String::from_utf8_lossy(&checked.stdout).to_string();
+    let line = format!("{n} of {} canaries signed in", n + 1);
+    assert!(said.contains(&line), "{said}");
+    let identifier = first["identifier"].as_str().unwrap();
+    assert!(said.contains(&format!("{identifier} (")), "{said}");
+    assert!(said.contains("password_incorrect"), "{said}");
+
+    // A line that is not a canary is refused, naming its line only.
+    std::fs::write(
+        dir.join("bad.jsonl"),
+        "{\"identifier\": \"x\", \"pw\": \"secret-ish\"}\n",
+    )
+    .unwrap();
+    let refused = verify(dir, &target, "users.csv", &["--sign-in", "bad.jsonl"]);
+    assert_eq!(exit(&refused), Some(2), "{}", describe(&refused));
+    assert!(
+        !describe(&refused).contains("secret-ish"),
+        "{}",
+        describe(&refused)
+    );
+}

@@ -30,6 +30,13 @@ pub struct VerifyArgs {
     /// added; a repair always starts over (it sends only what still differs).
     #[arg(long)]
     pub repair: bool,
+    /// Sign canary users in through the platform's password check:
+    /// FILE holds lines of {"identifier": "...", "password": "..."} (the
+    /// canaries a team keeps, or `ferry sample --plaintext-out`). Reports
+    /// per hash method how many sign in, and lists those that do not.
+    /// The file is read, never copied or logged.
+    #[arg(long, value_name = "FILE")]
+    pub sign_in: Option<PathBuf>,
     #[command(flatten)]
     pub import: ImportArgs,
 }
@@ -42,7 +49,7 @@ pub async fn run(args: VerifyArgs) -> anyhow::Result<Outcome> {
     }
     let config = args.import.options().validate()?;
     let report = verify(&config, &args).await?;
-    if !args.repair || report.agrees() {
+    if !args.repair || report.resend.is_empty() {
         return Ok(report.outcome());
     }
     let repair = config.repair(ferry::batch::UserSet::new(report.resend.clone()))?;
@@ -73,7 +80,7 @@ async fn verify(config: &ImportConfig, args: &VerifyArgs) -> anyhow::Result<Veri
         config.body(),
         target.client(),
         config.retry(),
-        args.diff.as_deref(),
+        (args.diff.as_deref(), args.sign_in.as_deref()),
     )
     .await;
     if let Some(note) = target.shutdown().await {

@@ -64,7 +64,7 @@ pub struct Requests {
 
 impl Requests {
     /// A sender for the `n`-th concurrent request.
-    fn sender(&self, n: u64) -> Sender {
+    pub fn sender(&self, n: u64) -> Sender {
         let rng = seeded_rng(self.seed.map(|s| s.wrapping_add(n)));
         Sender::new(
             self.client.clone(),

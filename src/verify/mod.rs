@@ -17,6 +17,10 @@
 //! - **extra**: at the target in that pool, not in the source (reported,
 //!   never touched: a pool may hold users of its own).
 //!
+//! With `--sign-in FILE`, canary users are then signed in through the
+//! platform's password check ([`sign_in`]); one that does not sign in is a
+//! disagreement too.
+//!
 //! Rows the mapping rejects or excludes are counted as the import's rejects
 //! file has them: they were never meant to reach the target. Memory holds a
 //! page of the target and the matching range of the index, whatever the
@@ -104,6 +108,9 @@ pub struct VerifyReport {
     /// The missing and different users: what a repair sends.
     #[serde(skip)]
     pub resend: Vec<Uuid>,
+    /// How the canaries signed in (`--sign-in`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sign_in: Option<sign_in::SignInReport>,
     /// Requests resent.
     pub retries: usize,
     /// How long it took.
@@ -114,7 +121,9 @@ pub struct VerifyReport {
 impl VerifyReport {
     /// Whether the target holds every user of the source as the source has it.
     pub fn agrees(&self) -> bool {
-        self.missing == 0 && self.different == 0
+        self.missing == 0
+            && self.different == 0
+            && self.sign_in.as_ref().is_none_or(|s| s.all_signed_in())
     }
 
     /// Exit 0 when source and target agree, 4 when they do not.
@@ -151,6 +160,10 @@ impl VerifyReport {
                 .map(|(field, n)| format!("{field} ({n})"))
                 .collect();
             text.push_str(&format!("\ndifferent fields: {}", fields.join(", ")));
+        }
+        if let Some(sign_in) = &self.sign_in {
+            text.push('\n');
+            text.push_str(&sign_in.summary());
         }
         for line in &self.examples {
             let key = line.key.as_deref().unwrap_or("-");
@@ -241,7 +254,10 @@ fn index_error(e: impl std::fmt::Display) -> Error {
 impl SourceIndex {
     /// Maps the source of `settings` as an import would and indexes its
     /// users; returns the index and the report's source counts.
-    pub fn build(settings: &BodySettings) -> Result<(SourceIndex, VerifyReport), Error> {
+    pub fn build(
+        settings: &BodySettings,
+        methods: &mut sign_in::Methods,
+    ) -> Result<(SourceIndex, VerifyReport), Error> {
         let dir = crate::private::private_temp_dir("ferry-verify").map_err(index_error)?;
         let db = Connection::open(dir.path().join("source.db")).map_err(index_error)?;
         db.execute_batch(
@@ -267,6 +283,7 @@ impl SourceIndex {
                     )
                     .map_err(index_error)?;
                 for user in batch.users {
+                    methods.note(&user.records);
                     line.clear();
                     let id = user.records.user.id;
                     ExportLine::new(user.records)
@@ -419,13 +436,17 @@ pub async fn run(
     settings: &BodySettings,
     client: Arc<TargetClient>,
     (backoff, seed): (Backoff, Option<u64>),
-    diff: Option<&Path>,
+    (diff, sign_in): (Option<&Path>, Option<&Path>),
 ) -> Result<VerifyReport, Error> {
     let started = Instant::now();
+    let canaries = sign_in.map(sign_in::read).transpose()?;
+    let mut methods = sign_in::Methods::wanted(canaries.as_deref().unwrap_or_default());
     let for_index = settings.clone();
-    let (index, mut report) = tokio::task::spawn_blocking(move || SourceIndex::build(&for_index))
-        .await
-        .map_err(|e| Error::Usage(format!("the verification stopped: {e}")))??;
+    let (index, mut report, methods) = tokio::task::spawn_blocking(move || {
+        SourceIndex::build(&for_index, &mut methods).map(|(index, report)| (index, report, methods))
+    })
+    .await
+    .map_err(|e| Error::Usage(format!("the verification stopped: {e}")))??;
     let mut diff = diff.map(DiffFile::create).transpose()?;
     let requests = Requests {
         client,
@@ -433,7 +454,7 @@ pub async fn run(
         backoff,
         seed,
     };
-    let mut pager = Pager::new(requests, settings.pool(), (PAGE, 1), true, None);
+    let mut pager = Pager::new(requests.clone(), settings.pool(), (PAGE, 1), true, None);
     let mut after: Option<Uuid> = None;
     let mut index = index;
     loop {
@@ -467,10 +488,16 @@ pub async fn run(
     if let Some(diff) = diff {
         diff.finish()?;
     }
+    if let Some(canaries) = &canaries {
+        report.sign_in =
+            Some(sign_in::check(&requests, settings.pool(), canaries, &methods).await?);
+    }
     report.retries = pager.retries();
     report.elapsed = started.elapsed();
     Ok(report)
 }
+
+pub mod sign_in;
 
 #[cfg(test)]
 mod tests;
