@@ -168,6 +168,26 @@ fn verify_names_the_users_an_import_never_sent_and_those_changed_since() {
     assert_eq!(different[0].1, serde_json::json!(["user.payload"]));
     assert_eq!(different[1].0, "u4");
     assert_eq!(different[1].1, serde_json::json!(["user.status"]));
+    let sampled = verify(
+        dir,
+        &target,
+        "all.csv",
+        &["--sample", "1000", "--report", "s.json"],
+    );
+    assert_eq!(exit(&sampled), Some(4), "{}", describe(&sampled));
+    let s = report(dir, "s.json");
+    assert_eq!(
+        (&s["sampled"], &s["different"], &s["matching"]),
+        (&59.into(), &2.into(), &57.into()),
+        "{s}"
+    );
+    let few = verify(
+        dir,
+        &target,
+        "all.csv",
+        &["--sample", "5", "--report", "s.json"],
+    );
+    assert_eq!(report(dir, "s.json")["sampled"], 5, "{}", describe(&few));
     let text = std::fs::read_to_string(dir.join("diff.jsonl")).unwrap();
     assert!(
         !text.contains("Bea"),

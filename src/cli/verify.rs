@@ -37,6 +37,11 @@ pub struct VerifyArgs {
     /// The file is read, never copied or logged.
     #[arg(long, value_name = "FILE")]
     pub sign_in: Option<PathBuf>,
+    /// Compare only about N users spread over the source, each read by id
+    /// (GET …/users/{userID}: credentials are blurred there, so they are
+    /// not compared), instead of the whole pool; extra users are not looked for.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub sample: Option<u64>,
     #[command(flatten)]
     pub import: ImportArgs,
 }
@@ -81,6 +86,7 @@ async fn verify(config: &ImportConfig, args: &VerifyArgs) -> anyhow::Result<Veri
         target.client(),
         config.retry(),
         (args.diff.as_deref(), args.sign_in.as_deref()),
+        args.sample,
     )
     .await;
     if let Some(note) = target.shutdown().await {

@@ -306,7 +306,7 @@ struct ListedUser {
 
 /// The line of a `systemGetUser` answer (`UserWithData`): the user record
 /// with its identifiers and addresses; its blurred credentials are left out.
-fn user_line(body: &[u8]) -> Result<ExportLine, ExportError> {
+pub(crate) fn user_line(body: &[u8]) -> Result<ExportLine, ExportError> {
     let bad = |what: &str| {
         ExportError::Answer(format!("the target's user is not a UserWithData: {what}"))
     };

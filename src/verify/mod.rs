@@ -108,6 +108,9 @@ pub struct VerifyReport {
     /// The missing and different users: what a repair sends.
     #[serde(skip)]
     pub resend: Vec<Uuid>,
+    /// With `--sample N`: the users compared, read by id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sampled: Option<u64>,
     /// How the canaries signed in (`--sign-in`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sign_in: Option<sign_in::SignInReport>,
@@ -153,6 +156,11 @@ impl VerifyReport {
                 "the target does NOT agree with the source (--repair sends the missing and different users)"
             }
         );
+        if let Some(n) = self.sampled {
+            text.push_str(&format!(
+                "\n(a sample of {n} users, each read by id; credentials not compared: the user endpoint blurs them; extra users not looked for)"
+            ));
+        }
         if !self.fields.is_empty() {
             let fields: Vec<String> = self
                 .fields
@@ -299,6 +307,35 @@ impl SourceIndex {
         Ok((SourceIndex { db, _dir: dir }, report))
     }
 
+    /// Users indexed.
+    pub fn len(&self) -> Result<u64, Error> {
+        self.db
+            .query_row("SELECT count(*) FROM users", [], |row| row.get(0))
+            .map_err(index_error)
+    }
+
+    /// Whether no user is indexed.
+    pub fn is_empty(&self) -> Result<bool, Error> {
+        Ok(self.len()? == 0)
+    }
+
+    /// About `n` users spread evenly over the id space: every
+    /// (users ÷ `n`)-th in id order.
+    pub fn sample(&self, n: u64) -> Result<Vec<SourceUser>, Error> {
+        let every = (self.len()? / n.max(1)).max(1);
+        let mut select = self
+            .db
+            .prepare(
+                "SELECT id, row, key, line FROM (SELECT id, row, key, line,
+                 row_number() OVER (ORDER BY id) AS n FROM users) WHERE n % ?1 = 0 LIMIT ?2",
+            )
+            .map_err(index_error)?;
+        let rows = select
+            .query_map(params![every, n], read_user)
+            .map_err(index_error)?;
+        rows.map(|found| found.map_err(index_error)?).collect()
+    }
+
     /// The users with ids after `after` (all when `None`) up to `through`
     /// (to the end when `None`), in id order.
     pub fn range(
@@ -315,29 +352,31 @@ impl SourceIndex {
             )
             .map_err(index_error)?;
         let rows = select
-            .query_map(params![low, high], |row| {
-                Ok((
-                    row.get::<_, Vec<u8>>(0)?,
-                    row.get::<_, u64>(1)?,
-                    row.get::<_, String>(2)?,
-                    row.get::<_, Vec<u8>>(3)?,
-                ))
-            })
+            .query_map(params![low, high], read_user)
             .map_err(index_error)?;
-        let mut users = Vec::new();
-        for found in rows {
-            let (id, row, key, line) = found.map_err(index_error)?;
-            let id = Uuid::from_slice(&id).map_err(index_error)?;
-            let line: ExportLine = serde_json::from_slice(&line).map_err(index_error)?;
-            users.push(SourceUser {
-                id,
-                row,
-                key,
-                entry: line.into_entry(),
-            });
-        }
-        Ok(users)
+        rows.map(|found| found.map_err(index_error)?).collect()
     }
+}
+
+/// A row of the index (`id, row, key, line`) as a user; the inner `Err`
+/// for a line that does not read back.
+fn read_user(row: &rusqlite::Row<'_>) -> rusqlite::Result<Result<SourceUser, Error>> {
+    let (id, number, key, line) = (
+        row.get::<_, Vec<u8>>(0)?,
+        row.get::<_, u64>(1)?,
+        row.get::<_, String>(2)?,
+        row.get::<_, Vec<u8>>(3)?,
+    );
+    Ok((|| {
+        let id = Uuid::from_slice(&id).map_err(index_error)?;
+        let line: ExportLine = serde_json::from_slice(&line).map_err(index_error)?;
+        Ok(SourceUser {
+            id,
+            row: number,
+            key,
+            entry: line.into_entry(),
+        })
+    })())
 }
 
 /// Merges the source users `ours` with the target's `theirs` (both in id
@@ -437,6 +476,7 @@ pub async fn run(
     client: Arc<TargetClient>,
     (backoff, seed): (Backoff, Option<u64>),
     (diff, sign_in): (Option<&Path>, Option<&Path>),
+    sample: Option<u64>,
 ) -> Result<VerifyReport, Error> {
     let started = Instant::now();
     let canaries = sign_in.map(sign_in::read).transpose()?;
@@ -454,9 +494,54 @@ pub async fn run(
         backoff,
         seed,
     };
-    let mut pager = Pager::new(requests.clone(), settings.pool(), (PAGE, 1), true, None);
+    let retries = match sample {
+        Some(n) => {
+            let found = sampled(&index, n, &requests, settings.pool()).await?;
+            report.sampled = Some(found.matching + found.lines.len() as u64);
+            report.matching += found.matching;
+            record(&mut report, &mut diff, &found.lines)?;
+            found.retries
+        }
+        None => merged(index, &requests, settings.pool(), &mut report, &mut diff).await?,
+    };
+    if let Some(diff) = diff {
+        diff.finish()?;
+    }
+    if let Some(canaries) = &canaries {
+        report.sign_in =
+            Some(sign_in::check(&requests, settings.pool(), canaries, &methods).await?);
+    }
+    report.retries = retries;
+    report.elapsed = started.elapsed();
+    Ok(report)
+}
+
+/// Counts each finding of `lines` and writes it to the diff file.
+fn record(
+    report: &mut VerifyReport,
+    diff: &mut Option<DiffFile>,
+    lines: &[DiffLine],
+) -> Result<(), Error> {
+    for line in lines {
+        report.count(line);
+        if let Some(diff) = diff.as_mut() {
+            diff.write(line)?;
+        }
+    }
+    Ok(())
+}
+
+/// The whole pool, read in id order and merged with `index`; returns the
+/// requests resent.
+async fn merged(
+    mut index: SourceIndex,
+    requests: &Requests,
+    pool: &str,
+    report: &mut VerifyReport,
+    diff: &mut Option<DiffFile>,
+) -> Result<usize, Error> {
+    let mut pager = Pager::new(requests.clone(), pool, (PAGE, 1), true, None);
     let mut after: Option<Uuid> = None;
-    let mut index = index;
     loop {
         let page = pager
             .next_page()
@@ -474,27 +559,62 @@ pub async fn run(
         index = back;
         let mut lines = Vec::new();
         report.matching += merge(ours?, theirs, |line| lines.push(line));
-        for line in &lines {
-            report.count(line);
-            if let Some(diff) = diff.as_mut() {
-                diff.write(line)?;
-            }
-        }
+        record(report, diff, &lines)?;
         if done {
-            break;
+            return Ok(pager.retries());
         }
         after = last.or(after);
     }
-    if let Some(diff) = diff {
-        diff.finish()?;
+}
+
+/// What a sample found.
+struct Sampled {
+    matching: u64,
+    lines: Vec<DiffLine>,
+    retries: usize,
+}
+
+/// About `n` users of `index`, each read by id from the platform's user
+/// endpoint (`GET …/users/{userID}`), which blurs credentials: they are
+/// left out of the comparison on both sides. No user is extra in a sample.
+async fn sampled(
+    index: &SourceIndex,
+    n: u64,
+    requests: &Requests,
+    pool: &str,
+) -> Result<Sampled, Error> {
+    let mut found = Sampled {
+        matching: 0,
+        lines: Vec::new(),
+        retries: 0,
+    };
+    let mut sender = requests.sender(0);
+    for mut user in index.sample(n)? {
+        let url = requests
+            .client
+            .url(
+                crate::contract::api::Endpoint::User,
+                pool,
+                &user.id.to_string(),
+            )
+            .map_err(|e| Error::Usage(e.to_string()))?;
+        let mut effort = crate::send::deliver::Effort::default();
+        let got = sender
+            .fetch(&url, true, &mut effort)
+            .await
+            .map_err(|e| Error::Usage(format!("cannot read the target's user: {e}")))?;
+        found.retries += effort.retries.len();
+        let theirs = got
+            .map(|got| crate::export::read::user_line(&got.body))
+            .transpose()
+            .map_err(|e| Error::Usage(e.to_string()))?;
+        user.entry.credentials.clear();
+        let matching = merge(vec![user], theirs.into_iter().collect(), |line| {
+            found.lines.push(line)
+        });
+        found.matching += matching;
     }
-    if let Some(canaries) = &canaries {
-        report.sign_in =
-            Some(sign_in::check(&requests, settings.pool(), canaries, &methods).await?);
-    }
-    report.retries = pager.retries();
-    report.elapsed = started.elapsed();
-    Ok(report)
+    Ok(found)
 }
 
 pub mod sign_in;
