@@ -67,6 +67,19 @@ fn each_layout_imports_exports_and_signs_in_alike() {
             (200, "password_correct".into()),
             "{layout}"
         );
+        // ferry verify reads and signs in at this layout's paths too.
+        let proved = crate::verify::verify(
+            dir,
+            &target,
+            "users.csv",
+            &["--layout", layout.as_str(), "--sign-in", "plain.jsonl"],
+        );
+        assert_eq!(proved.status.code(), Some(0), "{layout}: {proved:?}");
+        let said = String::from_utf8_lossy(&proved.stdout);
+        assert!(said.contains("12 users matching"), "{layout}: {said}");
+        let canaries = std::fs::read_to_string(&plain).unwrap().lines().count();
+        let line = format!("{canaries} of {canaries} canaries signed in");
+        assert!(canaries > 5 && said.contains(&line), "{layout}: {said}");
         dumps.push(serde_json::to_value(&dump).unwrap());
     }
     assert!(

@@ -11,7 +11,7 @@ use crate::common::{describe, ferry};
 use crate::import::{command_args, import, report, Target, SECRET};
 
 /// Runs `ferry verify SOURCE` against `target` with the import's flags.
-fn verify(dir: &Path, target: &Target, source: &str, extra: &[&str]) -> Output {
+pub fn verify(dir: &Path, target: &Target, source: &str, extra: &[&str]) -> Output {
     let url = target.url();
     ferry()
         .current_dir(dir)
