@@ -422,7 +422,13 @@ pub fn merge(
             }
             std::cmp::Ordering::Equal => {
                 if let (Some(user), Some(line)) = (ours.next(), theirs.next()) {
-                    let fields = user.entry.differences(&line.into_entry());
+                    let theirs = line.into_entry();
+                    // The cheap comparison first; fields are named only
+                    // for users that differ.
+                    let fields = match user.entry.same_content(&theirs) {
+                        true => Vec::new(),
+                        false => user.entry.differences(&theirs),
+                    };
                     if fields.is_empty() {
                         matching += 1;
                     } else {
