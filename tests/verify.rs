@@ -260,7 +260,7 @@ fn canaries_sign_in_with_their_old_passwords_per_hash_method() {
             "-o",
             "users.csv",
             "--password-formats",
-            "sha1,sha512,md5,bcrypt,argon2id,pbkdf2-sha256,ssha",
+            "all",
             "--plaintext-out",
             "canaries.jsonl",
         ])
