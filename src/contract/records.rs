@@ -697,6 +697,38 @@ impl HashConfig {
         }
     }
 
+    /// The salt fields of the block `method` names: `salt`, `salt_length`
+    /// and `salt_after_digest_in_hash` (false for the blocks without it);
+    /// no salt for bcrypt (its salt is in its string) or a missing block.
+    pub fn salt(&self) -> (Option<&str>, u32, bool) {
+        match self.method {
+            HashMethod::Bcrypt => None,
+            HashMethod::Pbkdf2 => self
+                .pbkdf2
+                .as_ref()
+                .map(|c| (c.salt.as_deref(), c.salt_length, false)),
+            HashMethod::Argon2 => self
+                .argon2
+                .as_ref()
+                .map(|c| (c.salt.as_deref(), c.salt_length, false)),
+            HashMethod::Sha => self.sha.as_ref().map(|c| {
+                (
+                    c.salt.as_deref(),
+                    c.salt_length,
+                    c.salt_after_digest_in_hash,
+                )
+            }),
+            HashMethod::Md5 => self.md5.as_ref().map(|c| {
+                (
+                    c.salt.as_deref(),
+                    c.salt_length,
+                    c.salt_after_digest_in_hash,
+                )
+            }),
+        }
+        .unwrap_or((None, 0, false))
+    }
+
     /// The salt fields of the block `method` names; `None` for bcrypt
     /// (its salt is in the modular-crypt string) or a missing block.
     pub fn salt_mut(&mut self) -> Option<SaltFields<'_>> {

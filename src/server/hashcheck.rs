@@ -174,15 +174,8 @@ fn check_md5(
     value: &str,
     convention: SaltConvention,
 ) -> Result<(), HashProblem> {
-    let (salt, salt_length, after) = match &config.md5 {
-        Some(block) => (
-            block.salt.as_deref(),
-            block.salt_length,
-            block.salt_after_digest_in_hash,
-        ),
-        // An unsalted md5 needs no parameters.
-        None => (None, 0, false),
-    };
+    // An unsalted md5 needs no parameters.
+    let (salt, salt_length, after) = config.salt();
     let salted = split_salt(convention, "config.md5", value, salt, salt_length, after)?;
     check_digest_length(salted.digest_len, 16, "method md5")
 }

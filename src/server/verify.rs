@@ -350,14 +350,7 @@ pub fn password_matches(hash: &HashedPassword, password: &str, convention: SaltC
     match config.method {
         HashMethod::Bcrypt => bcrypt::verify(password, &hash.value).unwrap_or(false),
         HashMethod::Pbkdf2 => config.pbkdf2.as_ref().is_some_and(|c| {
-            salted(
-                convention,
-                &hash.value,
-                c.salt.as_deref(),
-                c.salt_length,
-                false,
-            )
-            .is_some_and(|(salt, expected)| {
+            salted(convention, hash).is_some_and(|(salt, expected)| {
                 let mut out = vec![0u8; expected.len()];
                 let rounds = c.number_of_iterations;
                 let done = match c.function {
@@ -379,14 +372,7 @@ pub fn password_matches(hash: &HashedPassword, password: &str, convention: SaltC
             })
         }),
         HashMethod::Argon2 => config.argon2.as_ref().is_some_and(|c| {
-            salted(
-                convention,
-                &hash.value,
-                c.salt.as_deref(),
-                c.salt_length,
-                false,
-            )
-            .is_some_and(|(salt, expected)| {
+            salted(convention, hash).is_some_and(|(salt, expected)| {
                 let Ok(params) = Params::new(
                     c.memory_in_kb,
                     c.iterations,
@@ -403,14 +389,7 @@ pub fn password_matches(hash: &HashedPassword, password: &str, convention: SaltC
             })
         }),
         HashMethod::Sha => config.sha.as_ref().is_some_and(|c| {
-            salted(
-                convention,
-                &hash.value,
-                c.salt.as_deref(),
-                c.salt_length,
-                c.salt_after_digest_in_hash,
-            )
-            .is_some_and(|(salt, expected)| {
+            salted(convention, hash).is_some_and(|(salt, expected)| {
                 let actual = match c.function {
                     DigestFunction::Sha1 => digest::<sha1::Sha1>(password, &salt),
                     DigestFunction::Sha256 => digest::<sha2::Sha256>(password, &salt),
@@ -420,19 +399,10 @@ pub fn password_matches(hash: &HashedPassword, password: &str, convention: SaltC
                 bool::from(actual.ct_eq(&expected))
             })
         }),
-        HashMethod::Md5 => {
-            let (salt, salt_length, after) = match &config.md5 {
-                Some(c) => (
-                    c.salt.as_deref(),
-                    c.salt_length,
-                    c.salt_after_digest_in_hash,
-                ),
-                None => (None, 0, false),
-            };
-            salted(convention, &hash.value, salt, salt_length, after).is_some_and(
-                |(salt, expected)| bool::from(digest::<md5::Md5>(password, &salt).ct_eq(&expected)),
-            )
-        }
+        // An unsalted md5 needs no parameters.
+        HashMethod::Md5 => salted(convention, hash).is_some_and(|(salt, expected)| {
+            bool::from(digest::<md5::Md5>(password, &salt).ct_eq(&expected))
+        }),
     }
 }
 
@@ -445,16 +415,12 @@ fn digest<D: Digest>(password: &[u8], salt: &[u8]) -> Vec<u8> {
         .to_vec()
 }
 
-/// (salt, digest) of a hash value: the separate `salt` field, or the salt
-/// embedded in the value when `salt` is absent.
-fn salted(
-    convention: SaltConvention,
-    value: &str,
-    salt: Option<&str>,
-    salt_length: u32,
-    salt_after_digest: bool,
-) -> Option<(Vec<u8>, Vec<u8>)> {
-    let decoded = decode_bytes(value).ok()?;
+/// (salt, digest) of a hash value: the separate `salt` field (read under
+/// `convention`), or the salt embedded in the value when `salt` is absent
+/// ([`HashConfig::salt`] says which).
+fn salted(convention: SaltConvention, hash: &HashedPassword) -> Option<(Vec<u8>, Vec<u8>)> {
+    let (salt, salt_length, salt_after_digest) = hash.config.salt();
+    let decoded = decode_bytes(&hash.value).ok()?;
     match salt {
         Some(salt) => Some((convention.decode(salt)?, decoded)),
         None => {
