@@ -382,6 +382,24 @@ impl TargetSpec {
     }
 }
 
+impl TargetSpec {
+    /// The platform at `url` with `client_id` and `secret`, checked as
+    /// [`TargetSpec::new`] checks it.
+    pub fn remote(
+        url: Url,
+        allow_insecure_http: bool,
+        client_id: String,
+        secret: ClientSecret,
+    ) -> Result<TargetSpec, Error> {
+        check_transport(&url, allow_insecure_http)?;
+        Ok(TargetSpec::Remote {
+            url,
+            client_id,
+            secret,
+        })
+    }
+}
+
 /// Refuses a plain-HTTP target that is not this machine, unless `allowed`:
 /// the client secret and every password hash would cross the network in
 /// clear text. Loopback (`localhost`, 127.0.0.0/8, `::1`) is this machine.

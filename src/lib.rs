@@ -23,6 +23,7 @@ pub mod batch;
 pub mod checkpoint;
 pub mod config;
 pub mod contract;
+pub mod copy;
 pub mod dry_run;
 pub mod error;
 pub mod export;

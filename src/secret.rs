@@ -25,6 +25,12 @@ pub enum SecretError {
     /// Neither source is set.
     #[error("no client secret: set {SECRET_ENV} or give a file that holds it")]
     Missing,
+    /// None of the variables named is set, and no file was given.
+    #[error("no client secret: set {names} or give a file that holds it")]
+    MissingFrom {
+        /// The variables looked at, in order.
+        names: String,
+    },
     /// The secret file could not be read.
     #[error("cannot read the client secret file {}", path.display())]
     Unreadable {
@@ -67,6 +73,25 @@ impl ClientSecret {
     /// is the more explicit choice.
     pub fn from_env_or_file(file: Option<&Path>) -> Result<Self, SecretError> {
         Self::from_sources(std::env::var_os(SECRET_ENV), file)
+    }
+
+    /// Reads the secret from `file` when given, otherwise from the first of
+    /// the environment variables `names` that is set (`FERRY_TO_CLIENT_SECRET`
+    /// then `FERRY_CLIENT_SECRET`, say).
+    pub fn from_envs_or_file(names: &[&str], file: Option<&Path>) -> Result<Self, SecretError> {
+        let set = names.iter().find_map(|n| std::env::var_os(n).map(|v| (*n, v)));
+        match (file, set) {
+            (None, None) => Err(SecretError::MissingFrom {
+                names: names.join(" or "),
+            }),
+            (Some(_), _) => Self::from_sources(None, file),
+            (None, Some((name, value))) => {
+                let text = value.into_string().map_err(|_| SecretError::NotText {
+                    origin: name.to_string(),
+                })?;
+                Self::checked(text, name)
+            }
+        }
     }
 
     /// [`ClientSecret::from_env_or_file`] with the environment's value given.

@@ -4,6 +4,7 @@
 //! place that chooses them).
 
 pub mod bench;
+pub mod copy;
 pub mod export;
 pub mod import;
 pub mod presets;
@@ -38,6 +39,10 @@ pub enum Command {
     Export(Box<export::ExportArgs>),
     /// Prove a migration: compare the source, mapped as the import maps it, with the target's users.
     Verify(Box<verify::VerifyArgs>),
+    /// Copy a whole tenant (schemas, pools, groups, users, memberships) to another tenant.
+    Copy(Box<copy::CopyArgs>),
+    /// Undo a copy from its backup journal, and check the destination is back as it was.
+    Rollback(Box<copy::RollbackArgs>),
     /// Run the reference target server (the Identity Pools import API on SQLite).
     Serve(serve::ServeArgs),
     /// List the presets (mappings for the systems people leave), or print one.
@@ -55,6 +60,8 @@ impl Cli {
             Command::Import(args) => import::run(*args).await,
             Command::Export(args) => export::run(*args).await,
             Command::Verify(args) => verify::run(*args).await,
+            Command::Copy(args) => copy::run(*args).await,
+            Command::Rollback(args) => copy::rollback(*args).await,
             Command::Serve(args) => serve::run(args).await,
             Command::Sample(args) => sample::run(args),
             Command::Presets(args) => presets::run(args),
@@ -103,6 +110,9 @@ fn is_usage(err: &anyhow::Error) -> bool {
         return e.is_usage();
     }
     if let Some(e) = err.downcast_ref::<ferry::export::ExportError>() {
+        return e.is_usage();
+    }
+    if let Some(e) = err.downcast_ref::<ferry::copy::CopyError>() {
         return e.is_usage();
     }
     err.downcast_ref::<clap::Error>().is_some()

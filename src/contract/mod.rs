@@ -12,6 +12,7 @@
 //!   subset the platform supports.
 //! - [`system`]: the bodies of the platform's system pool and user
 //!   endpoints.
+//! - [`dump`]: reading a `TenantDump` as a stream, record by record.
 //! - [`entry`]: a user with its sub-records, compared timestamps aside.
 //! - [`line`]: the canonical export line (`ferry export`, `--from ferry`).
 //! - [`rules`]: field rules both sides enforce (email, E.164, limits).
@@ -21,6 +22,7 @@
 
 pub mod api;
 pub mod choices;
+pub mod dump;
 pub mod entry;
 pub mod identity_schema;
 pub mod line;

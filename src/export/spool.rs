@@ -14,16 +14,16 @@
 //! the order does not depend on the order the target stored the users in
 //! (concurrent imports store them in any order).
 
-use std::io::{BufReader, Read};
+use std::io::Read;
 
 use rusqlite::{params, Connection, Transaction};
-use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::Serialize;
 use uuid::Uuid;
 
+use crate::contract::dump::{self, Collection, DumpRecord, DumpSink};
 use crate::contract::entry::Entry;
 use crate::contract::line::ExportLine;
-use crate::contract::{User, UserCredential, UserIdentifier, UserVerifiableAddress};
+use crate::contract::User;
 
 /// Which array of the dump a record comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -94,22 +94,13 @@ impl DumpIndex {
     pub fn add(&mut self, reader: impl Read) -> Result<(), String> {
         let tx = self.db.transaction().map_err(|e| e.to_string())?;
         let added = {
-            let sink = Sink {
+            let mut sink = Sink {
                 tx: &tx,
                 pool: &self.pool,
-                users: std::cell::Cell::new(0),
+                users: 0,
             };
-            let mut json = serde_json::Deserializer::from_reader(BufReader::new(reader));
-            de::Deserializer::deserialize_map(&mut json, Dump { sink: &sink }).map_err(|e| {
-                format!(
-                    "the target's export is not a TenantDump (line {}, column {})",
-                    e.line(),
-                    e.column()
-                )
-            })?;
-            json.end()
-                .map_err(|_| "the target's export goes on after its TenantDump".to_string())?;
-            sink.users.get()
+            dump::read(reader, &mut sink)?;
+            sink.users
         };
         tx.commit().map_err(|e| e.to_string())?;
         self.users += added;
@@ -170,18 +161,18 @@ impl DumpIndex {
     }
 }
 
-/// Where the parser puts the records of the pool.
+/// Where the reader puts the records of the pool.
 struct Sink<'a> {
     tx: &'a Transaction<'a>,
     pool: &'a str,
     /// Users added (not seen before).
-    users: std::cell::Cell<u64>,
+    users: u64,
 }
 
 impl Sink<'_> {
     /// Keeps `record` of `kind` when it is of the pool.
     fn keep<R: Serialize>(
-        &self,
+        &mut self,
         kind: Kind,
         (pool, user, id): (&str, Uuid, Uuid),
         record: &R,
@@ -206,98 +197,37 @@ impl Sink<'_> {
         };
         let added = done.map_err(|e| e.to_string())?;
         if kind == Kind::User {
-            self.users.set(self.users.get() + added as u64);
+            self.users += added as u64;
         }
         Ok(())
     }
 }
 
-/// The dump's top-level object: its four user arrays are read record by
-/// record, every other member skipped unread.
-struct Dump<'a> {
-    sink: &'a Sink<'a>,
-}
-
-impl<'de> Visitor<'de> for Dump<'_> {
-    type Value = ();
-
-    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("a TenantDump object")
+impl DumpSink for Sink<'_> {
+    fn wants(&self, collection: Collection) -> bool {
+        matches!(
+            collection,
+            Collection::Users
+                | Collection::Credentials
+                | Collection::Identifiers
+                | Collection::Addresses
+        )
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        while let Some(key) = map.next_key::<String>()? {
-            let kind = match key.as_str() {
-                "users" => Kind::User,
-                "user_credentials" => Kind::Credential,
-                "user_identifiers" => Kind::Identifier,
-                "user_verifiable_addresses" => Kind::Address,
-                _ => {
-                    map.next_value::<IgnoredAny>()?;
-                    continue;
-                }
-            };
-            map.next_value_seed(Records {
-                sink: self.sink,
-                kind,
-            })?;
+    fn take(&mut self, record: DumpRecord) -> Result<(), String> {
+        match record {
+            DumpRecord::User(r) => self.keep(Kind::User, (&r.user_pool_id, r.id, r.id), &r),
+            DumpRecord::Credential(r) => {
+                self.keep(Kind::Credential, (&r.user_pool_id, r.user_id, r.id), &r)
+            }
+            DumpRecord::Identifier(r) => {
+                self.keep(Kind::Identifier, (&r.user_pool_id, r.user_id, r.id), &r)
+            }
+            DumpRecord::Address(r) => {
+                self.keep(Kind::Address, (&r.user_pool_id, r.user_id, r.id), &r)
+            }
+            _ => Ok(()),
         }
-        Ok(())
-    }
-}
-
-/// One of the dump's user arrays.
-struct Records<'a> {
-    sink: &'a Sink<'a>,
-    kind: Kind,
-}
-
-impl<'de> DeserializeSeed<'de> for Records<'_> {
-    type Value = ();
-
-    fn deserialize<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
-        deserializer.deserialize_any(self)
-    }
-}
-
-impl<'de> Visitor<'de> for Records<'_> {
-    type Value = ();
-
-    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("an array of records")
-    }
-
-    /// An array given as `null`: no records.
-    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
-        Ok(())
-    }
-
-    fn visit_seq<S: SeqAccess<'de>>(self, mut seq: S) -> Result<(), S::Error> {
-        let sink = self.sink;
-        let kept = |result: Result<(), String>| result.map_err(de::Error::custom);
-        match self.kind {
-            Kind::User => {
-                while let Some(r) = seq.next_element::<User>()? {
-                    kept(sink.keep(self.kind, (&r.user_pool_id, r.id, r.id), &r))?;
-                }
-            }
-            Kind::Credential => {
-                while let Some(r) = seq.next_element::<UserCredential>()? {
-                    kept(sink.keep(self.kind, (&r.user_pool_id, r.user_id, r.id), &r))?;
-                }
-            }
-            Kind::Identifier => {
-                while let Some(r) = seq.next_element::<UserIdentifier>()? {
-                    kept(sink.keep(self.kind, (&r.user_pool_id, r.user_id, r.id), &r))?;
-                }
-            }
-            Kind::Address => {
-                while let Some(r) = seq.next_element::<UserVerifiableAddress>()? {
-                    kept(sink.keep(self.kind, (&r.user_pool_id, r.user_id, r.id), &r))?;
-                }
-            }
-        }
-        Ok(())
     }
 }
 

@@ -15,7 +15,6 @@ use serde_json::Value;
 
 use super::config::SourceConfig;
 use super::ids::{IdScope, RecordKind};
-use super::Target;
 use crate::contract::entry::{Entry, SubRecord};
 use crate::contract::line::ExportLine;
 
@@ -96,7 +95,12 @@ fn without_quoted(text: &str) -> String {
 
 /// The entry `line` becomes at `target`: every record moved to its tenant
 /// and pool, ids kept or (with `new_ids`) re-derived there.
-pub fn rewrite(line: ExportLine, target: &Target, ids: &IdScope, new_ids: bool) -> Entry {
+pub fn rewrite(
+    line: ExportLine,
+    (tenant, pool): (&str, &str),
+    ids: &IdScope,
+    new_ids: bool,
+) -> Entry {
     let mut entry = line.into_entry();
     let source_user = entry.user.id;
     let user_id = if new_ids {
@@ -104,7 +108,6 @@ pub fn rewrite(line: ExportLine, target: &Target, ids: &IdScope, new_ids: bool) 
     } else {
         source_user
     };
-    let (tenant, pool) = (&target.tenant, &target.pool);
     entry.relink(user_id, |kind, id| {
         let kind = match kind {
             SubRecord::Credential => RecordKind::MovedCredential,
@@ -117,16 +120,16 @@ pub fn rewrite(line: ExportLine, target: &Target, ids: &IdScope, new_ids: bool) 
             id
         }
     });
-    entry.user.tenant_id.clone_from(tenant);
-    entry.user.user_pool_id.clone_from(pool);
+    entry.user.tenant_id = tenant.to_string();
+    entry.user.user_pool_id = pool.to_string();
     for c in &mut entry.credentials {
-        (c.tenant_id, c.user_pool_id) = (tenant.clone(), pool.clone());
+        (c.tenant_id, c.user_pool_id) = (tenant.to_string(), pool.to_string());
     }
     for i in &mut entry.identifiers {
-        (i.tenant_id, i.user_pool_id) = (tenant.clone(), pool.clone());
+        (i.tenant_id, i.user_pool_id) = (tenant.to_string(), pool.to_string());
     }
     for a in &mut entry.addresses {
-        (a.tenant_id, a.user_pool_id) = (tenant.clone(), pool.clone());
+        (a.tenant_id, a.user_pool_id) = (tenant.to_string(), pool.to_string());
     }
     entry
 }
@@ -137,12 +140,8 @@ mod tests {
     use crate::contract::line::tests::lines_of;
     use crate::tools::synthetic;
 
-    fn target() -> Target {
-        Target {
-            tenant: "t2".into(),
-            pool: "p2".into(),
-            import_time: time::OffsetDateTime::UNIX_EPOCH,
-        }
+    fn target() -> (&'static str, &'static str) {
+        ("t2", "p2")
     }
 
     fn line() -> ExportLine {
@@ -153,12 +152,12 @@ mod tests {
     fn records_move_with_their_ids_or_new_ones() {
         let line = line();
         let ids = IdScope::new("t2", "p2");
-        let kept = rewrite(line.clone(), &target(), &ids, false);
+        let kept = rewrite(line.clone(), target(), &ids, false);
         assert_eq!(kept.user.id, line.user.id);
         assert_eq!(kept.identifiers[0].id, line.identifiers[0].id);
-        let new = rewrite(line.clone(), &target(), &ids, true);
+        let new = rewrite(line.clone(), target(), &ids, true);
         assert_ne!(new.user.id, line.user.id);
-        assert_eq!(new, rewrite(line.clone(), &target(), &ids, true));
+        assert_eq!(new, rewrite(line.clone(), target(), &ids, true));
         for entry in [kept, new] {
             assert_eq!(
                 (

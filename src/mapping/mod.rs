@@ -490,7 +490,12 @@ impl Mapper {
         if let Err(reason) = self.claim(&fingerprints) {
             return rejected(Some(key), reason);
         }
-        let records = canonical::rewrite(line, &self.target, &self.ids, new_ids);
+        let records = canonical::rewrite(
+            line,
+            (&self.target.tenant, &self.target.pool),
+            &self.ids,
+            new_ids,
+        );
         Mapped::User(Box::new(MappedUser {
             row,
             key,

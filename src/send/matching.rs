@@ -74,22 +74,22 @@ pub struct Matched {
 
 /// The part of a `UserWithData` answer matching reads.
 #[derive(Debug, Deserialize)]
-struct Found {
+pub struct Found {
     /// The existing user's id.
-    id: Uuid,
+    pub id: Uuid,
     /// Its identifiers.
     #[serde(default)]
-    identifiers: Vec<FoundIdentifier>,
+    pub identifiers: Vec<FoundIdentifier>,
 }
 
 /// One identifier of an existing user.
 #[derive(Debug, Deserialize)]
-struct FoundIdentifier {
+pub struct FoundIdentifier {
     /// Its type, as text (a real tenant may have types ferry does not know).
     #[serde(rename = "type")]
-    kind: String,
+    pub kind: String,
     /// Its value.
-    identifier: String,
+    pub identifier: String,
 }
 
 /// What the lookups say of one user.

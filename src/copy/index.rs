@@ -1,0 +1,389 @@
+//! One side of a copy, on disk: every record of a tenant's dump, read as a
+//! stream ([`crate::contract::dump`]) into a SQLite database in a private
+//! temporary directory (0700/0600, removed with the index: it holds
+//! password hashes). One-time codes are counted, never kept.
+//!
+//! Schemas, pools and groups are few and are also held in memory once read;
+//! users (with their sub-records) and group memberships are read back a
+//! page at a time in key order, so memory does not grow with the tenant.
+
+use std::collections::BTreeMap;
+use std::io::Read;
+
+use rusqlite::{params, Connection, OptionalExtension, Transaction};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use crate::contract::dump::{self, Collection, DumpRecord, DumpSink};
+use crate::contract::entry::Entry;
+use crate::contract::line::ExportLine;
+use crate::contract::{Group, GroupMember, Pool, Schema, User};
+
+/// The key of a pool: its id, or its name when the dump gives no id (the
+/// name is what the platform stores it under then).
+pub fn pool_key(pool: &Pool) -> &str {
+    pool.id.as_deref().unwrap_or(&pool.name)
+}
+
+/// The key of a group: its pool and id.
+pub fn group_key(group: &Group) -> String {
+    format!("{}/{}", group.user_pool_id, group.id)
+}
+
+/// The key of a membership: its pool, group and user.
+pub fn member_key(member: &GroupMember) -> String {
+    format!(
+        "{}/{}/{}",
+        member.user_pool_id, member.group_id, member.user_id
+    )
+}
+
+/// A tenant's records, on disk.
+pub struct TenantIndex {
+    db: Connection,
+    /// The schemas, by id.
+    pub schemas: BTreeMap<String, Schema>,
+    /// The pools, by key ([`pool_key`]).
+    pub pools: BTreeMap<String, Pool>,
+    /// The groups, by key ([`group_key`]).
+    pub groups: BTreeMap<String, Group>,
+    /// Users indexed.
+    pub users: u64,
+    /// Memberships indexed.
+    pub members: u64,
+    /// One-time codes seen (and dropped).
+    pub codes: u64,
+    _dir: tempfile::TempDir,
+}
+
+impl std::fmt::Debug for TenantIndex {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TenantIndex")
+            .field("users", &self.users)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Sub-record kinds in the index.
+const CREDENTIAL: i64 = 1;
+const IDENTIFIER: i64 = 2;
+const ADDRESS: i64 = 3;
+
+impl TenantIndex {
+    /// An empty index.
+    pub fn new() -> Result<TenantIndex, String> {
+        let dir = crate::private::private_temp_dir("ferry-copy-")
+            .map_err(|e| format!("cannot create the copy's index: {e}"))?;
+        let path = dir.path().join("tenant.sqlite");
+        crate::private::create_private_if_missing(&path)
+            .map_err(|e| format!("cannot create the copy's index: {e}"))?;
+        let db = Connection::open(&path).map_err(|e| e.to_string())?;
+        db.execute_batch(
+            "PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF;
+             CREATE TABLE users (id TEXT PRIMARY KEY, pool TEXT NOT NULL, doc TEXT NOT NULL) WITHOUT ROWID;
+             CREATE TABLE subs (user_id TEXT NOT NULL, kind INTEGER NOT NULL, id TEXT NOT NULL,
+                                doc TEXT NOT NULL, PRIMARY KEY (user_id, kind, id)) WITHOUT ROWID;
+             CREATE TABLE idents (pool TEXT NOT NULL, type TEXT NOT NULL, exact TEXT NOT NULL,
+                                  lc TEXT NOT NULL, user_id TEXT NOT NULL);
+             CREATE INDEX idents_exact ON idents (pool, type, exact);
+             CREATE INDEX idents_lc ON idents (pool, type, lc);
+             CREATE TABLE members (key TEXT PRIMARY KEY, doc TEXT NOT NULL) WITHOUT ROWID;",
+        )
+        .map_err(|e| e.to_string())?;
+        Ok(TenantIndex {
+            db,
+            schemas: BTreeMap::new(),
+            pools: BTreeMap::new(),
+            groups: BTreeMap::new(),
+            users: 0,
+            members: 0,
+            codes: 0,
+            _dir: dir,
+        })
+    }
+
+    /// Adds the records of the dump `reader` holds (a record seen before is
+    /// kept as first seen). The error never quotes a value.
+    pub fn add(&mut self, reader: impl Read) -> Result<(), String> {
+        let tx = self.db.transaction().map_err(|e| e.to_string())?;
+        let mut sink = Sink {
+            tx: &tx,
+            schemas: &mut self.schemas,
+            pools: &mut self.pools,
+            groups: &mut self.groups,
+            users: 0,
+            members: 0,
+            codes: 0,
+        };
+        dump::read(reader, &mut sink)?;
+        let (users, members, codes) = (sink.users, sink.members, sink.codes);
+        tx.commit().map_err(|e| e.to_string())?;
+        self.users += users;
+        self.members += members;
+        self.codes += codes;
+        Ok(())
+    }
+
+    /// Up to `limit` users after `after` (from the first when `None`), in
+    /// id order, with their sub-records.
+    pub fn users_page(&self, after: Option<Uuid>, limit: u32) -> Result<Vec<Entry>, String> {
+        let after = after.map(|id| id.to_string()).unwrap_or_default();
+        let rows: Vec<String> = {
+            let mut users = self
+                .db
+                .prepare_cached("SELECT doc FROM users WHERE id > ?1 ORDER BY id LIMIT ?2")
+                .map_err(|e| e.to_string())?;
+            users
+                .query_map(params![after, limit], |r| r.get(0))
+                .and_then(Iterator::collect)
+                .map_err(|e| e.to_string())?
+        };
+        rows.iter()
+            .map(|doc| {
+                let user: User = serde_json::from_str(doc).map_err(damaged)?;
+                self.with_subs(user)
+            })
+            .collect()
+    }
+
+    /// The user `id` with its sub-records, if the tenant has it.
+    pub fn entry(&self, id: Uuid) -> Result<Option<Entry>, String> {
+        let doc: Option<String> = self
+            .db
+            .prepare_cached("SELECT doc FROM users WHERE id = ?1")
+            .and_then(|mut s| {
+                s.query_row(params![id.to_string()], |r| r.get(0))
+                    .optional()
+            })
+            .map_err(|e| e.to_string())?;
+        match doc {
+            None => Ok(None),
+            Some(doc) => {
+                let user: User = serde_json::from_str(&doc).map_err(damaged)?;
+                self.with_subs(user).map(Some)
+            }
+        }
+    }
+
+    /// `user` with its sub-records.
+    fn with_subs(&self, user: User) -> Result<Entry, String> {
+        let mut subs = self
+            .db
+            .prepare_cached("SELECT kind, doc FROM subs WHERE user_id = ?1 ORDER BY kind, id")
+            .map_err(|e| e.to_string())?;
+        let records: Vec<(i64, String)> = subs
+            .query_map(params![user.id.to_string()], |r| Ok((r.get(0)?, r.get(1)?)))
+            .and_then(Iterator::collect)
+            .map_err(|e| e.to_string())?;
+        let mut entry = Entry::new(user, Vec::new(), Vec::new(), Vec::new());
+        for (kind, doc) in records {
+            match kind {
+                CREDENTIAL => entry
+                    .credentials
+                    .push(serde_json::from_str(&doc).map_err(damaged)?),
+                IDENTIFIER => entry
+                    .identifiers
+                    .push(serde_json::from_str(&doc).map_err(damaged)?),
+                _ => entry
+                    .addresses
+                    .push(serde_json::from_str(&doc).map_err(damaged)?),
+            }
+        }
+        Ok(entry)
+    }
+
+    /// The users holding the identifier `value` of `kind` in `pool`,
+    /// compared lower-cased when `case_insensitive`.
+    pub fn owners(
+        &self,
+        pool: &str,
+        kind: &str,
+        value: &str,
+        case_insensitive: bool,
+    ) -> Result<Vec<Uuid>, String> {
+        let sql = if case_insensitive {
+            "SELECT DISTINCT user_id FROM idents WHERE pool = ?1 AND type = ?2 AND lc = ?3"
+        } else {
+            "SELECT DISTINCT user_id FROM idents WHERE pool = ?1 AND type = ?2 AND exact = ?3"
+        };
+        let probe = if case_insensitive {
+            value.to_lowercase()
+        } else {
+            value.to_string()
+        };
+        let ids: Vec<String> = self
+            .db
+            .prepare_cached(sql)
+            .and_then(|mut s| {
+                s.query_map(params![pool, kind, probe], |r| r.get(0))
+                    .and_then(Iterator::collect)
+            })
+            .map_err(|e| e.to_string())?;
+        ids.iter()
+            .map(|id| Uuid::parse_str(id).map_err(|_| damaged("a user id")))
+            .collect()
+    }
+
+    /// Up to `limit` memberships after the key `after`, in key order.
+    pub fn members_page(&self, after: &str, limit: u32) -> Result<Vec<GroupMember>, String> {
+        let docs: Vec<String> = self
+            .db
+            .prepare_cached("SELECT doc FROM members WHERE key > ?1 ORDER BY key LIMIT ?2")
+            .and_then(|mut s| {
+                s.query_map(params![after, limit], |r| r.get(0))
+                    .and_then(Iterator::collect)
+            })
+            .map_err(|e| e.to_string())?;
+        docs.iter()
+            .map(|doc| serde_json::from_str(doc).map_err(damaged))
+            .collect()
+    }
+
+    /// Whether the membership with `key` is indexed.
+    pub fn has_member(&self, key: &str) -> Result<bool, String> {
+        self.db
+            .prepare_cached("SELECT 1 FROM members WHERE key = ?1")
+            .and_then(|mut s| s.exists(params![key]))
+            .map_err(|e| e.to_string())
+    }
+
+    /// A digest of each collection, over its records in key order (users
+    /// as canonical export lines): two tenants with the same digests hold
+    /// the same records, byte for byte. Each comes with its record count.
+    pub fn digests(&self) -> Result<BTreeMap<String, (u64, String)>, String> {
+        fn digest<T: Serialize>(records: impl Iterator<Item = T>) -> Result<(u64, String), String> {
+            let mut hasher = Sha256::new();
+            let mut n = 0;
+            for record in records {
+                let bytes = serde_json::to_vec(&record).map_err(|e| e.to_string())?;
+                hasher.update((bytes.len() as u64).to_be_bytes());
+                hasher.update(&bytes);
+                n += 1;
+            }
+            Ok((n, hex::encode(hasher.finalize())))
+        }
+        let mut out = BTreeMap::new();
+        out.insert("schemas".into(), digest(self.schemas.values())?);
+        out.insert("pools".into(), digest(self.pools.values())?);
+        out.insert("groups".into(), digest(self.groups.values())?);
+        let mut users = Vec::new();
+        let mut after = None;
+        let mut hasher = Sha256::new();
+        let mut n = 0u64;
+        loop {
+            let page = self.users_page(after, 1000)?;
+            let Some(last) = page.last() else { break };
+            after = Some(last.user.id);
+            for entry in page {
+                users.clear();
+                ExportLine::new(entry)
+                    .write_to(&mut users)
+                    .map_err(|e| e.to_string())?;
+                hasher.update((users.len() as u64).to_be_bytes());
+                hasher.update(&users);
+                n += 1;
+            }
+        }
+        out.insert("users".into(), (n, hex::encode(hasher.finalize())));
+        let mut members = Vec::new();
+        let mut key = String::new();
+        loop {
+            let page = self.members_page(&key, 1000)?;
+            let Some(last) = page.last() else { break };
+            key = member_key(last);
+            members.extend(page);
+        }
+        out.insert("group_members".into(), digest(members.iter())?);
+        Ok(out)
+    }
+}
+
+/// A record of the index that no longer parses.
+fn damaged(e: impl std::fmt::Display) -> String {
+    format!("the copy's index is damaged: {e}")
+}
+
+/// Where the reader puts the records.
+struct Sink<'a> {
+    tx: &'a Transaction<'a>,
+    schemas: &'a mut BTreeMap<String, Schema>,
+    pools: &'a mut BTreeMap<String, Pool>,
+    groups: &'a mut BTreeMap<String, Group>,
+    users: u64,
+    members: u64,
+    codes: u64,
+}
+
+impl Sink<'_> {
+    fn sub<R: Serialize>(&self, kind: i64, (user, id): (Uuid, Uuid), record: &R) -> Result<(), String> {
+        let doc = serde_json::to_string(record).map_err(|e| e.to_string())?;
+        self.tx
+            .prepare_cached(
+                "INSERT OR IGNORE INTO subs (user_id, kind, id, doc) VALUES (?1, ?2, ?3, ?4)",
+            )
+            .and_then(|mut s| s.execute(params![user.to_string(), kind, id.to_string(), doc]))
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    }
+}
+
+impl DumpSink for Sink<'_> {
+    fn wants(&self, _: Collection) -> bool {
+        true
+    }
+
+    fn take(&mut self, record: DumpRecord) -> Result<(), String> {
+        let sql = |e: rusqlite::Error| e.to_string();
+        match record {
+            DumpRecord::Schema(r) => {
+                self.schemas.entry(r.id.clone()).or_insert(r);
+            }
+            DumpRecord::Pool(r) => {
+                self.pools.entry(pool_key(&r).to_string()).or_insert(r);
+            }
+            DumpRecord::Group(r) => {
+                self.groups.entry(group_key(&r)).or_insert(r);
+            }
+            DumpRecord::Member(r) => {
+                let doc = serde_json::to_string(&r).map_err(|e| e.to_string())?;
+                let added = self
+                    .tx
+                    .prepare_cached("INSERT OR IGNORE INTO members (key, doc) VALUES (?1, ?2)")
+                    .and_then(|mut s| s.execute(params![member_key(&r), doc]))
+                    .map_err(sql)?;
+                self.members += added as u64;
+            }
+            DumpRecord::User(r) => {
+                let doc = serde_json::to_string(&r).map_err(|e| e.to_string())?;
+                let added = self
+                    .tx
+                    .prepare_cached("INSERT OR IGNORE INTO users (id, pool, doc) VALUES (?1, ?2, ?3)")
+                    .and_then(|mut s| s.execute(params![r.id.to_string(), r.user_pool_id, doc]))
+                    .map_err(sql)?;
+                self.users += added as u64;
+            }
+            DumpRecord::Credential(r) => self.sub(CREDENTIAL, (r.user_id, r.id), &r)?,
+            DumpRecord::Identifier(r) => {
+                self.sub(IDENTIFIER, (r.user_id, r.id), &r)?;
+                self.tx
+                    .prepare_cached(
+                        "INSERT INTO idents (pool, type, exact, lc, user_id) VALUES (?1, ?2, ?3, ?4, ?5)",
+                    )
+                    .and_then(|mut s| {
+                        s.execute(params![
+                            r.user_pool_id,
+                            r.kind.as_str(),
+                            r.identifier,
+                            r.identifier.to_lowercase(),
+                            r.user_id.to_string()
+                        ])
+                    })
+                    .map_err(sql)?;
+            }
+            DumpRecord::Address(r) => self.sub(ADDRESS, (r.user_id, r.id), &r)?,
+            DumpRecord::Code => self.codes += 1,
+        }
+        Ok(())
+    }
+}

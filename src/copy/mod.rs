@@ -1,0 +1,622 @@
+//! `ferry copy`: a whole tenant (schemas, pools, groups, users with their
+//! credentials, identifiers and addresses, group memberships) from one
+//! platform tenant to another, through the same API a real tenant serves.
+//!
+//! The chain:
+//! 1. both sides' dumps (`GET …/configuration`) are read as streams into
+//!    indexes on disk ([`index`]); one-time codes are counted and dropped;
+//! 2. protected users (`--protect type:value`) are looked up at the
+//!    destination (`users/by_key`, in each of its pools): one that cannot be
+//!    found stops the copy before anything is written;
+//! 3. every source record is rewritten for the destination ([`rules`]) and
+//!    planned against what the destination holds ([`plan`]): create,
+//!    update, unchanged or skip, with the reason; the plan's lines go to
+//!    `--plan FILE`, the faulty records to the faulty file;
+//! 4. `--dry-run` stops there: no write request is sent;
+//! 5. otherwise the destination's state is digested into the first line of
+//!    the backup journal ([`journal`]), and the writes are sent in
+//!    dependency order ([`write`]), each request's records journaled first.
+//!
+//! **Resuming**: an interrupted copy is resumed by running it again. The
+//! new run plans against the destination as it now is, so what the first
+//! run wrote is `unchanged` and only the rest is written; its journal goes
+//! beside the first one, and `ferry rollback DIR` undoes both.
+//!
+//! Nothing secret reaches the plan, the faulty file (credential payloads
+//! are redacted), the report or a log line. The journal holds the replaced
+//! users' hashes and is private (0600 in a 0700 directory).
+
+pub mod index;
+pub mod journal;
+pub mod plan;
+pub mod rules;
+pub mod write;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use serde::Serialize;
+use uuid::Uuid;
+
+use crate::contract::api::{Endpoint, Layout, SCOPE_IDENTITY, SCOPE_MANAGE, SCOPE_READ};
+use crate::contract::{CredentialType, IdentifierType, ImportMode};
+use crate::export::read::Requests;
+use crate::progress::{Counters, Progress, ProgressMode};
+use crate::send::backoff::Backoff;
+use crate::send::deliver::{Effort, StopReason};
+use crate::send::gate::ThrottleGate;
+use crate::send::matching::Found;
+use crate::target::{Connected, TargetError, TargetSpec};
+use index::TenantIndex;
+use journal::Journal;
+use plan::{Inputs, Kind, Plan, PlanLine, Selection, Skip};
+use rules::{Changes, Rules};
+
+/// One side of a copy.
+#[derive(Debug, Clone)]
+pub struct Side {
+    /// The platform (or a `ferry serve`) and the client's credentials.
+    pub target: TargetSpec,
+    /// Where it serves each endpoint.
+    pub layout: Layout,
+    /// The tenant.
+    pub tenant: String,
+}
+
+/// A copy's settings.
+#[derive(Debug, Clone)]
+pub struct CopyConfig {
+    /// Where records come from.
+    pub from: Side,
+    /// Where they go.
+    pub to: Side,
+    /// What happens to records the destination already has.
+    pub mode: ImportMode,
+    /// How records are rewritten (its `tenant` is the destination's).
+    pub rules: Rules,
+    /// What is copied.
+    pub selection: Selection,
+    /// Destination users never written: identifier type and value.
+    pub protect: Vec<(IdentifierType, String)>,
+    /// `--match-existing`.
+    pub match_existing: Option<IdentifierType>,
+    /// Check users against the destination's schemas first.
+    pub preflight: bool,
+    /// Stop before any write when the preflight refuses a user.
+    pub strict: bool,
+    /// Plan only.
+    pub dry_run: bool,
+    /// Where the plan's lines go.
+    pub plan_file: Option<PathBuf>,
+    /// Where faulty records go.
+    pub faulty_file: PathBuf,
+    /// Where the backup journal goes (`None`: no backup).
+    pub backup: Option<PathBuf>,
+    /// Backoff and attempt limit per request.
+    pub backoff: Backoff,
+    /// Seed of the jitter.
+    pub seed: Option<u64>,
+    /// Time limit of one request.
+    pub request_timeout: Duration,
+    /// How progress is shown.
+    pub progress: ProgressMode,
+}
+
+/// A copy could not be made.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CopyError {
+    /// Flags or files that do not fit together, or a refusal before any
+    /// write (exit 2).
+    #[error("{0}")]
+    Usage(String),
+    /// A side could not be reached.
+    #[error(transparent)]
+    Target(#[from] TargetError),
+    /// A side stopped the copy.
+    #[error("{side} stopped the copy: {stop}")]
+    Stopped {
+        /// `the source` or `the destination`.
+        side: &'static str,
+        /// Why.
+        stop: StopReason,
+    },
+    /// A file could not be written, a dump read, an index kept.
+    #[error("{0}")]
+    Failed(String),
+    /// The writes could not go on (the journal covers what was sent).
+    #[error(transparent)]
+    Write(#[from] write::WriteError),
+}
+
+impl CopyError {
+    /// Whether nothing was written because of the user's flags or data.
+    pub fn is_usage(&self) -> bool {
+        matches!(self, CopyError::Usage(_))
+    }
+}
+
+/// What a copy did, or would do.
+#[derive(Debug, Clone, Serialize)]
+pub struct CopyReport {
+    /// Planned only.
+    pub dry_run: bool,
+    /// Per collection: created, updated, unchanged, skipped by reason.
+    pub collections: BTreeMap<Kind, plan::Tally>,
+    /// Records written per collection.
+    pub written: BTreeMap<Kind, u64>,
+    /// Records the destination refused.
+    pub refused: u64,
+    /// Faulty records in all (skips that are not on purpose, and refusals).
+    pub faulty: u64,
+    /// URL replacements per field; credentials stripped per type.
+    pub changes: Changes,
+    /// One-time codes at the source, none copied.
+    pub codes_dropped: u64,
+    /// Password credentials among the users written (or to write).
+    pub passwords: u64,
+    /// Destination users protected.
+    pub protected: u64,
+    /// The backup journal.
+    pub journal: Option<PathBuf>,
+    /// The faulty file, if anything is in it.
+    pub faulty_file: Option<PathBuf>,
+    /// Requests sent to the destination (writes).
+    pub requests: u64,
+    /// How long it took.
+    pub seconds: f64,
+}
+
+impl CopyReport {
+    /// The summary, one line per collection then the notes.
+    pub fn summary(&self) -> String {
+        let mut out = String::new();
+        let verb = if self.dry_run { "would be" } else { "" };
+        for (kind, t) in &self.collections {
+            let skipped: Vec<String> = t.skipped.iter().map(|(why, n)| format!("{n} {why}")).collect();
+            let skipped = match skipped.is_empty() {
+                true => "0 skipped".to_string(),
+                false => format!("skipped: {}", skipped.join(", ")),
+            };
+            out.push_str(&format!(
+                "{}: {} {verb} created, {} {verb} updated, {} unchanged, {skipped}\n",
+                kind.name(),
+                t.create,
+                t.update,
+                t.unchanged
+            ));
+        }
+        if !self.changes.rewritten.is_empty() {
+            let fields: Vec<String> = self
+                .changes
+                .rewritten
+                .iter()
+                .map(|(f, n)| format!("{f} {n}"))
+                .collect();
+            out.push_str(&format!("URLs rewritten: {}\n", fields.join(", ")));
+        }
+        if self.codes_dropped > 0 {
+            out.push_str(&format!(
+                "{} one-time codes at the source were not copied (they never are)\n",
+                self.codes_dropped
+            ));
+        }
+        for (kind, n) in &self.changes.stripped {
+            out.push_str(&format!("{n} {kind} credentials stripped (--strip): those users must re-enrol or reset\n"));
+        }
+        if self.passwords > 0 {
+            out.push_str(&format!(
+                "password hashes copied: {} credentials (--strip password leaves them out)\n",
+                self.passwords
+            ));
+        }
+        if self.protected > 0 {
+            out.push_str(&format!(
+                "{} protected destination users were not written\n",
+                self.protected
+            ));
+        }
+        if self.faulty > 0 {
+            out.push_str(&format!(
+                "{} faulty records ({} refused by the destination) listed in {}\n",
+                self.faulty,
+                self.refused,
+                self.faulty_file
+                    .as_ref()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default()
+            ));
+        }
+        match (&self.journal, self.dry_run) {
+            (_, true) => out.push_str("dry run: no write request was sent\n"),
+            (Some(j), false) => out.push_str(&format!(
+                "backup journal: {} (undo with: ferry rollback {})\n",
+                j.display(),
+                j.parent().map(|p| p.display().to_string()).unwrap_or_default()
+            )),
+            (None, false) => out.push_str("no backup was taken (--no-backup)\n"),
+        }
+        out.push_str(&format!("took {:.1}s", self.seconds));
+        out
+    }
+
+    /// The exit status: done, or done with faulty records.
+    pub fn outcome(&self) -> crate::outcome::Outcome {
+        if self.faulty > 0 {
+            crate::outcome::Outcome::Rejected
+        } else {
+            crate::outcome::Outcome::Done
+        }
+    }
+}
+
+/// A side, connected, with its request settings.
+pub(crate) struct Connection {
+    pub connected: Connected,
+    pub requests: Requests,
+}
+
+/// Connects `side` with a token for `scope`.
+pub(crate) async fn connect(
+    side: &Side,
+    scope: &str,
+    (backoff, seed, timeout): (Backoff, Option<u64>, Duration),
+) -> Result<Connection, CopyError> {
+    let connected = Connected::connect(
+        &side.target,
+        side.layout,
+        (&side.tenant, crate::server::DEFAULT_POOL),
+        timeout.max(Duration::from_secs(1)),
+        (write::IN_FLIGHT, scope),
+    )
+    .await?;
+    let requests = Requests {
+        client: connected.client(),
+        gate: Arc::new(ThrottleGate::new(backoff)),
+        backoff,
+        seed,
+    };
+    Ok(Connection {
+        connected,
+        requests,
+    })
+}
+
+/// Reads a side's whole dump into an index.
+pub(crate) async fn read_side(
+    requests: &Requests,
+    side: &'static str,
+) -> Result<TenantIndex, CopyError> {
+    let url = requests
+        .client
+        .url(Endpoint::Configuration, "", "")
+        .map_err(|e| CopyError::Usage(e.to_string()))?;
+    let mut effort = Effort::default();
+    let got = requests
+        .sender(0)
+        .fetch_dump(&url, &mut effort)
+        .await
+        .map_err(|stop| CopyError::Stopped { side, stop })?;
+    tokio::task::spawn_blocking(move || {
+        let mut index = TenantIndex::new()?;
+        match got.spooled {
+            Some(file) => index.add(file)?,
+            None => index.add(std::io::Cursor::new(got.body))?,
+        }
+        Ok::<_, String>(index)
+    })
+    .await
+    .map_err(|e| CopyError::Failed(format!("reading {side}'s export failed: {e}")))?
+    .map_err(|e| CopyError::Failed(format!("{side}: {e}")))
+}
+
+/// Runs a copy.
+pub async fn run(config: &CopyConfig) -> Result<CopyReport, CopyError> {
+    let started = Instant::now();
+    let started_at = time::OffsetDateTime::now_utc();
+    let retry = (config.backoff, config.seed, config.request_timeout);
+    let from = connect(&config.from, SCOPE_READ, retry).await?;
+    let scope = format!("{SCOPE_MANAGE} {SCOPE_READ} {SCOPE_IDENTITY}");
+    let to = connect(&config.to, &scope, retry).await?;
+    let result = copy(config, &from, &to, (started, started_at)).await;
+    for side in [from, to] {
+        side.connected.shutdown().await;
+    }
+    result
+}
+
+async fn copy(
+    config: &CopyConfig,
+    from: &Connection,
+    to: &Connection,
+    (started, started_at): (Instant, time::OffsetDateTime),
+) -> Result<CopyReport, CopyError> {
+    let (source, dest) = tokio::try_join!(
+        read_side(&from.requests, "the source"),
+        read_side(&to.requests, "the destination")
+    )?;
+    let protected = protect(config, &to.requests, &dest).await?;
+
+    let mut plan_out = match &config.plan_file {
+        Some(path) => Some(open_private(path)?),
+        None => None,
+    };
+    let mut faulty_out = FaultyFile::new(config.faulty_file.clone());
+    let inputs = Inputs {
+        rules: &config.rules,
+        selection: &config.selection,
+        mode: config.mode,
+        protected: &protected,
+        match_existing: config.match_existing,
+        preflight: config.preflight,
+    };
+    let plan = tokio::task::block_in_place(|| {
+        plan::plan(&source, &dest, &inputs, |line: &PlanLine, faulty| {
+            if let Some(out) = &mut plan_out {
+                write_line(out, line)?;
+            }
+            if faulty {
+                faulty_out.skip(line)?;
+            }
+            Ok(())
+        })
+    })
+    .map_err(CopyError::Failed)?;
+    if let Some(out) = &mut plan_out {
+        out.flush().map_err(|e| CopyError::Failed(e.to_string()))?;
+    }
+    refuse_before_writing(config, &plan)?;
+
+    let passwords = count_passwords(&plan)?;
+    let mut report = CopyReport {
+        dry_run: config.dry_run,
+        collections: plan.tallies.clone(),
+        written: BTreeMap::new(),
+        refused: 0,
+        faulty: plan.faulty,
+        changes: plan.changes.clone(),
+        codes_dropped: source.codes,
+        passwords,
+        protected: protected.len() as u64,
+        journal: None,
+        faulty_file: None,
+        requests: 0,
+        seconds: 0.0,
+    };
+    if !config.dry_run {
+        let mut journal = match &config.backup {
+            Some(dir) => {
+                let before = tokio::task::block_in_place(|| dest.digests()).map_err(CopyError::Failed)?;
+                Some(
+                    Journal::create(dir, started_at, &config.to.tenant, before)
+                        .map_err(|e| CopyError::Failed(format!("cannot write the backup journal in {}: {e}", dir.display())))?,
+                )
+            }
+            None => None,
+        };
+        report.journal = journal.as_ref().map(|j| j.path().to_path_buf());
+        let total: u64 = plan.tallies.values().map(|t| t.create + t.update).sum();
+        let done = Arc::new(AtomicU64::new(0));
+        let shown = done.clone();
+        let progress = Progress::show(
+            config.progress,
+            Some(total),
+            move || Counters::get(&shown),
+            |_| "copying".to_string(),
+        );
+        let written = write::write(&plan, &to.requests, &mut journal, &done).await;
+        progress.finish();
+        let written = written?;
+        for refused in &written.refused {
+            faulty_out.refused(refused)?;
+        }
+        report.refused = written.refused.len() as u64;
+        report.faulty += report.refused;
+        report.written = written.written;
+        report.requests = written.requests;
+    }
+    report.faulty_file = faulty_out.finish()?;
+    report.seconds = started.elapsed().as_secs_f64();
+    Ok(report)
+}
+
+/// The checks that stop a copy before anything is written.
+fn refuse_before_writing(config: &CopyConfig, plan: &Plan) -> Result<(), CopyError> {
+    let count = |label: &str| -> u64 {
+        plan.tallies
+            .values()
+            .filter_map(|t| t.skipped.get(label))
+            .sum()
+    };
+    if config.dry_run {
+        return Ok(());
+    }
+    let exists = count(Skip::Exists.label());
+    if config.mode == ImportMode::Fail && exists > 0 {
+        return Err(CopyError::Usage(format!(
+            "--mode fail: {exists} records exist at the destination and differ (see the plan with --dry-run --plan FILE); nothing was written"
+        )));
+    }
+    let refused = count(Skip::Preflight(String::new()).label());
+    if config.strict && refused > 0 {
+        return Err(CopyError::Usage(format!(
+            "--strict: the destination's schemas refuse {refused} users (listed in {}); nothing was written",
+            config.faulty_file.display()
+        )));
+    }
+    Ok(())
+}
+
+/// The destination users `--protect` names, looked up by key in each of
+/// the destination's pools. One that cannot be found stops the copy.
+async fn protect(
+    config: &CopyConfig,
+    requests: &Requests,
+    dest: &TenantIndex,
+) -> Result<BTreeSet<Uuid>, CopyError> {
+    let mut protected = BTreeSet::new();
+    for (kind, value) in &config.protect {
+        let mut found = false;
+        for pool in dest.pools.keys() {
+            let url = requests
+                .client
+                .url(Endpoint::UserByKey, pool, "")
+                .map_err(|e| CopyError::Usage(e.to_string()))?;
+            let body = serde_json::to_vec(&serde_json::json!({ "identifier": value }))
+                .map_err(|e| CopyError::Failed(e.to_string()))?;
+            let got = requests
+                .sender(0)
+                .lookup(&url, Bytes::from(body), &mut Effort::default())
+                .await
+                .map_err(|stop| CopyError::Stopped {
+                    side: "the destination",
+                    stop,
+                })?;
+            let Some(got) = got else { continue };
+            let user: Found = serde_json::from_slice(&got.body).map_err(|_| {
+                CopyError::Failed("the destination's users/by_key answer is not a UserWithData".into())
+            })?;
+            let holds = user
+                .identifiers
+                .iter()
+                .any(|i| i.kind == kind.as_str() && i.identifier.eq_ignore_ascii_case(value));
+            if holds {
+                protected.insert(user.id);
+                found = true;
+            }
+        }
+        if !found {
+            return Err(CopyError::Usage(format!(
+                "cannot find the protected user {}:{value} at the destination; stopping so it cannot be overwritten (nothing was written)",
+                kind.as_str()
+            )));
+        }
+    }
+    Ok(protected)
+}
+
+/// Password credentials among the users to write.
+fn count_passwords(plan: &Plan) -> Result<u64, CopyError> {
+    let mut n = 0;
+    let mut after = 0;
+    loop {
+        let rows = plan.writes(Kind::Users, after, 1000).map_err(CopyError::Failed)?;
+        let Some((last, _)) = rows.last() else { break };
+        after = *last;
+        for (_, w) in rows {
+            let line: crate::contract::line::ExportLine =
+                serde_json::from_str(&w.doc).map_err(|e| CopyError::Failed(e.to_string()))?;
+            n += line
+                .credentials
+                .iter()
+                .filter(|c| c.kind == CredentialType::Password)
+                .count() as u64;
+        }
+    }
+    Ok(n)
+}
+
+/// A new private file for lines.
+fn open_private(path: &std::path::Path) -> Result<std::io::BufWriter<std::fs::File>, CopyError> {
+    crate::private::private_file(
+        std::fs::OpenOptions::new().write(true).create(true).truncate(true),
+        path,
+    )
+    .map(std::io::BufWriter::new)
+    .map_err(|e| CopyError::Failed(format!("cannot write {}: {e}", path.display())))
+}
+
+fn write_line(out: &mut impl std::io::Write, line: &impl Serialize) -> Result<(), String> {
+    serde_json::to_writer(&mut *out, line).map_err(|e| e.to_string())?;
+    out.write_all(b"\n").map_err(|e| e.to_string())
+}
+
+/// The faulty file: created with its first line, so a clean copy leaves none.
+struct FaultyFile {
+    path: PathBuf,
+    out: Option<std::io::BufWriter<std::fs::File>>,
+}
+
+/// One line of the faulty file.
+#[derive(Debug, Serialize)]
+struct FaultyLine<'a> {
+    collection: Kind,
+    id: &'a str,
+    action: &'static str,
+    reason: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    record: Option<serde_json::Value>,
+}
+
+impl FaultyFile {
+    fn new(path: PathBuf) -> FaultyFile {
+        FaultyFile { path, out: None }
+    }
+
+    fn line(&mut self, line: &FaultyLine<'_>) -> Result<(), String> {
+        if self.out.is_none() {
+            self.out = Some(open_private(&self.path).map_err(|e| e.to_string())?);
+        }
+        match &mut self.out {
+            Some(out) => write_line(out, line),
+            None => Ok(()),
+        }
+    }
+
+    fn skip(&mut self, line: &PlanLine) -> Result<(), String> {
+        self.line(&FaultyLine {
+            collection: line.collection,
+            id: &line.id,
+            action: "skip",
+            reason: line.reason.as_deref().unwrap_or_default(),
+            record: None,
+        })
+    }
+
+    fn refused(&mut self, refused: &write::Refused) -> Result<(), CopyError> {
+        let w = &refused.write;
+        self.line(&FaultyLine {
+            collection: w.kind,
+            id: &w.id,
+            action: match w.action {
+                plan::Action::Update => "update",
+                _ => "create",
+            },
+            reason: &refused.reason,
+            record: Some(write::redacted(w.kind, &w.doc)),
+        })
+        .map_err(CopyError::Failed)
+    }
+
+    fn finish(mut self) -> Result<Option<PathBuf>, CopyError> {
+        match self.out.take() {
+            Some(mut out) => {
+                out.flush().map_err(|e| CopyError::Failed(e.to_string()))?;
+                Ok(Some(self.path))
+            }
+            None => Ok(None),
+        }
+    }
+}
+
+/// The records a faulty file lists, for `--retry-faulty`.
+pub fn faulty_records(path: &std::path::Path) -> Result<BTreeSet<(Kind, String)>, String> {
+    #[derive(serde::Deserialize)]
+    struct Listed {
+        collection: Kind,
+        id: String,
+    }
+    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let mut out = BTreeSet::new();
+    for (n, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+        let listed: Listed = serde_json::from_str(line)
+            .map_err(|_| format!("{} line {} is not a faulty record", path.display(), n + 1))?;
+        out.insert((listed.collection, listed.id));
+    }
+    Ok(out)
+}

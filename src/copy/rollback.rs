@@ -1,0 +1,245 @@
+//! `ferry rollback DIR`: undoes the copies a backup directory records,
+//! newest journal first. For each journal:
+//! 1. what the copy created is deleted, dependents first: memberships,
+//!    users (with their sub-records and memberships), groups, pools,
+//!    schemas (`DELETE` on the platform's endpoints; a record already gone
+//!    answers 404 and counts as gone);
+//! 2. what it replaced is put back as it was, in dependency order, with the
+//!    import under `mode=update` (a user with its full set of sub-records).
+//!
+//! Every step is idempotent, so an interrupted rollback is resumed by
+//! running it again. Then the destination's dump is read and digested as
+//! the oldest journal's first line digested it before the copy: the
+//! rollback says, per collection, whether the destination is back as it
+//! was (exit 0) or not (exit 4, the collections named).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use futures::stream::{self, StreamExt};
+use serde_json::Value;
+
+use super::journal::{self, Line};
+use super::plan::{Action, Kind, Write};
+use super::{connect, read_side, write, CopyError, Side};
+use crate::contract::api::{Endpoint, SCOPE_IDENTITY, SCOPE_MANAGE, SCOPE_READ};
+use crate::export::read::Requests;
+use crate::outcome::Outcome;
+use crate::send::backoff::Backoff;
+use crate::send::deliver::{Deleted, Effort};
+
+/// What a rollback did.
+#[derive(Debug, Clone, Default)]
+pub struct RollbackReport {
+    /// Journals undone.
+    pub journals: usize,
+    /// Records deleted per collection.
+    pub deleted: BTreeMap<Kind, u64>,
+    /// Records already gone per collection.
+    pub absent: BTreeMap<Kind, u64>,
+    /// Records restored per collection.
+    pub restored: BTreeMap<Kind, u64>,
+    /// Restores the destination refused, with its reason.
+    pub refused: Vec<String>,
+    /// Collections that are not as they were before the oldest copy.
+    pub differing: Vec<String>,
+    /// How long it took.
+    pub seconds: f64,
+}
+
+impl RollbackReport {
+    /// The summary.
+    pub fn summary(&self) -> String {
+        let list = |m: &BTreeMap<Kind, u64>| {
+            let parts: Vec<String> = m.iter().map(|(k, n)| format!("{n} {}", k.name())).collect();
+            if parts.is_empty() {
+                "nothing".to_string()
+            } else {
+                parts.join(", ")
+            }
+        };
+        let mut out = format!(
+            "rolled back {} copies: deleted {}; already gone {}; restored {}\n",
+            self.journals,
+            list(&self.deleted),
+            list(&self.absent),
+            list(&self.restored)
+        );
+        for refused in &self.refused {
+            out.push_str(&format!("could not restore: {refused}\n"));
+        }
+        if self.differing.is_empty() {
+            out.push_str("the destination is back as it was before the copy (every collection's digest matches)");
+        } else {
+            out.push_str(&format!(
+                "the destination is NOT as it was before the copy: {} differ (something else wrote to it since?)",
+                self.differing.join(", ")
+            ));
+        }
+        out.push_str(&format!(" · {:.1}s", self.seconds));
+        out
+    }
+
+    /// Done when the destination is back as it was, `Differs` otherwise.
+    pub fn outcome(&self) -> Outcome {
+        if self.differing.is_empty() && self.refused.is_empty() {
+            Outcome::Done
+        } else {
+            Outcome::Differs
+        }
+    }
+}
+
+/// Undoes the copies the journals at `path` record, against `to`.
+pub async fn run(
+    path: &Path,
+    to: &Side,
+    retry: (Backoff, Option<u64>, Duration),
+) -> Result<RollbackReport, CopyError> {
+    let started = Instant::now();
+    let paths = journal::journals(path)
+        .map_err(|e| CopyError::Usage(format!("cannot read {}: {e}", path.display())))?;
+    let mut journals = Vec::with_capacity(paths.len());
+    for p in &paths {
+        journals.push(journal::read(p).map_err(CopyError::Usage)?);
+    }
+    let Some(before) = journals.first().and_then(|j| match j.first() {
+        Some(Line::Start { before, tenant, .. }) => Some((before.clone(), tenant.clone())),
+        _ => None,
+    }) else {
+        return Err(CopyError::Usage(format!(
+            "{} holds no ferry copy journal",
+            path.display()
+        )));
+    };
+    if before.1 != to.tenant {
+        return Err(CopyError::Usage(format!(
+            "the journals are of tenant {}, not {}",
+            before.1, to.tenant
+        )));
+    }
+    let scope = format!("{SCOPE_MANAGE} {SCOPE_READ} {SCOPE_IDENTITY}");
+    let side = connect(to, &scope, retry).await?;
+    let result = undo_all(&journals, &side.requests, before.0).await;
+    side.connected.shutdown().await;
+    let mut report = result?;
+    report.seconds = started.elapsed().as_secs_f64();
+    Ok(report)
+}
+
+async fn undo_all(
+    journals: &[Vec<Line>],
+    requests: &Requests,
+    before: BTreeMap<String, (u64, String)>,
+) -> Result<RollbackReport, CopyError> {
+    let mut report = RollbackReport {
+        journals: journals.len(),
+        ..RollbackReport::default()
+    };
+    for lines in journals.iter().rev() {
+        undo(lines, requests, &mut report).await?;
+    }
+    let now = read_side(requests, "the destination").await?;
+    let digests = tokio::task::block_in_place(|| now.digests()).map_err(CopyError::Failed)?;
+    for (collection, was) in &before {
+        if digests.get(collection) != Some(was) {
+            report.differing.push(collection.clone());
+        }
+    }
+    Ok(report)
+}
+
+/// Undoes one journal.
+async fn undo(
+    lines: &[Line],
+    requests: &Requests,
+    report: &mut RollbackReport,
+) -> Result<(), CopyError> {
+    let mut created: BTreeMap<Kind, Vec<&Value>> = BTreeMap::new();
+    let mut replaced: BTreeMap<Kind, Vec<&Value>> = BTreeMap::new();
+    for line in lines {
+        match line {
+            Line::Created { collection, record } => {
+                created.entry(*collection).or_default().push(record)
+            }
+            Line::Replaced { collection, record } => {
+                replaced.entry(*collection).or_default().push(record)
+            }
+            Line::Start { .. } => {}
+        }
+    }
+    for kind in Kind::ALL.into_iter().rev() {
+        let records = created.remove(&kind).unwrap_or_default();
+        let mut urls = Vec::with_capacity(records.len());
+        for record in records {
+            urls.push(delete_url(requests, kind, record)?);
+        }
+        let results: Vec<Result<Deleted, CopyError>> = stream::iter(urls.into_iter().enumerate())
+            .map(|(n, url)| async move {
+                requests
+                    .sender(n as u64)
+                    .delete(&url, &mut Effort::default())
+                    .await
+                    .map_err(|stop| CopyError::Stopped {
+                        side: "the destination",
+                        stop,
+                    })
+            })
+            .buffer_unordered(write::IN_FLIGHT)
+            .collect()
+            .await;
+        for result in results {
+            let counter = match result? {
+                Deleted::Removed => &mut report.deleted,
+                Deleted::Absent => &mut report.absent,
+            };
+            *counter.entry(kind).or_default() += 1;
+        }
+    }
+    for kind in Kind::ALL {
+        let records = replaced.remove(&kind).unwrap_or_default();
+        let writes: Vec<Write> = records
+            .into_iter()
+            .map(|record| Write {
+                kind,
+                action: Action::Update,
+                id: String::new(),
+                doc: record.to_string(),
+                before: None,
+            })
+            .collect();
+        for (n, batch) in writes.chunks(write::BATCH as usize).enumerate() {
+            let (restored, refused, _) = write::send(requests, n as u64, batch.to_vec()).await?;
+            *report.restored.entry(kind).or_default() += restored;
+            report.refused.extend(
+                refused
+                    .into_iter()
+                    .map(|r| format!("a record of {}: {}", kind.name(), r.reason)),
+            );
+        }
+    }
+    Ok(())
+}
+
+/// The `DELETE` URL of a created record of `kind`.
+fn delete_url(requests: &Requests, kind: Kind, record: &Value) -> Result<url::Url, CopyError> {
+    let text = |name: &str| record.get(name).and_then(Value::as_str).unwrap_or_default();
+    let client = &requests.client;
+    let url = match kind {
+        Kind::Schemas => client.schema_url(text("id")),
+        Kind::Pools => {
+            let id = record
+                .get("id")
+                .and_then(Value::as_str)
+                .unwrap_or_else(|| text("name"));
+            client.url(Endpoint::Pool, id, "")
+        }
+        Kind::Groups => client.group_url(text("user_pool_id"), text("id")),
+        Kind::Users => client.url(Endpoint::User, text("user_pool_id"), text("id")),
+        Kind::GroupMembers => {
+            client.group_member_url(text("user_pool_id"), text("group_id"), text("user_id"))
+        }
+    };
+    url.map_err(|e| CopyError::Usage(e.to_string()))
+}
