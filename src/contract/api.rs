@@ -17,6 +17,11 @@
 //! | [`USERS`] | `GET ?after_user_id=&limit=`: a page of a pool's users (`systemListUsers`) |
 //! | [`USER`] | `GET`: one user with its sub-records (`systemGetUser`) |
 //! | [`USER_BY_KEY`] | `POST`: the user an identifier or address names (`systemGetUserByKey`) |
+//! | [`POOL`] | `DELETE`: the pool with everything in it (`systemDeletePool`) |
+//! | [`USER`] | `DELETE`: the user with its sub-records and memberships (`systemDeleteUser`) |
+//! | [`GROUP`] | `DELETE`: a group with its memberships (`deleteGroup`) |
+//! | [`GROUP_MEMBER`] | `DELETE`: one membership (`removeUserFromGroup`) |
+//! | [`SCHEMA`] | `DELETE`: an identity schema (`systemDeleteSchema`) |
 //!
 //! A platform serves these at one of three URL layouts ([`Layout`]); the
 //! constants above are those of the default layout, and
@@ -216,6 +221,45 @@ pub const USER_BY_KEY: ContractPath<2> = ContractPath::new(&[
     Literal("by_key"),
 ]);
 
+/// `DELETE {base}/api/identity/{tid}/system/pools/{ipID}/groups/{groupID}`:
+/// a group of pool `ipID` (`deleteGroup`).
+pub const GROUP: ContractPath<3> = ContractPath::new(&[
+    Literal("api"),
+    Literal("identity"),
+    Param("tid"),
+    Literal("system"),
+    Literal("pools"),
+    Param("ipID"),
+    Literal("groups"),
+    Param("groupID"),
+]);
+
+/// `DELETE {base}/api/identity/{tid}/system/pools/{ipID}/groups/{groupID}/users/{userID}`:
+/// user `userID`'s membership of the group (`removeUserFromGroup`).
+pub const GROUP_MEMBER: ContractPath<4> = ContractPath::new(&[
+    Literal("api"),
+    Literal("identity"),
+    Param("tid"),
+    Literal("system"),
+    Literal("pools"),
+    Param("ipID"),
+    Literal("groups"),
+    Param("groupID"),
+    Literal("users"),
+    Param("userID"),
+]);
+
+/// `DELETE {base}/api/identity/{tid}/system/schemas/{schID}`: an identity
+/// schema of the tenant (`systemDeleteSchema`); schemas belong to no pool.
+pub const SCHEMA: ContractPath<2> = ContractPath::new(&[
+    Literal("api"),
+    Literal("identity"),
+    Param("tid"),
+    Literal("system"),
+    Literal("schemas"),
+    Param("schID"),
+]);
+
 /// The pool and user paths on a vanity domain: the same without `{tid}`.
 const VANITY_POOLS: ContractPath<0> = ContractPath::new(&[
     Literal("api"),
@@ -256,6 +300,33 @@ const VANITY_USER_BY_KEY: ContractPath<1> = ContractPath::new(&[
     Literal("users"),
     Literal("by_key"),
 ]);
+const VANITY_GROUP: ContractPath<2> = ContractPath::new(&[
+    Literal("api"),
+    Literal("identity"),
+    Literal("system"),
+    Literal("pools"),
+    Param("ipID"),
+    Literal("groups"),
+    Param("groupID"),
+]);
+const VANITY_GROUP_MEMBER: ContractPath<3> = ContractPath::new(&[
+    Literal("api"),
+    Literal("identity"),
+    Literal("system"),
+    Literal("pools"),
+    Param("ipID"),
+    Literal("groups"),
+    Param("groupID"),
+    Literal("users"),
+    Param("userID"),
+]);
+const VANITY_SCHEMA: ContractPath<1> = ContractPath::new(&[
+    Literal("api"),
+    Literal("identity"),
+    Literal("system"),
+    Literal("schemas"),
+    Param("schID"),
+]);
 
 /// Where a platform serves its API: the three URL layouts in use.
 ///
@@ -264,6 +335,7 @@ const VANITY_USER_BY_KEY: ContractPath<1> = ContractPath::new(&[
 /// | token | `/{tid}/system/oauth2/token` | same | `/system/oauth2/token` |
 /// | configuration | `/api/identity/system/{tid}/configuration` | `/api/identity/{tid}/configuration` | `/api/identity/configuration` |
 /// | pools and users | `/api/identity/{tid}/system/pools/{ipID}/…` | same | `/api/identity/system/pools/{ipID}/…` |
+/// | schemas | `/api/identity/{tid}/system/schemas/{schID}` | same | `/api/identity/system/schemas/{schID}` |
 ///
 /// The migration guide documents only the configuration path, so `guide`
 /// takes the pool and user endpoints from the official Go client: the
@@ -293,19 +365,27 @@ pub enum Endpoint {
     PasswordVerify,
     /// `GET`: the tenant's pools (`systemListPools`).
     Pools,
-    /// `GET`: one pool (`systemGetPool`).
+    /// `GET`: one pool (`systemGetPool`); `DELETE`: the pool with its users
+    /// and groups (`systemDeletePool`).
     Pool,
     /// `GET`: a page of a pool's users (`systemListUsers`).
     Users,
-    /// `GET`: one user with its sub-records (`systemGetUser`).
+    /// `GET`: one user with its sub-records (`systemGetUser`); `DELETE`:
+    /// the user with them (`systemDeleteUser`).
     User,
     /// `POST`: the user a key names (`systemGetUserByKey`).
     UserByKey,
+    /// `DELETE`: a group of a pool with its memberships (`deleteGroup`).
+    Group,
+    /// `DELETE`: one user's membership of a group (`removeUserFromGroup`).
+    GroupMember,
+    /// `DELETE`: an identity schema of the tenant (`systemDeleteSchema`).
+    Schema,
 }
 
 impl Endpoint {
     /// Every endpoint.
-    pub const ALL: [Endpoint; 8] = [
+    pub const ALL: [Endpoint; 11] = [
         Endpoint::Token,
         Endpoint::Configuration,
         Endpoint::PasswordVerify,
@@ -314,18 +394,30 @@ impl Endpoint {
         Endpoint::Users,
         Endpoint::User,
         Endpoint::UserByKey,
+        Endpoint::Group,
+        Endpoint::GroupMember,
+        Endpoint::Schema,
     ];
 }
 
-/// The values of a path's parameters.
+/// The values of a path's parameters. A path takes the ones it names and
+/// ignores the others; build them with the constructor of the path's
+/// resource ([`Params::user`], [`Params::group`], ...).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Params<'a> {
     /// The tenant id (`{tid}`); unused at the `vanity` layout.
     pub tenant: &'a str,
-    /// The pool id (`{ipID}`); unused by the token and configuration paths.
+    /// The pool id (`{ipID}`); unused by the token, configuration and
+    /// schema paths.
     pub pool: &'a str,
-    /// The user id (`{userID}`); used by [`Endpoint::User`] only.
+    /// The user id (`{userID}`); used by [`Endpoint::User`] and
+    /// [`Endpoint::GroupMember`].
     pub user: &'a str,
+    /// The group id (`{groupID}`); used by [`Endpoint::Group`] and
+    /// [`Endpoint::GroupMember`].
+    pub group: &'a str,
+    /// The schema id (`{schID}`); used by [`Endpoint::Schema`].
+    pub schema: &'a str,
 }
 
 impl<'a> Params<'a> {
@@ -335,21 +427,50 @@ impl<'a> Params<'a> {
             tenant,
             pool: "",
             user: "",
+            group: "",
+            schema: "",
         }
     }
 
     /// The parameters of a path of pool `pool` of `tenant`.
     pub fn pool(tenant: &'a str, pool: &'a str) -> Self {
         Params {
-            tenant,
             pool,
-            user: "",
+            ..Params::tenant(tenant)
         }
     }
 
     /// The parameters of the path of user `user` of pool `pool` of `tenant`.
     pub fn user(tenant: &'a str, pool: &'a str, user: &'a str) -> Self {
-        Params { tenant, pool, user }
+        Params {
+            user,
+            ..Params::pool(tenant, pool)
+        }
+    }
+
+    /// The parameters of the path of group `group` of pool `pool` of `tenant`.
+    pub fn group(tenant: &'a str, pool: &'a str, group: &'a str) -> Self {
+        Params {
+            group,
+            ..Params::pool(tenant, pool)
+        }
+    }
+
+    /// The parameters of the path of user `user`'s membership of group
+    /// `group` of pool `pool` of `tenant`.
+    pub fn member(tenant: &'a str, pool: &'a str, group: &'a str, user: &'a str) -> Self {
+        Params {
+            group,
+            ..Params::user(tenant, pool, user)
+        }
+    }
+
+    /// The parameters of the path of schema `schema` of `tenant`.
+    pub fn schema(tenant: &'a str, schema: &'a str) -> Self {
+        Params {
+            schema,
+            ..Params::tenant(tenant)
+        }
     }
 
     /// The value of the parameter `name`.
@@ -358,6 +479,8 @@ impl<'a> Params<'a> {
             TENANT_PARAM => self.tenant,
             POOL_PARAM => self.pool,
             USER_PARAM => self.user,
+            GROUP_PARAM => self.group,
+            SCHEMA_PARAM => self.schema,
             _ => "",
         }
     }
@@ -369,6 +492,10 @@ pub const TENANT_PARAM: &str = "tid";
 pub const POOL_PARAM: &str = "ipID";
 /// The user parameter's name (`{userID}`, as the spec names it).
 pub const USER_PARAM: &str = "userID";
+/// The group parameter's name (`{groupID}`, as the spec names it).
+pub const GROUP_PARAM: &str = "groupID";
+/// The schema parameter's name (`{schID}`, as the spec names it).
+pub const SCHEMA_PARAM: &str = "schID";
 
 impl Layout {
     /// Every layout.
@@ -386,7 +513,10 @@ impl Layout {
     /// The segments of `endpoint` at this layout: the one table of every
     /// URL ferry calls or serves.
     fn template(self, endpoint: Endpoint) -> &'static [Segment] {
-        use Endpoint::{Configuration, PasswordVerify, Pool, Pools, Token, User, UserByKey, Users};
+        use Endpoint::{
+            Configuration, Group, GroupMember, PasswordVerify, Pool, Pools, Schema, Token, User,
+            UserByKey, Users,
+        };
         use Layout::{Client, Guide, Vanity};
         match (self, endpoint) {
             (Guide | Client, Token) => TOKEN.segments,
@@ -406,6 +536,12 @@ impl Layout {
             (Vanity, User) => VANITY_USER.segments,
             (Guide | Client, UserByKey) => USER_BY_KEY.segments,
             (Vanity, UserByKey) => VANITY_USER_BY_KEY.segments,
+            (Guide | Client, Group) => GROUP.segments,
+            (Vanity, Group) => VANITY_GROUP.segments,
+            (Guide | Client, GroupMember) => GROUP_MEMBER.segments,
+            (Vanity, GroupMember) => VANITY_GROUP_MEMBER.segments,
+            (Guide | Client, Schema) => SCHEMA.segments,
+            (Vanity, Schema) => VANITY_SCHEMA.segments,
         }
     }
 
@@ -578,13 +714,19 @@ mod tests {
 
     #[test]
     fn the_pool_and_user_paths_are_those_of_the_spec() {
-        use Endpoint::{Pool, Pools, User, UserByKey, Users};
+        use Endpoint::{Group, GroupMember, Pool, Pools, Schema, User, UserByKey, Users};
         let table = [
             (Pools, "/system/pools"),
             (Pool, "/system/pools/{ipID}"),
             (Users, "/system/pools/{ipID}/users"),
             (User, "/system/pools/{ipID}/users/{userID}"),
             (UserByKey, "/system/pools/{ipID}/users/by_key"),
+            (Group, "/system/pools/{ipID}/groups/{groupID}"),
+            (
+                GroupMember,
+                "/system/pools/{ipID}/groups/{groupID}/users/{userID}",
+            ),
+            (Schema, "/system/schemas/{schID}"),
         ];
         for (endpoint, spec) in table {
             for layout in [Layout::Guide, Layout::Client] {
@@ -607,6 +749,18 @@ mod tests {
         assert_eq!(
             USER.path(["t", "p", "u"]),
             Layout::Guide.path(User, Params::user("t", "p", "u"))
+        );
+        assert_eq!(
+            Layout::Vanity.path(GroupMember, Params::member("t", "p", "g 1", "u")),
+            "/api/identity/system/pools/p/groups/g%201/users/u"
+        );
+        assert_eq!(
+            GROUP.path(["t", "p", "g"]),
+            Layout::Client.path(Group, Params::group("t", "p", "g"))
+        );
+        assert_eq!(
+            SCHEMA.path(["t", "s"]),
+            Layout::Guide.path(Schema, Params::schema("t", "s"))
         );
     }
 

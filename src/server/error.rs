@@ -57,6 +57,20 @@ pub enum ApiError {
     /// The user in the path, or the user a key names, does not exist in the
     /// pool (404).
     UnknownUser,
+    /// The group in the path does not exist in the pool (404).
+    UnknownGroup,
+    /// The user in the path is not a member of the group in the path (404).
+    NotMember,
+    /// The schema in the path does not exist in the tenant (404).
+    UnknownSchema,
+    /// The request conflicts with what is stored (409): a schema that a
+    /// pool still names cannot be deleted.
+    Conflict {
+        /// Stable error code.
+        code: &'static str,
+        /// What is in the way.
+        message: String,
+    },
     /// No route for this path (404).
     NoRoute,
     /// The route exists but not for this method (405).
@@ -109,7 +123,11 @@ impl ApiError {
             ApiError::UnknownTenant
             | ApiError::UnknownPool
             | ApiError::UnknownUser
+            | ApiError::UnknownGroup
+            | ApiError::NotMember
+            | ApiError::UnknownSchema
             | ApiError::NoRoute => StatusCode::NOT_FOUND,
+            ApiError::Conflict { .. } => StatusCode::CONFLICT,
             ApiError::MethodNotAllowed | ApiError::NotServed { .. } => {
                 StatusCode::METHOD_NOT_ALLOWED
             }
@@ -125,7 +143,9 @@ impl ApiError {
     pub fn code(&self) -> &'static str {
         match self {
             ApiError::Rejected(r) => r.kind.code(),
-            ApiError::BadRequest { code, .. } | ApiError::Unprocessable { code, .. } => code,
+            ApiError::BadRequest { code, .. }
+            | ApiError::Unprocessable { code, .. }
+            | ApiError::Conflict { code, .. } => code,
             ApiError::InvalidToken(_) => "invalid_token",
             ApiError::InvalidClient => "invalid_client",
             ApiError::WrongTenant => "wrong_tenant",
@@ -133,6 +153,9 @@ impl ApiError {
             ApiError::UnknownTenant => "unknown_tenant",
             ApiError::UnknownPool => "unknown_pool",
             ApiError::UnknownUser => "unknown_user",
+            ApiError::UnknownGroup => "unknown_group",
+            ApiError::NotMember => "not_a_member",
+            ApiError::UnknownSchema => "unknown_schema",
             ApiError::NoRoute => "not_found",
             ApiError::MethodNotAllowed | ApiError::NotServed { .. } => "method_not_allowed",
             ApiError::PayloadTooLarge { .. } => "payload_too_large",
@@ -147,9 +170,9 @@ impl ApiError {
     pub fn message(&self) -> String {
         match self {
             ApiError::Rejected(r) => r.to_string(),
-            ApiError::BadRequest { message, .. } | ApiError::Unprocessable { message, .. } => {
-                message.clone()
-            }
+            ApiError::BadRequest { message, .. }
+            | ApiError::Unprocessable { message, .. }
+            | ApiError::Conflict { message, .. } => message.clone(),
             ApiError::InvalidToken(why) => format!("the bearer token {why}"),
             ApiError::InvalidClient => "the client id or secret is wrong".into(),
             ApiError::WrongTenant => "the token was issued for another tenant".into(),
@@ -157,6 +180,9 @@ impl ApiError {
             ApiError::UnknownTenant => "the tenant does not exist".into(),
             ApiError::UnknownPool => "the pool does not exist in the tenant".into(),
             ApiError::UnknownUser => "no such user in the pool".into(),
+            ApiError::UnknownGroup => "no such group in the pool".into(),
+            ApiError::NotMember => "the user is not a member of the group".into(),
+            ApiError::UnknownSchema => "no such schema in the tenant".into(),
             ApiError::NoRoute => "no such resource".into(),
             ApiError::MethodNotAllowed => "this method is not allowed on this resource".into(),
             ApiError::NotServed { reason, .. } => (*reason).into(),

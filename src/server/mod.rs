@@ -31,6 +31,7 @@
 //! | `GET …/system/pools/{ipID}/users/{userID}` | 200 `UserWithData`, credentials blurred ([`system`]) | `identity` |
 //! | `POST …/system/pools/{ipID}/users/by_key` | 200 `UserWithData` ([`system`]) | `identity` |
 //! | `POST …/system/pools/{ipID}/user/password/v2/verify` | 200 `VerifyPasswordResponseDataV2` ([`verify`]) | `identity` |
+//! | `DELETE …/system/pools/{ipID}/users/{userID}`, `…/groups/{groupID}/users/{userID}`, `…/groups/{groupID}`, `…/system/pools/{ipID}`, `…/system/schemas/{schID}` | 204; 404 when already gone ([`deletes`]) | `identity` |
 //!
 //! **No silent drop**: every collection of the description's `TenantDump`
 //! is stored and exported (`pools` with every setting, `schemas`, `groups`,
@@ -105,6 +106,7 @@ mod auth;
 mod body;
 mod config;
 pub mod credentials;
+pub mod deletes;
 mod error;
 mod faults;
 pub(crate) mod hashcheck;

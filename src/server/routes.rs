@@ -10,6 +10,9 @@
 //! | `GET` [`Endpoint::Pools`], [`Endpoint::Pool`] | [`super::system`] (`systemListPools`, `systemGetPool`) |
 //! | `GET` [`Endpoint::Users`], [`Endpoint::User`] | [`super::system`] (`systemListUsers`, `systemGetUser`) |
 //! | `POST` [`Endpoint::UserByKey`] | [`super::system`] (`systemGetUserByKey`) |
+//! | `DELETE` [`Endpoint::User`], [`Endpoint::Pool`] | [`super::deletes`] (`systemDeleteUser`, `systemDeletePool`) |
+//! | `DELETE` [`Endpoint::Group`], [`Endpoint::GroupMember`] | [`super::deletes`] (`deleteGroup`, `removeUserFromGroup`) |
+//! | `DELETE` [`Endpoint::Schema`] | [`super::deletes`] (`systemDeleteSchema`) |
 //! | `GET /healthz` | liveness |
 //! | `GET /metrics` | Prometheus text |
 //!
@@ -31,12 +34,13 @@ use axum::extract::{DefaultBodyLimit, MatchedPath, Query, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use axum::{Extension, Form, Json, Router};
 use serde::Deserialize;
 use uuid::Uuid;
 
 use super::auth::{basic_credentials, credentials_match, Need, Scopes};
+use super::deletes;
 use super::error::ApiError;
 use super::faults::Action;
 use super::state::{AppState, ConnectionKill};
@@ -68,10 +72,13 @@ pub fn app(state: AppState) -> Router {
             Endpoint::Configuration => get(export).put(import).patch(patch),
             Endpoint::PasswordVerify => post(super::verify::verify),
             Endpoint::Pools => get(system::list_pools),
-            Endpoint::Pool => get(system::get_pool),
+            Endpoint::Pool => get(system::get_pool).delete(deletes::delete_pool),
             Endpoint::Users => get(system::list_users),
-            Endpoint::User => get(system::get_user),
+            Endpoint::User => get(system::get_user).delete(deletes::delete_user),
             Endpoint::UserByKey => post(system::get_user_by_key),
+            Endpoint::Group => delete(deletes::delete_group),
+            Endpoint::GroupMember => delete(deletes::remove_member),
+            Endpoint::Schema => delete(deletes::delete_schema),
         };
         for route in api::routes(endpoint) {
             router = router.route(&route, handler.clone());

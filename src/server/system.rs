@@ -63,7 +63,11 @@ use crate::contract::system::{GetUserByKey, Pools, Users};
 pub const DEFAULT_LIMIT: u32 = 20;
 
 /// Checks the token (scope `identity`) and that the tenant exists.
-fn authorize(state: &AppState, target: &Target, headers: &HeaderMap) -> Result<(), ApiError> {
+pub(super) fn authorize(
+    state: &AppState,
+    target: &Target,
+    headers: &HeaderMap,
+) -> Result<(), ApiError> {
     state
         .tokens()
         .authorize(headers, &target.tenant, Need::Identity, Instant::now())?;

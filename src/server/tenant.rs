@@ -15,9 +15,10 @@ use axum::http::request::Parts;
 
 use super::error::ApiError;
 use super::state::AppState;
-use crate::contract::api::{POOL_PARAM, TENANT_PARAM, USER_PARAM};
+use crate::contract::api::{GROUP_PARAM, POOL_PARAM, SCHEMA_PARAM, TENANT_PARAM, USER_PARAM};
 
-/// The tenant of a request, and its pool when the path has one.
+/// The tenant of a request, and the pool, user, group or schema its path
+/// names.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Target {
     /// The path's `{tid}`, or the server's default tenant.
@@ -26,6 +27,10 @@ pub struct Target {
     pub pool: Option<String>,
     /// The path's `{userID}`, if the route has one.
     pub user: Option<String>,
+    /// The path's `{groupID}`, if the route has one.
+    pub group: Option<String>,
+    /// The path's `{schID}`, if the route has one.
+    pub schema: Option<String>,
 }
 
 impl Target {
@@ -38,6 +43,16 @@ impl Target {
     /// The user, or a 404 for a route without one (a bug, as for the pool).
     pub fn user(&self) -> Result<&str, ApiError> {
         self.user.as_deref().ok_or(ApiError::NoRoute)
+    }
+
+    /// The group, or a 404 for a route without one (a bug, as for the pool).
+    pub fn group(&self) -> Result<&str, ApiError> {
+        self.group.as_deref().ok_or(ApiError::NoRoute)
+    }
+
+    /// The schema, or a 404 for a route without one (a bug, as for the pool).
+    pub fn schema(&self) -> Result<&str, ApiError> {
+        self.schema.as_deref().ok_or(ApiError::NoRoute)
     }
 }
 
@@ -68,6 +83,8 @@ impl FromRequestParts<AppState> for Target {
             tenant,
             pool: params.remove(POOL_PARAM),
             user: params.remove(USER_PARAM),
+            group: params.remove(GROUP_PARAM),
+            schema: params.remove(SCHEMA_PARAM),
         })
     }
 }

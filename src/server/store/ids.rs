@@ -24,8 +24,10 @@
 //! Changes made while a transaction is open are journaled in order and
 //! undone, newest first, if it rolls back, so the set always matches what is
 //! committed (a transaction may hold several requests, so one id can be
-//! added, deleted by an `update` of its user, and added again). Users are
-//! never deleted by the server, so cascaded deletes cannot bypass the set.
+//! added, deleted by an `update` of its user, and added again). A deletion
+//! of a user or a pool ([`super::delete`]) deletes the sub-records with
+//! statements that return their ids, before the user, so the `ON DELETE
+//! CASCADE` of a user's sub-records never removes one behind the set's back.
 
 use std::collections::hash_map::RandomState;
 use std::hash::BuildHasher;

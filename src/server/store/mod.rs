@@ -21,6 +21,10 @@
 //! back and each request is applied again in a transaction of its own, so a
 //! refusal only ever undoes its own request.
 //!
+//! **Deletions** ([`delete`]) go through the writer too, each in a
+//! transaction of its own: the group before one is committed first, so
+//! requests are applied in the order they reached the writer.
+//!
 //! Parsing and validation happen before, on other threads, in parallel. The
 //! writer also owns the set of stored sub-record ids ([`ids`]), and leaves
 //! WAL checkpoints to a background thread ([`checkpoint`]), so its time goes
@@ -38,6 +42,7 @@
 pub mod accounts;
 mod checkpoint;
 mod columns;
+pub mod delete;
 pub mod directory;
 mod entry;
 mod error;
@@ -60,6 +65,7 @@ use time::OffsetDateTime;
 use tokio::sync::{mpsc, oneshot};
 
 use checkpoint::Checkpointer;
+pub use delete::{Deleted, Deletion};
 pub use error::{ApplyError, StoreError};
 pub use export::{ExportScope, ExportStart};
 use ids::SubRecordIds;
@@ -79,7 +85,15 @@ const EXPORT_QUEUE: usize = 4;
 /// Work for the writer thread.
 enum Job {
     Import(ImportJob),
+    Delete(DeleteJob),
     Close { reply: oneshot::Sender<()> },
+}
+
+/// One deletion waiting for the writer.
+struct DeleteJob {
+    tenant: String,
+    deletion: Deletion,
+    reply: oneshot::Sender<Result<Deleted, StoreError>>,
 }
 
 /// One import request waiting for the writer.
@@ -108,6 +122,7 @@ impl std::fmt::Debug for Job {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Job::Import(job) => write!(f, "Import({}, {})", job.tenant, job.mode),
+            Job::Delete(job) => write!(f, "Delete({}, {:?})", job.tenant, job.deletion),
             Job::Close { .. } => f.write_str("Close"),
         }
     }
@@ -175,6 +190,19 @@ impl Store {
             tenant: tenant.to_owned(),
             batch: Box::new(batch),
             mode,
+            reply,
+        });
+        self.jobs.send(job).await.map_err(|_| StoreError::Closed)?;
+        answer.await.map_err(|_| StoreError::Closed)?
+    }
+
+    /// Applies `deletion` in `tenant` in a transaction of its own, after the
+    /// imports queued before it; returns once committed (see [`delete`]).
+    pub async fn delete(&self, tenant: &str, deletion: Deletion) -> Result<Deleted, StoreError> {
+        let (reply, answer) = oneshot::channel();
+        let job = Job::Delete(DeleteJob {
+            tenant: tenant.to_owned(),
+            deletion,
             reply,
         });
         self.jobs.send(job).await.map_err(|_| StoreError::Closed)?;
@@ -292,24 +320,33 @@ struct Writer {
 }
 
 /// Takes the queue's jobs in groups until `Close` or the queue ends, then
-/// closes the database (and answers `Close` once it is closed).
+/// closes the database (and answers `Close` once it is closed). A deletion
+/// ends the group it arrives in: the group is committed, then the deletion.
 fn writer_loop(mut writer: Writer, mut queue: mpsc::Receiver<Job>) {
     let mut group = Vec::with_capacity(MAX_GROUP);
     let mut close = None;
     while let Some(job) = queue.blocking_recv() {
         let mut next = Some(job);
+        let mut deletion = None;
         while let Some(job) = next.take() {
             match job {
                 Job::Import(job) => group.push(job),
+                Job::Delete(job) => deletion = Some(job),
                 Job::Close { reply } => close = Some(reply),
             }
-            if close.is_none() && group.len() < MAX_GROUP {
+            if close.is_none() && deletion.is_none() && group.len() < MAX_GROUP {
                 next = queue.try_recv().ok();
             }
         }
         if !group.is_empty() {
             commit_group(&mut writer, &mut group);
             writer.checkpointer.after_commit(&writer.conn);
+        }
+        if let Some(job) = deletion {
+            let result = delete_in_transaction(&mut writer, &job.tenant, &job.deletion);
+            writer.checkpointer.after_commit(&writer.conn);
+            // The handler may have gone (client disconnected): the commit stands.
+            let _ = job.reply.send(result);
         }
         if close.is_some() {
             break;
@@ -373,6 +410,28 @@ fn in_one_transaction(
         }
         tx.commit()?;
         Ok(outcomes)
+    })();
+    match &result {
+        Ok(_) => writer.ids.keep(),
+        Err(_) => writer.ids.undo(),
+    }
+    result
+}
+
+/// Applies one deletion in a `BEGIN IMMEDIATE` transaction and commits it;
+/// on error rolls it back. The id set is kept in step, as for an import.
+fn delete_in_transaction(
+    writer: &mut Writer,
+    tenant: &str,
+    deletion: &Deletion,
+) -> Result<Deleted, StoreError> {
+    let result = (|| {
+        let tx = writer
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let deleted = delete::apply(&tx, &mut writer.ids, tenant, deletion)?;
+        tx.commit()?;
+        Ok(deleted)
     })();
     match &result {
         Ok(_) => writer.ids.keep(),
