@@ -1,6 +1,7 @@
 //! Integration tests: one test binary, one module per area.
 
 mod common;
+mod copy;
 mod dry_run;
 mod export;
 mod import;

@@ -29,6 +29,7 @@
 pub mod index;
 pub mod journal;
 pub mod plan;
+pub mod rollback;
 pub mod rules;
 pub mod write;
 

@@ -1,0 +1,399 @@
+//! `ferry copy` and `ferry rollback` between `ferry serve` instances (and
+//! between two tenants of one).
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::process::Output;
+
+use ferry::contract::{ImportBody, ImportMode};
+use ferry::send::client::{ClientConfig, TargetClient};
+use ferry::server::FaultConfig;
+use serde_json::{json, Value};
+
+use crate::common::{describe, ferry, full_dump, sorted};
+use crate::import::{Target, SECRET};
+
+/// The source tenant and the destination tenant.
+const FROM: &str = "staging";
+const TO: &str = "prod";
+/// The destination's protected administrator.
+const ADMIN: &str = "admin@corp.example";
+
+fn client(target: &Target, tenant: &str) -> TargetClient {
+    let base = url::Url::parse(&target.url()).unwrap();
+    let secret = ferry::send::token::ClientSecret::new(SECRET);
+    TargetClient::new(ClientConfig::new(
+        base,
+        tenant.to_string(),
+        "ferry".to_string(),
+        secret,
+    ))
+    .unwrap()
+}
+
+/// Imports `body` into `tenant` of `target` under `mode`.
+fn put(target: &Target, tenant: &str, body: &ImportBody, mode: ImportMode) {
+    let client = client(target, tenant);
+    let bytes = bytes::Bytes::from(serde_json::to_vec(body).unwrap());
+    let answer = target.block_on(client.put_batch(bytes, mode)).unwrap();
+    assert_eq!(answer.status, 204, "{:?}", answer.error);
+}
+
+/// Everything `tenant` of `target` holds, each array sorted.
+fn dump(target: &Target, tenant: &str) -> ImportBody {
+    sorted(target.block_on(client(target, tenant).export()).unwrap())
+}
+
+/// A target serving `tenants` (the first its default), whose pool is `pool`.
+fn serve(dir: &Path, name: &str, tenants: &[&str], pool: &str) -> Target {
+    let (first, rest) = tenants.split_first().unwrap();
+    let rest: Vec<String> = rest.iter().map(|t| t.to_string()).collect();
+    let (first, pool) = (first.to_string(), pool.to_string());
+    Target::start_with(dir.join(name), move |config| {
+        config.tenant_id = first;
+        config.pool_id = pool;
+        config.extra_tenants = rest;
+        config.faults = FaultConfig::default();
+    })
+}
+
+/// The source tenant: the full dump's records (every field the description
+/// defines, in pool `full`), a second pool, three groups, `users` synthetic
+/// users over two pools, memberships, and a user with the destination
+/// administrator's email.
+fn seed_source(target: &Target, tenant: &str, users: u64) -> ImportBody {
+    let full: ImportBody = serde_json::from_value(full_dump::dump(tenant)).unwrap();
+    put(target, tenant, &full, ImportMode::Ignore);
+    let mut setup: ImportBody = serde_json::from_value(json!({
+        "pools": [{"id": "partners", "tenant_id": tenant, "name": "Partners",
+                   "metadata": {"portal": "https://partners.staging.example.com/login",
+                                "callbacks": ["https://staging.example.com/cb", "not a url"]},
+                   "authentication_mechanisms": ["password"]},
+                  {"id": "default", "tenant_id": tenant, "name": "Customers",
+                   "description": "from staging",
+                   "authentication_mechanisms": ["password", "otp"]}],
+        "groups": [{"id": "admins", "tenant_id": tenant, "user_pool_id": "default", "name": "Admins"},
+                   {"id": "staff", "tenant_id": tenant, "user_pool_id": "default", "name": "Staff"},
+                   {"id": "resellers", "tenant_id": tenant, "user_pool_id": "partners", "name": "Resellers"}]
+    }))
+    .unwrap();
+    put(target, tenant, &setup, ImportMode::Update);
+    let split = users * 3 / 5;
+    for (pool, range) in [("default", 0..split), ("partners", split..users)] {
+        let mut start = range.start;
+        while start < range.end {
+            let end = (start + 100).min(range.end);
+            let body = ferry::tools::synthetic::users(tenant, pool, start..end);
+            put(target, tenant, &body, ImportMode::Ignore);
+            start = end;
+        }
+    }
+    // Memberships: the first 30 users of each pool.
+    let mut members = ImportBody::default();
+    let of = |pool, range| ferry::tools::synthetic::users(tenant, pool, range).users;
+    for (n, user) in of("default", 0..30).into_iter().enumerate() {
+        let group = if n < 5 { "admins" } else { "staff" };
+        members.group_members.push(member(tenant, "default", group, &user.id.to_string()));
+    }
+    for user in of("partners", split..split + 30) {
+        members.group_members.push(member(tenant, "partners", "resellers", &user.id.to_string()));
+    }
+    put(target, tenant, &members, ImportMode::Ignore);
+    // A source user with the destination administrator's email.
+    let mut impostor = ferry::tools::synthetic::users(tenant, "default", users + 1..users + 2);
+    impostor.user_identifiers[0].identifier = ADMIN.to_string();
+    impostor.user_identifiers[0].identifier_lc = ADMIN.to_string();
+    put(target, tenant, &impostor, ImportMode::Ignore);
+    setup.groups.clear();
+    dump(target, tenant)
+}
+
+fn member(tenant: &str, pool: &str, group: &str, user: &str) -> ferry::contract::GroupMember {
+    serde_json::from_value(json!({"group_id": group, "tenant_id": tenant,
+                                  "user_id": user, "user_pool_id": pool}))
+    .unwrap()
+}
+
+/// The destination: its own pool `main` (with its own settings) holding
+/// the administrator.
+fn seed_destination(target: &Target, tenant: &str) -> ImportBody {
+    let mut admin = ferry::tools::synthetic::users(tenant, "main", 900_000..900_001);
+    admin.user_identifiers[0].identifier = ADMIN.to_string();
+    admin.user_identifiers[0].identifier_lc = ADMIN.to_string();
+    admin.pools = vec![serde_json::from_value(json!({
+        "id": "main", "tenant_id": tenant, "name": "Production",
+        "authentication_mechanisms": ["webauthn"], "identifier_case_insensitive": true,
+        "password_settings": {"hashing_method": "argon2"}
+    }))
+    .unwrap()];
+    put(target, tenant, &admin, ImportMode::Update);
+    dump(target, tenant)
+}
+
+/// Runs `ferry copy` from `from` to `to` with `extra` flags, in `dir`.
+fn copy(dir: &Path, from: (&Target, &str), to: (&Target, &str), extra: &[&str]) -> Output {
+    let (from_url, to_url) = (from.0.url(), to.0.url());
+    let mut args = vec![
+        "copy", "--from", &from_url, "--from-tenant", from.1, "--to", &to_url, "--to-tenant",
+        to.1, "--quiet",
+    ];
+    args.extend_from_slice(extra);
+    ferry()
+        .current_dir(dir)
+        .env("FERRY_CLIENT_SECRET", SECRET)
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn rollback(dir: &Path, to: (&Target, &str), backup: &str) -> Output {
+    let url = to.0.url();
+    ferry()
+        .current_dir(dir)
+        .env("FERRY_TO_CLIENT_SECRET", SECRET)
+        .args(["rollback", backup, "--to", &url, "--to-tenant", to.1])
+        .output()
+        .unwrap()
+}
+
+fn read_json(path: &Path) -> Value {
+    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+}
+
+fn lines(path: &Path) -> Vec<Value> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => text.lines().map(|l| serde_json::from_str(l).unwrap()).collect(),
+        Err(_) => Vec::new(),
+    }
+}
+
+/// `(collection, id)` of the plan's lines with `action`.
+fn planned(plan: &[Value], action: &str) -> BTreeSet<(String, String)> {
+    plan.iter()
+        .filter(|l| l["action"] == action)
+        .map(|l| (l["collection"].as_str().unwrap().to_string(), l["id"].as_str().unwrap().to_string()))
+        .collect()
+}
+
+fn tally(report: &Value, collection: &str) -> (u64, u64, u64) {
+    let t = &report["collections"][collection];
+    let n = |k: &str| t[k].as_u64().unwrap_or(0);
+    (n("create"), n("update"), n("unchanged"))
+}
+
+const COPY: [&str; 8] = [
+    "--pool-map",
+    "default=main",
+    "--rewrite",
+    "staging.example.com=example.com",
+    "--protect",
+    "email:admin@corp.example",
+    "--mode",
+    "update",
+];
+
+#[test]
+fn a_tenant_arrives_whole_rewritten_protected_and_rolls_back_byte_identical() {
+    let work = tempfile::tempdir().unwrap();
+    let dir = work.path();
+    let source = serve(dir, "a.db", &[FROM], "default");
+    let dest = serve(dir, "b.db", &[TO], "main");
+    let users = 10_000;
+    let before_source = seed_source(&source, FROM, users);
+    let before = seed_destination(&dest, TO);
+    let admin_before: Vec<_> = before.users.clone();
+
+    // The preview.
+    let mut flags = COPY.to_vec();
+    flags.extend(["--dry-run", "--plan", "dry.jsonl", "--report", "dry.json"]);
+    let preview = copy(dir, (&source, FROM), (&dest, TO), &flags);
+    assert_eq!(preview.status.code(), Some(3), "{}", describe(&preview));
+    assert_eq!(dump(&dest, TO), before, "a dry run writes nothing");
+    let dry = read_json(&dir.join("dry.json"));
+    // Every source user but the impostor, the full dump's user included.
+    assert_eq!(tally(&dry, "users"), (users + 1, 0, 0), "{dry}");
+    assert_eq!(dry["collections"]["users"]["skipped"]["protected"], 1, "{dry}");
+    assert_eq!(tally(&dry, "schemas"), (1, 0, 0));
+    // `default` goes onto the destination's `main`, updated; `partners`, `full` created.
+    assert_eq!(tally(&dry, "pools"), (2, 1, 0), "{dry}");
+    assert_eq!(tally(&dry, "groups"), (4, 0, 0));
+    assert_eq!(tally(&dry, "group_members"), (61, 0, 0));
+    let faulty = lines(&dir.join("ferry-copy-faulty.jsonl"));
+    assert_eq!(faulty.len(), 1, "{faulty:?}");
+    assert_eq!(faulty[0]["action"], "skip");
+    assert!(faulty[0]["reason"].as_str().unwrap().contains("protected"), "{faulty:?}");
+    let summary = String::from_utf8_lossy(&preview.stdout);
+    assert!(summary.contains("no write request was sent"), "{summary}");
+
+    // The copy makes exactly the writes the preview predicted.
+    let mut flags = COPY.to_vec();
+    flags.extend(["--plan", "run.jsonl", "--report", "run.json", "--backup", "backup"]);
+    let run = copy(dir, (&source, FROM), (&dest, TO), &flags);
+    assert_eq!(run.status.code(), Some(3), "{}", describe(&run));
+    let (dry_plan, run_plan) = (lines(&dir.join("dry.jsonl")), lines(&dir.join("run.jsonl")));
+    assert_eq!(dry_plan, run_plan);
+    let journal: Vec<Value> = std::fs::read_dir(dir.join("backup"))
+        .unwrap()
+        .flat_map(|e| lines(&e.unwrap().path()))
+        .collect();
+    let journaled = |op: &str| journal.iter().filter(|l| l["op"] == op).count();
+    assert_eq!(journaled("created"), planned(&dry_plan, "create").len());
+    assert_eq!(journaled("replaced"), planned(&dry_plan, "update").len());
+    assert_eq!(crate::common::mode_of(&dir.join("backup")), 0o700);
+    let report = read_json(&dir.join("run.json"));
+    let written: u64 = report["written"].as_object().unwrap().values().map(|v| v.as_u64().unwrap()).sum();
+    assert_eq!(written as usize, planned(&dry_plan, "create").len() + planned(&dry_plan, "update").len());
+    assert_eq!(report["changes"]["rewritten"]["pools.metadata.portal"], 1, "{report}");
+    assert_eq!(report["changes"]["rewritten"]["pools.metadata.callbacks[]"], 1, "{report}");
+
+    // Arrived: every record in the destination tenant, pools mapped, URLs rewritten.
+    let after = dump(&dest, TO);
+    let text = serde_json::to_string(&after).unwrap();
+    assert!(!text.contains(&format!("\"{FROM}\"")), "the source tenant id is left somewhere");
+    assert!(!text.contains("staging.example.com"));
+    let pools: BTreeSet<&str> = after.users.iter().map(|u| u.user_pool_id.as_str()).chain(after.user_identifiers.iter().map(|i| i.user_pool_id.as_str())).chain(after.group_members.iter().map(|m| m.user_pool_id.as_str())).chain(after.groups.iter().map(|g| g.user_pool_id.as_str())).collect();
+    assert_eq!(pools, BTreeSet::from(["full", "main", "partners"]), "the pool id default is left somewhere");
+    assert_eq!(after.users.len(), before_source.users.len() - 1 + 1);
+    for user in &before_source.users {
+        let Some(arrived) = after.users.iter().find(|u| u.id == user.id) else {
+            assert!(after.user_identifiers.iter().all(|i| i.user_id != user.id));
+            continue;
+        };
+        assert_eq!(arrived.payload, user.payload);
+        assert_eq!(arrived.created_at, user.created_at);
+        let mapped = if user.user_pool_id == "default" { "main" } else { &user.user_pool_id };
+        assert_eq!(arrived.user_pool_id, mapped);
+    }
+    let count = |b: &ImportBody| (b.user_credentials.len(), b.user_identifiers.len(), b.user_verifiable_addresses.len());
+    let (c, i, a) = count(&before_source);
+    assert_eq!(count(&after), (c - 1 + 1, i - 1 + 1, a - 2 + 2));
+    assert_eq!(after.group_members.len(), 61);
+    let full = after.users.iter().find(|u| u.id.to_string() == full_dump::USER).unwrap();
+    assert_eq!(full.business_metadata, Some(serde_json::from_value(json!({"cost_centre": 7})).unwrap()));
+    // The destination's own pool settings are kept, its name comes from the source.
+    let main = after.pools.iter().find(|p| p.id.as_deref() == Some("main")).unwrap();
+    let main_before = before.pools.iter().find(|p| p.id.as_deref() == Some("main")).unwrap();
+    assert_eq!(main.name, "Customers");
+    assert_eq!(main.authentication_mechanisms, main_before.authentication_mechanisms);
+    assert_eq!(main.password_settings, main_before.password_settings);
+    // The protected administrator is untouched under --mode update.
+    for admin in &admin_before {
+        assert_eq!(after.users.iter().find(|u| u.id == admin.id), Some(admin));
+    }
+    let admin_ids: Vec<_> = after.user_identifiers.iter().filter(|i| i.identifier == ADMIN).collect();
+    assert_eq!(admin_ids.len(), 1);
+    assert_eq!(admin_ids[0].user_id, admin_before[0].id);
+
+    // A second copy changes nothing.
+    let again = copy(dir, (&source, FROM), (&dest, TO), &[&COPY[..], &["--report", "again.json", "--backup", "backup"]].concat());
+    assert_eq!(again.status.code(), Some(3), "{}", describe(&again));
+    let again = read_json(&dir.join("again.json"));
+    assert_eq!(again["written"], json!({}), "{again}");
+    assert_eq!(tally(&again, "users"), (0, 0, users + 1));
+    assert_eq!(dump(&dest, TO), after);
+
+    // The rollback: the destination is back as it was, byte for byte.
+    let back = rollback(dir, (&dest, TO), "backup");
+    assert_eq!(back.status.code(), Some(0), "{}", describe(&back));
+    let restored = dump(&dest, TO);
+    assert_eq!(serde_json::to_vec(&restored).unwrap(), serde_json::to_vec(&before).unwrap());
+    // Rolling back again changes nothing and still says so.
+    let twice = rollback(dir, (&dest, TO), "backup");
+    assert_eq!(twice.status.code(), Some(0), "{}", describe(&twice));
+    assert_eq!(dump(&dest, TO), before);
+}
+
+#[test]
+fn a_missing_protected_user_stops_the_copy_before_any_write() {
+    let work = tempfile::tempdir().unwrap();
+    let dir = work.path();
+    let source = serve(dir, "a.db", &[FROM], "default");
+    let dest = serve(dir, "b.db", &[TO], "main");
+    seed_source(&source, FROM, 20);
+    let before = seed_destination(&dest, TO);
+    let out = copy(
+        dir,
+        (&source, FROM),
+        (&dest, TO),
+        &["--protect", "email:nobody@corp.example", "--backup", "backup"],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(said.contains("cannot find the protected user email:nobody@corp.example"), "{said}");
+    assert_eq!(dump(&dest, TO), before);
+    assert!(!dir.join("backup").exists());
+}
+
+#[test]
+fn two_tenants_of_one_server_copy_with_new_ids_idempotently_and_fail_mode_refuses() {
+    let work = tempfile::tempdir().unwrap();
+    let dir = work.path();
+    let server = serve(dir, "one.db", &[FROM, TO], "default");
+    let source = seed_source(&server, FROM, 200);
+    let flags = ["--new-ids", "--report", "r.json", "--strip", "password"];
+    let first = copy(dir, (&server, FROM), (&server, TO), &flags);
+    assert_eq!(first.status.code(), Some(0), "{}", describe(&first));
+    let r = read_json(&dir.join("r.json"));
+    assert_eq!(tally(&r, "users").0, 202, "{r}");
+    let arrived = dump(&server, TO);
+    assert_eq!(arrived.users.len(), 202);
+    assert!(arrived.user_credentials.is_empty(), "--strip password");
+    let ids: BTreeSet<_> = source.users.iter().map(|u| u.id).collect();
+    assert!(arrived.users.iter().all(|u| !ids.contains(&u.id)), "--new-ids");
+    assert_eq!(r["changes"]["stripped"]["password"], 202);
+    // The same source gives the same ids: nothing to write the second time.
+    let second = copy(dir, (&server, FROM), (&server, TO), &flags);
+    assert_eq!(second.status.code(), Some(0), "{}", describe(&second));
+    assert_eq!(read_json(&dir.join("r.json"))["written"], json!({}));
+    assert_eq!(dump(&server, TO), arrived);
+    // The source tenant is as it was.
+    assert_eq!(dump(&server, FROM), source);
+
+    // --mode fail with a record that differs: refused, nothing written.
+    let changed = dir.join("changed");
+    let mut one = ferry::tools::synthetic::users(FROM, "default", 0..1);
+    one.users[0].payload = Some(serde_json::from_value(json!({"name": "Changed"})).unwrap());
+    put(&server, FROM, &one, ImportMode::Update);
+    let refused = copy(dir, (&server, FROM), (&server, TO), &["--new-ids", "--mode", "fail", "--backup", changed.to_str().unwrap()]);
+    assert_eq!(refused.status.code(), Some(2), "{}", describe(&refused));
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert!(said.contains("records exist at the destination and differ"), "{said}");
+    assert_eq!(dump(&server, TO), arrived);
+}
+
+#[test]
+fn an_identifier_owned_at_the_destination_is_faulty_and_retried_with_match_existing() {
+    let work = tempfile::tempdir().unwrap();
+    let dir = work.path();
+    let server = serve(dir, "one.db", &[FROM, TO], "default");
+    seed_source(&server, FROM, 50);
+    // The destination has its own user with the email of source user 3.
+    let mut theirs = ferry::tools::synthetic::users(TO, "default", 3..4);
+    let source_id = ferry::tools::synthetic::users(FROM, "default", 3..4).users[0].id;
+    let theirs_id = theirs.users[0].id;
+    assert_ne!(theirs_id, source_id);
+    theirs.users[0].payload = Some(serde_json::from_value(json!({"name": "Theirs"})).unwrap());
+    put(&server, TO, &theirs, ImportMode::Ignore);
+
+    let first = copy(dir, (&server, FROM), (&server, TO), &["--faulty", "f.jsonl", "--exclude", "group_members"]);
+    assert_eq!(first.status.code(), Some(3), "{}", describe(&first));
+    let faulty = lines(&dir.join("f.jsonl"));
+    assert_eq!(faulty.len(), 1, "{faulty:?}");
+    assert_eq!(faulty[0]["id"], source_id.to_string());
+    assert!(faulty[0]["reason"].as_str().unwrap().contains("identifier owned by another user"));
+    assert!(!faulty.iter().any(|l| l.to_string().contains("$2")), "no hash in the faulty file");
+
+    let retried = copy(
+        dir,
+        (&server, FROM),
+        (&server, TO),
+        &["--retry-faulty", "f.jsonl", "--faulty", "f2.jsonl", "--match-existing", "email", "--mode", "update", "--report", "r.json"],
+    );
+    assert_eq!(retried.status.code(), Some(0), "{}", describe(&retried));
+    let r = read_json(&dir.join("r.json"));
+    assert_eq!(tally(&r, "users"), (0, 1, 0), "{r}");
+    let after = dump(&server, TO);
+    let matched = after.users.iter().find(|u| u.id == theirs_id).unwrap();
+    assert_eq!(matched.payload.as_ref().unwrap()["name"], "User 3");
+    assert!(after.users.iter().all(|u| u.id != source_id), "updated, not duplicated");
+}
