@@ -278,7 +278,33 @@ impl TargetClient {
     /// The URL of `endpoint` of pool `pool` (and user `user`, for
     /// [`Endpoint::User`]) of this client's tenant, at its layout.
     pub fn url(&self, which: Endpoint, pool: &str, user: &str) -> Result<Url, ClientError> {
-        let params = Params::user(&self.tenant, pool, user);
+        self.url_of(which, Params::user(&self.tenant, pool, user))
+    }
+
+    /// The URL of group `group` of pool `pool` ([`Endpoint::Group`]).
+    pub fn group_url(&self, pool: &str, group: &str) -> Result<Url, ClientError> {
+        self.url_of(Endpoint::Group, Params::group(&self.tenant, pool, group))
+    }
+
+    /// The URL of user `user`'s membership of group `group` of pool `pool`
+    /// ([`Endpoint::GroupMember`]).
+    pub fn group_member_url(
+        &self,
+        pool: &str,
+        group: &str,
+        user: &str,
+    ) -> Result<Url, ClientError> {
+        let params = Params::member(&self.tenant, pool, group, user);
+        self.url_of(Endpoint::GroupMember, params)
+    }
+
+    /// The URL of identity schema `schema` ([`Endpoint::Schema`]).
+    pub fn schema_url(&self, schema: &str) -> Result<Url, ClientError> {
+        self.url_of(Endpoint::Schema, Params::schema(&self.tenant, schema))
+    }
+
+    /// The URL of `which` with `params` (of this client's tenant), at its layout.
+    fn url_of(&self, which: Endpoint, params: Params<'_>) -> Result<Url, ClientError> {
         endpoint(&self.base, &self.layout.segments(which, params))
     }
 
@@ -302,6 +328,15 @@ impl TargetClient {
             .header(CONTENT_TYPE, "application/json")
             .body(body);
         self.read(request, false).await
+    }
+
+    /// `DELETE` of `url` with the current token: one attempt of a delete
+    /// (the user, group, membership, pool and schema endpoints). Any HTTP
+    /// status is an `Ok`; `Err` means no answer (or no token).
+    pub async fn delete(&self, url: Url) -> Result<PutResponse, SendError> {
+        // A 204 has no body, an error answer the contract's: read as a read's.
+        let got = self.read(self.http.delete(url), false).await?;
+        Ok(got.answer)
     }
 
     /// One attempt of a read: `request` sent with the current token.

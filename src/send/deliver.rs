@@ -13,6 +13,10 @@
 //! per delivery and resends at once; a second 401 stops the run. A throttled
 //! attempt (429, 503) also closes the gate for every sender.
 //!
+//! Reads ([`Sender::fetch`], [`Sender::lookup`]) and deletes
+//! ([`Sender::delete`], a rollback's) go through the same loop under their
+//! own policies.
+//!
 //! The future is cancel-safe in the sense that matters here: dropping it at
 //! any point (shutdown, grace period over) acknowledges nothing, so the batch
 //! is sent again by the resumed run. Log lines carry no batch number: run
@@ -30,7 +34,9 @@ use url::Url;
 use super::client::{Existing, GetResponse, PutResponse, SendError, TargetClient};
 use super::gate::{Pass, ThrottleGate};
 use super::rate::UserRate;
-use super::retry::{decide, decide_read, Decision, FatalReason, Outcome, RetryCause};
+use super::retry::{
+    decide, decide_delete, decide_read, Decision, FatalReason, Outcome, RetryCause,
+};
 use super::token::{TokenError, TokenGeneration};
 use crate::contract::ImportMode;
 
@@ -68,6 +74,18 @@ pub enum Verdict {
     Conflict(PutResponse),
     /// The run must stop.
     Stop(StopReason),
+}
+
+/// What a delete ([`Sender::delete`]) found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Deleted {
+    /// The target deleted the record (204).
+    Removed,
+    /// The target does not hold the record (404): already gone, deleted by
+    /// an earlier attempt whose answer was lost or by an earlier rollback.
+    /// Also what an unknown pool answers, so a rollback that deletes a pool's
+    /// users after the pool (or a wrong pool id) sees every user absent.
+    Absent,
 }
 
 /// Why a run must stop. The batch is not acknowledged.
@@ -259,6 +277,29 @@ impl Sender {
             attempts: effort.attempts,
             last: "404".to_string(),
         })
+    }
+
+    /// Deletes what `url` names (a `DELETE` of a user, group, membership,
+    /// pool or schema) until the target answers 204, with the same gate,
+    /// backoff, attempt limit and token renewal as [`Sender::fetch`], under
+    /// the delete policy ([`decide_delete`]). A 404 is [`Deleted::Absent`],
+    /// so a rollback can be run again; `Err` when the run must stop (a 409
+    /// or 400 refusal among them, with the target's reason).
+    pub async fn delete(&mut self, url: &Url, effort: &mut Effort) -> Result<Deleted, StopReason> {
+        let send = |client: Arc<TargetClient>| {
+            let url = url.clone();
+            async move { client.delete(url).await.map(|answer| (answer, ())) }
+        };
+        match self.attempt_loop(0, decide_delete, send, effort).await {
+            Ended::Success(..) => Ok(Deleted::Removed),
+            Ended::Stop(StopReason::Fatal { status: 404, .. }) => Ok(Deleted::Absent),
+            Ended::Stop(stop) => Err(stop),
+            Ended::Split(answer) | Ended::Conflict(answer) => Err(StopReason::Fatal {
+                status: answer.status,
+                reason: FatalReason::ClientError,
+                detail: Some(answer.reason()),
+            }),
+        }
     }
 
     /// The attempt loop of a read (see [`Sender::fetch`]).
@@ -594,6 +635,99 @@ mod tests {
         let stop = sender.fetch(&url, false, &mut effort).await.unwrap_err();
         assert!(
             matches!(stop, StopReason::Fatal { status: 404, .. }),
+            "{stop:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_delete_is_retried_and_renewed_and_a_404_is_already_gone() {
+        let script = Script {
+            deletes: [
+                Reply::status(503),
+                Reply::Drop,
+                Reply::status(401),
+                Reply::status(429).retry_after("0"),
+                Reply::status(500),
+                Reply::status(204),
+            ]
+            .into(),
+            ..Script::default()
+        };
+        let target = ScriptedTarget::start(script).await;
+        let mut sender = sender_for(&target, 10, "secret");
+        let user = uuid::Uuid::from_u128(7).to_string();
+        let url = sender
+            .client
+            .url(crate::contract::api::Endpoint::User, "p", &user)
+            .unwrap();
+        let mut effort = Effort::default();
+        assert_eq!(
+            sender.delete(&url, &mut effort).await.unwrap(),
+            Deleted::Removed
+        );
+        let causes: Vec<String> = effort.retries.iter().map(|c| c.label()).collect();
+        assert_eq!(causes, ["503", "connection-closed", "429", "500"]);
+        assert_eq!(effort.attempts, 6);
+        assert_eq!(target.token_requests(), 2, "the 401 renewed the token");
+        let path = crate::contract::api::USER.path(["acme", "p", &user]);
+        assert_eq!(target.deletes(), vec![path.clone(); 6]);
+
+        // The script has run out: the target answers 404, the user is gone.
+        let mut effort = Effort::default();
+        assert_eq!(
+            sender.delete(&url, &mut effort).await.unwrap(),
+            Deleted::Absent
+        );
+        assert_eq!(effort.attempts, 1);
+    }
+
+    #[tokio::test]
+    async fn a_delete_refused_or_answered_off_contract_stops() {
+        let script = Script {
+            deletes: [
+                Reply::error(409, "schema_in_use", "pool 'p' names the schema"),
+                Reply::json(200, serde_json::json!({"deleted": true})),
+                Reply::status(403),
+                Reply::status(502),
+                Reply::status(502),
+            ]
+            .into(),
+            ..Script::default()
+        };
+        let target = ScriptedTarget::start(script).await;
+        let mut sender = sender_for(&target, 2, "secret");
+        let url = sender
+            .client
+            .url(crate::contract::api::Endpoint::User, "p", "u")
+            .unwrap();
+        let mut effort = Effort::default();
+        let stop = sender.delete(&url, &mut effort).await.unwrap_err();
+        assert!(
+            matches!(stop, StopReason::Fatal { status: 409, .. }),
+            "{stop:?}"
+        );
+        assert!(stop.to_string().contains("schema_in_use"), "{stop}");
+        let stop = sender.delete(&url, &mut effort).await.unwrap_err();
+        assert!(
+            matches!(
+                stop,
+                StopReason::Fatal {
+                    status: 200,
+                    reason: FatalReason::NotTheContract,
+                    ..
+                }
+            ),
+            "{stop:?}"
+        );
+        let stop = sender.delete(&url, &mut effort).await.unwrap_err();
+        assert!(
+            matches!(stop, StopReason::Fatal { status: 403, .. }),
+            "{stop:?}"
+        );
+        let mut effort = Effort::default();
+        let stop = sender.delete(&url, &mut effort).await.unwrap_err();
+        assert!(
+            matches!(stop, StopReason::GaveUp { attempts: 2, .. }),
             "{stop:?}"
         );
     }

@@ -26,6 +26,13 @@
 //! is its success, any other 2xx is not the contract's answer, and a 400,
 //! 409, 413 or 422 is fatal (a read has nothing to split).
 //!
+//! A delete (a rollback's `DELETE` of a user, group, membership, pool or
+//! schema, [`decide_delete`]) follows the read's policy with 204, the
+//! description's answer to every delete, as its success: another 2xx is not
+//! the contract's answer (a proxy's page would make a rollback look done),
+//! and a 404 is fatal to the policy, which the caller reads as "already
+//! gone".
+//!
 //! Unknown transport errors are retried: on an idempotent request a resend is
 //! harmless and the per-batch attempt limit bounds the cost, while giving up
 //! on the first odd error would stop a long migration for a network hiccup.
@@ -255,6 +262,22 @@ pub fn decide_read(outcome: &Outcome) -> Decision {
     }
 }
 
+/// The retry policy of a delete: [`decide_read`], with 204 its success (see
+/// the module).
+pub fn decide_delete(outcome: &Outcome) -> Decision {
+    match *outcome {
+        Outcome::Answered { status: 204, .. } => Decision::Success,
+        Outcome::Answered {
+            status: status @ 200..=299,
+            ..
+        } => Decision::Fatal {
+            status,
+            reason: FatalReason::NotTheContract,
+        },
+        _ => decide_read(outcome),
+    }
+}
+
 /// The policy for an answered request.
 fn decide_status(status: u16, retry_after: Option<Duration>) -> Decision {
     let fatal = |reason| Decision::Fatal { status, reason };
@@ -382,6 +405,35 @@ mod tests {
         }
         let failed = Outcome::Failed(TransportKind::Timeout);
         assert_eq!(decide_read(&failed), decide(&failed));
+    }
+
+    #[test]
+    fn deletes_succeed_on_204_only_and_split_nothing() {
+        let fatal = |status, reason| Decision::Fatal { status, reason };
+        let table: &[(u16, Decision)] = &[
+            (204, Decision::Success),
+            (200, fatal(200, FatalReason::NotTheContract)),
+            (202, fatal(202, FatalReason::NotTheContract)),
+            (400, fatal(400, FatalReason::ClientError)),
+            (409, fatal(409, FatalReason::ClientError)),
+            (422, fatal(422, FatalReason::ClientError)),
+            (401, Decision::Renew),
+            (403, fatal(403, FatalReason::Forbidden)),
+            (404, fatal(404, FatalReason::NotFound)),
+            (429, retry(RetryCause::Throttled(429))),
+            (503, retry(RetryCause::Throttled(503))),
+            (500, retry(RetryCause::ServerError(500))),
+            (308, fatal(308, FatalReason::Redirected)),
+        ];
+        for (status, expected) in table {
+            assert_eq!(
+                decide_delete(&answered(*status)),
+                *expected,
+                "status {status}"
+            );
+        }
+        let failed = Outcome::Failed(TransportKind::Closed);
+        assert_eq!(decide_delete(&failed), decide(&failed));
     }
 
     #[test]

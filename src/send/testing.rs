@@ -1,8 +1,8 @@
 //! A scripted stand-in for the target, for the transport's unit tests.
 //!
-//! It serves the token endpoint and the configuration path
-//! ([`crate::contract::api`]) on
-//! `127.0.0.1:0`, answers `PUT`s from a script (status, headers, body,
+//! It serves the token endpoint, the configuration path, `users/by_key` and
+//! the `DELETE` of a user ([`crate::contract::api`], default layout) on
+//! `127.0.0.1:0`, answers `PUT`s (and by-key reads and deletes) from a script (status, headers, body,
 //! dropped connection, hang), records what it saw, and stops when dropped.
 //! It is deliberately not `ferry serve`: these tests need failures on demand.
 
@@ -14,7 +14,7 @@ use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{post, put};
+use axum::routing::{delete, post, put};
 use axum::Router;
 use base64::Engine as _;
 use tokio::net::TcpListener;
@@ -128,6 +128,8 @@ pub struct Script {
     pub token_hangs: bool,
     /// Answers to successive `POST`s of `users/by_key`; 404 once they run out.
     pub by_key: VecDeque<Reply>,
+    /// Answers to successive `DELETE`s of a user; 404 once they run out.
+    pub deletes: VecDeque<Reply>,
 }
 
 impl Default for Script {
@@ -141,6 +143,7 @@ impl Default for Script {
             export_statuses: VecDeque::new(),
             token_hangs: false,
             by_key: VecDeque::new(),
+            deletes: VecDeque::new(),
         }
     }
 }
@@ -194,6 +197,8 @@ struct Seen {
     puts: Vec<PutSeen>,
     /// Whether the export already answered 401 once.
     export_refused: bool,
+    /// Paths of the `DELETE`s, in order.
+    deletes: Vec<String>,
 }
 
 type Shared = Arc<Mutex<Seen>>;
@@ -229,6 +234,7 @@ impl ScriptedTarget {
             .route(&api::TOKEN.route(), post(token))
             .route(&api::CONFIGURATION.route(), put(import).get(export))
             .route(&api::USER_BY_KEY.route(), post(by_key))
+            .route(&api::USER.route(), delete(delete_user))
             .with_state(Arc::clone(&seen));
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -268,6 +274,11 @@ impl ScriptedTarget {
     /// The `PUT`s so far.
     pub fn puts(&self) -> Vec<PutSeen> {
         lock(&self.seen).puts.clone()
+    }
+
+    /// The paths of the `DELETE`s so far.
+    pub fn deletes(&self) -> Vec<String> {
+        lock(&self.seen).deletes.clone()
     }
 }
 
@@ -364,6 +375,17 @@ async fn by_key(State(seen): State<Shared>) -> Response {
         .as_mut()
         .and_then(|s| s.by_key.pop_front());
     play(reply.unwrap_or_else(|| Reply::error(404, "not_found", "no such user"))).await
+}
+
+/// `DELETE …/users/{userID}`: the next scripted answer, 404 when none is left.
+async fn delete_user(State(seen): State<Shared>, uri: Uri) -> Response {
+    let reply = {
+        let mut seen = lock(&seen);
+        seen.deletes.push(uri.path().to_owned());
+        seen.script.as_mut().and_then(|s| s.deletes.pop_front())
+    };
+    play(reply.unwrap_or_else(|| Reply::error(404, "unknown_user", "no such user in the pool")))
+        .await
 }
 
 /// Answers as `reply` says.

@@ -184,17 +184,25 @@ mod tests {
 
         let base = Url::parse("http://h/").unwrap();
         for tid in ["acme", "a/b c", "t+ü:@%"] {
-            let (pool, user) = ("p 1", "u/1");
+            let (pool, user, group, schema) = ("p 1", "u/1", "g+1", "s?1");
             let mut cases = Vec::new();
             for layout in api::Layout::ALL {
                 for endpoint in api::Endpoint::ALL {
-                    let params = api::Params::user(tid, pool, user);
+                    let params = api::Params {
+                        schema,
+                        ..api::Params::member(tid, pool, group, user)
+                    };
                     let route = layout.route(endpoint);
-                    let expected: Vec<(&str, &str)> =
-                        [("tid", tid), ("ipID", pool), ("userID", user)]
-                            .into_iter()
-                            .filter(|(name, _)| route.contains(&format!("{{{name}}}")))
-                            .collect();
+                    let expected: Vec<(&str, &str)> = [
+                        ("tid", tid),
+                        ("ipID", pool),
+                        ("userID", user),
+                        ("groupID", group),
+                        ("schID", schema),
+                    ]
+                    .into_iter()
+                    .filter(|(name, _)| route.contains(&format!("{{{name}}}")))
+                    .collect();
                     cases.push((
                         route,
                         layout.segments(endpoint, params),
