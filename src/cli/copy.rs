@@ -231,6 +231,11 @@ impl CopyArgs {
         if self.from == self.to && self.from_tenant == self.to_tenant {
             return Err(usage("the source and the destination are the same tenant".into()));
         }
+        if self.from == self.to && !self.new_ids {
+            return Err(usage(
+                "record ids are unique across a platform's tenants: a copy between two tenants of one platform needs --new-ids".into(),
+            ));
+        }
         let mut collections: BTreeSet<Kind> = if self.include.is_empty() {
             Kind::ALL.into_iter().collect()
         } else {

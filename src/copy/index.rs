@@ -387,3 +387,54 @@ impl DumpSink for Sink<'_> {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tools::synthetic;
+
+    #[test]
+    fn every_collection_is_indexed_codes_are_counted_and_dropped() {
+        let body = synthetic::users("t", "p", 0..3);
+        let mut json = serde_json::to_value(&body).unwrap();
+        json["codes"] = serde_json::json!([{"id": "c1", "code": "123456"}, {"id": "c2"}]);
+        json["groups"] = serde_json::json!([{"id": "g", "tenant_id": "t", "user_pool_id": "p"}]);
+        json["group_members"] = serde_json::json!([{"group_id": "g", "tenant_id": "t",
+            "user_id": body.users[0].id, "user_pool_id": "p"}]);
+        json["future_collection"] = serde_json::json!([1, 2]);
+        let bytes = serde_json::to_vec(&json).unwrap();
+        let mut index = TenantIndex::new().unwrap();
+        index.add(&bytes[..]).unwrap();
+        assert_eq!((index.users, index.members, index.codes), (3, 1, 2));
+        assert_eq!(index.groups.len(), 1);
+        let first = index.entry(body.users[0].id).unwrap().unwrap();
+        assert_eq!(ExportLine::new(first), ExportLine::new(Entry::in_body(&body, &body.users[0])));
+        let page = index.users_page(None, 10).unwrap();
+        assert_eq!(page.len(), 3);
+        assert!(page.windows(2).all(|w| w[0].user.id < w[1].user.id));
+        let email = &body.user_identifiers[0];
+        assert_eq!(
+            index.owners("p", "email", &email.identifier.to_uppercase(), true).unwrap(),
+            vec![email.user_id]
+        );
+        assert!(index
+            .owners("p", "email", &email.identifier.to_uppercase(), false)
+            .unwrap()
+            .is_empty());
+        // The same tenant twice has the same digests; one record more does not.
+        let mut twin = TenantIndex::new().unwrap();
+        twin.add(&bytes[..]).unwrap();
+        assert_eq!(index.digests().unwrap(), twin.digests().unwrap());
+        let more = serde_json::to_vec(&synthetic::users("t", "p", 3..4)).unwrap();
+        twin.add(&more[..]).unwrap();
+        let (a, b) = (index.digests().unwrap(), twin.digests().unwrap());
+        assert_ne!(a["users"], b["users"]);
+        assert_eq!(a["groups"], b["groups"]);
+        // A dump that is not one is refused without quoting it.
+        let err = TenantIndex::new()
+            .unwrap()
+            .add(&b"{\"users\": [{\"id\": \"secret-value\"}]}"[..])
+            .unwrap_err();
+        assert!(!err.contains("secret-value"), "{err}");
+    }
+}

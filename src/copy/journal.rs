@@ -175,3 +175,56 @@ pub fn read(path: &Path) -> Result<Vec<Line>, String> {
         _ => Err(format!("{} is not a ferry copy journal", path.display())),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_journal_is_private_read_back_and_survives_a_torn_last_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let backup = dir.path().join("backup");
+        let started = time::macros::datetime!(2026-12-01 20:15:00 UTC);
+        let before = BTreeMap::from([("users".to_string(), (2, "ab".to_string()))]);
+        let mut journal = Journal::create(&backup, started, "prod", before.clone()).unwrap();
+        assert!(journal.path().ends_with("copy-20261201T201500Z.jsonl"));
+        let write = |action, before: Option<&str>| Write {
+            kind: Kind::Groups,
+            action,
+            id: "p/g".into(),
+            doc: r#"{"id":"g","tenant_id":"prod","user_pool_id":"p"}"#.into(),
+            before: before.map(str::to_string),
+        };
+        let old = r#"{"id":"g","tenant_id":"prod","user_pool_id":"p","name":"Old"}"#;
+        journal
+            .record(&[write(Action::Create, None), write(Action::Update, Some(old))])
+            .unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode(&backup), 0o700);
+            assert_eq!(mode(journal.path()), 0o600);
+        }
+        // A second run in the same second gets a file of its own.
+        let second = Journal::create(&backup, started, "prod", before.clone()).unwrap();
+        assert_ne!(second.path(), journal.path());
+        assert_eq!(journals(&backup).unwrap().len(), 2);
+        let path = journal.path().to_path_buf();
+        drop(journal);
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap()
+            .write_all(b"{\"op\":\"created\",\"coll")
+            .unwrap();
+        let lines = read(&path).unwrap();
+        assert_eq!(lines.len(), 3);
+        assert!(matches!(&lines[0], Line::Start { tenant, .. } if tenant == "prod"));
+        assert!(matches!(&lines[2], Line::Replaced { record, .. } if record["name"] == "Old"));
+        // A damaged line in the middle is an error, not skipped.
+        let text = std::fs::read_to_string(&path).unwrap().replacen("\"op\":\"created\"", "\"op\":", 1);
+        std::fs::write(&path, text).unwrap();
+        assert!(read(&path).is_err());
+    }
+}
