@@ -21,6 +21,10 @@ MISSING_ERROR_STATUSES = {
     # declares neither 400 nor 422. ferry serve answers 422, the status the
     # same description declares for the body of verifyPasswordV2.
     "systemGetUserByKey": ("422", "unprocessableEntityHTTPError"),
+    # `with_idp` is declared `type: boolean`, but the operation declares no
+    # 400: a value that is not a boolean cannot be rejected with a declared
+    # status. ferry serve answers 400 (see src/server/deletes.rs).
+    "systemDeletePool": ("400", "badRequestHTTPError"),
 }
 
 # Statuses an operation can answer that its declaration leaves out, with why:

@@ -7,8 +7,18 @@
 #
 # The server runs on an ephemeral 127.0.0.1 port over a database in a
 # temporary directory, seeded with samples/users.csv (imported by ferry at the
-# same layout), so the user endpoints answer users and not only 404s; the
-# server is stopped and the directory removed on any exit.
+# same layout), so the user endpoints answer users and not only 404s, and
+# with a group of one seeded user and a schema no pool names, so the deletes
+# have something to delete; the server is stopped and the directory removed
+# on any exit.
+#
+# The deletes run last, after every read, so that no read meets a deleted
+# user or pool; and in steps ordered so that each one finds its record
+# before another step deletes what it needs (the membership before its user
+# and group, the pool last). Within a step the first success deletes the
+# record and later cases meet the 404 the description declares for it; the
+# script checks afterwards that every seeded record is gone, so the deletes
+# were reached and not only their 404s.
 #
 # Usage: .ci/schemathesis/run.sh [FERRY_BINARY]   (default ./target/debug/ferry)
 # Env: SCHEMATHESIS_MAX_TIME (seconds, default 60), SCHEMATHESIS_SEED (default 13),
@@ -76,12 +86,23 @@ token = json.load(urllib.request.urlopen(request, timeout=10))["access_token"]
 request = urllib.request.Request(f"{base}/api/identity/{tenant}/system/pools/{pool}/users?limit=1",
     headers={"Authorization": f"Bearer {token}"})
 user = json.load(urllib.request.urlopen(request, timeout=10))["users"][0]
+# What the deletes delete: a group with the user in it, a schema no pool names.
+seed = {"groups": [{"id": "rollback", "tenant_id": tenant, "user_pool_id": pool, "name": "Rollback"}],
+    "group_members": [{"group_id": "rollback", "tenant_id": tenant, "user_id": user["id"],
+        "user_pool_id": pool}],
+    "schemas": [{"id": "spare", "tenant_id": tenant, "name": "Spare", "schema": {"type": "object"}}]}
+request = urllib.request.Request(f"{base}/api/identity/{tenant}/configuration", method="PUT",
+    data=json.dumps(seed).encode(), headers={"Authorization": f"Bearer {token}",
+    "Content-Type": "application/json"})
+urllib.request.urlopen(request, timeout=10)
 print(token, user["id"], user["identifiers"][0])
 PY
 )
 [[ -n ${token:-} && -n ${user:-} && -n ${identifier:-} ]] || { echo "cannot read the seeded data"; exit 1; }
+group=rollback
+schema=spare
 
-# The seeded pool and user in every path (the Rust tests cover unknown ones:
+# The seeded pool, user, group and schema in every path (the Rust tests cover unknown ones:
 # fuzzed ids would only ever reach the 404), and the seeded identifier in half
 # the generated bodies, so by_key and verify reach a user too.
 cat >"$work/schemathesis.toml" <<EOF
@@ -93,6 +114,8 @@ values = ["$identifier"]
 [parameters]
 "path.ipID" = "$pool"
 "path.userID" = "$user"
+"path.groupID" = "$group"
+"path.schID" = "$schema"
 "body.identifier" = { dictionary = "identifiers", probability = 0.5 }
 EOF
 
@@ -117,4 +140,28 @@ started=$(date +%s)
 fuzz $((max_time * 3 / 4)) exportTenantConfiguration importTenantConfiguration \
     systemListPools systemGetPool systemListUsers systemGetUser systemGetUserByKey
 fuzz $((max_time / 4)) verifyPasswordV2
+# The deletes, last (see the top): the membership and the schema, then the
+# group and the user, then the pool.
+fuzz $((max_time / 6)) removeUserFromGroup systemDeleteSchema
+fuzz $((max_time / 6)) deleteGroup systemDeleteUser
+fuzz $((max_time / 6)) systemDeletePool
+# Each delete was reached: what it deletes is gone.
+python3 - "$base" "$tenant" "$token" "$pool" "$user" <<'PY' || { echo "the deletes left seeded records"; exit 1; }
+import json, sys, urllib.error, urllib.request
+base, tenant, token, pool, user = sys.argv[1:6]
+def get(path):
+    request = urllib.request.Request(f"{base}/api/identity/{tenant}/{path}",
+        headers={"Authorization": f"Bearer {token}"})
+    try:
+        return 200, json.load(urllib.request.urlopen(request, timeout=30))
+    except urllib.error.HTTPError as err:
+        return err.code, None
+for path in (f"system/pools/{pool}/users/{user}", f"system/pools/{pool}"):
+    status, _ = get(path)
+    if status != 404:
+        sys.exit(f"GET {path} answered {status} after the deletes, not 404")
+_, dump = get("configuration")
+left = {name: dump.get(name) for name in ("groups", "group_members", "schemas") if dump.get(name)}
+sys.exit(f"left: {left}" if left else 0)
+PY
 echo "schemathesis: passed in $(($(date +%s) - started)) s"

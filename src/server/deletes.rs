@@ -53,7 +53,7 @@ use uuid::Uuid;
 use super::error::ApiError;
 use super::state::AppState;
 use super::store::{Deleted, Deletion, StoreError};
-use super::system::authorize;
+use super::system::{authorize, invalid_query};
 use super::tenant::Target;
 
 /// `DELETE` of [`Endpoint::User`](crate::contract::api::Endpoint): `systemDeleteUser`.
@@ -138,13 +138,6 @@ pub async fn delete_schema(
         schema: target.schema()?.to_owned(),
     };
     delete(&state, &target.tenant, deletion).await
-}
-
-fn invalid_query(message: &str) -> ApiError {
-    ApiError::BadRequest {
-        code: "invalid_query",
-        message: message.to_owned(),
-    }
 }
 
 /// Applies `deletion` through the store's writer and answers it.

@@ -85,7 +85,8 @@ fn read_failed(tenant: &str) -> impl FnOnce(StoreError) -> ApiError + '_ {
     }
 }
 
-fn invalid_query(message: impl Into<String>) -> ApiError {
+/// A 400 `invalid_query`.
+pub(super) fn invalid_query(message: impl Into<String>) -> ApiError {
     ApiError::BadRequest {
         code: "invalid_query",
         message: message.into(),

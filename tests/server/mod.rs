@@ -3,6 +3,7 @@
 //! temporary directory and talks to it over HTTP with reqwest.
 
 mod collections;
+mod deletes;
 mod errors;
 mod export;
 mod faults;

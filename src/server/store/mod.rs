@@ -663,6 +663,49 @@ mod tests {
     }
 
     #[test]
+    fn a_deletion_takes_its_sub_record_ids_out_of_the_set() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut writer = writer(&dir);
+        let body = synthetic::users(TENANT, POOL, 0..10);
+        let user = body.users[3].id;
+        apply_one(&mut writer, body, ImportMode::Ignore);
+        assert_eq!(writer.ids.len(), 10 * 4);
+        let deletion = Deletion::User {
+            pool: POOL.into(),
+            user: Some(user),
+        };
+        let deleted = delete_in_transaction(&mut writer, TENANT, &deletion).unwrap();
+        let expected = RecordCounts {
+            users: 1,
+            credentials: 1,
+            identifiers: 1,
+            addresses: 2,
+            ..RecordCounts::default()
+        };
+        assert_eq!(deleted, Deleted::Removed(expected));
+        assert_eq!(writer.ids.len(), 9 * 4);
+        assert_eq!(
+            delete_in_transaction(&mut writer, TENANT, &deletion).unwrap(),
+            Deleted::UnknownUser
+        );
+        // Under `fail`, the user and its sub-records are new again.
+        let again = apply_one(
+            &mut writer,
+            synthetic::users(TENANT, POOL, 3..4),
+            ImportMode::Fail,
+        );
+        assert_eq!(again.written.users, 1);
+        let pool = Deletion::Pool { pool: POOL.into() };
+        let deleted = delete_in_transaction(&mut writer, TENANT, &pool).unwrap();
+        assert!(
+            matches!(deleted, Deleted::Removed(c) if c.users == 10 && c.pools == 1),
+            "{deleted:?}"
+        );
+        assert_eq!(writer.ids.len(), 0);
+        assert_eq!(count(&writer, "user_verifiable_addresses"), 0);
+    }
+
+    #[test]
     fn count_records_counts_every_record_table() {
         let dir = tempfile::tempdir().unwrap();
         let mut writer = writer(&dir);
