@@ -17,6 +17,8 @@
 //! | [`USERS`] | `GET ?after_user_id=&limit=`: a page of a pool's users (`systemListUsers`) |
 //! | [`USER`] | `GET`: one user with its sub-records (`systemGetUser`) |
 //! | [`USER_BY_KEY`] | `POST`: the user an identifier or address names (`systemGetUserByKey`) |
+//! | [`SCHEMAS`] | `GET`: the tenant's identity schemas (`systemListSchemas`) |
+//! | [`SCHEMA`] | `GET`: one identity schema (`systemGetSchema`) |
 //!
 //! A platform serves these at one of three URL layouts ([`Layout`]); the
 //! constants above are those of the default layout, and
@@ -216,6 +218,42 @@ pub const USER_BY_KEY: ContractPath<2> = ContractPath::new(&[
     Literal("by_key"),
 ]);
 
+/// `GET {base}/api/identity/{tid}/system/schemas`: the tenant's identity
+/// schemas (`systemListSchemas`).
+pub const SCHEMAS: ContractPath<1> = ContractPath::new(&[
+    Literal("api"),
+    Literal("identity"),
+    Param("tid"),
+    Literal("system"),
+    Literal("schemas"),
+]);
+
+/// `GET {base}/api/identity/{tid}/system/schemas/{schID}`: one identity
+/// schema (`systemGetSchema`).
+pub const SCHEMA: ContractPath<2> = ContractPath::new(&[
+    Literal("api"),
+    Literal("identity"),
+    Param("tid"),
+    Literal("system"),
+    Literal("schemas"),
+    Param("schID"),
+]);
+
+/// The schema paths on a vanity domain: the same without `{tid}`.
+const VANITY_SCHEMAS: ContractPath<0> = ContractPath::new(&[
+    Literal("api"),
+    Literal("identity"),
+    Literal("system"),
+    Literal("schemas"),
+]);
+const VANITY_SCHEMA: ContractPath<1> = ContractPath::new(&[
+    Literal("api"),
+    Literal("identity"),
+    Literal("system"),
+    Literal("schemas"),
+    Param("schID"),
+]);
+
 /// The pool and user paths on a vanity domain: the same without `{tid}`.
 const VANITY_POOLS: ContractPath<0> = ContractPath::new(&[
     Literal("api"),
@@ -301,11 +339,15 @@ pub enum Endpoint {
     User,
     /// `POST`: the user a key names (`systemGetUserByKey`).
     UserByKey,
+    /// `GET`: the tenant's identity schemas (`systemListSchemas`).
+    Schemas,
+    /// `GET`: one identity schema (`systemGetSchema`).
+    Schema,
 }
 
 impl Endpoint {
     /// Every endpoint.
-    pub const ALL: [Endpoint; 8] = [
+    pub const ALL: [Endpoint; 10] = [
         Endpoint::Token,
         Endpoint::Configuration,
         Endpoint::PasswordVerify,
@@ -314,6 +356,8 @@ impl Endpoint {
         Endpoint::Users,
         Endpoint::User,
         Endpoint::UserByKey,
+        Endpoint::Schemas,
+        Endpoint::Schema,
     ];
 }
 
@@ -326,6 +370,8 @@ pub struct Params<'a> {
     pub pool: &'a str,
     /// The user id (`{userID}`); used by [`Endpoint::User`] only.
     pub user: &'a str,
+    /// The schema id (`{schID}`); used by [`Endpoint::Schema`] only.
+    pub schema: &'a str,
 }
 
 impl<'a> Params<'a> {
@@ -335,6 +381,7 @@ impl<'a> Params<'a> {
             tenant,
             pool: "",
             user: "",
+            schema: "",
         }
     }
 
@@ -344,12 +391,28 @@ impl<'a> Params<'a> {
             tenant,
             pool,
             user: "",
+            schema: "",
         }
     }
 
     /// The parameters of the path of user `user` of pool `pool` of `tenant`.
     pub fn user(tenant: &'a str, pool: &'a str, user: &'a str) -> Self {
-        Params { tenant, pool, user }
+        Params {
+            tenant,
+            pool,
+            user,
+            schema: "",
+        }
+    }
+
+    /// The parameters of the path of schema `schema` of `tenant`.
+    pub fn schema(tenant: &'a str, schema: &'a str) -> Self {
+        Params {
+            tenant,
+            pool: "",
+            user: "",
+            schema,
+        }
     }
 
     /// The value of the parameter `name`.
@@ -358,6 +421,7 @@ impl<'a> Params<'a> {
             TENANT_PARAM => self.tenant,
             POOL_PARAM => self.pool,
             USER_PARAM => self.user,
+            SCHEMA_PARAM => self.schema,
             _ => "",
         }
     }
@@ -369,6 +433,8 @@ pub const TENANT_PARAM: &str = "tid";
 pub const POOL_PARAM: &str = "ipID";
 /// The user parameter's name (`{userID}`, as the spec names it).
 pub const USER_PARAM: &str = "userID";
+/// The schema parameter's name (`{schID}`, as the spec names it).
+pub const SCHEMA_PARAM: &str = "schID";
 
 impl Layout {
     /// Every layout.
@@ -386,7 +452,10 @@ impl Layout {
     /// The segments of `endpoint` at this layout: the one table of every
     /// URL ferry calls or serves.
     fn template(self, endpoint: Endpoint) -> &'static [Segment] {
-        use Endpoint::{Configuration, PasswordVerify, Pool, Pools, Token, User, UserByKey, Users};
+        use Endpoint::{
+            Configuration, PasswordVerify, Pool, Pools, Schema, Schemas, Token, User, UserByKey,
+            Users,
+        };
         use Layout::{Client, Guide, Vanity};
         match (self, endpoint) {
             (Guide | Client, Token) => TOKEN.segments,
@@ -406,6 +475,10 @@ impl Layout {
             (Vanity, User) => VANITY_USER.segments,
             (Guide | Client, UserByKey) => USER_BY_KEY.segments,
             (Vanity, UserByKey) => VANITY_USER_BY_KEY.segments,
+            (Guide | Client, Schemas) => SCHEMAS.segments,
+            (Vanity, Schemas) => VANITY_SCHEMAS.segments,
+            (Guide | Client, Schema) => SCHEMA.segments,
+            (Vanity, Schema) => VANITY_SCHEMA.segments,
         }
     }
 
@@ -578,8 +651,10 @@ mod tests {
 
     #[test]
     fn the_pool_and_user_paths_are_those_of_the_spec() {
-        use Endpoint::{Pool, Pools, User, UserByKey, Users};
+        use Endpoint::{Pool, Pools, Schema, Schemas, User, UserByKey, Users};
         let table = [
+            (Schemas, "/system/schemas"),
+            (Schema, "/system/schemas/{schID}"),
             (Pools, "/system/pools"),
             (Pool, "/system/pools/{ipID}"),
             (Users, "/system/pools/{ipID}/users"),

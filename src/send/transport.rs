@@ -184,14 +184,17 @@ mod tests {
 
         let base = Url::parse("http://h/").unwrap();
         for tid in ["acme", "a/b c", "t+ü:@%"] {
-            let (pool, user) = ("p 1", "u/1");
+            let (pool, user, schema) = ("p 1", "u/1", "s:1");
             let mut cases = Vec::new();
             for layout in api::Layout::ALL {
                 for endpoint in api::Endpoint::ALL {
-                    let params = api::Params::user(tid, pool, user);
+                    let params = api::Params {
+                        schema,
+                        ..api::Params::user(tid, pool, user)
+                    };
                     let route = layout.route(endpoint);
                     let expected: Vec<(&str, &str)> =
-                        [("tid", tid), ("ipID", pool), ("userID", user)]
+                        [("tid", tid), ("ipID", pool), ("userID", user), ("schID", schema)]
                             .into_iter()
                             .filter(|(name, _)| route.contains(&format!("{{{name}}}")))
                             .collect();

@@ -57,6 +57,8 @@ pub enum ApiError {
     /// The user in the path, or the user a key names, does not exist in the
     /// pool (404).
     UnknownUser,
+    /// The schema in the path does not exist in the tenant (404).
+    UnknownSchema,
     /// No route for this path (404).
     NoRoute,
     /// The route exists but not for this method (405).
@@ -109,6 +111,7 @@ impl ApiError {
             ApiError::UnknownTenant
             | ApiError::UnknownPool
             | ApiError::UnknownUser
+            | ApiError::UnknownSchema
             | ApiError::NoRoute => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed | ApiError::NotServed { .. } => {
                 StatusCode::METHOD_NOT_ALLOWED
@@ -133,6 +136,7 @@ impl ApiError {
             ApiError::UnknownTenant => "unknown_tenant",
             ApiError::UnknownPool => "unknown_pool",
             ApiError::UnknownUser => "unknown_user",
+            ApiError::UnknownSchema => "unknown_schema",
             ApiError::NoRoute => "not_found",
             ApiError::MethodNotAllowed | ApiError::NotServed { .. } => "method_not_allowed",
             ApiError::PayloadTooLarge { .. } => "payload_too_large",
@@ -157,6 +161,7 @@ impl ApiError {
             ApiError::UnknownTenant => "the tenant does not exist".into(),
             ApiError::UnknownPool => "the pool does not exist in the tenant".into(),
             ApiError::UnknownUser => "no such user in the pool".into(),
+            ApiError::UnknownSchema => "no such schema in the tenant".into(),
             ApiError::NoRoute => "no such resource".into(),
             ApiError::MethodNotAllowed => "this method is not allowed on this resource".into(),
             ApiError::NotServed { reason, .. } => (*reason).into(),

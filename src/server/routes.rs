@@ -10,6 +10,7 @@
 //! | `GET` [`Endpoint::Pools`], [`Endpoint::Pool`] | [`super::system`] (`systemListPools`, `systemGetPool`) |
 //! | `GET` [`Endpoint::Users`], [`Endpoint::User`] | [`super::system`] (`systemListUsers`, `systemGetUser`) |
 //! | `POST` [`Endpoint::UserByKey`] | [`super::system`] (`systemGetUserByKey`) |
+//! | `GET` [`Endpoint::Schemas`], [`Endpoint::Schema`] | [`super::system`] (`systemListSchemas`, `systemGetSchema`) |
 //! | `GET /healthz` | liveness |
 //! | `GET /metrics` | Prometheus text |
 //!
@@ -72,6 +73,8 @@ pub fn app(state: AppState) -> Router {
             Endpoint::Users => get(system::list_users),
             Endpoint::User => get(system::get_user),
             Endpoint::UserByKey => post(system::get_user_by_key),
+            Endpoint::Schemas => get(system::list_schemas),
+            Endpoint::Schema => get(system::get_schema),
         };
         for route in api::routes(endpoint) {
             router = router.route(&route, handler.clone());
