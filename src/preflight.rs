@@ -40,6 +40,9 @@
 //!   words where they are the schema's (the expected type, the missing
 //!   field), and the value's JSON type; never the value itself.
 //!
+//! [`from_target`] reads the pool and its schemas from a target (what
+//! `ferry import --preflight` does) and calls [`Preflight::new`].
+//!
 //! Cost (measured, see the test `a_check_is_cheap`): a few microseconds per
 //! user for a schema of a dozen fields, a clone of each part included (the
 //! validator takes a `serde_json::Value`, the user holds a map).
@@ -147,6 +150,20 @@ pub enum PreflightError {
         /// The schema id the pool names.
         id: String,
     },
+    /// The pool does not exist at the target.
+    #[error("the target has no pool {pool}")]
+    UnknownPool {
+        /// The pool.
+        pool: String,
+    },
+    /// The pool or a schema could not be read from the target.
+    #[error("cannot read {what} from the target: {reason}")]
+    Unreadable {
+        /// What (`pool default`, `schema user_v1`).
+        what: String,
+        /// Why.
+        reason: String,
+    },
     /// A schema cannot be compiled (a `pattern` that is not a regular
     /// expression, say).
     #[error("schema {id} cannot be used to check users: {reason}")]
@@ -156,6 +173,14 @@ pub enum PreflightError {
         /// Why, as the validator says it.
         reason: String,
     },
+}
+
+impl PreflightError {
+    /// Whether the pool or its schemas are at fault (exit code 2), rather
+    /// than the target failing to answer (exit code 1).
+    pub fn is_usage(&self) -> bool {
+        !matches!(self, PreflightError::Unreadable { .. })
+    }
 }
 
 /// Why a field fails its schema.
@@ -515,6 +540,9 @@ fn type_of(value: &Value) -> &'static str {
         Value::Object(_) => "object",
     }
 }
+
+mod target;
+pub use self::target::from_target;
 
 #[cfg(test)]
 mod tests;

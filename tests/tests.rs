@@ -8,6 +8,7 @@ mod layouts;
 mod matching;
 mod output;
 mod passwords;
+mod preflight;
 mod presets;
 mod private_files;
 mod server;

@@ -282,6 +282,13 @@ impl TargetClient {
         endpoint(&self.base, &self.layout.segments(which, params))
     }
 
+    /// The URL of schema `schema` ([`Endpoint::Schema`]) of this client's
+    /// tenant, at its layout.
+    pub fn schema_url(&self, schema: &str) -> Result<Url, ClientError> {
+        let params = Params::schema(&self.tenant, schema);
+        endpoint(&self.base, &self.layout.segments(Endpoint::Schema, params))
+    }
+
     /// `GET` of `url` with the current token: one attempt of a read. Any
     /// HTTP status is an `Ok`; `Err` means no answer (or no token). The body
     /// of a 200 is read whole (callers ask for pages), or with `spool`, when

@@ -193,11 +193,15 @@ mod tests {
                         ..api::Params::user(tid, pool, user)
                     };
                     let route = layout.route(endpoint);
-                    let expected: Vec<(&str, &str)> =
-                        [("tid", tid), ("ipID", pool), ("userID", user), ("schID", schema)]
-                            .into_iter()
-                            .filter(|(name, _)| route.contains(&format!("{{{name}}}")))
-                            .collect();
+                    let expected: Vec<(&str, &str)> = [
+                        ("tid", tid),
+                        ("ipID", pool),
+                        ("userID", user),
+                        ("schID", schema),
+                    ]
+                    .into_iter()
+                    .filter(|(name, _)| route.contains(&format!("{{{name}}}")))
+                    .collect();
                     cases.push((
                         route,
                         layout.segments(endpoint, params),
