@@ -28,22 +28,20 @@ pub async fn from_target(
 ) -> Result<Preflight, PreflightError> {
     let gate = Arc::new(ThrottleGate::new(backoff));
     let mut sender = Sender::new(client.clone(), gate, None, backoff, seeded_rng(seed));
-    let unreadable =
-        |what: String| move |reason: String| PreflightError::Unreadable { what, reason };
+    let what = format!("pool {pool}");
     let url = client
         .url(Endpoint::Pool, pool, "")
-        .map_err(|e| unreadable(format!("pool {pool}"))(e.to_string()))?;
+        .map_err(unreadable(&what))?;
     let mut effort = Effort::default();
     let found = sender
         .fetch(&url, true, &mut effort)
         .await
-        .map_err(|e| unreadable(format!("pool {pool}"))(e.to_string()))?
+        .map_err(unreadable(&what))?
         .ok_or_else(|| PreflightError::UnknownPool {
             pool: pool.to_owned(),
         })?;
-    let answer: Value = serde_json::from_slice(&found.body)
-        .map_err(|e| unreadable(format!("pool {pool}"))(e.to_string()))?;
-    let pool = pool_of(pool, &answer).map_err(unreadable(format!("pool {pool}")))?;
+    let answer: Value = serde_json::from_slice(&found.body).map_err(unreadable(&what))?;
+    let pool = pool_of(pool, &answer).map_err(unreadable(&what))?;
     let mut schemas: Vec<Schema> = Vec::new();
     let pool_id = pool.id.clone().unwrap_or_default();
     for part in Part::ALL {
@@ -54,13 +52,11 @@ pub async fn from_target(
             continue;
         }
         let what = format!("schema {id}");
-        let url = client
-            .schema_url(id)
-            .map_err(|e| unreadable(what.clone())(e.to_string()))?;
+        let url = client.schema_url(id).map_err(unreadable(&what))?;
         let got = sender
             .fetch(&url, true, &mut effort)
             .await
-            .map_err(|e| unreadable(what.clone())(e.to_string()))?;
+            .map_err(unreadable(&what))?;
         let Some(got) = got else {
             return Err(PreflightError::MissingSchema {
                 pool: pool_id,
@@ -68,11 +64,18 @@ pub async fn from_target(
                 id: id.to_owned(),
             });
         };
-        let schema: Schema = serde_json::from_slice(&got.body)
-            .map_err(|e| unreadable(what.clone())(e.to_string()))?;
+        let schema: Schema = serde_json::from_slice(&got.body).map_err(unreadable(&what))?;
         schemas.push(schema);
     }
     Preflight::new(&pool, &schemas)
+}
+
+/// The error of a read of `what` that failed.
+fn unreadable<E: std::fmt::Display>(what: &str) -> impl FnOnce(E) -> PreflightError + '_ {
+    move |reason| PreflightError::Unreadable {
+        what: what.to_owned(),
+        reason: reason.to_string(),
+    }
 }
 
 /// The pool of a `PoolResponse`: its id and the three schema ids, all the
