@@ -20,6 +20,7 @@ use bytes::Bytes;
 use serde::Serialize;
 
 use crate::mapping::{Mapped, MappedUser, Mapper, UserRecords};
+use crate::preflight::Preflight;
 use crate::reject::Rejection;
 use crate::source::{Position, Row, SourceError};
 
@@ -117,6 +118,9 @@ pub struct Batcher<I> {
     row_unmapped: Vec<usize>,
     /// Only these users are batched, when set (a repair's).
     only: Option<std::sync::Arc<UserSet>>,
+    /// The destination pool's schemas, when the run checks users against
+    /// them (`--preflight`): a user they refuse is rejected, not batched.
+    preflight: Option<std::sync::Arc<Preflight>>,
 }
 
 /// A set of user ids, sorted: the users a repair sends.
@@ -182,7 +186,16 @@ impl<I: Iterator<Item = Result<Row, SourceError>>> Batcher<I> {
             done: false,
             row_unmapped: Vec::new(),
             only: None,
+            preflight: None,
         }
+    }
+
+    /// The same batcher, rejecting the users `preflight` refuses
+    /// ([`Stage::Preflight`](crate::reject::Stage), the fields named)
+    /// instead of batching them.
+    pub fn preflight(mut self, preflight: Option<std::sync::Arc<Preflight>>) -> Batcher<I> {
+        self.preflight = preflight.filter(|p| !p.is_empty());
+        self
     }
 
     /// The same batcher, batching only the users of `only` (the others are
@@ -245,7 +258,16 @@ impl<I: Iterator<Item = Result<Row, SourceError>>> Iterator for Batcher<I> {
             self.row_unmapped.clear();
             self.mapper.unmapped_of(&row, &mut self.row_unmapped);
             let mut closed = None;
-            match self.mapper.map_row(row) {
+            let mapped = match (self.mapper.map_row(row), &self.preflight) {
+                // Users a repair leaves out are counted unchanged, not checked.
+                (Mapped::User(user), Some(preflight))
+                    if (self.only.as_ref()).is_none_or(|o| o.contains(user.records.user.id)) =>
+                {
+                    preflight_user(preflight, user)
+                }
+                (mapped, _) => mapped,
+            };
+            match mapped {
                 Mapped::User(user)
                     if self
                         .only
@@ -281,6 +303,27 @@ impl<I: Iterator<Item = Result<Row, SourceError>>> Iterator for Batcher<I> {
         }
         None
     }
+}
+
+/// `user`, or its rejection when `preflight` refuses it: the fields and
+/// why, never their values.
+pub fn preflight_user(preflight: &Preflight, user: Box<MappedUser>) -> Mapped {
+    let violations = preflight.check(&user.records.user);
+    if violations.is_empty() {
+        return Mapped::User(user);
+    }
+    let reasons: Vec<String> = violations.iter().map(ToString::to_string).collect();
+    Mapped::Rejected(Rejection {
+        row: user.row,
+        key: Some(user.key.clone()),
+        stage: crate::reject::Stage::Preflight,
+        reason: format!(
+            "pool {}'s schemas refuse the user: {}",
+            preflight.pool(),
+            reasons.join("; ")
+        ),
+        source: user.source.to_json(),
+    })
 }
 
 /// Of `users`, those to be imported `inactive`.

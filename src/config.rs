@@ -113,6 +113,10 @@ pub struct ImportOptions {
     /// identifier type (email, mobile or uid), and send them under the
     /// existing users' ids (`--match-existing`).
     pub match_existing: Option<IdentifierType>,
+    /// Check every user against the destination pool's schemas before it
+    /// is sent (`--preflight`): read from the target, a refused user is
+    /// rejected, or under `strict` stops the run before anything is sent.
+    pub preflight: bool,
 }
 
 impl ImportOptions {
@@ -159,6 +163,7 @@ impl ImportOptions {
             strict: false,
             new_ids: false,
             match_existing: None,
+            preflight: false,
         }
     }
 
@@ -203,13 +208,58 @@ impl ImportOptions {
 
     /// The settings of a dry run: [`ImportOptions::body`], refused with
     /// `--match-existing`, which needs the target's answers.
+    ///
+    /// With `preflight`, a dry run needs the destination's schemas: it
+    /// reads them from the target given with `--target` (reads only, scope
+    /// `identity`; see [`ImportOptions::dry_run_preflight`]). Without a
+    /// `--target` it is refused: a dry run never starts the embedded
+    /// target, which would create its database.
     pub fn dry_run_body(&self) -> Result<BodySettings, Error> {
+        if self.preflight && self.target.is_none() {
+            return Err(Error::Usage(
+                "--dry-run with --preflight reads the pool's schemas from the target: give --target URL (a dry run does not start the embedded target)".into(),
+            ));
+        }
         if self.match_existing.is_some() {
             return Err(Error::Usage(
                 "--match-existing looks users up at the target, which a dry run does not reach: drop one of --dry-run and --match-existing".into(),
             ));
         }
         self.body()
+    }
+
+    /// The preflight of a dry run with `preflight`: the pool and its
+    /// schemas read from `--target` (which [`ImportOptions::dry_run_body`]
+    /// requires), with the run's retry settings. `None` without
+    /// `preflight`.
+    pub async fn dry_run_preflight(&self) -> Result<Option<crate::preflight::Preflight>, Error> {
+        if !self.preflight {
+            return Ok(None);
+        }
+        let body = self.dry_run_body()?;
+        let spec = TargetSpec::new(
+            self.target.clone(),
+            self.allow_insecure_http,
+            self.client_id.clone(),
+            self.client_secret_file.as_deref(),
+            self.db.clone(),
+            body.target_salt(),
+        )?;
+        let backoff = Backoff::new(self.retry_base, self.retry_cap, self.max_attempts)?
+            .with_throttle_deadline(self.throttle_deadline);
+        let connected = Connected::connect(
+            &spec,
+            self.layout,
+            (&self.tenant, &self.pool),
+            self.request_timeout.max(Duration::from_secs(1)),
+            (1, crate::contract::api::SCOPE_IDENTITY),
+        )
+        .await
+        .map_err(|e| Error::Usage(format!("cannot reach the target: {e}")))?;
+        let preflight =
+            crate::preflight::from_target(connected.client(), &self.pool, backoff, self.seed).await;
+        connected.shutdown().await;
+        Ok(Some(preflight?))
     }
 
     /// Checks everything and builds the configuration of the run.
@@ -261,6 +311,7 @@ impl ImportOptions {
             seed: self.seed,
             refused_batches_limit: self.refused_batches_limit,
             match_existing: self.match_existing,
+            preflight: self.preflight,
         })
     }
 }
@@ -311,6 +362,9 @@ pub struct ImportConfig {
     /// The identifier type users are matched on with the target's users
     /// before each batch is sent (`--match-existing`), if any.
     pub(crate) match_existing: Option<IdentifierType>,
+    /// Whether users are checked against the destination pool's schemas,
+    /// read from the target when the run starts (`--preflight`).
+    pub(crate) preflight: bool,
 }
 
 impl ImportConfig {
@@ -333,21 +387,29 @@ impl ImportConfig {
     pub fn run_settings(&self, import_time: OffsetDateTime) -> crate::checkpoint::RunSettings {
         crate::checkpoint::RunSettings {
             match_existing: self.match_existing,
+            preflight: self.preflight,
             ..self.body.run_settings(self.mode, import_time)
         }
     }
 
     /// The scopes the run's token asks for: the configuration scopes, and
-    /// `identity` for the lookups of `--match-existing`.
+    /// `identity` for the lookups of `--match-existing` and the reads of
+    /// `--preflight`.
     fn scope(&self) -> String {
-        match self.match_existing {
-            Some(_) => format!(
+        match self.match_existing.is_some() || self.preflight {
+            true => format!(
                 "{} {}",
                 crate::send::token::DEFAULT_SCOPE,
                 crate::contract::api::SCOPE_IDENTITY
             ),
-            None => crate::send::token::DEFAULT_SCOPE.to_string(),
+            false => crate::send::token::DEFAULT_SCOPE.to_string(),
         }
+    }
+
+    /// Whether users are checked against the destination pool's schemas
+    /// (`--preflight`).
+    pub fn preflight(&self) -> bool {
+        self.preflight
     }
 }
 

@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 
 use crate::mapping::MappingError;
+use crate::preflight::PreflightError;
 use crate::secret::SecretError;
 use crate::send::backoff::BackoffError;
 use crate::source::SourceError;
@@ -57,6 +58,20 @@ pub enum Error {
         /// The path they share.
         path: PathBuf,
     },
+    /// The destination pool's schemas cannot be had or used (`--preflight`).
+    #[error("preflight: {0}")]
+    Preflight(#[from] PreflightError),
+    /// Under `--strict`, the destination pool's schemas refuse users of the
+    /// source (`--preflight`): nothing was sent.
+    #[error("pool {pool}'s schemas refuse {users} user(s) of the source, so nothing was sent (--strict): {}{}; fix the source or the mapping, or drop --strict to import the others and reject these", first.join(" | "), if *users > first.len() as u64 { " | ..." } else { "" })]
+    PreflightRefused {
+        /// The destination pool.
+        pool: String,
+        /// Users refused.
+        users: u64,
+        /// The first of them: row and violations (fields, never values).
+        first: Vec<String>,
+    },
     /// A settings value is out of range or inconsistent.
     #[error("{0}")]
     Usage(String),
@@ -81,7 +96,9 @@ impl Error {
             | Error::InsecureTarget { .. }
             | Error::OutputIsSource { .. }
             | Error::OutputInSource { .. }
-            | Error::OutputsCollide { .. } => true,
+            | Error::OutputsCollide { .. }
+            | Error::PreflightRefused { .. } => true,
+            Error::Preflight(e) => e.is_usage(),
             Error::Output { .. } => false,
         }
     }

@@ -33,6 +33,7 @@ pub mod mapping;
 pub mod outcome;
 pub mod outputs;
 pub mod pipeline;
+pub mod preflight;
 pub mod presets;
 pub mod private;
 pub mod progress;

@@ -3,8 +3,17 @@
 //!
 //! Everything that can make a source unusable (unknown format, no header, a
 //! mapped column missing) is checked here, before anything is written.
+//!
+//! With a [`Preflight`] (`--preflight`), every mapped user is checked
+//! against the destination pool's schemas as it is batched, and one they
+//! refuse is a rejection ([`Stage::Preflight`](crate::reject::Stage)).
+//! Under `--strict` a refused user stops the run instead, before anything
+//! is sent: the source is mapped once through first (a pass that sends
+//! and writes nothing, as the check of unmapped columns of a source without
+//! a header does), and the first violations are the error.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use time::OffsetDateTime;
 
@@ -12,7 +21,8 @@ use crate::batch::{Batcher, FIRST_BATCH, MAX_BATCH_SIZE};
 use crate::checkpoint::RunSettings;
 use crate::contract::ImportMode;
 use crate::error::Error;
-use crate::mapping::{Mapper, Mapping, MappingConfig, MappingError, Target};
+use crate::mapping::{Mapped, Mapper, Mapping, MappingConfig, MappingError, Target};
+use crate::preflight::Preflight;
 use crate::source::{Format, Input, Position, RowBody, SourceReader};
 
 /// When an import takes place: the time written into every timestamp the
@@ -68,6 +78,9 @@ pub struct BodySettings {
     join: Option<PathBuf>,
     /// Only these users are sent, when set (`ferry verify --repair`).
     only: Option<std::sync::Arc<crate::batch::UserSet>>,
+    /// The destination pool's schemas every user is checked against
+    /// before it is batched (`--preflight`), when the run checks.
+    preflight: Option<std::sync::Arc<Preflight>>,
 }
 
 impl BodySettings {
@@ -105,6 +118,7 @@ impl BodySettings {
             strict: false,
             join: None,
             only: None,
+            preflight: None,
         })
     }
 
@@ -128,6 +142,13 @@ impl BodySettings {
     /// counted as skipped: the target holds them as they are).
     pub fn only(mut self, only: crate::batch::UserSet) -> BodySettings {
         self.only = Some(std::sync::Arc::new(only));
+        self
+    }
+
+    /// The same settings, checking every user against `preflight` before
+    /// it is batched (`--preflight`).
+    pub fn preflight(mut self, preflight: Preflight) -> BodySettings {
+        self.preflight = Some(std::sync::Arc::new(preflight));
         self
     }
 
@@ -184,6 +205,7 @@ impl BodySettings {
             import_time,
             id_derivation: crate::mapping::ids::ID_DERIVATION,
             match_existing: None,
+            preflight: false,
         }
     }
 
@@ -211,7 +233,7 @@ impl BodySettings {
             import_time,
         };
         let join = match (&self.join, mapping.join()) {
-            (Some(path), Some(rule)) => Some(std::sync::Arc::new(
+            (Some(path), Some(rule)) => Some(Arc::new(
                 crate::mapping::join::JoinIndex::build(path, rule)
                     .map_err(|e| Error::Usage(e.to_string()))?,
             )),
@@ -222,10 +244,16 @@ impl BodySettings {
             }
             (None, _) => None,
         };
-        let mut mapper = Mapper::new(target, mapping);
-        if let Some(index) = join {
-            mapper = mapper.with_join(index);
+        let new_mapper = || match &join {
+            Some(index) => Mapper::new(target.clone(), mapping.clone()).with_join(index.clone()),
+            None => Mapper::new(target.clone(), mapping.clone()),
+        };
+        if self.strict {
+            if let Some(preflight) = &self.preflight {
+                self.check_every_user_passes(preflight, new_mapper())?;
+            }
         }
+        let mut mapper = new_mapper();
         let (from, number) = match resume {
             Some((point, number)) => {
                 let before = SourceReader::open(&self.input, self.format, None)?;
@@ -246,11 +274,61 @@ impl BodySettings {
                 FIRST_BATCH,
             ),
         };
-        Ok(Batcher::new(reader, mapper, self.batch_size, from, number).only(self.only.clone()))
+        Ok(Batcher::new(reader, mapper, self.batch_size, from, number)
+            .only(self.only.clone())
+            .preflight(self.preflight.clone()))
     }
 }
 
+/// How many refused users an error of `--strict --preflight` lists.
+const VIOLATIONS_SHOWN: usize = 5;
+
 impl BodySettings {
+    /// Under `--strict` with `--preflight`: every user of the source passes
+    /// the destination's schemas. The whole source is mapped through with
+    /// `mapper` (a fresh one: it remembers keys) before anything is sent;
+    /// rows the mapping itself rejects are left to the run.
+    fn check_every_user_passes(
+        &self,
+        preflight: &Preflight,
+        mut mapper: Mapper,
+    ) -> Result<(), Error> {
+        if preflight.is_empty() {
+            return Ok(());
+        }
+        if self.input == Input::Stdin {
+            return Err(Error::Usage(
+                "--strict with --preflight reads the source through before sending anything; \
+                 standard input cannot be read twice: give a file"
+                    .into(),
+            ));
+        }
+        let (mut refused, mut shown) = (0u64, Vec::new());
+        for row in SourceReader::open(&self.input, self.format, None)? {
+            let row = mapper.shape(row?);
+            let Mapped::User(user) = mapper.map_row(row) else {
+                continue;
+            };
+            let violations = preflight.check(&user.records.user);
+            if violations.is_empty() {
+                continue;
+            }
+            refused += 1;
+            if shown.len() < VIOLATIONS_SHOWN {
+                let fields: Vec<String> = violations.iter().map(ToString::to_string).collect();
+                shown.push(format!("row {}: {}", user.row, fields.join("; ")));
+            }
+        }
+        if refused == 0 {
+            return Ok(());
+        }
+        Err(Error::PreflightRefused {
+            pool: preflight.pool().to_owned(),
+            users: refused,
+            first: shown,
+        })
+    }
+
     /// Under `--strict`: every column of the source is read or ignored by
     /// `mapping`. A header says it at once; a source without one (JSON
     /// Lines) is read through first, so the error still comes before

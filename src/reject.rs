@@ -29,6 +29,10 @@ pub enum Stage {
     Mapping,
     /// The target refused the user.
     Target,
+    /// The destination pool's schemas refuse the user's `payload`,
+    /// `metadata` or `business_metadata` (`--preflight`): found before
+    /// sending, the reason names the fields.
+    Preflight,
     /// The mapping leaves the row out on purpose (`skip_if`: a service
     /// account, say). Not an error: counted as `excluded`, not `rejected`.
     Excluded,

@@ -9,6 +9,7 @@ mod layouts;
 mod matching;
 mod output;
 mod passwords;
+mod preflight;
 mod presets;
 mod private_files;
 mod server;

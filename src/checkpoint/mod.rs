@@ -904,6 +904,7 @@ mod tests {
             import_time: time::macros::datetime!(2025-01-01 00:00:00 UTC),
             id_derivation: crate::mapping::ids::ID_DERIVATION,
             match_existing: None,
+            preflight: false,
         }
     }
 

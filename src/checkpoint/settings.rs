@@ -44,6 +44,12 @@ pub struct RunSettings {
     /// another id. Absent (none) in checkpoints from before the setting.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub match_existing: Option<IdentifierType>,
+    /// Whether users were checked against the destination pool's schemas
+    /// (`--preflight`): a refused user is a rejection, not a user of a
+    /// batch, so batches end elsewhere. Absent (false) in checkpoints from
+    /// before the setting.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub preflight: bool,
 }
 
 impl RunSettings {
@@ -81,6 +87,11 @@ fn typed_changes(was: &RunSettings, now: &RunSettings) -> Vec<String> {
         "match_existing",
         matching(was.match_existing).to_string(),
         matching(now.match_existing).to_string(),
+    );
+    field(
+        "preflight",
+        was.preflight.to_string(),
+        now.preflight.to_string(),
     );
     field(
         "import_time",
@@ -156,6 +167,7 @@ mod tests {
             import_time: time::macros::datetime!(2025-01-01 00:00:00 UTC),
             id_derivation: crate::mapping::ids::ID_DERIVATION,
             match_existing: None,
+            preflight: false,
         }
     }
 

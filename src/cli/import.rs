@@ -126,6 +126,14 @@ pub struct ImportArgs {
     /// rejected. Not with --dry-run.
     #[arg(long, value_enum, value_name = "email|mobile|uid")]
     pub match_existing: Option<MatchArg>,
+    /// Before sending, check every user's payload, metadata and
+    /// business_metadata against the schemas the destination pool names
+    /// (read from the target: systemGetPool, systemGetSchema, scope
+    /// identity). A user with a field the schema does not define or a value
+    /// it refuses is rejected, its fields named; with --strict the import
+    /// stops before sending anything. With --dry-run, needs --target.
+    #[arg(long)]
+    pub preflight: bool,
     #[command(flatten)]
     pub connection: TargetArgs,
     #[command(flatten)]
@@ -214,6 +222,7 @@ impl ImportArgs {
             strict: self.strict,
             new_ids: self.new_ids,
             match_existing: self.match_existing.map(Into::into),
+            preflight: self.preflight,
         }
     }
 }
@@ -221,7 +230,10 @@ impl ImportArgs {
 pub async fn run(args: ImportArgs) -> anyhow::Result<Outcome> {
     let options = args.options();
     if let Some(dir) = args.dry_run.clone() {
-        let body = options.dry_run_body()?;
+        let mut body = options.dry_run_body()?;
+        if let Some(preflight) = options.dry_run_preflight().await? {
+            body = body.preflight(preflight);
+        }
         let report =
             tokio::task::spawn_blocking(move || ferry::dry_run::run(&body, &dir)).await??;
         say(&report.summary());

@@ -21,7 +21,8 @@
 //! | [`USER`] | `DELETE`: the user with its sub-records and memberships (`systemDeleteUser`) |
 //! | [`GROUP`] | `DELETE`: a group with its memberships (`deleteGroup`) |
 //! | [`GROUP_MEMBER`] | `DELETE`: one membership (`removeUserFromGroup`) |
-//! | [`SCHEMA`] | `DELETE`: an identity schema (`systemDeleteSchema`) |
+//! | [`SCHEMAS`] | `GET`: the tenant's identity schemas (`systemListSchemas`) |
+//! | [`SCHEMA`] | `GET`: one identity schema (`systemGetSchema`); `DELETE`: it (`systemDeleteSchema`) |
 //!
 //! A platform serves these at one of three URL layouts ([`Layout`]); the
 //! constants above are those of the default layout, and
@@ -249,8 +250,18 @@ pub const GROUP_MEMBER: ContractPath<4> = ContractPath::new(&[
     Param("userID"),
 ]);
 
-/// `DELETE {base}/api/identity/{tid}/system/schemas/{schID}`: an identity
-/// schema of the tenant (`systemDeleteSchema`); schemas belong to no pool.
+/// `GET {base}/api/identity/{tid}/system/schemas`: the tenant's identity
+/// schemas (`systemListSchemas`).
+pub const SCHEMAS: ContractPath<1> = ContractPath::new(&[
+    Literal("api"),
+    Literal("identity"),
+    Param("tid"),
+    Literal("system"),
+    Literal("schemas"),
+]);
+
+/// `GET` / `DELETE {base}/api/identity/{tid}/system/schemas/{schID}`: an identity
+/// schema of the tenant (`systemGetSchema`, `systemDeleteSchema`); schemas belong to no pool.
 pub const SCHEMA: ContractPath<2> = ContractPath::new(&[
     Literal("api"),
     Literal("identity"),
@@ -320,6 +331,12 @@ const VANITY_GROUP_MEMBER: ContractPath<3> = ContractPath::new(&[
     Literal("users"),
     Param("userID"),
 ]);
+const VANITY_SCHEMAS: ContractPath<0> = ContractPath::new(&[
+    Literal("api"),
+    Literal("identity"),
+    Literal("system"),
+    Literal("schemas"),
+]);
 const VANITY_SCHEMA: ContractPath<1> = ContractPath::new(&[
     Literal("api"),
     Literal("identity"),
@@ -379,13 +396,16 @@ pub enum Endpoint {
     Group,
     /// `DELETE`: one user's membership of a group (`removeUserFromGroup`).
     GroupMember,
-    /// `DELETE`: an identity schema of the tenant (`systemDeleteSchema`).
+    /// `GET`: the tenant's identity schemas (`systemListSchemas`).
+    Schemas,
+    /// `GET`: an identity schema of the tenant (`systemGetSchema`);
+    /// `DELETE`: it (`systemDeleteSchema`).
     Schema,
 }
 
 impl Endpoint {
     /// Every endpoint.
-    pub const ALL: [Endpoint; 11] = [
+    pub const ALL: [Endpoint; 12] = [
         Endpoint::Token,
         Endpoint::Configuration,
         Endpoint::PasswordVerify,
@@ -396,6 +416,7 @@ impl Endpoint {
         Endpoint::UserByKey,
         Endpoint::Group,
         Endpoint::GroupMember,
+        Endpoint::Schemas,
         Endpoint::Schema,
     ];
 }
@@ -514,7 +535,7 @@ impl Layout {
     /// URL ferry calls or serves.
     fn template(self, endpoint: Endpoint) -> &'static [Segment] {
         use Endpoint::{
-            Configuration, Group, GroupMember, PasswordVerify, Pool, Pools, Schema, Token, User,
+            Configuration, Group, GroupMember, PasswordVerify, Pool, Pools, Schema, Schemas, Token, User,
             UserByKey, Users,
         };
         use Layout::{Client, Guide, Vanity};
@@ -540,6 +561,8 @@ impl Layout {
             (Vanity, Group) => VANITY_GROUP.segments,
             (Guide | Client, GroupMember) => GROUP_MEMBER.segments,
             (Vanity, GroupMember) => VANITY_GROUP_MEMBER.segments,
+            (Guide | Client, Schemas) => SCHEMAS.segments,
+            (Vanity, Schemas) => VANITY_SCHEMAS.segments,
             (Guide | Client, Schema) => SCHEMA.segments,
             (Vanity, Schema) => VANITY_SCHEMA.segments,
         }
@@ -714,7 +737,7 @@ mod tests {
 
     #[test]
     fn the_pool_and_user_paths_are_those_of_the_spec() {
-        use Endpoint::{Group, GroupMember, Pool, Pools, Schema, User, UserByKey, Users};
+        use Endpoint::{Group, GroupMember, Pool, Pools, Schema, Schemas, User, UserByKey, Users};
         let table = [
             (Pools, "/system/pools"),
             (Pool, "/system/pools/{ipID}"),
@@ -726,6 +749,7 @@ mod tests {
                 GroupMember,
                 "/system/pools/{ipID}/groups/{groupID}/users/{userID}",
             ),
+            (Schemas, "/system/schemas"),
             (Schema, "/system/schemas/{schID}"),
         ];
         for (endpoint, spec) in table {

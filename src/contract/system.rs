@@ -1,18 +1,28 @@
-//! Bodies of the platform's system pool and user endpoints
+//! Bodies of the platform's system pool, user and schema endpoints
 //! (`…/system/pools`, `…/system/pools/{ipID}/users`, `…/users/{userID}`,
-//! `…/users/by_key`), as the 2025 description defines them.
+//! `…/users/by_key`, `…/system/schemas`), as the 2025 description defines
+//! them.
 //!
 //! The answers are built from the dump's records ([`Pool`], [`User`] and
 //! its sub-records), which they carry whole (`flatten`) with the fields the
 //! answer adds, so a field added to a record reaches every answer. They are
 //! written, not read, by ferry: only the request body [`GetUserByKey`]
-//! deserialises.
+//! and the list of schemas [`Schemas`] (read by `ferry import --preflight`)
+//! deserialise.
 
 use serde::{Deserialize, Serialize};
 
 use super::records::{
-    IdentifierType, Pool, User, UserCredential, UserIdentifier, UserVerifiableAddress,
+    IdentifierType, Pool, Schema, User, UserCredential, UserIdentifier, UserVerifiableAddress,
 };
+
+/// The answer of `systemListSchemas` (`Schemas`): every identity schema of
+/// the tenant (the description pages it not).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Schemas {
+    /// The schemas, in id order.
+    pub schemas: Vec<Schema>,
+}
 
 /// A pool as `systemGetPool` and `systemListPools` answer it (`PoolResponse`):
 /// its record and how many users it has.

@@ -123,6 +123,8 @@ impl Acknowledger {
         for rejection in &delivered.rejects {
             if rejection.stage == Stage::Target {
                 tracing::warn!(row = rejection.row, reason = %rejection.reason_for_log(), "Target refused a user.");
+            } else if rejection.stage == Stage::Preflight {
+                tracing::warn!(row = rejection.row, reason = %rejection.reason_for_log(), "The pool's schemas refuse a user; it was not sent.");
             }
             let line = rejection
                 .to_line()

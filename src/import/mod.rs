@@ -2,6 +2,7 @@
 //!
 //! ```text
 //! start:   checkpoint → resume point, import time                     (start.rs)
+//!          --preflight: the pool and its schemas read from the target  (crate::preflight)
 //! reader thread: source → map → batch ──(bounded channel)──▶           (crate::pipeline)
 //!   senders (≤ concurrency in flight): rate → gate → PUT → retry / bisect  (crate::send)
 //!     ──▶ acknowledge (any order) → watermark (in order) → rejects file, checkpoint  (acknowledge.rs)
@@ -159,10 +160,20 @@ pub async fn run(
             end: End::AlreadyComplete,
         });
     }
-    // read → map → batch, from the resume point; the rejects file cut back to it.
-    let batches = config
-        .body
-        .batches(start.import_time, start.resume_point())?;
+    // read → map → (preflight) → batch, from the resume point; the rejects
+    // file cut back to it. Under --strict a user the preflight refuses is
+    // an error here, before any write request.
+    let body = match config.preflight {
+        true => {
+            let (pool, (backoff, seed)) = (config.body.pool(), config.retry());
+            let preflight = crate::preflight::from_target(client.clone(), pool, backoff, seed)
+                .await
+                .map_err(Error::from)?;
+            config.body.clone().preflight(preflight)
+        }
+        false => config.body.clone(),
+    };
+    let batches = body.batches(start.import_time, start.resume_point())?;
     let join = batches.join();
     let rejects = RejectsWriter::resume(&config.rejects, start.rejects_len())?;
     let counters = Arc::new(Counters::default());

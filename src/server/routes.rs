@@ -12,6 +12,7 @@
 //! | `POST` [`Endpoint::UserByKey`] | [`super::system`] (`systemGetUserByKey`) |
 //! | `DELETE` [`Endpoint::User`], [`Endpoint::Pool`] | [`super::deletes`] (`systemDeleteUser`, `systemDeletePool`) |
 //! | `DELETE` [`Endpoint::Group`], [`Endpoint::GroupMember`] | [`super::deletes`] (`deleteGroup`, `removeUserFromGroup`) |
+//! | `GET` [`Endpoint::Schemas`], [`Endpoint::Schema`] | [`super::system`] (`systemListSchemas`, `systemGetSchema`) |
 //! | `DELETE` [`Endpoint::Schema`] | [`super::deletes`] (`systemDeleteSchema`) |
 //! | `GET /healthz` | liveness |
 //! | `GET /metrics` | Prometheus text |
@@ -78,7 +79,8 @@ pub fn app(state: AppState) -> Router {
             Endpoint::UserByKey => post(system::get_user_by_key),
             Endpoint::Group => delete(deletes::delete_group),
             Endpoint::GroupMember => delete(deletes::remove_member),
-            Endpoint::Schema => delete(deletes::delete_schema),
+            Endpoint::Schemas => get(system::list_schemas),
+            Endpoint::Schema => get(system::get_schema).delete(deletes::delete_schema),
         };
         for route in api::routes(endpoint) {
             router = router.route(&route, handler.clone());

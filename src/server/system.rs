@@ -9,6 +9,8 @@
 //! | `GET …/system/pools/{ipID}/users` `?after_user_id=&before_user_id=&order=asc\|desc&limit=` | 200 `Users`, 404 unknown pool (`systemListUsers`) |
 //! | `GET …/system/pools/{ipID}/users/{userID}` | 200 `UserWithData`, 404 (`systemGetUser`) |
 //! | `POST …/system/pools/{ipID}/users/by_key` `{"identifier"}` or `{"address"}` | 200 `UserWithData`, 404 (`systemGetUserByKey`) |
+//! | `GET …/system/schemas` | 200 `Schemas` (`systemListSchemas`) |
+//! | `GET …/system/schemas/{schID}` | 200 `Schema`, 404 (`systemGetSchema`) |
 //!
 //! Every one needs a token of the tenant with scope `identity` (401
 //! without a valid token, 403 without the scope or for another tenant).
@@ -34,6 +36,10 @@
 //! - `systemListPools` declares `minimum: 1, maximum: 100` for `limit` but
 //!   no 400; an out-of-range or malformed `limit` is a 400 all the same, as
 //!   `systemListUsers` (which declares 400) answers it.
+//! - `systemListSchemas` has no paging parameters: it answers every schema
+//!   of the tenant, in id order. Its `if-match` header, and the `etag` the
+//!   description gives the answers of both schema reads, are not served:
+//!   `ferry serve` keeps no versions of a schema (`if-match` is ignored).
 //! - `systemGetUserByKey` declares no 400 or 422; a body that is not a
 //!   `GetUserByKey` with exactly one of `identifier` and `address` is a 422,
 //!   the status the same description gives `verifyPasswordV2` for its body.
@@ -41,7 +47,7 @@
 use std::time::Instant;
 
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -57,7 +63,8 @@ use super::store::directory::{
 };
 use super::store::StoreError;
 use super::tenant::Target;
-use crate::contract::system::{GetUserByKey, Pools, Users};
+use crate::contract::api::SCHEMA_PARAM;
+use crate::contract::system::{GetUserByKey, Pools, Schemas, Users};
 
 /// Page size when `limit` is absent (the description's default).
 pub const DEFAULT_LIMIT: u32 = 20;
@@ -292,6 +299,45 @@ pub async fn get_user_by_key(
         .await
         .map_err(read_failed(&target.tenant))?;
     one_user(found)
+}
+
+/// `GET` of [`Endpoint::Schemas`](crate::contract::api::Endpoint):
+/// `systemListSchemas`.
+pub async fn list_schemas(
+    State(state): State<AppState>,
+    target: Target,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    authorize(&state, &target, &headers)?;
+    let tenant = target.tenant.clone();
+    let schemas = state
+        .store()
+        .read(move |conn| directory::schemas(conn, &tenant))
+        .await
+        .map_err(read_failed(&target.tenant))?;
+    Ok(Json(Schemas { schemas }).into_response())
+}
+
+/// `GET` of [`Endpoint::Schema`](crate::contract::api::Endpoint):
+/// `systemGetSchema`.
+pub async fn get_schema(
+    State(state): State<AppState>,
+    target: Target,
+    Path(mut params): Path<std::collections::HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    authorize(&state, &target, &headers)?;
+    let id = params.remove(SCHEMA_PARAM).ok_or(ApiError::NoRoute)?;
+    let tenant = target.tenant.clone();
+    let found = state
+        .store()
+        .read(move |conn| directory::schema(conn, &tenant, &id))
+        .await
+        .map_err(read_failed(&target.tenant))?;
+    match found {
+        Some(schema) => Ok(Json(schema).into_response()),
+        None => Err(ApiError::UnknownSchema),
+    }
 }
 
 /// The key of a `GetUserByKey` body, or the 422 (see the module).

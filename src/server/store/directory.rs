@@ -1,7 +1,7 @@
-//! Reading pools and users for the platform's system endpoints
+//! Reading pools, users and schemas for the platform's system endpoints
 //! (`systemListPools`, `systemGetPool`, `systemListUsers`, `systemGetUser`,
-//! `systemGetUserByKey`), each on a read-only connection of its own, like an
-//! export.
+//! `systemGetUserByKey`, `systemListSchemas`, `systemGetSchema`), each on a
+//! read-only connection of its own, like an export.
 //!
 //! Memory is bounded by the page, never by the pool: a page of users is one
 //! range of the `users.id` index (users are listed in id order, as the
@@ -22,7 +22,7 @@ use super::columns::{get_enum, get_json};
 use super::entry::stored_entry;
 use super::error::StoreError;
 use super::export::{user_columns, user_from_row};
-use crate::contract::records::{IdentifierType, Pool};
+use crate::contract::records::{IdentifierType, Pool, Schema};
 use crate::contract::system::{
     Address, ExtendedUser, IdentifierDetails, PoolResponse, UserWithData,
 };
@@ -114,6 +114,23 @@ fn stored_pool(conn: &Connection, tenant: &str, id: &str) -> Result<Option<Pool>
     Ok(conn
         .prepare_cached("SELECT doc FROM pools WHERE tenant_id = ?1 AND id = ?2")?
         .query_row(params![tenant, id], |row| get_json::<Pool>(row, 0))
+        .optional()?)
+}
+
+/// Every identity schema of `tenant`, in id order (a tenant has a handful:
+/// the description lists them without paging).
+pub fn schemas(conn: &Connection, tenant: &str) -> Result<Vec<Schema>, StoreError> {
+    let mut stmt =
+        conn.prepare_cached("SELECT doc FROM identity_schemas WHERE tenant_id = ?1 ORDER BY id")?;
+    let rows = stmt.query_map(params![tenant], |row| get_json::<Schema>(row, 0))?;
+    Ok(rows.collect::<Result<Vec<_>, _>>()?)
+}
+
+/// The identity schema `id` of `tenant`, as stored.
+pub fn schema(conn: &Connection, tenant: &str, id: &str) -> Result<Option<Schema>, StoreError> {
+    Ok(conn
+        .prepare_cached("SELECT doc FROM identity_schemas WHERE tenant_id = ?1 AND id = ?2")?
+        .query_row(params![tenant, id], |row| get_json::<Schema>(row, 0))
         .optional()?)
 }
 
