@@ -79,7 +79,9 @@ impl ClientSecret {
     /// the environment variables `names` that is set (`FERRY_TO_CLIENT_SECRET`
     /// then `FERRY_CLIENT_SECRET`, say).
     pub fn from_envs_or_file(names: &[&str], file: Option<&Path>) -> Result<Self, SecretError> {
-        let set = names.iter().find_map(|n| std::env::var_os(n).map(|v| (*n, v)));
+        let set = names
+            .iter()
+            .find_map(|n| std::env::var_os(n).map(|v| (*n, v)));
         match (file, set) {
             (None, None) => Err(SecretError::MissingFrom {
                 names: names.join(" or "),

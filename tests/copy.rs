@@ -47,7 +47,8 @@ fn dump(target: &Target, tenant: &str) -> ImportBody {
     body.pools = pools;
     body.pools.sort_by(|a, b| a.id.cmp(&b.id));
     body.schemas.sort_by(|a, b| a.id.cmp(&b.id));
-    body.groups.sort_by(|a, b| (&a.user_pool_id, &a.id).cmp(&(&b.user_pool_id, &b.id)));
+    body.groups
+        .sort_by(|a, b| (&a.user_pool_id, &a.id).cmp(&(&b.user_pool_id, &b.id)));
     body.group_members.sort_by(|a, b| {
         (&a.user_pool_id, &a.group_id, a.user_id).cmp(&(&b.user_pool_id, &b.group_id, b.user_id))
     });
@@ -103,10 +104,17 @@ fn seed_source(target: &Target, tenant: &str, users: u64) -> ImportBody {
     let of = |pool, range| ferry::tools::synthetic::users(tenant, pool, range).users;
     for (n, user) in of("default", 0..split.min(30)).into_iter().enumerate() {
         let group = if n < 5 { "admins" } else { "staff" };
-        members.group_members.push(member(tenant, "default", group, &user.id.to_string()));
+        members
+            .group_members
+            .push(member(tenant, "default", group, &user.id.to_string()));
     }
     for user in of("partners", split..(split + 30).min(users)) {
-        members.group_members.push(member(tenant, "partners", "resellers", &user.id.to_string()));
+        members.group_members.push(member(
+            tenant,
+            "partners",
+            "resellers",
+            &user.id.to_string(),
+        ));
     }
     put(target, tenant, &members, ImportMode::Ignore);
     // A source user with the destination administrator's email.
@@ -144,8 +152,16 @@ fn seed_destination(target: &Target, tenant: &str) -> ImportBody {
 fn copy(dir: &Path, from: (&Target, &str), to: (&Target, &str), extra: &[&str]) -> Output {
     let (from_url, to_url) = (from.0.url(), to.0.url());
     let mut args = vec![
-        "copy", "--from", &from_url, "--from-tenant", from.1, "--to", &to_url, "--to-tenant",
-        to.1, "--quiet",
+        "copy",
+        "--from",
+        &from_url,
+        "--from-tenant",
+        from.1,
+        "--to",
+        &to_url,
+        "--to-tenant",
+        to.1,
+        "--quiet",
     ];
     args.extend_from_slice(extra);
     ferry()
@@ -172,7 +188,10 @@ fn read_json(path: &Path) -> Value {
 
 fn lines(path: &Path) -> Vec<Value> {
     match std::fs::read_to_string(path) {
-        Ok(text) => text.lines().map(|l| serde_json::from_str(l).unwrap()).collect(),
+        Ok(text) => text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect(),
         Err(_) => Vec::new(),
     }
 }
@@ -181,7 +200,12 @@ fn lines(path: &Path) -> Vec<Value> {
 fn planned(plan: &[Value], action: &str) -> BTreeSet<(String, String)> {
     plan.iter()
         .filter(|l| l["action"] == action)
-        .map(|l| (l["collection"].as_str().unwrap().to_string(), l["id"].as_str().unwrap().to_string()))
+        .map(|l| {
+            (
+                l["collection"].as_str().unwrap().to_string(),
+                l["id"].as_str().unwrap().to_string(),
+            )
+        })
         .collect()
 }
 
@@ -224,7 +248,10 @@ fn a_tenant_arrives_whole_rewritten_protected_and_rolls_back_byte_identical() {
     let dry = read_json(&dir.join("dry.json"));
     // Every source user but the impostor, the full dump's user included.
     assert_eq!(tally(&dry, "users"), (users + 1, 0, 0), "{dry}");
-    assert_eq!(dry["collections"]["users"]["skipped"]["protected"], 1, "{dry}");
+    assert_eq!(
+        dry["collections"]["users"]["skipped"]["protected"], 1,
+        "{dry}"
+    );
     assert_eq!(tally(&dry, "schemas"), (1, 0, 0));
     // `default` goes onto the destination's `main`, updated; `partners`, `full` created.
     assert_eq!(tally(&dry, "pools"), (2, 1, 0), "{dry}");
@@ -233,13 +260,23 @@ fn a_tenant_arrives_whole_rewritten_protected_and_rolls_back_byte_identical() {
     let faulty = lines(&dir.join("ferry-copy-faulty.jsonl"));
     assert_eq!(faulty.len(), 1, "{faulty:?}");
     assert_eq!(faulty[0]["action"], "skip");
-    assert!(faulty[0]["reason"].as_str().unwrap().contains("protected"), "{faulty:?}");
+    assert!(
+        faulty[0]["reason"].as_str().unwrap().contains("protected"),
+        "{faulty:?}"
+    );
     let summary = String::from_utf8_lossy(&preview.stdout);
     assert!(summary.contains("no write request was sent"), "{summary}");
 
     // The copy makes exactly the writes the preview predicted.
     let mut flags = COPY.to_vec();
-    flags.extend(["--plan", "run.jsonl", "--report", "run.json", "--backup", "backup"]);
+    flags.extend([
+        "--plan",
+        "run.jsonl",
+        "--report",
+        "run.json",
+        "--backup",
+        "backup",
+    ]);
     let t = std::time::Instant::now();
     let run = copy(dir, (&source, FROM), (&dest, TO), &flags);
     eprintln!("TIMING run {:?}", t.elapsed());
@@ -255,18 +292,51 @@ fn a_tenant_arrives_whole_rewritten_protected_and_rolls_back_byte_identical() {
     assert_eq!(journaled("replaced"), planned(&dry_plan, "update").len());
     assert_eq!(crate::common::mode_of(&dir.join("backup")), 0o700);
     let report = read_json(&dir.join("run.json"));
-    let written: u64 = report["written"].as_object().unwrap().values().map(|v| v.as_u64().unwrap()).sum();
-    assert_eq!(written as usize, planned(&dry_plan, "create").len() + planned(&dry_plan, "update").len());
-    assert_eq!(report["changes"]["rewritten"]["pools.metadata.portal"], 1, "{report}");
-    assert_eq!(report["changes"]["rewritten"]["pools.metadata.callbacks[]"], 1, "{report}");
+    let written: u64 = report["written"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|v| v.as_u64().unwrap())
+        .sum();
+    assert_eq!(
+        written as usize,
+        planned(&dry_plan, "create").len() + planned(&dry_plan, "update").len()
+    );
+    assert_eq!(
+        report["changes"]["rewritten"]["pools.metadata.portal"], 1,
+        "{report}"
+    );
+    assert_eq!(
+        report["changes"]["rewritten"]["pools.metadata.callbacks[]"], 1,
+        "{report}"
+    );
 
     // Arrived: every record in the destination tenant, pools mapped, URLs rewritten.
     let after = dump(&dest, TO);
     let text = serde_json::to_string(&after).unwrap();
-    assert!(!text.contains(&format!("\"{FROM}\"")), "the source tenant id is left somewhere");
+    assert!(
+        !text.contains(&format!("\"{FROM}\"")),
+        "the source tenant id is left somewhere"
+    );
     assert!(!text.contains("staging.example.com"));
-    let pools: BTreeSet<&str> = after.users.iter().map(|u| u.user_pool_id.as_str()).chain(after.user_identifiers.iter().map(|i| i.user_pool_id.as_str())).chain(after.group_members.iter().map(|m| m.user_pool_id.as_str())).chain(after.groups.iter().map(|g| g.user_pool_id.as_str())).collect();
-    assert_eq!(pools, BTreeSet::from(["full", "main", "partners"]), "the pool id default is left somewhere");
+    let pools: BTreeSet<&str> = after
+        .users
+        .iter()
+        .map(|u| u.user_pool_id.as_str())
+        .chain(
+            after
+                .user_identifiers
+                .iter()
+                .map(|i| i.user_pool_id.as_str()),
+        )
+        .chain(after.group_members.iter().map(|m| m.user_pool_id.as_str()))
+        .chain(after.groups.iter().map(|g| g.user_pool_id.as_str()))
+        .collect();
+    assert_eq!(
+        pools,
+        BTreeSet::from(["full", "main", "partners"]),
+        "the pool id default is left somewhere"
+    );
     assert_eq!(after.users.len(), before_source.users.len() - 1 + 1);
     for user in &before_source.users {
         let Some(arrived) = after.users.iter().find(|u| u.id == user.id) else {
@@ -275,31 +345,68 @@ fn a_tenant_arrives_whole_rewritten_protected_and_rolls_back_byte_identical() {
         };
         assert_eq!(arrived.payload, user.payload);
         assert_eq!(arrived.created_at, user.created_at);
-        let mapped = if user.user_pool_id == "default" { "main" } else { &user.user_pool_id };
+        let mapped = if user.user_pool_id == "default" {
+            "main"
+        } else {
+            &user.user_pool_id
+        };
         assert_eq!(arrived.user_pool_id, mapped);
     }
-    let count = |b: &ImportBody| (b.user_credentials.len(), b.user_identifiers.len(), b.user_verifiable_addresses.len());
+    let count = |b: &ImportBody| {
+        (
+            b.user_credentials.len(),
+            b.user_identifiers.len(),
+            b.user_verifiable_addresses.len(),
+        )
+    };
     let (c, i, a) = count(&before_source);
     assert_eq!(count(&after), (c - 1 + 1, i - 1 + 1, a - 2 + 2));
     assert_eq!(after.group_members.len(), 61);
-    let full = after.users.iter().find(|u| u.id.to_string() == full_dump::USER).unwrap();
-    assert_eq!(full.business_metadata, Some(serde_json::from_value(json!({"cost_centre": 7})).unwrap()));
+    let full = after
+        .users
+        .iter()
+        .find(|u| u.id.to_string() == full_dump::USER)
+        .unwrap();
+    assert_eq!(
+        full.business_metadata,
+        Some(serde_json::from_value(json!({"cost_centre": 7})).unwrap())
+    );
     // The destination's own pool settings are kept, its name comes from the source.
-    let main = after.pools.iter().find(|p| p.id.as_deref() == Some("main")).unwrap_or_else(|| panic!("{:?}", after.pools));
-    let main_before = before.pools.iter().find(|p| p.id.as_deref() == Some("main")).unwrap();
+    let main = after
+        .pools
+        .iter()
+        .find(|p| p.id.as_deref() == Some("main"))
+        .unwrap_or_else(|| panic!("{:?}", after.pools));
+    let main_before = before
+        .pools
+        .iter()
+        .find(|p| p.id.as_deref() == Some("main"))
+        .unwrap();
     assert_eq!(main.name, "Customers");
-    assert_eq!(main.authentication_mechanisms, main_before.authentication_mechanisms);
+    assert_eq!(
+        main.authentication_mechanisms,
+        main_before.authentication_mechanisms
+    );
     assert_eq!(main.password_settings, main_before.password_settings);
     // The protected administrator is untouched under --mode update.
     for admin in &admin_before {
         assert_eq!(after.users.iter().find(|u| u.id == admin.id), Some(admin));
     }
-    let admin_ids: Vec<_> = after.user_identifiers.iter().filter(|i| i.identifier == ADMIN).collect();
+    let admin_ids: Vec<_> = after
+        .user_identifiers
+        .iter()
+        .filter(|i| i.identifier == ADMIN)
+        .collect();
     assert_eq!(admin_ids.len(), 1);
     assert_eq!(admin_ids[0].user_id, admin_before[0].id);
 
     // A second copy changes nothing.
-    let again = copy(dir, (&source, FROM), (&dest, TO), &[&COPY[..], &["--report", "again.json", "--backup", "backup"]].concat());
+    let again = copy(
+        dir,
+        (&source, FROM),
+        (&dest, TO),
+        &[&COPY[..], &["--report", "again.json", "--backup", "backup"]].concat(),
+    );
     assert_eq!(again.status.code(), Some(3), "{}", describe(&again));
     let again = read_json(&dir.join("again.json"));
     assert_eq!(again["written"], json!({}), "{again}");
@@ -312,7 +419,10 @@ fn a_tenant_arrives_whole_rewritten_protected_and_rolls_back_byte_identical() {
     eprintln!("TIMING rollback {:?}", t.elapsed());
     assert_eq!(back.status.code(), Some(0), "{}", describe(&back));
     let restored = dump(&dest, TO);
-    assert_eq!(serde_json::to_vec(&restored).unwrap(), serde_json::to_vec(&before).unwrap());
+    assert_eq!(
+        serde_json::to_vec(&restored).unwrap(),
+        serde_json::to_vec(&before).unwrap()
+    );
     // Rolling back again changes nothing and still says so.
     let twice = rollback(dir, (&dest, TO), "backup");
     assert_eq!(twice.status.code(), Some(0), "{}", describe(&twice));
@@ -331,11 +441,19 @@ fn a_missing_protected_user_stops_the_copy_before_any_write() {
         dir,
         (&source, FROM),
         (&dest, TO),
-        &["--protect", "email:nobody@corp.example", "--backup", "backup"],
+        &[
+            "--protect",
+            "email:nobody@corp.example",
+            "--backup",
+            "backup",
+        ],
     );
     assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
     let said = String::from_utf8_lossy(&out.stderr);
-    assert!(said.contains("cannot find the protected user email:nobody@corp.example"), "{said}");
+    assert!(
+        said.contains("cannot find the protected user email:nobody@corp.example"),
+        "{said}"
+    );
     assert_eq!(dump(&dest, TO), before);
     assert!(!dir.join("backup").exists());
 }
@@ -358,7 +476,10 @@ fn two_tenants_of_one_server_copy_with_new_ids_idempotently_and_fail_mode_refuse
     assert_eq!(arrived.users.len(), 202);
     assert!(arrived.user_credentials.is_empty(), "--strip password");
     let ids: BTreeSet<_> = source.users.iter().map(|u| u.id).collect();
-    assert!(arrived.users.iter().all(|u| !ids.contains(&u.id)), "--new-ids");
+    assert!(
+        arrived.users.iter().all(|u| !ids.contains(&u.id)),
+        "--new-ids"
+    );
     assert_eq!(r["changes"]["stripped"]["password"], 202);
     // The same source gives the same ids: nothing to write the second time.
     let second = copy(dir, (&server, FROM), (&server, TO), &flags);
@@ -373,10 +494,24 @@ fn two_tenants_of_one_server_copy_with_new_ids_idempotently_and_fail_mode_refuse
     let mut one = ferry::tools::synthetic::users(FROM, "default", 0..1);
     one.users[0].payload = Some(serde_json::from_value(json!({"name": "Changed"})).unwrap());
     put(&server, FROM, &one, ImportMode::Update);
-    let refused = copy(dir, (&server, FROM), (&server, TO), &["--new-ids", "--mode", "fail", "--backup", changed.to_str().unwrap()]);
+    let refused = copy(
+        dir,
+        (&server, FROM),
+        (&server, TO),
+        &[
+            "--new-ids",
+            "--mode",
+            "fail",
+            "--backup",
+            changed.to_str().unwrap(),
+        ],
+    );
     assert_eq!(refused.status.code(), Some(2), "{}", describe(&refused));
     let said = String::from_utf8_lossy(&refused.stderr);
-    assert!(said.contains("records exist at the destination and differ"), "{said}");
+    assert!(
+        said.contains("records exist at the destination and differ"),
+        "{said}"
+    );
     assert_eq!(dump(&server, TO), arrived);
 }
 
@@ -396,19 +531,48 @@ fn an_identifier_owned_at_the_destination_is_faulty_and_retried_with_match_exist
     theirs.users[0].payload = Some(serde_json::from_value(json!({"name": "Theirs"})).unwrap());
     put(&server, TO, &theirs, ImportMode::Ignore);
 
-    let first = copy(dir, (&server, FROM), (&server, TO), &["--new-ids", "--faulty", "f.jsonl", "--exclude", "group_members"]);
+    let first = copy(
+        dir,
+        (&server, FROM),
+        (&server, TO),
+        &[
+            "--new-ids",
+            "--faulty",
+            "f.jsonl",
+            "--exclude",
+            "group_members",
+        ],
+    );
     assert_eq!(first.status.code(), Some(3), "{}", describe(&first));
     let faulty = lines(&dir.join("f.jsonl"));
     assert_eq!(faulty.len(), 1, "{faulty:?}");
     assert_eq!(faulty[0]["id"], source_id.to_string());
-    assert!(faulty[0]["reason"].as_str().unwrap().contains("identifier owned by another user"));
-    assert!(!faulty.iter().any(|l| l.to_string().contains("$2")), "no hash in the faulty file");
+    assert!(faulty[0]["reason"]
+        .as_str()
+        .unwrap()
+        .contains("identifier owned by another user"));
+    assert!(
+        !faulty.iter().any(|l| l.to_string().contains("$2")),
+        "no hash in the faulty file"
+    );
 
     let retried = copy(
         dir,
         (&server, FROM),
         (&server, TO),
-        &["--new-ids", "--retry-faulty", "f.jsonl", "--faulty", "f2.jsonl", "--match-existing", "email", "--mode", "update", "--report", "r.json"],
+        &[
+            "--new-ids",
+            "--retry-faulty",
+            "f.jsonl",
+            "--faulty",
+            "f2.jsonl",
+            "--match-existing",
+            "email",
+            "--mode",
+            "update",
+            "--report",
+            "r.json",
+        ],
     );
     assert_eq!(retried.status.code(), Some(0), "{}", describe(&retried));
     let r = read_json(&dir.join("r.json"));
@@ -416,5 +580,85 @@ fn an_identifier_owned_at_the_destination_is_faulty_and_retried_with_match_exist
     let after = dump(&server, TO);
     let matched = after.users.iter().find(|u| u.id == theirs_id).unwrap();
     assert_eq!(matched.payload.as_ref().unwrap()["name"], "User 3");
-    assert!(after.users.iter().all(|u| u.id != new_id), "updated, not duplicated");
+    assert!(
+        after.users.iter().all(|u| u.id != new_id),
+        "updated, not duplicated"
+    );
+}
+
+#[test]
+fn the_preflight_catches_a_payload_field_the_destination_schema_lacks() {
+    let work = tempfile::tempdir().unwrap();
+    let dir = work.path();
+    let server = serve(dir, "one.db", &[FROM, TO], "default");
+    seed_source(&server, FROM, 20);
+    let mut odd = ferry::tools::synthetic::users(FROM, "default", 4..5);
+    let odd_id = odd.users[0].id;
+    if let Some(payload) = odd.users[0].payload.as_mut() {
+        payload.insert("loyalty_tier".into(), json!("gold"));
+    }
+    put(&server, FROM, &odd, ImportMode::Update);
+    let strict_schema: ImportBody = serde_json::from_value(json!({
+        "schemas": [{"id": "people", "tenant_id": TO, "name": "People", "schema": {
+            "type": "object",
+            "properties": {"name": {"type": "string"}, "given_name": {"type": "string"},
+                           "family_name": {"type": "string"}}}}],
+        "pools": [{"id": "default", "tenant_id": TO, "name": "Production", "payload_schema_id": "people"}]
+    }))
+    .unwrap();
+    put(&server, TO, &strict_schema, ImportMode::Update);
+    let before = dump(&server, TO);
+    let flags = [
+        "--new-ids",
+        "--pool",
+        "default",
+        "--preflight",
+        "--faulty",
+        "f.jsonl",
+        "--report",
+        "r.json",
+    ];
+
+    let strict = copy(
+        dir,
+        (&server, FROM),
+        (&server, TO),
+        &[&flags[..], &["--strict"]].concat(),
+    );
+    assert_eq!(strict.status.code(), Some(2), "{}", describe(&strict));
+    assert!(String::from_utf8_lossy(&strict.stderr).contains("--strict"));
+    assert_eq!(
+        dump(&server, TO),
+        before,
+        "nothing is written under --strict"
+    );
+
+    let out = copy(dir, (&server, FROM), (&server, TO), &flags);
+    assert_eq!(out.status.code(), Some(3), "{}", describe(&out));
+    let faulty = lines(&dir.join("f.jsonl"));
+    // The user, and its membership (its user does not arrive).
+    assert_eq!(faulty.len(), 2, "{faulty:?}");
+    assert_eq!(faulty[0]["id"], odd_id.to_string());
+    assert_eq!(faulty[1]["collection"], "group_members");
+    assert!(faulty[1]["id"]
+        .as_str()
+        .unwrap()
+        .ends_with(&odd_id.to_string()));
+    let reason = faulty[0]["reason"].as_str().unwrap();
+    assert!(reason.contains("payload.loyalty_tier"), "{reason}");
+    assert!(
+        !reason.contains("gold"),
+        "values are never written: {reason}"
+    );
+    let r = read_json(&dir.join("r.json"));
+    assert_eq!(tally(&r, "users").0, 12, "{r}");
+    // The destination pool's own schema stays (its settings are kept under ignore).
+    let after = dump(&server, TO);
+    assert_eq!(after.users.len(), 12);
+    let pool = after
+        .pools
+        .iter()
+        .find(|p| p.id.as_deref() == Some("default"))
+        .unwrap();
+    assert_eq!(pool.payload_schema_id.as_deref(), Some("people"));
 }

@@ -182,12 +182,18 @@ fn side(
     name: &str,
     allow_insecure_http: bool,
 ) -> anyhow::Result<Side> {
-    let id_vars = [format!("FERRY_{name}_CLIENT_ID"), "FERRY_CLIENT_ID".to_string()];
+    let id_vars = [
+        format!("FERRY_{name}_CLIENT_ID"),
+        "FERRY_CLIENT_ID".to_string(),
+    ];
     let client_id = client_id
         .clone()
         .or_else(|| id_vars.iter().find_map(|v| std::env::var(v).ok()))
         .unwrap_or_else(|| "ferry".to_string());
-    let secret_vars = [format!("FERRY_{name}_CLIENT_SECRET"), "FERRY_CLIENT_SECRET".to_string()];
+    let secret_vars = [
+        format!("FERRY_{name}_CLIENT_SECRET"),
+        "FERRY_CLIENT_SECRET".to_string(),
+    ];
     let names: Vec<&str> = secret_vars.iter().map(String::as_str).collect();
     let secret = ClientSecret::from_envs_or_file(&names, secret_file.as_deref())
         .map_err(ferry::error::Error::from)?;
@@ -229,7 +235,9 @@ impl CopyArgs {
             self.allow_insecure_http,
         )?;
         if self.from == self.to && self.from_tenant == self.to_tenant {
-            return Err(usage("the source and the destination are the same tenant".into()));
+            return Err(usage(
+                "the source and the destination are the same tenant".into(),
+            ));
         }
         if self.from == self.to && !self.new_ids {
             return Err(usage(
@@ -340,7 +348,9 @@ fn parse_credential(text: &str) -> Result<CredentialType, String> {
         "password" => Ok(CredentialType::Password),
         "totp" => Ok(CredentialType::Totp),
         "webauthn" => Ok(CredentialType::Webauthn),
-        other => Err(format!("unknown credential type '{other}' (password, totp, webauthn)")),
+        other => Err(format!(
+            "unknown credential type '{other}' (password, totp, webauthn)"
+        )),
     }
 }
 
@@ -364,9 +374,9 @@ fn identifier_type(text: &str) -> Result<IdentifierType, String> {
 }
 
 fn parse_protect(text: &str) -> Result<(IdentifierType, String), String> {
-    let (kind, value) = text
-        .split_once(':')
-        .ok_or_else(|| format!("expected TYPE:VALUE, e.g. email:admin@corp.example, not '{text}'"))?;
+    let (kind, value) = text.split_once(':').ok_or_else(|| {
+        format!("expected TYPE:VALUE, e.g. email:admin@corp.example, not '{text}'")
+    })?;
     if value.is_empty() {
         return Err("the protected identifier is empty".into());
     }

@@ -535,8 +535,8 @@ impl Layout {
     /// URL ferry calls or serves.
     fn template(self, endpoint: Endpoint) -> &'static [Segment] {
         use Endpoint::{
-            Configuration, Group, GroupMember, PasswordVerify, Pool, Pools, Schema, Schemas, Token, User,
-            UserByKey, Users,
+            Configuration, Group, GroupMember, PasswordVerify, Pool, Pools, Schema, Schemas, Token,
+            User, UserByKey, Users,
         };
         use Layout::{Client, Guide, Vanity};
         match (self, endpoint) {

@@ -316,7 +316,12 @@ struct Sink<'a> {
 }
 
 impl Sink<'_> {
-    fn sub<R: Serialize>(&self, kind: i64, (user, id): (Uuid, Uuid), record: &R) -> Result<(), String> {
+    fn sub<R: Serialize>(
+        &self,
+        kind: i64,
+        (user, id): (Uuid, Uuid),
+        record: &R,
+    ) -> Result<(), String> {
         let doc = serde_json::to_string(record).map_err(|e| e.to_string())?;
         self.tx
             .prepare_cached(
@@ -358,7 +363,9 @@ impl DumpSink for Sink<'_> {
                 let doc = serde_json::to_string(&r).map_err(|e| e.to_string())?;
                 let added = self
                     .tx
-                    .prepare_cached("INSERT OR IGNORE INTO users (id, pool, doc) VALUES (?1, ?2, ?3)")
+                    .prepare_cached(
+                        "INSERT OR IGNORE INTO users (id, pool, doc) VALUES (?1, ?2, ?3)",
+                    )
                     .and_then(|mut s| s.execute(params![r.id.to_string(), r.user_pool_id, doc]))
                     .map_err(sql)?;
                 self.users += added as u64;
@@ -408,13 +415,18 @@ mod tests {
         assert_eq!((index.users, index.members, index.codes), (3, 1, 2));
         assert_eq!(index.groups.len(), 1);
         let first = index.entry(body.users[0].id).unwrap().unwrap();
-        assert_eq!(ExportLine::new(first), ExportLine::new(Entry::in_body(&body, &body.users[0])));
+        assert_eq!(
+            ExportLine::new(first),
+            ExportLine::new(Entry::in_body(&body, &body.users[0]))
+        );
         let page = index.users_page(None, 10).unwrap();
         assert_eq!(page.len(), 3);
         assert!(page.windows(2).all(|w| w[0].user.id < w[1].user.id));
         let email = &body.user_identifiers[0];
         assert_eq!(
-            index.owners("p", "email", &email.identifier.to_uppercase(), true).unwrap(),
+            index
+                .owners("p", "email", &email.identifier.to_uppercase(), true)
+                .unwrap(),
             vec![email.user_id]
         );
         assert!(index

@@ -73,10 +73,8 @@ impl Journal {
             n += 1;
             path = dir.join(format!("copy-{stamp}-{n}.jsonl"));
         }
-        let file = crate::private::private_file(
-            OpenOptions::new().create_new(true).append(true),
-            &path,
-        )?;
+        let file =
+            crate::private::private_file(OpenOptions::new().create_new(true).append(true), &path)?;
         let mut journal = Journal { file, path };
         let started = started
             .format(&time::format_description::well_known::Rfc3339)
@@ -98,7 +96,8 @@ impl Journal {
     pub fn record(&mut self, writes: &[Write]) -> std::io::Result<()> {
         let mut lines = Vec::with_capacity(writes.len());
         for w in writes {
-            let parse = |doc: &str| serde_json::from_str::<Value>(doc).map_err(std::io::Error::other);
+            let parse =
+                |doc: &str| serde_json::from_str::<Value>(doc).map_err(std::io::Error::other);
             lines.push(match (w.action, &w.before) {
                 (Action::Update, Some(before)) => Line::Replaced {
                     collection: w.kind,
@@ -197,7 +196,10 @@ mod tests {
         };
         let old = r#"{"id":"g","tenant_id":"prod","user_pool_id":"p","name":"Old"}"#;
         journal
-            .record(&[write(Action::Create, None), write(Action::Update, Some(old))])
+            .record(&[
+                write(Action::Create, None),
+                write(Action::Update, Some(old)),
+            ])
             .unwrap();
         #[cfg(unix)]
         {
@@ -223,7 +225,10 @@ mod tests {
         assert!(matches!(&lines[0], Line::Start { tenant, .. } if tenant == "prod"));
         assert!(matches!(&lines[2], Line::Replaced { record, .. } if record["name"] == "Old"));
         // A damaged line in the middle is an error, not skipped.
-        let text = std::fs::read_to_string(&path).unwrap().replacen("\"op\":\"created\"", "\"op\":", 1);
+        let text =
+            std::fs::read_to_string(&path)
+                .unwrap()
+                .replacen("\"op\":\"created\"", "\"op\":", 1);
         std::fs::write(&path, text).unwrap();
         assert!(read(&path).is_err());
     }

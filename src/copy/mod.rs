@@ -179,7 +179,11 @@ impl CopyReport {
         let mut out = String::new();
         let verb = if self.dry_run { "would be" } else { "" };
         for (kind, t) in &self.collections {
-            let skipped: Vec<String> = t.skipped.iter().map(|(why, n)| format!("{n} {why}")).collect();
+            let skipped: Vec<String> = t
+                .skipped
+                .iter()
+                .map(|(why, n)| format!("{n} {why}"))
+                .collect();
             let skipped = match skipped.is_empty() {
                 true => "0 skipped".to_string(),
                 false => format!("skipped: {}", skipped.join(", ")),
@@ -208,7 +212,9 @@ impl CopyReport {
             ));
         }
         for (kind, n) in &self.changes.stripped {
-            out.push_str(&format!("{n} {kind} credentials stripped (--strip): those users must re-enrol or reset\n"));
+            out.push_str(&format!(
+                "{n} {kind} credentials stripped (--strip): those users must re-enrol or reset\n"
+            ));
         }
         if self.passwords > 0 {
             out.push_str(&format!(
@@ -238,7 +244,9 @@ impl CopyReport {
             (Some(j), false) => out.push_str(&format!(
                 "backup journal: {} (undo with: ferry rollback {})\n",
                 j.display(),
-                j.parent().map(|p| p.display().to_string()).unwrap_or_default()
+                j.parent()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default()
             )),
             (None, false) => out.push_str("no backup was taken (--no-backup)\n"),
         }
@@ -392,10 +400,15 @@ async fn copy(
     if !config.dry_run {
         let mut journal = match &config.backup {
             Some(dir) => {
-                let before = tokio::task::block_in_place(|| dest.digests()).map_err(CopyError::Failed)?;
+                let before =
+                    tokio::task::block_in_place(|| dest.digests()).map_err(CopyError::Failed)?;
                 Some(
-                    Journal::create(dir, started_at, &config.to.tenant, before)
-                        .map_err(|e| CopyError::Failed(format!("cannot write the backup journal in {}: {e}", dir.display())))?,
+                    Journal::create(dir, started_at, &config.to.tenant, before).map_err(|e| {
+                        CopyError::Failed(format!(
+                            "cannot write the backup journal in {}: {e}",
+                            dir.display()
+                        ))
+                    })?,
                 )
             }
             None => None,
@@ -480,7 +493,9 @@ async fn protect(
                 })?;
             let Some(got) = got else { continue };
             let user: Found = serde_json::from_slice(&got.body).map_err(|_| {
-                CopyError::Failed("the destination's users/by_key answer is not a UserWithData".into())
+                CopyError::Failed(
+                    "the destination's users/by_key answer is not a UserWithData".into(),
+                )
             })?;
             let holds = user
                 .identifiers
@@ -506,7 +521,9 @@ fn count_passwords(plan: &Plan) -> Result<u64, CopyError> {
     let mut n = 0;
     let mut after = 0;
     loop {
-        let rows = plan.writes(Kind::Users, after, 1000).map_err(CopyError::Failed)?;
+        let rows = plan
+            .writes(Kind::Users, after, 1000)
+            .map_err(CopyError::Failed)?;
         let Some((last, _)) = rows.last() else { break };
         after = *last;
         for (_, w) in rows {
@@ -525,7 +542,10 @@ fn count_passwords(plan: &Plan) -> Result<u64, CopyError> {
 /// A new private file for lines.
 fn open_private(path: &std::path::Path) -> Result<std::io::BufWriter<std::fs::File>, CopyError> {
     crate::private::private_file(
-        std::fs::OpenOptions::new().write(true).create(true).truncate(true),
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true),
         path,
     )
     .map(std::io::BufWriter::new)
@@ -612,9 +632,14 @@ pub fn faulty_records(path: &std::path::Path) -> Result<BTreeSet<(Kind, String)>
         collection: Kind,
         id: String,
     }
-    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
     let mut out = BTreeSet::new();
-    for (n, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+    for (n, line) in text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+    {
         let listed: Listed = serde_json::from_str(line)
             .map_err(|_| format!("{} line {} is not a faulty record", path.display(), n + 1))?;
         out.insert((listed.collection, listed.id));

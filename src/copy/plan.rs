@@ -35,6 +35,7 @@ use crate::contract::entry::{Entry, SubRecord};
 use crate::contract::line::ExportLine;
 use crate::contract::{IdentifierType, ImportMode};
 use crate::mapping::ids::{IdScope, RecordKind};
+use crate::preflight::Preflight;
 
 /// The collections a copy writes, in the order it writes them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -391,7 +392,10 @@ impl Plan {
         let got: Option<Option<String>> = self
             .db
             .prepare_cached("SELECT dest FROM users WHERE source = ?1")
-            .and_then(|mut s| s.query_row(params![source.to_string()], |r| r.get(0)).optional())
+            .and_then(|mut s| {
+                s.query_row(params![source.to_string()], |r| r.get(0))
+                    .optional()
+            })
             .map_err(|e| e.to_string())?;
         Ok(got.map(|dest| dest.and_then(|d| Uuid::parse_str(&d).ok())))
     }
@@ -502,7 +506,18 @@ pub fn plan(
     }
 
     // Users, a page at a time.
-    let checks: Option<BTreeMap<String, ()>> = None;
+    let checks = if inputs.preflight {
+        let mut checks = BTreeMap::new();
+        for (key, pool) in &pools {
+            // A pool naming a schema neither side has is its own problem:
+            // its users are refused with that reason, not the whole copy.
+            let check = Preflight::new(pool, &schemas).map_err(|e| e.to_string());
+            checks.insert(key.clone(), check);
+        }
+        Some(checks)
+    } else {
+        None
+    };
     let mut after = None;
     loop {
         let page = source.users_page(after, 1000)?;
@@ -574,26 +589,31 @@ pub fn plan(
     Ok(plan)
 }
 
+/// The preflight of each destination pool (or why it cannot be made).
+type Checks = BTreeMap<String, Result<Preflight, String>>;
+
+/// A user as it goes to the destination, what the copy does with it, why
+/// if it skips it, and the destination's state for an update.
+type Decided = (Entry, Action, Option<Skip>, Option<String>);
+
 /// The decision on one user, already rewritten for the destination:
 /// matched, checked against protected users and identifiers owned by
 /// others, preflighted, and compared.
-#[allow(clippy::type_complexity)]
 fn user(
     mut ours: Entry,
     dest: &TenantIndex,
     inputs: &Inputs<'_>,
-    (pools, checks): (
-        &BTreeMap<String, crate::contract::Pool>,
-        Option<&BTreeMap<String, ()>>,
-    ),
-) -> Result<(Entry, Action, Option<Skip>, Option<String>), String> {
+    (pools, checks): (&BTreeMap<String, crate::contract::Pool>, Option<&Checks>),
+) -> Result<Decided, String> {
     let skip = |ours, why| Ok((ours, Action::Skip, Some(why), None));
     let pool = ours.user.user_pool_id.clone();
     let Some(settings) = pools.get(&pool) else {
         return skip(ours, Skip::Missing("pool"));
     };
     let ci = settings.identifier_case_insensitive.unwrap_or(false);
-    let owners = |i: &crate::contract::UserIdentifier| dest.owners(&pool, i.kind.as_str(), &i.identifier, ci);
+    let owners = |i: &crate::contract::UserIdentifier| {
+        dest.owners(&pool, i.kind.as_str(), &i.identifier, ci)
+    };
     if let Some(kind) = inputs.match_existing {
         let mut found = BTreeSet::new();
         for i in ours.identifiers.iter().filter(|i| i.kind == kind) {
@@ -615,7 +635,10 @@ fn user(
         }
     }
     if inputs.protected.contains(&ours.user.id) {
-        return skip(ours, Skip::Protected("the destination's user with this id is protected".into()));
+        return skip(
+            ours,
+            Skip::Protected("the destination's user with this id is protected".into()),
+        );
     }
     for i in &ours.identifiers {
         for owner in owners(i)? {
@@ -624,14 +647,25 @@ fn user(
             }
             let what = format!("its {} identifier", i.kind.as_str());
             return if inputs.protected.contains(&owner) {
-                skip(ours, Skip::Protected(format!("{what} is a protected user's")))
+                skip(
+                    ours,
+                    Skip::Protected(format!("{what} is a protected user's")),
+                )
             } else {
                 skip(ours, Skip::Owned(format!("{what} belongs to user {owner}")))
             };
         }
     }
-    if let Some(_check) = checks.and_then(|c| c.get(&pool)) {
-        // PREFLIGHT: wired when the checker lands.
+    match checks.and_then(|c| c.get(&pool)) {
+        Some(Ok(check)) => {
+            let violations = check.check(&ours.user);
+            if !violations.is_empty() {
+                let said: Vec<String> = violations.iter().map(ToString::to_string).collect();
+                return skip(ours, Skip::Preflight(said.join("; ")));
+            }
+        }
+        Some(Err(why)) => return skip(ours, Skip::Preflight(why.clone())),
+        None => {}
     }
     let theirs = dest.entry(ours.user.id)?;
     let (a, b) = (

@@ -210,10 +210,10 @@ async fn undo(
             })
             .collect();
         for (n, batch) in writes.chunks(write::BATCH as usize).enumerate() {
-            let (restored, refused, _) = write::send(requests, n as u64, batch.to_vec()).await?;
-            *report.restored.entry(kind).or_default() += restored;
+            let sent = write::send(requests, n as u64, batch.to_vec()).await?;
+            *report.restored.entry(kind).or_default() += sent.written;
             report.refused.extend(
-                refused
+                sent.refused
                     .into_iter()
                     .map(|r| format!("a record of {}: {}", kind.name(), r.reason)),
             );

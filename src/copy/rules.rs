@@ -104,7 +104,8 @@ impl Rules {
         let pool = self.urls(&pool, "pools", changes)?;
         match existing {
             Some(theirs) if !self.overwrite_pool_settings => {
-                let (Value::Object(ours), Value::Object(mut kept)) = (as_value(&pool)?, as_value(theirs)?)
+                let (Value::Object(ours), Value::Object(mut kept)) =
+                    (as_value(&pool)?, as_value(theirs)?)
                 else {
                     return Err("a pool is not a JSON object".into());
                 };
@@ -188,7 +189,12 @@ impl Rules {
         if self.rewrites.is_empty() {
             return from_value(value);
         }
-        rewrite_urls(&mut value, collection, &self.rewrites, &mut changes.rewritten);
+        rewrite_urls(
+            &mut value,
+            collection,
+            &self.rewrites,
+            &mut changes.rewritten,
+        );
         from_value(value)
     }
 }
@@ -318,12 +324,18 @@ mod tests {
         assert_eq!(kept.name, "Main");
         assert_eq!(kept.description.as_deref(), Some("from staging"));
         assert_eq!(kept.tenant_id, "b");
-        assert_eq!(kept.authentication_mechanisms, theirs.authentication_mechanisms);
+        assert_eq!(
+            kept.authentication_mechanisms,
+            theirs.authentication_mechanisms
+        );
         assert_eq!(kept.identifier_case_insensitive, Some(true));
         assert_eq!(kept.public_registration_allowed, None);
         rules.overwrite_pool_settings = true;
         let over = rules.pool(&source, Some(&theirs), &mut changes).unwrap();
-        assert_eq!(over.authentication_mechanisms, source.authentication_mechanisms);
+        assert_eq!(
+            over.authentication_mechanisms,
+            source.authentication_mechanisms
+        );
         assert_eq!(over.identifier_case_insensitive, None);
         // A pool the destination lacks arrives with the source's settings.
         rules.overwrite_pool_settings = false;

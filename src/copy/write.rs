@@ -40,6 +40,17 @@ pub struct Refused {
     pub reason: String,
 }
 
+/// What one batch came to.
+#[derive(Debug, Default)]
+pub(crate) struct Sent {
+    /// Records written.
+    pub written: u64,
+    /// Records refused.
+    pub refused: Vec<Refused>,
+    /// Requests sent.
+    pub attempts: u32,
+}
+
 /// What the writes came to.
 #[derive(Debug, Default)]
 pub struct Written {
@@ -83,18 +94,19 @@ pub async fn write(
                     journal.record(batch).map_err(WriteError::Journal)?;
                 }
             }
-            let results: Vec<Result<(u64, Vec<Refused>, u32), WriteError>> =
+            let results: Vec<Result<Sent, WriteError>> =
                 stream::iter(batches.into_iter().enumerate())
                     .map(|(n, batch)| send(requests, n as u64 + after as u64, batch))
                     .buffer_unordered(in_flight)
                     .collect()
                     .await;
             for result in results {
-                let (written, refused, attempts) = result?;
-                *done.written.entry(kind).or_default() += written;
-                done.requests += u64::from(attempts);
-                progress.fetch_add(written + refused.len() as u64, std::sync::atomic::Ordering::Relaxed);
-                done.refused.extend(refused);
+                let sent = result?;
+                *done.written.entry(kind).or_default() += sent.written;
+                done.requests += u64::from(sent.attempts);
+                let seen = sent.written + sent.refused.len() as u64;
+                progress.fetch_add(seen, std::sync::atomic::Ordering::Relaxed);
+                done.refused.extend(sent.refused);
             }
         }
     }
@@ -118,7 +130,7 @@ pub(crate) async fn send(
     requests: &Requests,
     n: u64,
     batch: Vec<Write>,
-) -> Result<(u64, Vec<Refused>, u32), WriteError> {
+) -> Result<Sent, WriteError> {
     let mut sender = requests.sender(n);
     let mut attempts = 0;
     let mut deliver = |writes: Vec<Write>| {
@@ -137,7 +149,13 @@ pub(crate) async fn send(
     let (verdict, effort, writes) = deliver(batch).await?;
     attempts += effort.attempts;
     let refusal = match verdict {
-        Verdict::Stored { .. } => return Ok((writes.len() as u64, Vec::new(), attempts)),
+        Verdict::Stored { .. } => {
+            return Ok(Sent {
+                written: writes.len() as u64,
+                refused: Vec::new(),
+                attempts,
+            })
+        }
         Verdict::Stop(stop) => return Err(WriteError::Stopped(stop)),
         Verdict::Split(answer) | Verdict::Conflict(answer) => reason(&answer),
     };
@@ -149,7 +167,11 @@ pub(crate) async fn send(
                 reason: refusal.clone(),
             })
             .collect();
-        return Ok((0, refused, attempts));
+        return Ok(Sent {
+            written: 0,
+            refused,
+            attempts,
+        });
     }
     let mut written = 0;
     let mut refused = Vec::new();
@@ -169,7 +191,11 @@ pub(crate) async fn send(
             }
         }
     }
-    Ok((written, refused, attempts))
+    Ok(Sent {
+        written,
+        refused,
+        attempts,
+    })
 }
 
 /// The destination's reason for a refusal.
@@ -186,7 +212,9 @@ fn body(writes: &[Write]) -> Result<Bytes, WriteError> {
     let mut body = ImportBody::default();
     for w in writes {
         match w.kind {
-            Kind::Schemas => body.schemas.push(serde_json::from_str(&w.doc).map_err(bad)?),
+            Kind::Schemas => body
+                .schemas
+                .push(serde_json::from_str(&w.doc).map_err(bad)?),
             Kind::Pools => body.pools.push(serde_json::from_str(&w.doc).map_err(bad)?),
             Kind::Groups => body.groups.push(serde_json::from_str(&w.doc).map_err(bad)?),
             Kind::GroupMembers => body
