@@ -45,7 +45,7 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use crate::contract::api::{Endpoint, Layout, SCOPE_IDENTITY, SCOPE_MANAGE, SCOPE_READ};
-use crate::contract::{CredentialType, IdentifierType, ImportMode};
+use crate::contract::{IdentifierType, ImportMode};
 use crate::export::read::Requests;
 use crate::progress::{Counters, Progress, ProgressMode};
 use crate::send::backoff::Backoff;
@@ -171,6 +171,19 @@ pub struct CopyReport {
     pub requests: u64,
     /// How long it took.
     pub seconds: f64,
+    /// Of which reading both sides, planning, writing.
+    pub phases: Phases,
+}
+
+/// Where a copy's time went, in seconds.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Phases {
+    /// Reading both sides' dumps into their indexes.
+    pub read: f64,
+    /// Planning (and the destination's digests for the journal).
+    pub plan: f64,
+    /// Sending the writes.
+    pub write: f64,
 }
 
 impl CopyReport {
@@ -250,7 +263,10 @@ impl CopyReport {
             )),
             (None, false) => out.push_str("no backup was taken (--no-backup)\n"),
         }
-        out.push_str(&format!("took {:.1}s", self.seconds));
+        out.push_str(&format!(
+            "took {:.1}s (reading both sides {:.1}s, planning {:.1}s, writing {:.1}s)",
+            self.seconds, self.phases.read, self.phases.plan, self.phases.write
+        ));
         out
     }
 
@@ -324,7 +340,8 @@ pub(crate) async fn read_side(
     .map_err(|e| CopyError::Failed(format!("{side}: {e}")))
 }
 
-/// Runs a copy.
+/// Runs a copy. The plan is made on the calling thread
+/// (`block_in_place`): call it from a multi-threaded runtime.
 pub async fn run(config: &CopyConfig) -> Result<CopyReport, CopyError> {
     let started = Instant::now();
     let started_at = time::OffsetDateTime::now_utc();
@@ -349,6 +366,7 @@ async fn copy(
         read_side(&from.requests, "the source"),
         read_side(&to.requests, "the destination")
     )?;
+    let read = started.elapsed();
     let protected = protect(config, &to.requests, &dest).await?;
 
     let mut plan_out = match &config.plan_file {
@@ -381,7 +399,6 @@ async fn copy(
     }
     refuse_before_writing(config, &plan)?;
 
-    let passwords = count_passwords(&plan)?;
     let mut report = CopyReport {
         dry_run: config.dry_run,
         collections: plan.tallies.clone(),
@@ -390,13 +407,15 @@ async fn copy(
         faulty: plan.faulty,
         changes: plan.changes.clone(),
         codes_dropped: source.codes,
-        passwords,
+        passwords: plan.passwords,
         protected: protected.len() as u64,
         journal: None,
         faulty_file: None,
         requests: 0,
         seconds: 0.0,
+        phases: Phases::default(),
     };
+    report.phases.read = read.as_secs_f64();
     if !config.dry_run {
         let mut journal = match &config.backup {
             Some(dir) => {
@@ -414,6 +433,7 @@ async fn copy(
             None => None,
         };
         report.journal = journal.as_ref().map(|j| j.path().to_path_buf());
+        let writing = Instant::now();
         let total: u64 = plan.tallies.values().map(|t| t.create + t.update).sum();
         let done = Arc::new(AtomicU64::new(0));
         let shown = done.clone();
@@ -433,9 +453,11 @@ async fn copy(
         report.faulty += report.refused;
         report.written = written.written;
         report.requests = written.requests;
+        report.phases.write = writing.elapsed().as_secs_f64();
     }
     report.faulty_file = faulty_out.finish()?;
     report.seconds = started.elapsed().as_secs_f64();
+    report.phases.plan = report.seconds - report.phases.read - report.phases.write;
     Ok(report)
 }
 
@@ -514,29 +536,6 @@ async fn protect(
         }
     }
     Ok(protected)
-}
-
-/// Password credentials among the users to write.
-fn count_passwords(plan: &Plan) -> Result<u64, CopyError> {
-    let mut n = 0;
-    let mut after = 0;
-    loop {
-        let rows = plan
-            .writes(Kind::Users, after, 1000)
-            .map_err(CopyError::Failed)?;
-        let Some((last, _)) = rows.last() else { break };
-        after = *last;
-        for (_, w) in rows {
-            let line: crate::contract::line::ExportLine =
-                serde_json::from_str(&w.doc).map_err(|e| CopyError::Failed(e.to_string()))?;
-            n += line
-                .credentials
-                .iter()
-                .filter(|c| c.kind == CredentialType::Password)
-                .count() as u64;
-        }
-    }
-    Ok(n)
 }
 
 /// A new private file for lines.

@@ -33,7 +33,7 @@ use super::index::{group_key, member_key, TenantIndex};
 use super::rules::{Changes, Rules};
 use crate::contract::entry::{Entry, SubRecord};
 use crate::contract::line::ExportLine;
-use crate::contract::{IdentifierType, ImportMode};
+use crate::contract::{CredentialType, IdentifierType, ImportMode};
 use crate::mapping::ids::{IdScope, RecordKind};
 use crate::preflight::Preflight;
 
@@ -242,6 +242,8 @@ pub struct Plan {
     pub changes: Changes,
     /// Faulty records (skips that are not on purpose).
     pub faulty: u64,
+    /// Password credentials among the users to write.
+    pub passwords: u64,
     _dir: tempfile::TempDir,
 }
 
@@ -287,6 +289,7 @@ impl Plan {
             tallies: BTreeMap::new(),
             changes: Changes::default(),
             faulty: 0,
+            passwords: 0,
             _dir: dir,
         })
     }
@@ -539,6 +542,13 @@ pub fn plan(
             let arrives = action != Action::Skip || skip == Some(Skip::Kept);
             plan.user_goes(source_id, arrives.then_some(ours.user.id))?;
             let to = ours.user.id.to_string();
+            if matches!(action, Action::Create | Action::Update) {
+                plan.passwords += ours
+                    .credentials
+                    .iter()
+                    .filter(|c| c.kind == CredentialType::Password)
+                    .count() as u64;
+            }
             let doc = (action != Action::Skip)
                 .then(|| json(&ExportLine::new(ours)))
                 .transpose()?;

@@ -89,10 +89,10 @@ pub async fn write(
                     _ => batches.push(vec![w]),
                 }
             }
+            // One append and one sync for the whole round, before any of it is sent.
             if let Some(journal) = journal {
-                for batch in &batches {
-                    journal.record(batch).map_err(WriteError::Journal)?;
-                }
+                let round: Vec<Write> = batches.iter().flatten().cloned().collect();
+                journal.record(&round).map_err(WriteError::Journal)?;
             }
             let results: Vec<Result<Sent, WriteError>> =
                 stream::iter(batches.into_iter().enumerate())
