@@ -81,7 +81,7 @@ fn seed_source(target: &Target, tenant: &str, users: u64) -> ImportBody {
                                 "callbacks": ["https://staging.example.com/cb", "not a url"]},
                    "authentication_mechanisms": ["password"]},
                   {"id": "default", "tenant_id": tenant, "name": "Customers",
-                   "description": "from staging",
+                   "description": "from staging", "payload_schema_id": "user_v0",
                    "authentication_mechanisms": ["password", "otp"]}],
         "groups": [{"id": "admins", "tenant_id": tenant, "user_pool_id": "default", "name": "Admins"},
                    {"id": "staff", "tenant_id": tenant, "user_pool_id": "default", "name": "Staff"},
@@ -383,6 +383,9 @@ fn a_tenant_arrives_whole_rewritten_protected_and_rolls_back_byte_identical() {
         .find(|p| p.id.as_deref() == Some("main"))
         .unwrap();
     assert_eq!(main.name, "Customers");
+    // Its schema ids come from the source: a schema this copy created,
+    // which the rollback must not delete while the pool still names it.
+    assert_eq!(main.payload_schema_id.as_deref(), Some("user_v0"));
     assert_eq!(
         main.authentication_mechanisms,
         main_before.authentication_mechanisms

@@ -65,6 +65,14 @@ impl std::fmt::Debug for TenantIndex {
     }
 }
 
+/// The index's indexes, built after the first dump is read.
+const INDEXES: &str = "
+    CREATE UNIQUE INDEX IF NOT EXISTS users_id ON users (id);
+    CREATE UNIQUE INDEX IF NOT EXISTS subs_key ON subs (user_id, kind, id);
+    CREATE INDEX IF NOT EXISTS idents_exact ON idents (pool, type, exact);
+    CREATE INDEX IF NOT EXISTS idents_lc ON idents (pool, type, lc);
+    CREATE UNIQUE INDEX IF NOT EXISTS members_key ON members (key);";
+
 /// Sub-record kinds in the index.
 const CREDENTIAL: i64 = 1;
 const IDENTIFIER: i64 = 2;
@@ -81,14 +89,13 @@ impl TenantIndex {
         let db = Connection::open(&path).map_err(|e| e.to_string())?;
         db.execute_batch(
             "PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF;
-             CREATE TABLE users (id TEXT PRIMARY KEY, pool TEXT NOT NULL, doc TEXT NOT NULL) WITHOUT ROWID;
+             PRAGMA locking_mode = EXCLUSIVE;
+             CREATE TABLE users (id TEXT NOT NULL, pool TEXT NOT NULL, doc TEXT NOT NULL);
              CREATE TABLE subs (user_id TEXT NOT NULL, kind INTEGER NOT NULL, id TEXT NOT NULL,
-                                doc TEXT NOT NULL, PRIMARY KEY (user_id, kind, id)) WITHOUT ROWID;
+                                doc TEXT NOT NULL);
              CREATE TABLE idents (pool TEXT NOT NULL, type TEXT NOT NULL, exact TEXT NOT NULL,
                                   lc TEXT NOT NULL, user_id TEXT NOT NULL);
-             CREATE INDEX idents_exact ON idents (pool, type, exact);
-             CREATE INDEX idents_lc ON idents (pool, type, lc);
-             CREATE TABLE members (key TEXT PRIMARY KEY, doc TEXT NOT NULL) WITHOUT ROWID;",
+             CREATE TABLE members (key TEXT NOT NULL, doc TEXT NOT NULL);",
         )
         .map_err(|e| e.to_string())?;
         Ok(TenantIndex {
@@ -118,6 +125,15 @@ impl TenantIndex {
         };
         dump::read(reader, &mut sink)?;
         let (users, members, codes) = (sink.users, sink.members, sink.codes);
+        // The indexes are built once the first dump is in (far cheaper than
+        // inserting random ids into them one by one), and kept up after.
+        tx.execute_batch(INDEXES)
+            .map_err(|e| match e.sqlite_error_code() {
+                Some(rusqlite::ErrorCode::ConstraintViolation) => {
+                    "the dump holds a record twice (the same id)".to_string()
+                }
+                _ => e.to_string(),
+            })?;
         tx.commit().map_err(|e| e.to_string())?;
         self.users += users;
         self.members += members;

@@ -120,7 +120,7 @@ impl Skip {
             Skip::Protected(_) => "protected",
             Skip::Owned(_) => "identifier owned by another user",
             Skip::Ambiguous => "more than one existing user matches",
-            Skip::Missing(_) => "what it belongs to is not at the destination",
+            Skip::Missing(_) => "what it belongs to does not arrive",
             Skip::Preflight(_) => "refused by the destination's schema",
         }
     }
@@ -129,7 +129,7 @@ impl Skip {
     pub fn reason(&self) -> String {
         match self {
             Skip::Protected(why) | Skip::Owned(why) => format!("{}: {why}", self.label()),
-            Skip::Missing(what) => format!("its {what} is not at the destination"),
+            Skip::Missing(what) => format!("its {what} does not arrive at the destination"),
             Skip::Preflight(why) => format!("{}: {why}", self.label()),
             _ => self.label().to_string(),
         }
@@ -278,6 +278,7 @@ impl Plan {
         let db = Connection::open(&path).map_err(|e| e.to_string())?;
         db.execute_batch(
             "PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF;
+             PRAGMA locking_mode = EXCLUSIVE;
              CREATE TABLE writes (seq INTEGER PRIMARY KEY, kind INTEGER NOT NULL,
                                   action INTEGER NOT NULL, id TEXT NOT NULL, doc TEXT NOT NULL,
                                   before TEXT);

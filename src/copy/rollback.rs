@@ -1,11 +1,13 @@
 //! `ferry rollback DIR`: undoes the copies a backup directory records,
 //! newest journal first. For each journal:
-//! 1. what the copy created is deleted, dependents first: memberships,
-//!    users (with their sub-records and memberships), groups, pools,
-//!    schemas (`DELETE` on the platform's endpoints; a record already gone
-//!    answers 404 and counts as gone);
+//! 1. the memberships and users the copy created are deleted (`DELETE` on
+//!    the platform's endpoints, a user with its sub-records and
+//!    memberships; a record already gone answers 404 and counts as gone),
+//!    so no created user holds an identifier a replaced one takes back;
 //! 2. what it replaced is put back as it was, in dependency order, with the
-//!    import under `mode=update` (a user with its full set of sub-records).
+//!    import under `mode=update` (a user with its full set of sub-records),
+//!    so no replaced pool still names a created schema;
+//! 3. the groups, pools and schemas it created are deleted.
 //!
 //! Every step is idempotent, so an interrupted rollback is resumed by
 //! running it again. Then the destination's dump is read and digested as
@@ -169,33 +171,18 @@ async fn undo(
             Line::Start { .. } => {}
         }
     }
-    for kind in Kind::ALL.into_iter().rev() {
-        let records = created.remove(&kind).unwrap_or_default();
-        let mut urls = Vec::with_capacity(records.len());
-        for record in records {
-            urls.push(delete_url(requests, kind, record)?);
-        }
-        let results: Vec<Result<Deleted, CopyError>> = stream::iter(urls.into_iter().enumerate())
-            .map(|(n, url)| async move {
-                requests
-                    .sender(n as u64)
-                    .delete(&url, &mut Effort::default())
-                    .await
-                    .map_err(|stop| CopyError::Stopped {
-                        side: "the destination",
-                        stop,
-                    })
-            })
-            .buffer_unordered(write::IN_FLIGHT)
-            .collect()
-            .await;
-        for result in results {
-            let counter = match result? {
-                Deleted::Removed => &mut report.deleted,
-                Deleted::Absent => &mut report.absent,
-            };
-            *counter.entry(kind).or_default() += 1;
-        }
+    // Users and memberships the copy created go first (a replaced user may
+    // take back an identifier a created one holds), then the replaced
+    // records come back (a replaced pool may name a created schema no
+    // longer), then the created groups, pools and schemas go.
+    for kind in [Kind::GroupMembers, Kind::Users] {
+        delete(
+            requests,
+            kind,
+            created.remove(&kind).unwrap_or_default(),
+            report,
+        )
+        .await?;
     }
     for kind in Kind::ALL {
         let records = replaced.remove(&kind).unwrap_or_default();
@@ -218,6 +205,50 @@ async fn undo(
                     .map(|r| format!("a record of {}: {}", kind.name(), r.reason)),
             );
         }
+    }
+    for kind in [Kind::Groups, Kind::Pools, Kind::Schemas] {
+        delete(
+            requests,
+            kind,
+            created.remove(&kind).unwrap_or_default(),
+            report,
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// Deletes the created `records` of `kind`, [`write::IN_FLIGHT`] at a time.
+async fn delete(
+    requests: &Requests,
+    kind: Kind,
+    records: Vec<&Value>,
+    report: &mut RollbackReport,
+) -> Result<(), CopyError> {
+    let mut urls = Vec::with_capacity(records.len());
+    for record in records {
+        urls.push(delete_url(requests, kind, record)?);
+    }
+    let results: Vec<Result<Deleted, CopyError>> = stream::iter(urls.into_iter().enumerate())
+        .map(|(n, url)| async move {
+            requests
+                .sender(n as u64)
+                .delete(&url, &mut Effort::default())
+                .await
+                .map_err(|stop| CopyError::Stopped {
+                    side: "the destination",
+                    stop,
+                })
+        })
+        .buffer_unordered(write::IN_FLIGHT)
+        .collect()
+        .await;
+    for result in results {
+        let counter = match result? {
+            Deleted::Removed => &mut report.deleted,
+            Deleted::Absent => &mut report.absent,
+        };
+        *counter.entry(kind).or_default() += 1;
     }
     Ok(())
 }

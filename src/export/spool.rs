@@ -74,7 +74,7 @@ impl DumpIndex {
             .map_err(|e| format!("cannot create the export's index: {e}"))?;
         let db = Connection::open(&path).map_err(|e| e.to_string())?;
         db.execute_batch(
-            "PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF;
+            "PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF; PRAGMA locking_mode = EXCLUSIVE;
              CREATE TABLE users (id TEXT PRIMARY KEY, doc TEXT NOT NULL) WITHOUT ROWID;
              CREATE TABLE subs (user_id TEXT NOT NULL, kind INTEGER NOT NULL, id TEXT NOT NULL,
                                 doc TEXT NOT NULL, PRIMARY KEY (user_id, kind, id)) WITHOUT ROWID;",

@@ -269,7 +269,7 @@ impl SourceIndex {
         let dir = crate::private::private_temp_dir("ferry-verify").map_err(index_error)?;
         let db = Connection::open(dir.path().join("source.db")).map_err(index_error)?;
         db.execute_batch(
-            "PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF;
+            "PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF; PRAGMA locking_mode = EXCLUSIVE;
              CREATE TABLE users (id BLOB PRIMARY KEY, row INTEGER NOT NULL, key TEXT NOT NULL,
                                  line BLOB NOT NULL) WITHOUT ROWID;",
         )
