@@ -559,6 +559,8 @@ fn an_identifier_owned_at_the_destination_is_faulty_and_retried_with_match_exist
         "no hash in the faulty file"
     );
 
+    // A faulty file an earlier run left is not mistaken for this run's.
+    std::fs::write(dir.join("f2.jsonl"), "stale\n").unwrap();
     let retried = copy(
         dir,
         (&server, FROM),
@@ -580,6 +582,10 @@ fn an_identifier_owned_at_the_destination_is_faulty_and_retried_with_match_exist
     assert_eq!(retried.status.code(), Some(0), "{}", describe(&retried));
     let r = read_json(&dir.join("r.json"));
     assert_eq!(tally(&r, "users"), (0, 1, 0), "{r}");
+    assert!(
+        !dir.join("f2.jsonl").exists(),
+        "no faulty record: no faulty file"
+    );
     let after = dump(&server, TO);
     let matched = after.users.iter().find(|u| u.id == theirs_id).unwrap();
     assert_eq!(matched.payload.as_ref().unwrap()["name"], "User 3");

@@ -268,50 +268,73 @@ impl TenantIndex {
     /// as canonical export lines): two tenants with the same digests hold
     /// the same records, byte for byte. Each comes with its record count.
     pub fn digests(&self) -> Result<BTreeMap<String, (u64, String)>, String> {
-        fn digest<T: Serialize>(records: impl Iterator<Item = T>) -> Result<(u64, String), String> {
-            let mut hasher = Sha256::new();
-            let mut n = 0;
+        fn of<'a, T: Serialize + 'a>(
+            records: impl Iterator<Item = &'a T>,
+        ) -> Result<(u64, String), String> {
+            let mut digest = Digester::default();
             for record in records {
-                let bytes = serde_json::to_vec(&record).map_err(|e| e.to_string())?;
-                hasher.update((bytes.len() as u64).to_be_bytes());
-                hasher.update(&bytes);
-                n += 1;
+                digest.json(record)?;
             }
-            Ok((n, hex::encode(hasher.finalize())))
+            Ok(digest.finish())
         }
         let mut out = BTreeMap::new();
-        out.insert("schemas".into(), digest(self.schemas.values())?);
-        out.insert("pools".into(), digest(self.pools.values())?);
-        out.insert("groups".into(), digest(self.groups.values())?);
-        let mut users = Vec::new();
+        out.insert("schemas".into(), of(self.schemas.values())?);
+        out.insert("pools".into(), of(self.pools.values())?);
+        out.insert("groups".into(), of(self.groups.values())?);
+        let mut users = Digester::default();
+        let mut line = Vec::new();
         let mut after = None;
-        let mut hasher = Sha256::new();
-        let mut n = 0u64;
         loop {
             let page = self.users_page(after, 1000)?;
             let Some(last) = page.last() else { break };
             after = Some(last.user.id);
             for entry in page {
-                users.clear();
+                line.clear();
                 ExportLine::new(entry)
-                    .write_to(&mut users)
+                    .write_to(&mut line)
                     .map_err(|e| e.to_string())?;
-                hasher.update((users.len() as u64).to_be_bytes());
-                hasher.update(&users);
-                n += 1;
+                users.add(&line);
             }
         }
-        out.insert("users".into(), (n, hex::encode(hasher.finalize())));
-        let mut members = Vec::new();
+        out.insert("users".into(), users.finish());
+        let mut members = Digester::default();
         let mut key = String::new();
         loop {
             let page = self.members_page(&key, 1000)?;
             let Some(last) = page.last() else { break };
             key = member_key(last);
-            members.extend(page);
+            for member in &page {
+                members.json(member)?;
+            }
         }
-        out.insert("group_members".into(), digest(members.iter())?);
+        out.insert("group_members".into(), members.finish());
         Ok(out)
+    }
+}
+
+/// A running digest of records: how many, and a SHA-256 over each one's
+/// length and bytes.
+#[derive(Default)]
+struct Digester {
+    hasher: Sha256,
+    n: u64,
+}
+
+impl Digester {
+    fn add(&mut self, bytes: &[u8]) {
+        self.hasher.update((bytes.len() as u64).to_be_bytes());
+        self.hasher.update(bytes);
+        self.n += 1;
+    }
+
+    fn json(&mut self, record: &impl Serialize) -> Result<(), String> {
+        let bytes = serde_json::to_vec(record).map_err(|e| e.to_string())?;
+        self.add(&bytes);
+        Ok(())
+    }
+
+    fn finish(self) -> (u64, String) {
+        (self.n, hex::encode(self.hasher.finalize()))
     }
 }
 

@@ -190,7 +190,10 @@ impl CopyReport {
     /// The summary, one line per collection then the notes.
     pub fn summary(&self) -> String {
         let mut out = String::new();
-        let verb = if self.dry_run { "would be" } else { "" };
+        let verb = |done: &str| match self.dry_run {
+            true => format!("would be {done}"),
+            false => done.to_string(),
+        };
         for (kind, t) in &self.collections {
             let skipped: Vec<String> = t
                 .skipped
@@ -202,10 +205,12 @@ impl CopyReport {
                 false => format!("skipped: {}", skipped.join(", ")),
             };
             out.push_str(&format!(
-                "{}: {} {verb} created, {} {verb} updated, {} unchanged, {skipped}\n",
+                "{}: {} {}, {} {}, {} unchanged, {skipped}\n",
                 kind.name(),
                 t.create,
+                verb("created"),
                 t.update,
+                verb("updated"),
                 t.unchanged
             ));
         }
@@ -613,13 +618,26 @@ impl FaultyFile {
         .map_err(CopyError::Failed)
     }
 
+    /// Flushes the file; without a faulty record, removes the file an
+    /// earlier run left there, so the file always lists this run's.
     fn finish(mut self) -> Result<Option<PathBuf>, CopyError> {
         match self.out.take() {
             Some(mut out) => {
                 out.flush().map_err(|e| CopyError::Failed(e.to_string()))?;
                 Ok(Some(self.path))
             }
-            None => Ok(None),
+            None => {
+                match std::fs::remove_file(&self.path) {
+                    Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                        return Err(CopyError::Failed(format!(
+                            "cannot remove the earlier faulty file {}: {e}",
+                            self.path.display()
+                        )))
+                    }
+                    _ => {}
+                }
+                Ok(None)
+            }
         }
     }
 }
