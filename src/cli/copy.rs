@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use ferry::contract::{CredentialType, IdentifierType, ImportMode};
+use ferry::contract::{CredentialType, IdentifierType};
 use ferry::copy::plan::{Kind, Selection};
 use ferry::copy::rules::Rules;
 use ferry::copy::{CopyConfig, CopyError, Side};
@@ -14,8 +14,9 @@ use ferry::secret::ClientSecret;
 use ferry::target::TargetSpec;
 use url::Url;
 
+use super::import::{MatchArg, ModeArg};
 use super::say;
-use super::target::{LayoutArg, RetryArgs};
+use super::target::{parse_url, LayoutArg, RetryArgs};
 
 /// Copy a whole tenant (schemas, pools, groups, users with their
 /// credentials, identifiers and addresses, group memberships) to another
@@ -40,29 +41,16 @@ pub struct CopyArgs {
     /// File holding the source's client secret (else FERRY_FROM_CLIENT_SECRET, then FERRY_CLIENT_SECRET).
     #[arg(long, value_name = "FILE")]
     pub from_secret_file: Option<PathBuf>,
-    /// Base URL of the destination platform.
-    #[arg(long, value_name = "URL", value_parser = parse_url)]
-    pub to: Url,
-    /// The destination tenant.
-    #[arg(long, value_name = "ID")]
-    pub to_tenant: String,
-    /// Where the destination serves its API.
-    #[arg(long, value_enum, default_value_t = LayoutArg::Guide)]
-    pub to_layout: LayoutArg,
-    /// OAuth client id at the destination (else FERRY_TO_CLIENT_ID, FERRY_CLIENT_ID, `ferry`).
-    #[arg(long, value_name = "ID")]
-    pub to_client_id: Option<String>,
-    /// File holding the destination's client secret (else FERRY_TO_CLIENT_SECRET, then FERRY_CLIENT_SECRET).
-    #[arg(long, value_name = "FILE")]
-    pub to_secret_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub dest: DestinationArgs,
     /// Accept plain http:// sides that are not this machine.
     #[arg(long)]
     pub allow_insecure_http: bool,
     /// Records the destination already has and that differ: ignore (keep
     /// theirs), update (replace, after backing theirs up), fail (refuse to
     /// start).
-    #[arg(long, default_value = "ignore", value_parser = parse_mode)]
-    pub mode: ImportMode,
+    #[arg(long, value_enum, default_value_t = ModeArg::Ignore)]
+    pub mode: ModeArg,
     /// Copy the source pool OLD as the destination pool NEW (repeatable;
     /// pools keep their ids otherwise).
     #[arg(long = "pool-map", value_name = "OLD=NEW", value_parser = parse_pair)]
@@ -106,8 +94,8 @@ pub struct CopyArgs {
     pub names: Option<PathBuf>,
     /// A source user whose identifier of this type a destination user
     /// already has is copied onto that user (updated, not duplicated).
-    #[arg(long, value_name = "email|mobile|uid", value_parser = parse_match)]
-    pub match_existing: Option<IdentifierType>,
+    #[arg(long, value_enum, value_name = "email|mobile|uid")]
+    pub match_existing: Option<MatchArg>,
     /// Check every user's payload and metadata against the destination
     /// pool's schemas before sending; a user they refuse is skipped.
     #[arg(long)]
@@ -152,7 +140,20 @@ pub struct CopyArgs {
 pub struct RollbackArgs {
     /// The backup directory (every journal in it, newest first) or one journal file.
     pub backup: PathBuf,
-    /// Base URL of the destination the copy wrote to.
+    /// The destination the copy wrote to.
+    #[command(flatten)]
+    pub dest: DestinationArgs,
+    /// Accept a plain http:// destination that is not this machine.
+    #[arg(long)]
+    pub allow_insecure_http: bool,
+    #[command(flatten)]
+    pub retry: RetryArgs,
+}
+
+/// The destination's flags, which `copy` and `rollback` share.
+#[derive(Debug, clap::Args)]
+pub struct DestinationArgs {
+    /// Base URL of the destination platform.
     #[arg(long, value_name = "URL", value_parser = parse_url)]
     pub to: Url,
     /// The destination tenant.
@@ -161,17 +162,24 @@ pub struct RollbackArgs {
     /// Where the destination serves its API.
     #[arg(long, value_enum, default_value_t = LayoutArg::Guide)]
     pub to_layout: LayoutArg,
-    /// OAuth client id (else FERRY_TO_CLIENT_ID, FERRY_CLIENT_ID, `ferry`).
+    /// OAuth client id at the destination (else FERRY_TO_CLIENT_ID, FERRY_CLIENT_ID, `ferry`).
     #[arg(long, value_name = "ID")]
     pub to_client_id: Option<String>,
-    /// File holding the client secret (else FERRY_TO_CLIENT_SECRET, then FERRY_CLIENT_SECRET).
+    /// File holding the destination's client secret (else FERRY_TO_CLIENT_SECRET, then FERRY_CLIENT_SECRET).
     #[arg(long, value_name = "FILE")]
     pub to_secret_file: Option<PathBuf>,
-    /// Accept a plain http:// destination that is not this machine.
-    #[arg(long)]
-    pub allow_insecure_http: bool,
-    #[command(flatten)]
-    pub retry: RetryArgs,
+}
+
+impl DestinationArgs {
+    /// The destination these flags name.
+    fn side(&self, allow_insecure_http: bool) -> anyhow::Result<Side> {
+        side(
+            (&self.to, &self.to_tenant, self.to_layout),
+            (&self.to_client_id, &self.to_secret_file),
+            "TO",
+            allow_insecure_http,
+        )
+    }
 }
 
 /// A side from its flags; the client id and secret from the flags, then
@@ -228,18 +236,13 @@ impl CopyArgs {
             "FROM",
             self.allow_insecure_http,
         )?;
-        let to = side(
-            (&self.to, &self.to_tenant, self.to_layout),
-            (&self.to_client_id, &self.to_secret_file),
-            "TO",
-            self.allow_insecure_http,
-        )?;
-        if self.from == self.to && self.from_tenant == self.to_tenant {
+        let to = self.dest.side(self.allow_insecure_http)?;
+        if self.from == self.dest.to && self.from_tenant == self.dest.to_tenant {
             return Err(usage(
                 "the source and the destination are the same tenant".into(),
             ));
         }
-        if self.from == self.to && !self.new_ids {
+        if self.from == self.dest.to && !self.new_ids {
             return Err(usage(
                 "record ids are unique across a platform's tenants: a copy between two tenants of one platform needs --new-ids".into(),
             ));
@@ -272,7 +275,7 @@ impl CopyArgs {
             only,
         };
         let rules = Rules {
-            tenant: self.to_tenant.clone(),
+            tenant: self.dest.to_tenant.clone(),
             pool_map: self.pool_map.iter().cloned().collect::<BTreeMap<_, _>>(),
             rewrites: self.rewrite.clone(),
             new_ids: self.new_ids,
@@ -282,11 +285,11 @@ impl CopyArgs {
         Ok(CopyConfig {
             from,
             to,
-            mode: self.mode,
+            mode: self.mode.into(),
             rules,
             selection,
             protect: self.protect.clone(),
-            match_existing: self.match_existing,
+            match_existing: self.match_existing.map(Into::into),
             preflight: self.preflight,
             strict: self.strict,
             dry_run: self.dry_run,
@@ -312,12 +315,7 @@ pub async fn run(args: CopyArgs) -> anyhow::Result<Outcome> {
 }
 
 pub async fn rollback(args: RollbackArgs) -> anyhow::Result<Outcome> {
-    let to = side(
-        (&args.to, &args.to_tenant, args.to_layout),
-        (&args.to_client_id, &args.to_secret_file),
-        "TO",
-        args.allow_insecure_http,
-    )?;
+    let to = args.dest.side(args.allow_insecure_http)?;
     let retry = (
         args.retry.backoff()?,
         args.retry.seed,
@@ -326,14 +324,6 @@ pub async fn rollback(args: RollbackArgs) -> anyhow::Result<Outcome> {
     let report = ferry::copy::rollback::run(&args.backup, &to, retry).await?;
     say(&report.summary());
     Ok(report.outcome())
-}
-
-fn parse_url(text: &str) -> Result<Url, String> {
-    Url::parse(text).map_err(|e| format!("not a URL: {e}"))
-}
-
-fn parse_mode(text: &str) -> Result<ImportMode, String> {
-    text.parse()
 }
 
 fn parse_pair(text: &str) -> Result<(String, String), String> {
@@ -381,11 +371,4 @@ fn parse_protect(text: &str) -> Result<(IdentifierType, String), String> {
         return Err("the protected identifier is empty".into());
     }
     Ok((identifier_type(kind)?, value.to_string()))
-}
-
-fn parse_match(text: &str) -> Result<IdentifierType, String> {
-    match identifier_type(text)? {
-        t @ (IdentifierType::Email | IdentifierType::Mobile | IdentifierType::Uid) => Ok(t),
-        _ => Err("--match-existing takes email, mobile or uid".into()),
-    }
 }

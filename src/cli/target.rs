@@ -119,6 +119,7 @@ impl From<LayoutArg> for Layout {
     }
 }
 
-fn parse_url(text: &str) -> Result<Url, String> {
+/// A URL flag's value.
+pub fn parse_url(text: &str) -> Result<Url, String> {
     Url::parse(text).map_err(|e| format!("not a URL: {e}"))
 }
