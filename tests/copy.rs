@@ -433,6 +433,128 @@ fn a_tenant_arrives_whole_rewritten_protected_and_rolls_back_byte_identical() {
 }
 
 #[test]
+fn an_interrupted_copy_resumes_from_its_checkpoint_without_reading_either_side_again() {
+    let work = tempfile::tempdir().unwrap();
+    let dir = work.path();
+    let source = serve(dir, "a.db", &[FROM], "default");
+    // Every import request the destination answers takes 150 ms, so the
+    // kill below lands while the users are written.
+    let dest = Target::start_with(dir.join("b.db"), |config| {
+        config.tenant_id = TO.to_string();
+        config.pool_id = "main".to_string();
+        let slow = std::time::Duration::from_millis(150);
+        config.faults.latency = Some(ferry::server::LatencyRange {
+            min: slow,
+            max: slow,
+        });
+    });
+    let users = 3_000;
+    seed_source(&source, FROM, users);
+    let before = seed_destination(&dest, TO);
+    let mut flags = COPY.to_vec();
+    flags.extend(["--backup", "backup", "--report", "run.json"]);
+
+    // SIGKILL once the second round of users is in the journal: the first
+    // is acknowledged, the second in flight.
+    // The journal as text: it may end in a line being appended.
+    let journal = || -> String {
+        std::fs::read_dir(dir.join("backup"))
+            .map(|entries| {
+                entries
+                    .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap_or_default())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let users_journaled = |journal: &str| {
+        journal
+            .matches(r#"{"op":"created","collection":"users""#)
+            .count()
+    };
+    let (from_url, to_url) = (source.url(), dest.url());
+    let mut child = ferry()
+        .current_dir(dir)
+        .env("FERRY_CLIENT_SECRET", SECRET)
+        .args(["copy", "--from", &from_url, "--from-tenant", FROM])
+        .args(["--to", &to_url, "--to-tenant", TO, "--quiet"])
+        .args(&flags)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    while users_journaled(&journal()) <= 800 {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the copy ended before it could be interrupted"
+        );
+        assert!(started.elapsed() < std::time::Duration::from_secs(60));
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let checkpoint = dir.join("ferry-copy.checkpoint");
+    assert_eq!(crate::common::mode_of(&checkpoint), 0o600);
+    let cut = dump(&dest, TO);
+    assert!(cut.users.len() > before.users.len() && cut.users.len() < before.users.len() + 3_000);
+
+    // Other flags would carry out a plan they do not describe: refused.
+    let other = [&flags[..], &["--strip", "totp"]].concat();
+    let refused = copy(dir, (&source, FROM), (&dest, TO), &other);
+    assert_eq!(refused.status.code(), Some(2), "{}", describe(&refused));
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        said.contains("rules changed") && said.contains("--restart"),
+        "{said}"
+    );
+    assert_eq!(dump(&dest, TO), cut, "a refused resume writes nothing");
+
+    // A user added to the source now is not in the plan: the resumed copy
+    // reads neither side again.
+    let late = ferry::tools::synthetic::users(FROM, "default", users + 7..users + 8);
+    put(&source, FROM, &late, ImportMode::Ignore);
+    let resumed = copy(dir, (&source, FROM), (&dest, TO), &flags);
+    assert_eq!(resumed.status.code(), Some(3), "{}", describe(&resumed));
+    let report = read_json(&dir.join("run.json"));
+    assert!(report["resumed"].is_string(), "{report}");
+    assert_eq!(report["phases"]["read"], 0.0, "{report}");
+    assert!(String::from_utf8_lossy(&resumed.stdout).contains("resumed the interrupted copy"));
+    assert!(
+        !checkpoint.exists(),
+        "a finished copy removes its checkpoint"
+    );
+    // One journal, each created user in it at least once, a round at most twice.
+    let journal = journal();
+    assert_eq!(std::fs::read_dir(dir.join("backup")).unwrap().count(), 1);
+    let planned_users = users as usize + 1;
+    let journaled = users_journaled(&journal);
+    assert!(
+        (planned_users..=planned_users + 800).contains(&journaled),
+        "{journaled} users journaled for {planned_users}"
+    );
+    // The faulty file still lists the plan's skip (the impostor), once.
+    let faulty = lines(&dir.join("ferry-copy-faulty.jsonl"));
+    assert_eq!(faulty.len(), 1, "{faulty:?}");
+
+    // Nothing lost: planned again, only the late user is left to create.
+    let again = [&COPY[..], &["--dry-run", "--report", "again.json"]].concat();
+    let preview = copy(dir, (&source, FROM), (&dest, TO), &again);
+    assert_eq!(preview.status.code(), Some(3), "{}", describe(&preview));
+    let again = read_json(&dir.join("again.json"));
+    for collection in ["schemas", "pools", "groups", "group_members"] {
+        assert_eq!(tally(&again, collection).0, 0, "{collection}: {again}");
+        assert_eq!(tally(&again, collection).1, 0, "{collection}: {again}");
+    }
+    assert_eq!(tally(&again, "users").0, 1, "{again}");
+    assert_eq!(tally(&again, "users").1, 0, "{again}");
+
+    // The one journal undoes both runs' writes.
+    let back = rollback(dir, (&dest, TO), "backup");
+    assert_eq!(back.status.code(), Some(0), "{}", describe(&back));
+    assert_eq!(dump(&dest, TO), before);
+}
+
+#[test]
 fn a_missing_protected_user_stops_the_copy_before_any_write() {
     let work = tempfile::tempdir().unwrap();
     let dir = work.path();

@@ -737,6 +737,17 @@ pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
     sync_dir(dir)
 }
 
+/// Syncs the file `from` to disk and renames it to `to`, then syncs the
+/// directory: `to` is either absent or all of `from`, whatever happens.
+pub(crate) fn rename_synced(from: &Path, to: &Path) -> io::Result<()> {
+    File::open(from)?.sync_all()?;
+    fs::rename(from, to)?;
+    match to.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => sync_dir(dir),
+        _ => sync_dir(Path::new(".")),
+    }
+}
+
 /// Creates (or replaces) `path` with `bytes` and syncs it to disk. Mode
 /// 0600: the checkpoint keeps the source of rejected rows, hashes included.
 fn write_and_sync(path: &Path, bytes: &[u8]) -> io::Result<()> {

@@ -123,6 +123,15 @@ pub struct CopyArgs {
     /// Take no backup (the copy cannot be rolled back).
     #[arg(long)]
     pub no_backup: bool,
+    /// The checkpoint: the plan and how far its writes got (SQLite, mode
+    /// 0600: it holds the users to write, hashes included). An interrupted
+    /// copy run again with the same flags goes on from it; a finished copy
+    /// removes it.
+    #[arg(long, value_name = "FILE", default_value = "ferry-copy.checkpoint")]
+    pub checkpoint: PathBuf,
+    /// Ignore an unfinished copy's checkpoint: read both sides and plan again.
+    #[arg(long)]
+    pub restart: bool,
     /// Write the report as JSON to FILE.
     #[arg(long, value_name = "FILE")]
     pub report: Option<PathBuf>,
@@ -296,6 +305,8 @@ impl CopyArgs {
             plan_file: self.plan.clone(),
             faulty_file: self.faulty.clone(),
             backup: (!self.no_backup).then(|| self.backup.clone()),
+            checkpoint: self.checkpoint.clone(),
+            restart: self.restart,
             backoff: self.retry.backoff()?,
             seed: self.retry.seed,
             request_timeout: Duration::from_secs(self.retry.request_timeout_s),

@@ -14,7 +14,7 @@
 
 use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
-use std::io::{BufRead, BufReader, Write as _};
+use std::io::{BufRead, BufReader, Read as _, Seek as _, SeekFrom, Write as _};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -87,6 +87,20 @@ impl Journal {
         Ok(journal)
     }
 
+    /// Opens the journal at `path` to append to it, as a resumed copy
+    /// does; a last line cut short (a run killed while appending it, so
+    /// its request was never sent) is cut off first.
+    pub fn reopen(path: &Path) -> std::io::Result<Journal> {
+        let mut file =
+            crate::private::private_file(OpenOptions::new().read(true).append(true), path)?;
+        let complete = complete_len(&mut file)?;
+        file.set_len(complete)?;
+        Ok(Journal {
+            file,
+            path: path.to_path_buf(),
+        })
+    }
+
     /// The journal's file.
     pub fn path(&self) -> &Path {
         &self.path
@@ -123,6 +137,23 @@ impl Journal {
     }
 }
 
+/// The length of `file` up to the end of its last complete line.
+fn complete_len(file: &mut File) -> std::io::Result<u64> {
+    let mut end = file.metadata()?.len();
+    let mut buf = vec![0; 64 * 1024];
+    while end > 0 {
+        let start = end.saturating_sub(buf.len() as u64);
+        let chunk = &mut buf[..(end - start) as usize];
+        file.seek(SeekFrom::Start(start))?;
+        file.read_exact(chunk)?;
+        if let Some(at) = memchr::memrchr(b'\n', chunk) {
+            return Ok(start + at as u64 + 1);
+        }
+        end = start;
+    }
+    Ok(0)
+}
+
 /// What a created record's line keeps: a user's id and pool only (its
 /// hashes are of no use to undo it), any other record whole.
 fn created(kind: Kind, doc: Value) -> Value {
@@ -153,26 +184,117 @@ pub fn journals(path: &Path) -> std::io::Result<Vec<PathBuf>> {
     Ok(found)
 }
 
-/// The lines of the journal `path`. A last line cut short (a run killed
-/// while appending it) was never followed by its request: it is dropped.
-pub fn read(path: &Path) -> Result<Vec<Line>, String> {
-    let file = File::open(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    let mut lines = Vec::new();
-    let mut texts = BufReader::new(file).lines().peekable();
-    let mut n = 0;
-    while let Some(text) = texts.next() {
-        n += 1;
-        let text = text.map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-        match serde_json::from_str(&text) {
-            Ok(line) => lines.push(line),
-            Err(_) if texts.peek().is_none() => break,
-            Err(_) => return Err(format!("{} line {n} is not a journal line", path.display())),
+/// The lines of a journal, read as a stream. A last line cut short (a
+/// run killed while appending it) was never followed by its request: it
+/// ends the journal. A damaged line before the last is an error.
+pub struct Reader {
+    path: PathBuf,
+    texts: std::iter::Peekable<std::io::Lines<BufReader<File>>>,
+    n: u64,
+}
+
+impl std::fmt::Debug for Reader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Reader")
+            .field("path", &self.path)
+            .field("n", &self.n)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What a line is, read without its record.
+#[derive(Deserialize)]
+struct Head {
+    op: String,
+    #[serde(default)]
+    collection: Option<Kind>,
+}
+
+impl Reader {
+    /// Opens the journal `path`; its first line must be a [`Line::Start`],
+    /// which is returned with the reader.
+    pub fn open(path: &Path) -> Result<(Line, Reader), String> {
+        let file = File::open(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let mut reader = Reader {
+            path: path.to_path_buf(),
+            texts: BufReader::with_capacity(256 * 1024, file)
+                .lines()
+                .peekable(),
+            n: 0,
+        };
+        match reader.next_text()? {
+            Some(text) => match serde_json::from_str(&text) {
+                Ok(start @ Line::Start { .. }) => Ok((start, reader)),
+                _ => Err(format!("{} is not a ferry copy journal", path.display())),
+            },
+            None => Err(format!("{} is not a ferry copy journal", path.display())),
         }
     }
-    match lines.first() {
-        Some(Line::Start { .. }) => Ok(lines),
-        _ => Err(format!("{} is not a ferry copy journal", path.display())),
+
+    /// The next line's text, `None` at the end (or at a torn last line).
+    fn next_text(&mut self) -> Result<Option<String>, String> {
+        let Some(text) = self.texts.next() else {
+            return Ok(None);
+        };
+        self.n += 1;
+        let text = text.map_err(|e| format!("cannot read {}: {e}", self.path.display()))?;
+        let whole = serde_json::from_str::<serde::de::IgnoredAny>(&text).is_ok();
+        match (whole, self.texts.peek().is_none()) {
+            (true, _) => Ok(Some(text)),
+            (false, true) => Ok(None),
+            (false, false) => Err(self.damaged()),
+        }
     }
+
+    fn damaged(&self) -> String {
+        format!(
+            "{} line {} is not a journal line",
+            self.path.display(),
+            self.n
+        )
+    }
+
+    /// The records of the next lines that are `op` (`created`, `replaced`)
+    /// of `collection`, at most `limit`; empty at the end.
+    pub fn records(
+        &mut self,
+        op: &str,
+        collection: Kind,
+        limit: usize,
+    ) -> Result<Vec<Value>, String> {
+        let mut out = Vec::new();
+        while out.len() < limit {
+            let Some(text) = self.next_text()? else { break };
+            let head: Head = serde_json::from_str(&text).map_err(|_| self.damaged())?;
+            if head.op != op || head.collection != Some(collection) {
+                continue;
+            }
+            match serde_json::from_str(&text).map_err(|_| self.damaged())? {
+                Line::Created { record, .. } | Line::Replaced { record, .. } => out.push(record),
+                Line::Start { .. } => return Err(self.damaged()),
+            }
+        }
+        Ok(out)
+    }
+
+    /// Reads to the end: whether every line is a journal line.
+    pub fn check(mut self) -> Result<u64, String> {
+        while let Some(text) = self.next_text()? {
+            serde_json::from_str::<Line>(&text).map_err(|_| self.damaged())?;
+        }
+        Ok(self.n)
+    }
+}
+
+/// Every line of the journal `path` (for tests and small journals: a
+/// rollback streams with [`Reader`]).
+pub fn read(path: &Path) -> Result<Vec<Line>, String> {
+    let (start, mut reader) = Reader::open(path)?;
+    let mut lines = vec![start];
+    while let Some(text) = reader.next_text()? {
+        lines.push(serde_json::from_str(&text).map_err(|_| reader.damaged())?);
+    }
+    Ok(lines)
 }
 
 #[cfg(test)]
@@ -222,8 +344,22 @@ mod tests {
             .unwrap();
         let lines = read(&path).unwrap();
         assert_eq!(lines.len(), 3);
+        // A resumed run appends after the last whole line, the torn one cut off.
+        let mut resumed = Journal::reopen(&path).unwrap();
+        resumed.record(&[write(Action::Create, None)]).unwrap();
+        drop(resumed);
+        let lines = read(&path).unwrap();
+        assert_eq!(lines.len(), 4);
+        assert!(matches!(
+            &lines[3],
+            Line::Created {
+                collection: Kind::Groups,
+                ..
+            }
+        ));
         assert!(matches!(&lines[0], Line::Start { tenant, .. } if tenant == "prod"));
         assert!(matches!(&lines[2], Line::Replaced { record, .. } if record["name"] == "Old"));
+        assert!(std::fs::read(&path).unwrap().ends_with(b"}\n"));
         // A damaged line in the middle is an error, not skipped.
         let text =
             std::fs::read_to_string(&path)

@@ -17,15 +17,17 @@
 //!    the backup journal ([`journal`]), and the writes are sent in
 //!    dependency order ([`write`]), each request's records journaled first.
 //!
-//! **Resuming**: an interrupted copy is resumed by running it again. The
-//! new run plans against the destination as it now is, so what the first
-//! run wrote is `unchanged` and only the rest is written; its journal goes
-//! beside the first one, and `ferry rollback DIR` undoes both.
+//! **Resuming**: the plan is the copy's checkpoint ([`checkpoint`]), with
+//! how far its writes got. A copy interrupted while writing is resumed by
+//! running the same command again: it reads neither side again, does not
+//! plan again, and sends the writes not yet acknowledged, appending to the
+//! same journal and faulty file. A finished copy removes its checkpoint.
 //!
 //! Nothing secret reaches the plan, the faulty file (credential payloads
 //! are redacted), the report or a log line. The journal holds the replaced
 //! users' hashes and is private (0600 in a 0700 directory).
 
+pub mod checkpoint;
 pub mod index;
 pub mod journal;
 pub mod plan;
@@ -98,6 +100,10 @@ pub struct CopyConfig {
     pub faulty_file: PathBuf,
     /// Where the backup journal goes (`None`: no backup).
     pub backup: Option<PathBuf>,
+    /// The checkpoint: the plan and how far its writes got.
+    pub checkpoint: PathBuf,
+    /// Plan again, whatever checkpoint there is.
+    pub restart: bool,
     /// Backoff and attempt limit per request.
     pub backoff: Backoff,
     /// Seed of the jitter.
@@ -143,13 +149,16 @@ impl CopyError {
 }
 
 /// What a copy did, or would do.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, serde::Deserialize)]
 pub struct CopyReport {
     /// Planned only.
     pub dry_run: bool,
+    /// This run carried out the plan of an interrupted one (its checkpoint).
+    #[serde(default)]
+    pub resumed: Option<PathBuf>,
     /// Per collection: created, updated, unchanged, skipped by reason.
     pub collections: BTreeMap<Kind, plan::Tally>,
-    /// Records written per collection.
+    /// Records written per collection (by this run and those it resumes).
     pub written: BTreeMap<Kind, u64>,
     /// Records the destination refused.
     pub refused: u64,
@@ -167,7 +176,8 @@ pub struct CopyReport {
     pub journal: Option<PathBuf>,
     /// The faulty file, if anything is in it.
     pub faulty_file: Option<PathBuf>,
-    /// Requests sent to the destination (writes).
+    /// Requests sent to the destination (writes, retries included; by
+    /// this run and those it resumes).
     pub requests: u64,
     /// How long it took.
     pub seconds: f64,
@@ -176,7 +186,7 @@ pub struct CopyReport {
 }
 
 /// Where a copy's time went, in seconds.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, serde::Deserialize)]
 pub struct Phases {
     /// Reading both sides' dumps into their indexes.
     pub read: f64,
@@ -190,6 +200,12 @@ impl CopyReport {
     /// The summary, one line per collection then the notes.
     pub fn summary(&self) -> String {
         let mut out = String::new();
+        if let Some(checkpoint) = &self.resumed {
+            out.push_str(&format!(
+                "resumed the interrupted copy planned in {} (neither side read again)\n",
+                checkpoint.display()
+            ));
+        }
         let verb = |done: &str| match self.dry_run {
             true => format!("would be {done}"),
             false => done.to_string(),
@@ -367,6 +383,25 @@ async fn copy(
     to: &Connection,
     (started, started_at): (Instant, time::OffsetDateTime),
 ) -> Result<CopyReport, CopyError> {
+    let settings = checkpoint::settings(config);
+    // One run at a time on a checkpoint and a faulty file.
+    let _lock = match config.dry_run {
+        true => None,
+        false => Some(
+            crate::import::lock::RunLock::acquire([
+                config.checkpoint.as_path(),
+                config.faulty_file.as_path(),
+            ])
+            .map_err(|e| CopyError::Usage(e.to_string()))?,
+        ),
+    };
+    if !config.dry_run && !config.restart {
+        if let Some(resume) =
+            checkpoint::load(&config.checkpoint, &settings).map_err(CopyError::Usage)?
+        {
+            return resume_copy(config, to, resume, started).await;
+        }
+    }
     let (source, dest) = tokio::try_join!(
         read_side(&from.requests, "the source"),
         read_side(&to.requests, "the destination")
@@ -386,8 +421,9 @@ async fn copy(
         protected: &protected,
         match_existing: config.match_existing,
         preflight: config.preflight,
+        at: (!config.dry_run).then_some(config.checkpoint.as_path()),
     };
-    let plan = tokio::task::block_in_place(|| {
+    let mut plan = tokio::task::block_in_place(|| {
         plan::plan(&source, &dest, &inputs, |line: &PlanLine, faulty| {
             if let Some(out) = &mut plan_out {
                 write_line(out, line)?;
@@ -406,6 +442,7 @@ async fn copy(
 
     let mut report = CopyReport {
         dry_run: config.dry_run,
+        resumed: None,
         collections: plan.tallies.clone(),
         written: BTreeMap::new(),
         refused: 0,
@@ -421,49 +458,144 @@ async fn copy(
         phases: Phases::default(),
     };
     report.phases.read = read.as_secs_f64();
-    if !config.dry_run {
-        let mut journal = match &config.backup {
-            Some(dir) => {
-                let before =
-                    tokio::task::block_in_place(|| dest.digests()).map_err(CopyError::Failed)?;
-                Some(
-                    Journal::create(dir, started_at, &config.to.tenant, before).map_err(|e| {
-                        CopyError::Failed(format!(
-                            "cannot write the backup journal in {}: {e}",
-                            dir.display()
-                        ))
-                    })?,
-                )
-            }
-            None => None,
-        };
-        report.journal = journal.as_ref().map(|j| j.path().to_path_buf());
-        let writing = Instant::now();
-        let total: u64 = plan.tallies.values().map(|t| t.create + t.update).sum();
-        let done = Arc::new(AtomicU64::new(0));
-        let shown = done.clone();
-        let progress = Progress::show(
-            config.progress,
-            Some(total),
-            move || Counters::get(&shown),
-            |_| "copying".to_string(),
-        );
-        let written = write::write(&plan, &to.requests, &mut journal, &done).await;
-        progress.finish();
-        let written = written?;
-        for refused in &written.refused {
-            faulty_out.refused(refused)?;
-        }
-        report.refused = written.refused.len() as u64;
-        report.faulty += report.refused;
-        report.written = written.written;
-        report.requests = written.requests;
-        report.phases.write = writing.elapsed().as_secs_f64();
+    if config.dry_run {
+        report.faulty_file = faulty_out.finish()?;
+        plan.finish().map_err(CopyError::Failed)?;
+        return Ok(finished(report, started));
     }
+    let journal = match &config.backup {
+        Some(dir) => {
+            let before =
+                tokio::task::block_in_place(|| dest.digests()).map_err(CopyError::Failed)?;
+            Some(
+                Journal::create(dir, started_at, &config.to.tenant, before).map_err(|e| {
+                    CopyError::Failed(format!(
+                        "cannot write the backup journal in {}: {e}",
+                        dir.display()
+                    ))
+                })?,
+            )
+        }
+        None => None,
+    };
+    report.journal = journal.as_ref().map(|j| j.path().to_path_buf());
+    let faulty_len = faulty_out.sync().map_err(CopyError::Failed)?;
+    tokio::task::block_in_place(|| plan.seal(&config.checkpoint, &settings, &report, faulty_len))
+        .map_err(CopyError::Failed)?;
+    let writes = Writes {
+        plan,
+        journal,
+        faulty_out,
+        progress: BTreeMap::new(),
+    };
+    carry_out(config, to, writes, report, started).await
+}
+
+/// Carries out the plan of an interrupted copy from its checkpoint.
+async fn resume_copy(
+    config: &CopyConfig,
+    to: &Connection,
+    resume: checkpoint::Resume,
+    started: Instant,
+) -> Result<CopyReport, CopyError> {
+    let mut report = resume.report;
+    report.resumed = Some(config.checkpoint.clone());
+    report.phases = Phases::default();
+    let journal = match &report.journal {
+        Some(path) => Some(Journal::reopen(path).map_err(|e| {
+            CopyError::Failed(format!(
+                "cannot append to the backup journal {} of the interrupted copy: {e}",
+                path.display()
+            ))
+        })?),
+        None => None,
+    };
+    let faulty_out = FaultyFile::resume(config.faulty_file.clone(), resume.faulty_len)?;
+    let writes = Writes {
+        plan: resume.plan,
+        journal,
+        faulty_out,
+        progress: resume.progress,
+    };
+    carry_out(config, to, writes, report, started).await
+}
+
+/// A sealed plan and where its writes stand.
+struct Writes {
+    plan: Plan,
+    journal: Option<Journal>,
+    faulty_out: FaultyFile,
+    progress: BTreeMap<Kind, checkpoint::Progress>,
+}
+
+/// Sends the plan's writes not yet acknowledged, saving the progress after
+/// each round; removes the checkpoint once they are all done.
+async fn carry_out(
+    config: &CopyConfig,
+    to: &Connection,
+    writes: Writes,
+    mut report: CopyReport,
+    started: Instant,
+) -> Result<CopyReport, CopyError> {
+    let Writes {
+        plan,
+        mut journal,
+        mut faulty_out,
+        mut progress,
+    } = writes;
+    let writing = Instant::now();
+    let total: u64 = plan.tallies.values().map(|t| t.create + t.update).sum();
+    let already: u64 = progress.values().map(|p| p.written + p.refused).sum();
+    let done = Arc::new(AtomicU64::new(already));
+    let shown = done.clone();
+    let bar = Progress::show(
+        config.progress,
+        Some(total),
+        move || Counters::get(&shown),
+        |_| "copying".to_string(),
+    );
+    let from: BTreeMap<Kind, i64> = progress.iter().map(|(k, p)| (*k, p.after)).collect();
+    let written = write::write(
+        &plan,
+        &to.requests,
+        &mut journal,
+        (&from, &done),
+        |round: write::Round| {
+            for refused in &round.refused {
+                faulty_out
+                    .refused(refused)
+                    .map_err(write::WriteError::Save)?;
+            }
+            let faulty_len = faulty_out.sync().map_err(write::WriteError::Save)?;
+            let p = progress.entry(round.kind).or_default();
+            p.after = round.last;
+            p.written += round.written;
+            p.refused += round.refused.len() as u64;
+            p.requests += round.requests;
+            tokio::task::block_in_place(|| plan.advance(round.kind, *p, faulty_len))
+                .map_err(write::WriteError::Save)
+        },
+    )
+    .await;
+    bar.finish();
+    written?;
+    for (kind, p) in &progress {
+        report.written.insert(*kind, p.written);
+        report.refused += p.refused;
+        report.requests += p.requests;
+    }
+    report.faulty += report.refused;
+    report.phases.write = writing.elapsed().as_secs_f64();
     report.faulty_file = faulty_out.finish()?;
+    plan.finish().map_err(CopyError::Failed)?;
+    Ok(finished(report, started))
+}
+
+/// `report` with its time taken.
+fn finished(mut report: CopyReport, started: Instant) -> CopyReport {
     report.seconds = started.elapsed().as_secs_f64();
-    report.phases.plan = report.seconds - report.phases.read - report.phases.write;
-    Ok(report)
+    report.phases.plan = (report.seconds - report.phases.read - report.phases.write).max(0.0);
+    report
 }
 
 /// The checks that stop a copy before anything is written.
@@ -565,6 +697,8 @@ fn write_line(out: &mut impl std::io::Write, line: &impl Serialize) -> Result<()
 struct FaultyFile {
     path: PathBuf,
     out: Option<std::io::BufWriter<std::fs::File>>,
+    /// Bytes in the file.
+    len: u64,
 }
 
 /// One line of the faulty file.
@@ -580,17 +714,56 @@ struct FaultyLine<'a> {
 
 impl FaultyFile {
     fn new(path: PathBuf) -> FaultyFile {
-        FaultyFile { path, out: None }
+        FaultyFile {
+            path,
+            out: None,
+            len: 0,
+        }
+    }
+
+    /// The faulty file of an interrupted copy, cut back to the `len` bytes
+    /// its checkpoint counts, to append to.
+    fn resume(path: PathBuf, len: u64) -> Result<FaultyFile, CopyError> {
+        if len == 0 {
+            return Ok(FaultyFile::new(path));
+        }
+        let file = crate::private::private_file(
+            std::fs::OpenOptions::new().read(true).append(true),
+            &path,
+        )
+        .and_then(|file| {
+            if file.metadata()?.len() < len {
+                return Err(std::io::Error::other(
+                    "it is shorter than the checkpoint says",
+                ));
+            }
+            file.set_len(len)?;
+            Ok(file)
+        })
+        .map_err(|e| {
+            CopyError::Failed(format!(
+                "cannot go on with the faulty file {} of the interrupted copy: {e}",
+                path.display()
+            ))
+        })?;
+        Ok(FaultyFile {
+            path,
+            out: Some(std::io::BufWriter::new(file)),
+            len,
+        })
     }
 
     fn line(&mut self, line: &FaultyLine<'_>) -> Result<(), String> {
         if self.out.is_none() {
             self.out = Some(open_private(&self.path).map_err(|e| e.to_string())?);
         }
-        match &mut self.out {
-            Some(out) => write_line(out, line),
-            None => Ok(()),
+        let mut bytes = serde_json::to_vec(line).map_err(|e| e.to_string())?;
+        bytes.push(b'\n');
+        if let Some(out) = &mut self.out {
+            out.write_all(&bytes).map_err(|e| e.to_string())?;
+            self.len += bytes.len() as u64;
         }
+        Ok(())
     }
 
     fn skip(&mut self, line: &PlanLine) -> Result<(), String> {
@@ -603,7 +776,7 @@ impl FaultyFile {
         })
     }
 
-    fn refused(&mut self, refused: &write::Refused) -> Result<(), CopyError> {
+    fn refused(&mut self, refused: &write::Refused) -> Result<(), String> {
         let w = &refused.write;
         self.line(&FaultyLine {
             collection: w.kind,
@@ -615,11 +788,20 @@ impl FaultyFile {
             reason: &refused.reason,
             record: Some(write::redacted(w.kind, &w.doc)),
         })
-        .map_err(CopyError::Failed)
+    }
+
+    /// Flushes and syncs what is written; its length.
+    fn sync(&mut self) -> Result<u64, String> {
+        if let Some(out) = &mut self.out {
+            out.flush()
+                .and_then(|()| out.get_ref().sync_data())
+                .map_err(|e| format!("cannot write {}: {e}", self.path.display()))?;
+        }
+        Ok(self.len)
     }
 
     /// Flushes the file; without a faulty record, removes the file an
-    /// earlier run left there, so the file always lists this run's.
+    /// earlier run left there, so the file always lists this copy's.
     fn finish(mut self) -> Result<Option<PathBuf>, CopyError> {
         match self.out.take() {
             Some(mut out) => {

@@ -74,7 +74,7 @@ impl Kind {
         Kind::ALL.into_iter().find(|k| k.name() == name)
     }
 
-    fn code(self) -> i64 {
+    pub(super) fn code(self) -> i64 {
         self as i64
     }
 }
@@ -160,7 +160,7 @@ pub struct PlanLine {
 }
 
 /// Counts of one collection.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Tally {
     pub create: u64,
     pub update: u64,
@@ -231,11 +231,13 @@ pub struct Inputs<'a> {
     pub match_existing: Option<IdentifierType>,
     /// Check users against the destination pools' schemas.
     pub preflight: bool,
+    /// Where the plan is kept (the checkpoint); `None`: a temporary
+    /// directory.
+    pub at: Option<&'a std::path::Path>,
 }
 
 /// The plan: its counts, and the records to write, on disk.
 pub struct Plan {
-    db: Connection,
     /// Counts per collection.
     pub tallies: BTreeMap<Kind, Tally>,
     /// URL replacements and stripped credentials.
@@ -244,7 +246,23 @@ pub struct Plan {
     pub faulty: u64,
     /// Password credentials among the users to write.
     pub passwords: u64,
-    _dir: tempfile::TempDir,
+    /// Where the plan is kept: the copy's checkpoint, or a private
+    /// temporary directory ([`Plan::new`]).
+    pub(super) path: std::path::PathBuf,
+    pub(super) db: Connection,
+    /// The temporary directory of a plan that is no checkpoint.
+    pub(super) dir: Option<tempfile::TempDir>,
+    /// Whether the plan is a checkpoint ([`Plan::seal`]): until then, a
+    /// plan dropped takes its file with it.
+    pub(super) sealed: bool,
+}
+
+impl Drop for Plan {
+    fn drop(&mut self) {
+        if !self.sealed && self.dir.is_none() {
+            let _ = super::checkpoint::remove(&self.path);
+        }
+    }
 }
 
 impl std::fmt::Debug for Plan {
@@ -269,12 +287,26 @@ pub struct Write {
 }
 
 impl Plan {
-    fn new() -> Result<Plan, String> {
-        let dir = crate::private::private_temp_dir("ferry-plan-")
-            .map_err(|e| format!("cannot create the copy's plan: {e}"))?;
-        let path = dir.path().join("plan.sqlite");
+    /// A new, empty plan to become the checkpoint `at` (made beside it,
+    /// [`super::checkpoint::planning`]), or in a private temporary
+    /// directory (a dry run).
+    /// Planning writes without a journal or a sync: a plan cut short is
+    /// made again, and [`Plan::seal`] syncs it before any write is sent.
+    pub(super) fn new(at: Option<&std::path::Path>) -> Result<Plan, String> {
+        let cannot = |e: std::io::Error| format!("cannot create the copy's plan: {e}");
+        let (path, dir) = match at {
+            Some(path) => {
+                let planning = super::checkpoint::planning(path);
+                super::checkpoint::remove(&planning).map_err(cannot)?;
+                (planning, None)
+            }
+            None => {
+                let dir = crate::private::private_temp_dir("ferry-plan-").map_err(cannot)?;
+                (dir.path().join("plan.sqlite"), Some(dir))
+            }
+        };
         crate::private::create_private_if_missing(&path)
-            .map_err(|e| format!("cannot create the copy's plan: {e}"))?;
+            .map_err(|e| format!("cannot create the copy's plan {}: {e}", path.display()))?;
         let db = Connection::open(&path).map_err(|e| e.to_string())?;
         db.execute_batch(
             "PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF;
@@ -285,14 +317,32 @@ impl Plan {
              CREATE TABLE users (source TEXT PRIMARY KEY, dest TEXT) WITHOUT ROWID;",
         )
         .map_err(|e| e.to_string())?;
-        Ok(Plan {
+        Ok(Plan::opened(db, path, dir, false))
+    }
+
+    /// A plan over the open database `db` at `path` (a checkpoint if
+    /// `sealed`), its counts empty.
+    pub(super) fn opened(
+        db: Connection,
+        path: std::path::PathBuf,
+        dir: Option<tempfile::TempDir>,
+        sealed: bool,
+    ) -> Plan {
+        Plan {
             db,
             tallies: BTreeMap::new(),
             changes: Changes::default(),
             faulty: 0,
             passwords: 0,
-            _dir: dir,
-        })
+            sealed,
+            path,
+            dir,
+        }
+    }
+
+    /// The plan's database.
+    pub(super) fn db(&self) -> &Connection {
+        &self.db
     }
 
     /// Counts of `kind`.
@@ -430,7 +480,7 @@ pub fn plan(
     inputs: &Inputs<'_>,
     mut out: impl FnMut(&PlanLine, bool) -> Result<(), String>,
 ) -> Result<Plan, String> {
-    let mut plan = Plan::new()?;
+    let mut plan = Plan::new(inputs.at)?;
     let (rules, selection, mode) = (inputs.rules, inputs.selection, inputs.mode);
     let mut changes = Changes::default();
     let line = |kind, id: &str, to: &str, action, skip: &Option<Skip>| PlanLine {

@@ -10,19 +10,20 @@
 //! 3. the groups, pools and schemas it created are deleted.
 //!
 //! Every step is idempotent, so an interrupted rollback is resumed by
-//! running it again. Then the destination's dump is read and digested as
+//! running it again. Journals are read as streams, a chunk of records at a
+//! time, so a rollback of a million users holds a chunk, not the journal. Then the destination's dump is read and digested as
 //! the oldest journal's first line digested it before the copy: the
 //! rollback says, per collection, whether the destination is back as it
 //! was (exit 0) or not (exit 4, the collections named).
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use futures::stream::{self, StreamExt};
 use serde_json::Value;
 
-use super::journal::{self, Line};
+use super::journal::{self, Line, Reader};
 use super::plan::{Action, Kind, Write};
 use super::{connect, read_side, write, CopyError, Side};
 use crate::contract::api::{Endpoint, SCOPE_IDENTITY, SCOPE_MANAGE, SCOPE_READ};
@@ -93,6 +94,9 @@ impl RollbackReport {
     }
 }
 
+/// Records read from a journal at a time.
+const CHUNK: usize = write::BATCH as usize * write::IN_FLIGHT;
+
 /// Undoes the copies the journals at `path` record, against `to`.
 pub async fn run(
     path: &Path,
@@ -102,28 +106,39 @@ pub async fn run(
     let started = Instant::now();
     let paths = journal::journals(path)
         .map_err(|e| CopyError::Usage(format!("cannot read {}: {e}", path.display())))?;
-    let mut journals = Vec::with_capacity(paths.len());
+    // Every journal read through once before anything is undone: a damaged
+    // one stops the rollback before its first request.
+    let mut before = None;
     for p in &paths {
-        journals.push(journal::read(p).map_err(CopyError::Usage)?);
+        let (start, reader) = Reader::open(p).map_err(CopyError::Usage)?;
+        tokio::task::block_in_place(|| reader.check()).map_err(CopyError::Usage)?;
+        if let (
+            None,
+            Line::Start {
+                before: was,
+                tenant,
+                ..
+            },
+        ) = (&before, start)
+        {
+            before = Some((was, tenant));
+        }
     }
-    let Some(before) = journals.first().and_then(|j| match j.first() {
-        Some(Line::Start { before, tenant, .. }) => Some((before.clone(), tenant.clone())),
-        _ => None,
-    }) else {
+    let Some((before, tenant)) = before else {
         return Err(CopyError::Usage(format!(
             "{} holds no ferry copy journal",
             path.display()
         )));
     };
-    if before.1 != to.tenant {
+    if tenant != to.tenant {
         return Err(CopyError::Usage(format!(
-            "the journals are of tenant {}, not {}",
-            before.1, to.tenant
+            "the journals are of tenant {tenant}, not {}",
+            to.tenant
         )));
     }
     let scope = format!("{SCOPE_MANAGE} {SCOPE_READ} {SCOPE_IDENTITY}");
     let side = connect(to, &scope, retry).await?;
-    let result = undo_all(&journals, &side.requests, before.0).await;
+    let result = undo_all(&paths, &side.requests, before).await;
     side.connected.shutdown().await;
     let mut report = result?;
     report.seconds = started.elapsed().as_secs_f64();
@@ -131,16 +146,16 @@ pub async fn run(
 }
 
 async fn undo_all(
-    journals: &[Vec<Line>],
+    paths: &[PathBuf],
     requests: &Requests,
     before: BTreeMap<String, (u64, String)>,
 ) -> Result<RollbackReport, CopyError> {
     let mut report = RollbackReport {
-        journals: journals.len(),
+        journals: paths.len(),
         ..RollbackReport::default()
     };
-    for lines in journals.iter().rev() {
-        undo(lines, requests, &mut report).await?;
+    for path in paths.iter().rev() {
+        undo(path, requests, &mut report).await?;
     }
     let now = read_side(requests, "the destination").await?;
     let digests = tokio::task::block_in_place(|| now.digests()).map_err(CopyError::Failed)?;
@@ -152,68 +167,93 @@ async fn undo_all(
     Ok(report)
 }
 
-/// Undoes one journal.
+/// Undoes one journal, reading it once per step (it may hold millions of
+/// lines: a step holds [`CHUNK`] records at a time).
+///
+/// Users and memberships the copy created go first (a replaced user may
+/// take back an identifier a created one holds), then the replaced records
+/// come back in dependency order (a replaced pool may name a created
+/// schema no longer), then the created groups, pools and schemas go.
 async fn undo(
-    lines: &[Line],
+    path: &Path,
     requests: &Requests,
     report: &mut RollbackReport,
 ) -> Result<(), CopyError> {
-    let mut created: BTreeMap<Kind, Vec<&Value>> = BTreeMap::new();
-    let mut replaced: BTreeMap<Kind, Vec<&Value>> = BTreeMap::new();
-    for line in lines {
-        match line {
-            Line::Created { collection, record } => {
-                created.entry(*collection).or_default().push(record)
-            }
-            Line::Replaced { collection, record } => {
-                replaced.entry(*collection).or_default().push(record)
-            }
-            Line::Start { .. } => {}
-        }
-    }
-    // Users and memberships the copy created go first (a replaced user may
-    // take back an identifier a created one holds), then the replaced
-    // records come back (a replaced pool may name a created schema no
-    // longer), then the created groups, pools and schemas go.
     for kind in [Kind::GroupMembers, Kind::Users] {
-        delete(
-            requests,
-            kind,
-            created.remove(&kind).unwrap_or_default(),
-            report,
-        )
+        each_chunk(path, ("created", kind), async |records| {
+            delete(requests, kind, records, report).await
+        })
         .await?;
     }
     for kind in Kind::ALL {
-        let records = replaced.remove(&kind).unwrap_or_default();
-        let writes: Vec<Write> = records
-            .into_iter()
-            .map(|record| Write {
-                kind,
-                action: Action::Update,
-                id: String::new(),
-                doc: record.to_string(),
-                before: None,
-            })
-            .collect();
-        for (n, batch) in writes.chunks(write::BATCH as usize).enumerate() {
-            let sent = write::send(requests, n as u64, batch.to_vec()).await?;
-            *report.restored.entry(kind).or_default() += sent.written;
-            report.refused.extend(
-                sent.refused
-                    .into_iter()
-                    .map(|r| format!("a record of {}: {}", kind.name(), r.reason)),
-            );
-        }
+        each_chunk(path, ("replaced", kind), async |records| {
+            restore(requests, kind, records, report).await
+        })
+        .await?;
     }
     for kind in [Kind::Groups, Kind::Pools, Kind::Schemas] {
-        delete(
-            requests,
-            kind,
-            created.remove(&kind).unwrap_or_default(),
-            report,
-        )
+        each_chunk(path, ("created", kind), async |records| {
+            delete(requests, kind, records, report).await
+        })
         .await?;
+    }
+    Ok(())
+}
+
+/// Hands `step` the records of the `op` lines of `kind` in the journal
+/// `path`, [`CHUNK`] at a time.
+async fn each_chunk(
+    path: &Path,
+    (op, kind): (&str, Kind),
+    mut step: impl AsyncFnMut(Vec<Value>) -> Result<(), CopyError>,
+) -> Result<(), CopyError> {
+    let (_, mut reader) = Reader::open(path).map_err(CopyError::Usage)?;
+    loop {
+        let records = tokio::task::block_in_place(|| reader.records(op, kind, CHUNK))
+            .map_err(CopyError::Usage)?;
+        if records.is_empty() {
+            return Ok(());
+        }
+        step(records).await?;
+    }
+}
+
+/// Puts the replaced `records` of `kind` back as they were, under
+/// `mode=update`, [`write::IN_FLIGHT`] requests at a time.
+async fn restore(
+    requests: &Requests,
+    kind: Kind,
+    records: Vec<Value>,
+    report: &mut RollbackReport,
+) -> Result<(), CopyError> {
+    let writes: Vec<Write> = records
+        .into_iter()
+        .map(|record| Write {
+            kind,
+            action: Action::Update,
+            id: String::new(),
+            doc: record.to_string(),
+            before: None,
+        })
+        .collect();
+    let results: Vec<Result<write::Sent, write::WriteError>> = stream::iter(
+        writes
+            .chunks(write::BATCH as usize)
+            .map(<[Write]>::to_vec)
+            .enumerate(),
+    )
+    .map(|(n, batch)| write::send(requests, n as u64, batch))
+    .buffer_unordered(write::IN_FLIGHT)
+    .collect()
+    .await;
+    for result in results {
+        let sent = result?;
+        *report.restored.entry(kind).or_default() += sent.written;
+        report.refused.extend(
+            sent.refused
+                .into_iter()
+                .map(|r| format!("a record of {}: {}", kind.name(), r.reason)),
+        );
     }
     Ok(())
 }
@@ -222,11 +262,11 @@ async fn undo(
 async fn delete(
     requests: &Requests,
     kind: Kind,
-    records: Vec<&Value>,
+    records: Vec<Value>,
     report: &mut RollbackReport,
 ) -> Result<(), CopyError> {
     let mut urls = Vec::with_capacity(records.len());
-    for record in records {
+    for record in &records {
         urls.push(delete_url(requests, kind, record)?);
     }
     let results: Vec<Result<Deleted, CopyError>> = stream::iter(urls.into_iter().enumerate())

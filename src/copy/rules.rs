@@ -12,7 +12,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::de::DeserializeOwned;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
@@ -56,7 +56,7 @@ pub struct Rules {
 
 /// Replacements made per field (`pools.metadata.redirect_uri`), and
 /// credentials left out per type: for the report.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Changes {
     /// URL replacements per field path.
     pub rewritten: BTreeMap<String, u64>,

@@ -15,6 +15,8 @@
 //!
 //! [`Sender`]: crate::send::deliver::Sender
 
+use std::collections::BTreeMap;
+
 use bytes::Bytes;
 use futures::stream::{self, StreamExt};
 use serde_json::Value;
@@ -51,29 +53,36 @@ pub(crate) struct Sent {
     pub attempts: u32,
 }
 
-/// What the writes came to.
-#[derive(Debug, Default)]
-pub struct Written {
-    /// Records written per collection.
-    pub written: std::collections::BTreeMap<Kind, u64>,
+/// A round of requests, every one of them answered.
+#[derive(Debug)]
+pub struct Round {
+    /// The collection.
+    pub kind: Kind,
+    /// The plan's last write in the round (its `seq`).
+    pub last: i64,
+    /// Records written.
+    pub written: u64,
     /// Records refused.
     pub refused: Vec<Refused>,
     /// Requests sent, retries included.
     pub requests: u64,
 }
 
-/// Sends the plan's writes; `refused` gets each refused record as it is
-/// known. Stops at the first request the run cannot get past.
+/// Sends the plan's writes after those `from` acknowledges (per
+/// collection, the `seq` of the last one), a round of up to
+/// [`IN_FLIGHT`] requests at a time; `round` gets each round once all its
+/// requests are answered. Stops at the first request the run cannot get
+/// past.
 pub async fn write(
     plan: &Plan,
     requests: &Requests,
     journal: &mut Option<Journal>,
-    progress: &std::sync::atomic::AtomicU64,
-) -> Result<Written, WriteError> {
-    let mut done = Written::default();
+    (from, progress): (&BTreeMap<Kind, i64>, &std::sync::atomic::AtomicU64),
+    mut round: impl FnMut(Round) -> Result<(), WriteError>,
+) -> Result<(), WriteError> {
     for kind in Kind::ALL {
         let in_flight = if kind == Kind::Users { IN_FLIGHT } else { 1 };
-        let mut after = 0;
+        let mut after = from.get(&kind).copied().unwrap_or(0);
         loop {
             let rows = plan
                 .writes(kind, after, BATCH * in_flight as u32)
@@ -100,17 +109,25 @@ pub async fn write(
                     .buffer_unordered(in_flight)
                     .collect()
                     .await;
+            let mut done = Round {
+                kind,
+                last: after,
+                written: 0,
+                refused: Vec::new(),
+                requests: 0,
+            };
             for result in results {
                 let sent = result?;
-                *done.written.entry(kind).or_default() += sent.written;
+                done.written += sent.written;
                 done.requests += u64::from(sent.attempts);
-                let seen = sent.written + sent.refused.len() as u64;
-                progress.fetch_add(seen, std::sync::atomic::Ordering::Relaxed);
                 done.refused.extend(sent.refused);
             }
+            let seen = done.written + done.refused.len() as u64;
+            progress.fetch_add(seen, std::sync::atomic::Ordering::Relaxed);
+            round(done)?;
         }
     }
-    Ok(done)
+    Ok(())
 }
 
 /// A copy's writes could not go on.
@@ -122,6 +139,8 @@ pub enum WriteError {
     Journal(std::io::Error),
     #[error("{0}")]
     Plan(String),
+    #[error("cannot save the copy's progress: {0}")]
+    Save(String),
 }
 
 /// Sends one batch; on a refusal, each record alone. Returns the records

@@ -15,14 +15,14 @@ use super::error::ImportError;
 
 /// The locks of a run; released when dropped.
 #[derive(Debug)]
-pub(super) struct RunLock {
+pub(crate) struct RunLock {
     /// The locked files, kept open.
     _files: Vec<File>,
 }
 
 impl RunLock {
     /// Locks `<path>.lock` for each of `paths`, or says which run holds one.
-    pub(super) fn acquire<'a>(
+    pub(crate) fn acquire<'a>(
         paths: impl IntoIterator<Item = &'a Path>,
     ) -> Result<RunLock, ImportError> {
         let files = paths

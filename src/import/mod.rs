@@ -21,7 +21,7 @@
 
 mod acknowledge;
 mod error;
-mod lock;
+pub(crate) mod lock;
 mod refusals;
 mod start;
 
