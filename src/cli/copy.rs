@@ -317,7 +317,18 @@ impl CopyArgs {
 
 pub async fn run(args: CopyArgs) -> anyhow::Result<Outcome> {
     let config = args.config()?;
-    let report = ferry::copy::run(&config).await?;
+    let report = match ferry::copy::run(&config).await {
+        Ok(report) => report,
+        Err(e) => {
+            if !config.dry_run && !e.is_usage() && config.checkpoint.exists() {
+                eprintln!(
+                    "ferry: the copy's checkpoint {} is saved: run the same command again to resume",
+                    config.checkpoint.display()
+                );
+            }
+            return Err(e.into());
+        }
+    };
     if let Some(path) = &args.report {
         ferry::private::write_private(path, &serde_json::to_vec_pretty(&report)?)?;
     }

@@ -244,7 +244,7 @@ impl Plan {
         let settings = serde_json::to_string(settings).map_err(|e| failed(e.to_string()))?;
         let report = serde_json::to_string(report).map_err(|e| failed(e.to_string()))?;
         let faulty_len = faulty_len.to_string();
-        self.db()
+        self.db
             .execute_batch(
                 "CREATE TABLE progress (kind INTEGER PRIMARY KEY, after INTEGER NOT NULL,
                                         written INTEGER NOT NULL, refused INTEGER NOT NULL,
@@ -253,7 +253,7 @@ impl Plan {
             )
             .and_then(|()| {
                 let mut s = self
-                    .db()
+                    .db
                     .prepare("INSERT INTO meta (key, value) VALUES (?1, ?2)")?;
                 for (key, value) in [
                     ("format", FORMAT),
@@ -281,7 +281,7 @@ impl Plan {
     pub fn advance(&self, kind: Kind, progress: Progress, faulty_len: u64) -> Result<(), String> {
         let failed =
             |e: rusqlite::Error| format!("cannot save the checkpoint {}: {e}", self.path.display());
-        let db = self.db();
+        let db = &self.db;
         db.execute_batch("BEGIN").map_err(failed)?;
         let kind = kind.code();
         let done = db

@@ -249,6 +249,7 @@ pub struct Plan {
     /// Where the plan is kept: the copy's checkpoint, or a private
     /// temporary directory ([`Plan::new`]).
     pub(super) path: std::path::PathBuf,
+    /// The plan's database: the writes, then (sealed) the checkpoint's.
     pub(super) db: Connection,
     /// The temporary directory of a plan that is no checkpoint.
     pub(super) dir: Option<tempfile::TempDir>,
@@ -338,11 +339,6 @@ impl Plan {
             path,
             dir,
         }
-    }
-
-    /// The plan's database.
-    pub(super) fn db(&self) -> &Connection {
-        &self.db
     }
 
     /// Counts of `kind`.
