@@ -25,11 +25,12 @@ export FERRY_CLIENT_SECRET="copy-bench-$$-$RANDOM$RANDOM"
 sizes=("$@")
 [ ${#sizes[@]} -gt 0 ] || sizes=(100000)
 
-serve() { # DB TENANT -> prints the URL
+serve() { # DB TENANT VAR: starts a server, its URL into VAR (not in a subshell,
+  # so that `servers` keeps its process id for the kill)
   "$ferry" serve --addr 127.0.0.1:0 --db "$1" --tenant "$2" >"$1.out" 2>"$1.err" &
   servers+=($!)
   for _ in $(seq 100); do grep -q "listening on" "$1.out" 2>/dev/null && break; sleep 0.1; done
-  grep -o 'http://127.0.0.1:[0-9]*' "$1.out" | head -1
+  printf -v "$3" '%s' "$(grep -o 'http://127.0.0.1:[0-9]*' "$1.out" | head -1)"
 }
 
 timed() { # NAME USERS COMMAND... -> one line of the table
@@ -44,8 +45,8 @@ timed() { # NAME USERS COMMAND... -> one line of the table
 printf '%-10s %-24s %9s %9s %9s %12s\n' users run wall_s cpu_s users_per_s peak_rss_mib
 for n in "${sizes[@]}"; do
   "$ferry" sample --users "$n" --seed 1 -o "users-$n.csv" >/dev/null
-  from=$(serve "a-$n.db" staging)
-  to=$(serve "b-$n.db" prod)
+  serve "a-$n.db" staging from
+  serve "b-$n.db" prod to
   "$ferry" import "users-$n.csv" --target "$from" --tenant staging --quiet \
     --checkpoint "ck-$n" --rejects "rej-$n.jsonl" >/dev/null
   copy=("$ferry" copy --from "$from" --from-tenant staging --to "$to" --to-tenant prod

@@ -103,6 +103,15 @@ struct JsonFields {
     /// The members in source order; a repeated key keeps every occurrence and
     /// lookups take the last one, as `serde_json` does.
     members: Box<[Member]>,
+    /// A bit per member's [`tag_bit`]: most lookups are of columns a record
+    /// does not have (a preset's rules cover every layout of its vendor),
+    /// and this tells them no without a scan.
+    present: u64,
+}
+
+/// The bit of `present` that a key with this tag sets.
+fn tag_bit(tag: u32) -> u64 {
+    1 << (tag.wrapping_mul(0x9E37_79B1) >> 26)
 }
 
 impl JsonFields {
@@ -121,6 +130,9 @@ impl JsonFields {
     /// The raw value of the last member named `column`.
     fn find(&self, column: &str) -> Option<&str> {
         let tag = key_tag(column);
+        if self.present & tag_bit(tag) == 0 {
+            return None;
+        }
         let member = self
             .members
             .iter()
@@ -182,6 +194,7 @@ impl Fields {
         Fields {
             repr: Repr::Json(JsonFields {
                 text: Box::from(text),
+                present: members.iter().fold(0, |bits, m| bits | tag_bit(m.tag)),
                 members: members.drain(..).collect(),
             }),
         }
@@ -469,6 +482,25 @@ mod tests {
         assert_eq!(f.get("phone"), None);
         assert_eq!(f.columns(), vec!["id", "email", "name"]);
         assert_eq!(f.to_json(), json!({"id": "u1", "email": "", "name": "Zoë"}));
+    }
+
+    #[test]
+    fn json_lookups_find_every_member_and_only_those_whatever_their_presence_bits() {
+        // 200 members set every bit of the presence mask; 3 leave most bits clear.
+        for n in [3usize, 200] {
+            let object = (0..n)
+                .map(|i| (format!("col{i}"), json!(format!("v{i}"))))
+                .chain([("a\"b".to_string(), json!("escaped"))])
+                .collect();
+            let f = Fields::from_json_object(object);
+            for i in 0..n {
+                assert_eq!(f.get(&format!("col{i}")).as_deref(), Some(&*format!("v{i}")));
+            }
+            assert_eq!(f.get("a\"b").as_deref(), Some("escaped"));
+            for absent in ["col", "google.com/rawId", "col2000", "", "a\\b"] {
+                assert_eq!(f.get(absent), None, "{absent} in {n} members");
+            }
+        }
     }
 
     #[test]
