@@ -9,10 +9,11 @@
 //! they replace. Besides the writes it keeps:
 //! - `meta`: the settings that shaped the plan (a resume with other flags
 //!   is refused, and told which), the plan's report and the backup journal
-//!   the writes go to. They are written once, in one transaction, after
-//!   the plan is complete and synced ([`Plan::seal`]): a plan without them
-//!   was cut short while planning, when nothing had been written, and is
-//!   made again;
+//!   the writes go to. They are written once the plan is complete
+//!   ([`Plan::seal`]), which then syncs the file and renames it into place:
+//!   until then the plan is `FILE.planning` ([`planning`]), never taken
+//!   for a checkpoint, and a run cut short while reading or planning (when
+//!   nothing was written) leaves one the next run replaces;
 //! - `progress`: per collection, the last write acknowledged, the records
 //!   written and refused and the requests sent, with the length of the
 //!   faulty file; committed and synced after each round of requests

@@ -11,10 +11,11 @@
 //!
 //! Every step is idempotent, so an interrupted rollback is resumed by
 //! running it again. Journals are read as streams, a chunk of records at a
-//! time, so a rollback of a million users holds a chunk, not the journal. Then the destination's dump is read and digested as
-//! the oldest journal's first line digested it before the copy: the
-//! rollback says, per collection, whether the destination is back as it
-//! was (exit 0) or not (exit 4, the collections named).
+//! time, so a rollback of a million users holds a chunk, not the journal.
+//! Then the destination's dump is read and digested as the oldest
+//! journal's first line digested it before the copy: the rollback says,
+//! per collection, whether the destination is back as it was (exit 0) or
+//! not (exit 4, the collections named).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

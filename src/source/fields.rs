@@ -494,7 +494,10 @@ mod tests {
                 .collect();
             let f = Fields::from_json_object(object);
             for i in 0..n {
-                assert_eq!(f.get(&format!("col{i}")).as_deref(), Some(&*format!("v{i}")));
+                assert_eq!(
+                    f.get(&format!("col{i}")).as_deref(),
+                    Some(&*format!("v{i}"))
+                );
             }
             assert_eq!(f.get("a\"b").as_deref(), Some("escaped"));
             for absent in ["col", "google.com/rawId", "col2000", "", "a\\b"] {
