@@ -495,11 +495,7 @@ pub fn default_paths(input: &Input) -> (Option<PathBuf>, PathBuf) {
         Input::File(path) => {
             // `export/` names the directory `export`: the files go beside it.
             let path = path.components().as_path();
-            let with = |suffix: &str| {
-                let mut name = path.as_os_str().to_owned();
-                name.push(suffix);
-                PathBuf::from(name)
-            };
+            let with = |suffix| crate::outputs::with_suffix(path, suffix);
             (Some(with(".ferry-checkpoint")), with(".rejects.jsonl"))
         }
         Input::Stdin => (None, PathBuf::from("ferry-stdin.rejects.jsonl")),
@@ -531,11 +527,7 @@ impl ImportConfig {
     /// start, with its own checkpoint and rejects file (the import's, with
     /// `.repair` added), so that the import's own stay as they are.
     pub fn repair(&self, users: crate::batch::UserSet) -> Result<ImportConfig, Error> {
-        let with_repair = |path: &std::path::Path| {
-            let mut name = path.as_os_str().to_owned();
-            name.push(".repair");
-            PathBuf::from(name)
-        };
+        let with_repair = |path: &std::path::Path| crate::outputs::with_suffix(path, ".repair");
         let mut repair = self.clone();
         repair.body = repair.body.only(users);
         repair.mode = ImportMode::Update;

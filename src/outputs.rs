@@ -14,6 +14,26 @@ use std::path::{Path, PathBuf};
 use crate::error::Error;
 use crate::source::Input;
 
+/// `path` with `suffix` added to its file name: `users.csv` →
+/// `users.csv.rejects.jsonl`, the files that belong to another.
+pub fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(suffix);
+    PathBuf::from(name)
+}
+
+/// Removes the SQLite database `path` and the `-wal` and `-shm` files
+/// beside it, those that exist.
+pub fn remove_database(path: &Path) -> std::io::Result<()> {
+    for suffix in ["", "-wal", "-shm"] {
+        match std::fs::remove_file(with_suffix(path, suffix)) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
 /// Checks that no output in `outputs` (a name for messages, a path) is the
 /// source `input`, and that no two outputs are the same file.
 pub fn check(input: &Input, outputs: &[(&'static str, &Path)]) -> Result<(), Error> {

@@ -103,29 +103,13 @@ pub struct Resume {
 
 /// Removes the checkpoint at `path` (and SQLite's log beside it), if any.
 pub fn remove(path: &Path) -> std::io::Result<()> {
-    for file in [
-        path.to_path_buf(),
-        suffixed(path, "-wal"),
-        suffixed(path, "-shm"),
-    ] {
-        match std::fs::remove_file(&file) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
-            _ => {}
-        }
-    }
-    Ok(())
-}
-
-fn suffixed(path: &Path, suffix: &str) -> PathBuf {
-    let mut name = path.as_os_str().to_owned();
-    name.push(suffix);
-    PathBuf::from(name)
+    crate::outputs::remove_database(path)
 }
 
 /// Where a plan destined for `path` is made: it becomes the checkpoint
 /// only once sealed, so a plan cut short is never taken for one.
 pub fn planning(path: &Path) -> PathBuf {
-    suffixed(path, ".planning")
+    crate::outputs::with_suffix(path, ".planning")
 }
 
 /// Opens the plan database at `path` for this process alone, each commit

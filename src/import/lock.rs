@@ -35,9 +35,7 @@ impl RunLock {
 
 /// `path` with `.lock` appended to its name.
 fn lock_path(path: &Path) -> PathBuf {
-    let mut name = path.as_os_str().to_owned();
-    name.push(".lock");
-    PathBuf::from(name)
+    crate::outputs::with_suffix(path, ".lock")
 }
 
 /// Takes the lock of `path` and writes this process's id into it.

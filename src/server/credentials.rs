@@ -76,9 +76,7 @@ pub enum CredentialsError {
 
 /// The secret file that belongs to a database: `<db>.secret`.
 pub fn secret_path_for(db_path: &Path) -> PathBuf {
-    let mut name = db_path.as_os_str().to_owned();
-    name.push(".secret");
-    PathBuf::from(name)
+    crate::outputs::with_suffix(db_path, ".secret")
 }
 
 /// Resolves the credentials from the process environment

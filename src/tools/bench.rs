@@ -543,11 +543,7 @@ impl Server {
         latency_ms: u64,
     ) -> Result<Server, BenchError> {
         let db = config.dir.join(format!("{name}.db"));
-        for suffix in ["", "-wal", "-shm"] {
-            let mut path = db.as_os_str().to_owned();
-            path.push(suffix);
-            let _ = fs::remove_file(PathBuf::from(path));
-        }
+        let _ = crate::outputs::remove_database(&db);
         let log = config.dir.join(format!("{name}-serve.log"));
         let err = fs::File::create(&log).map_err(io(format!("creating {}", log.display())))?;
         let mut cmd = ServeChild::command(&config.exe, &db);
