@@ -981,25 +981,24 @@ impl<'a, L: Lookup> FieldReader<'a, L> {
         if rule.is_plain() {
             return Ok(self.column(rule.path.text()));
         }
-        let mut texts: Vec<String> = Vec::new();
+        let mut text: Option<String> = None;
         for value in rule.path.values(self.fields) {
             let Some(value) = self.transformed(rule, value)? else {
                 continue;
             };
             // Scalars as written, arrays of scalars joined with `;`.
-            let Some(text) = crate::source::json_text(&value) else {
+            let Some(found) = trimmed_text(value) else {
                 continue;
             };
-            let text = text.trim();
-            if !text.is_empty() {
-                texts.push(text.to_string());
+            match &mut text {
+                None => text = Some(found),
+                Some(text) => {
+                    text.push(';');
+                    text.push_str(&found);
+                }
             }
         }
-        Ok(match texts.len() {
-            0 => None,
-            1 => texts.pop().map(Cow::Owned),
-            _ => Some(Cow::Owned(texts.join(";"))),
-        })
+        Ok(text.map(Cow::Owned))
     }
 
     /// A value through the rule's transforms and map.
@@ -1158,7 +1157,7 @@ impl<'a, L: Lookup> FieldReader<'a, L> {
             // A list (a transform's split, an array) is one value per element.
             let items = match found.is_list() {
                 true => found.elements(),
-                false => vec![found],
+                false => smallvec::smallvec![found],
             };
             for item in items {
                 let left_out = rule.unless.iter().any(|(member, texts)| {
@@ -1272,6 +1271,22 @@ fn within<'a>(
 
 /// The path of an attribute rule that reads every column with its `prefix`.
 pub const ALL_COLUMNS: &str = "*";
+
+/// The text of a value as [`crate::source::json_text`] gives it, trimmed;
+/// `None` when it has none or only blanks. A string is moved, not copied.
+fn trimmed_text(value: Value) -> Option<String> {
+    if let Value::String(text) = value {
+        let trimmed = text.trim();
+        return match (trimmed.is_empty(), trimmed.len() == text.len()) {
+            (true, _) => None,
+            (false, true) => Some(text),
+            (false, false) => Some(trimmed.to_string()),
+        };
+    }
+    let text = crate::source::json_text(&value)?;
+    let trimmed = text.trim();
+    (!trimmed.is_empty()).then(|| trimmed.to_string())
+}
 
 /// A value that carries nothing: null or blank text.
 fn is_blank(value: &Value) -> bool {

@@ -23,8 +23,12 @@ use std::borrow::Cow;
 use std::fmt;
 
 use serde_json::Value;
+use smallvec::{smallvec, SmallVec};
 
 use super::Lookup;
+
+/// The values a path finds: most paths find one or none, kept inline.
+pub type Founds<'a> = SmallVec<[Found<'a>; 2]>;
 
 /// A parsed source path.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -109,7 +113,7 @@ impl SourcePath {
 
     /// Every value the path finds in `fields`, typed as the source has them
     /// (a CSV cell is a string), nulls left out.
-    pub fn values<L: Lookup + ?Sized>(&self, fields: &L) -> Vec<Value> {
+    pub fn values<L: Lookup + ?Sized>(&self, fields: &L) -> SmallVec<[Value; 1]> {
         self.found(fields)
             .into_iter()
             .filter_map(Found::into_value)
@@ -119,22 +123,22 @@ impl SourcePath {
     /// Every value the path finds in `fields`, nulls and blanks left out, as
     /// found: in a JSON record, the raw text of each, the members and
     /// elements on the way skimmed over, not decoded.
-    pub fn found<'a, L: Lookup + ?Sized>(&self, fields: &'a L) -> Vec<Found<'a>> {
+    pub fn found<'a, L: Lookup + ?Sized>(&self, fields: &'a L) -> Founds<'a> {
         if let Some(found) = fields.found(&self.text) {
             return found.non_null();
         }
         if self.steps.is_empty() && self.top == self.text {
-            return Vec::new();
+            return Founds::new();
         }
         let Some(mut start) = fields.found(&self.top) else {
-            return Vec::new();
+            return Founds::new();
         };
         // A CSV cell (or a JSON string) walked into holds JSON text.
         if !self.steps.is_empty() {
             if let Some(text) = start.string() {
                 match serde_json::from_str::<Value>(&text) {
                     Ok(parsed) => start = Found::Value(parsed),
-                    Err(_) => return Vec::new(),
+                    Err(_) => return Founds::new(),
                 }
             }
         }
@@ -143,26 +147,30 @@ impl SourcePath {
 
     /// The values the path finds inside an already-found value (an element
     /// of `identities[*]`, say), the first name being a member of it.
-    pub fn found_in<'a>(&self, value: &Found<'a>) -> Vec<Found<'a>> {
+    pub fn found_in<'a>(&self, value: &Found<'a>) -> Founds<'a> {
         if let Some(found) = value.member(&self.text) {
             return found.non_null();
         }
         match value.member(&self.top) {
             Some(start) => self.walk(start),
-            None => Vec::new(),
+            None => Founds::new(),
         }
     }
 
     /// The values the steps find from `start`, nulls and blanks left out.
-    fn walk<'a>(&self, start: Found<'a>) -> Vec<Found<'a>> {
-        let mut found = vec![start];
+    fn walk<'a>(&self, start: Found<'a>) -> Founds<'a> {
+        let mut found: Founds<'a> = smallvec![start];
         for step in &self.steps {
-            found = found.into_iter().flat_map(|v| step.apply(v)).collect();
+            found = match found.len() {
+                1 => found.pop().map(|v| step.apply(v)).unwrap_or_default(),
+                _ => found.into_iter().flat_map(|v| step.apply(v)).collect(),
+            };
             if found.is_empty() {
                 break;
             }
         }
-        found.into_iter().filter(|f| !f.is_blank()).collect()
+        found.retain(|f| !f.is_blank());
+        found
     }
 }
 
@@ -257,11 +265,11 @@ impl<'a> Found<'a> {
     }
 
     /// Itself as a list of found values, none when it [`Found::is_blank`].
-    fn non_null(self) -> Vec<Found<'a>> {
+    fn non_null(self) -> Founds<'a> {
         if self.is_blank() {
-            Vec::new()
+            Founds::new()
         } else {
-            vec![self]
+            smallvec![self]
         }
     }
 
@@ -283,16 +291,16 @@ impl<'a> Found<'a> {
     }
 
     /// The elements of an array; none for anything else.
-    pub fn elements(self) -> Vec<Found<'a>> {
+    pub fn elements(self) -> Founds<'a> {
         match self {
             Found::Raw(raw) => crate::source::raw_elements(raw)
-                .unwrap_or_default()
                 .into_iter()
+                .flatten()
                 .map(Found::Raw)
                 .collect(),
             Found::Value(Value::Array(items)) => items.into_iter().map(Found::Value).collect(),
             Found::Borrowed(Value::Array(items)) => items.iter().map(Found::Borrowed).collect(),
-            Found::Value(_) | Found::Borrowed(_) => Vec::new(),
+            Found::Value(_) | Found::Borrowed(_) => Founds::new(),
         }
     }
 }
@@ -354,7 +362,7 @@ impl fmt::Display for SourcePath {
 
 impl Step {
     /// The values this step finds in `value`.
-    fn apply<'a>(&self, value: Found<'a>) -> Vec<Found<'a>> {
+    fn apply<'a>(&self, value: Found<'a>) -> Founds<'a> {
         match self {
             Step::Member(name) => match value {
                 // Taken out, not copied.
@@ -504,7 +512,7 @@ mod tests {
     }
 
     fn values(path: &str, fields: &Fields) -> Vec<Value> {
-        SourcePath::parse(path).unwrap().values(fields)
+        SourcePath::parse(path).unwrap().values(fields).into_vec()
     }
 
     #[test]

@@ -5,8 +5,8 @@
 //! - a CSV record is one string holding all its fields back to back, the end
 //!   of each field, and a shared ([`Arc`]) header that maps a column name to
 //!   its position; a lookup is one hash probe and a slice;
-//! - a JSON record is the object's text, validated by `serde_json` when the
-//!   line was read, and where each member's key and raw value lie in it. A
+//! - a JSON record is the object's text, validated when the line was read
+//!   ([`super::members`]), and where each member's key and raw value lie in it. A
 //!   lookup scans the (few) keys; a string value without escapes is a slice
 //!   of the text, anything else is decoded when asked for. Building a
 //!   `serde_json::Map` instead costs two allocations per member and was the
@@ -345,16 +345,21 @@ impl Fields {
                 }
             }
             Repr::Json(json) => {
+                // When no two members share a bit of the presence mask, no
+                // key is repeated.
+                let repeats = json.present.count_ones() as usize != json.members.len();
                 for (i, member) in json.members.iter().enumerate() {
-                    let raw = json.raw_value(member).trim();
+                    // A member's raw value has no blanks around it.
+                    let raw = json.raw_value(member);
                     if matches!(raw, "null" | "\"\"" | "[]" | "{}") {
                         continue;
                     }
                     let key = json.key(member);
                     // A repeated key is one column.
-                    if !json.members[..i]
-                        .iter()
-                        .any(|m| m.tag == member.tag && json.key(m) == key)
+                    if !repeats
+                        || !json.members[..i]
+                            .iter()
+                            .any(|m| m.tag == member.tag && json.key(m) == key)
                     {
                         f(key);
                     }
@@ -398,8 +403,10 @@ impl fmt::Debug for Fields {
 /// The text of a raw JSON value, as [`Fields::get`] describes.
 fn raw_json_text(raw: &str) -> Option<Cow<'_, str>> {
     match raw.as_bytes().first()? {
-        b'"' if !raw.contains('\\') => raw_str(raw),
-        b'"' | b'[' | b'{' => match serde_json::from_str::<Value>(raw) {
+        // Kept as written if it cannot be decoded (not reached: a lone
+        // surrogate escape, the one thing a skim passes, refuses the row).
+        b'"' => raw_str(raw).or(Some(Cow::Borrowed(raw))),
+        b'[' | b'{' => match serde_json::from_str::<Value>(raw) {
             Ok(value) => json_text(&value).map(|text| Cow::Owned(text.into_owned())),
             // Not reached for validated text; a lone surrogate escape is the
             // one thing serde_json skims over but refuses to decode.

@@ -1,7 +1,15 @@
 //! The member index of a JSON object: where each key and raw value lies in
-//! its text, found by one validating pass of `serde_json` that decodes
-//! nothing. [`super::fields`] looks values up through it, and the JSON Lines
-//! reader builds it for every line.
+//! its text, found by one validating pass that decodes nothing.
+//! [`super::fields`] looks values up through it, and the JSON Lines and
+//! document readers build it for every record.
+//!
+//! The pass is a scan of ferry's own ([`scan_object`]) for the records
+//! exports are made of, and `serde_json` for anything the scan does not
+//! vouch for: an invalid record (whose error `serde_json` words), a key
+//! written with escapes, deep nesting. The scan took the place of
+//! `serde_json` for speed (a JSON Lines export mapped at 0.64 of the speed
+//! of the same users in a CSV; BENCHMARKS.md, "Presets against the CSV
+//! path"), and a test holds it to accepting nothing `serde_json` refuses.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -44,13 +52,10 @@ pub(super) fn key_tag(key: &str) -> u32 {
 /// and value lie in it (into `members`, cleared first).
 pub(super) fn index_object(text: &str, members: &mut Vec<Member>) -> serde_json::Result<()> {
     members.clear();
-    let mut de = serde_json::Deserializer::from_str(text);
-    MembersSeed {
-        base: text,
-        members,
+    if scan_object(text, members).is_none() {
+        members.clear();
+        serde_index(text, members)?;
     }
-    .deserialize(&mut de)?;
-    de.end()?;
     if has_surrogate_escape(text) {
         // Skimming checks `\uXXXX` for hex digits but not surrogate pairing:
         // decode everything once so a lone surrogate is an invalid row here,
@@ -60,13 +65,201 @@ pub(super) fn index_object(text: &str, members: &mut Vec<Member>) -> serde_json:
     Ok(())
 }
 
+/// [`index_object`] by `serde_json`, for what [`scan_object`] leaves to it.
+fn serde_index(text: &str, members: &mut Vec<Member>) -> serde_json::Result<()> {
+    let mut de = serde_json::Deserializer::from_str(text);
+    MembersSeed {
+        base: text,
+        members,
+    }
+    .deserialize(&mut de)?;
+    de.end()
+}
+
+/// How deep [`scan_object`] follows nested arrays and objects; deeper
+/// records are left to `serde_json`.
+const SCAN_DEPTH: usize = 64;
+
+/// The fast path of [`index_object`]: one validating pass over `text` that
+/// records its members where `serde_json` would find them. `None` when
+/// `text` is not valid JSON, or is beyond what the scan takes on (a key
+/// written with escapes, nesting past [`SCAN_DEPTH`]): `serde_json` then
+/// decides, and words the error. The scan never accepts what `serde_json`
+/// refuses (a test checks it on mutated records); like `serde_json`'s own
+/// skim, it checks `\uXXXX` escapes for hex digits, not surrogate pairing.
+fn scan_object(text: &str, members: &mut Vec<Member>) -> Option<()> {
+    let bytes = text.as_bytes();
+    let mut at = skip_blanks(bytes, 0);
+    if bytes.get(at) != Some(&b'{') {
+        return None;
+    }
+    at = skip_blanks(bytes, at + 1);
+    if bytes.get(at) != Some(&b'}') {
+        loop {
+            if bytes.get(at) != Some(&b'"') {
+                return None;
+            }
+            // A key with escapes is left to serde_json, which decodes it.
+            let key_end = scan_string(bytes, at, false)?;
+            let key = text.get(at + 1..key_end - 1)?;
+            let key_span = (
+                u32::try_from(at + 1).ok()?,
+                u32::try_from(key_end - 1).ok()?,
+            );
+            at = skip_blanks(bytes, key_end);
+            if bytes.get(at) != Some(&b':') {
+                return None;
+            }
+            let start = skip_blanks(bytes, at + 1);
+            let end = scan_value(bytes, start, 1)?;
+            members.push(Member {
+                key: Key::Span(key_span.0, key_span.1),
+                tag: key_tag(key),
+                value: (u32::try_from(start).ok()?, u32::try_from(end).ok()?),
+            });
+            at = skip_blanks(bytes, end);
+            match bytes.get(at) {
+                Some(b',') => at = skip_blanks(bytes, at + 1),
+                Some(b'}') => break,
+                _ => return None,
+            }
+        }
+    }
+    (skip_blanks(bytes, at + 1) == bytes.len()).then_some(())
+}
+
+/// Just after the valid JSON value starting at `at`; `None` when there is none.
+fn scan_value(bytes: &[u8], at: usize, depth: usize) -> Option<usize> {
+    match bytes.get(at)? {
+        b'"' => scan_string(bytes, at, true),
+        b'{' | b'[' if depth >= SCAN_DEPTH => None,
+        b'{' => {
+            let mut at = skip_blanks(bytes, at + 1);
+            if bytes.get(at) == Some(&b'}') {
+                return Some(at + 1);
+            }
+            loop {
+                if bytes.get(at) != Some(&b'"') {
+                    return None;
+                }
+                at = skip_blanks(bytes, scan_string(bytes, at, true)?);
+                if bytes.get(at) != Some(&b':') {
+                    return None;
+                }
+                at = skip_blanks(bytes, at + 1);
+                at = skip_blanks(bytes, scan_value(bytes, at, depth + 1)?);
+                match bytes.get(at)? {
+                    b',' => at = skip_blanks(bytes, at + 1),
+                    b'}' => return Some(at + 1),
+                    _ => return None,
+                }
+            }
+        }
+        b'[' => {
+            let mut at = skip_blanks(bytes, at + 1);
+            if bytes.get(at) == Some(&b']') {
+                return Some(at + 1);
+            }
+            loop {
+                at = skip_blanks(bytes, scan_value(bytes, at, depth + 1)?);
+                match bytes.get(at)? {
+                    b',' => at = skip_blanks(bytes, at + 1),
+                    b']' => return Some(at + 1),
+                    _ => return None,
+                }
+            }
+        }
+        b't' => scan_literal(bytes, at, b"true"),
+        b'f' => scan_literal(bytes, at, b"false"),
+        b'n' => scan_literal(bytes, at, b"null"),
+        b'-' | b'0'..=b'9' => scan_number(bytes, at),
+        _ => None,
+    }
+}
+
+/// Just after the JSON string whose opening quote is at `at`: escapes
+/// checked (refused unless `escapes`), control characters refused.
+fn scan_string(bytes: &[u8], at: usize, escapes: bool) -> Option<usize> {
+    let mut i = at + 1;
+    loop {
+        // Plain text is passed over in one run, up to the next byte that
+        // needs a look.
+        i += bytes
+            .get(i..)?
+            .iter()
+            .position(|&b| STRING_STOP[usize::from(b)])?;
+        match *bytes.get(i)? {
+            b'"' => return Some(i + 1),
+            b'\\' if !escapes => return None,
+            b'\\' => match *bytes.get(i + 1)? {
+                b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => i += 2,
+                b'u' if bytes.get(i + 2..i + 6)?.iter().all(u8::is_ascii_hexdigit) => i += 6,
+                _ => return None,
+            },
+            // A control character.
+            _ => return None,
+        }
+    }
+}
+
+/// The bytes that end a run of plain text in a JSON string: the quote, the
+/// backslash and the control characters (below 0x20).
+const STRING_STOP: [bool; 256] = {
+    let mut stop = [false; 256];
+    let mut b = 0;
+    while b < 0x20 {
+        stop[b] = true;
+        b += 1;
+    }
+    stop[b'"' as usize] = true;
+    stop[b'\\' as usize] = true;
+    stop
+};
+
+/// Just after `literal`, when the text at `at` is it.
+fn scan_literal(bytes: &[u8], at: usize, literal: &[u8]) -> Option<usize> {
+    let end = at + literal.len();
+    (bytes.get(at..end)? == literal).then_some(end)
+}
+
+/// Just after the JSON number at `at`: `-`, an integer without leading
+/// zeros, then optionally a fraction and an exponent, each with digits.
+fn scan_number(bytes: &[u8], at: usize) -> Option<usize> {
+    let digits = |from: usize| {
+        let rest = bytes.get(from..).unwrap_or_default();
+        from + rest.iter().take_while(|b| b.is_ascii_digit()).count()
+    };
+    let mut i = at + usize::from(bytes.get(at) == Some(&b'-'));
+    match bytes.get(i)? {
+        b'0' => i += 1,
+        b'1'..=b'9' => i = digits(i),
+        _ => return None,
+    }
+    if bytes.get(i) == Some(&b'.') {
+        let end = digits(i + 1);
+        if end == i + 1 {
+            return None;
+        }
+        i = end;
+    }
+    if matches!(bytes.get(i), Some(b'e' | b'E')) {
+        i += 1 + usize::from(matches!(bytes.get(i + 1), Some(b'+' | b'-')));
+        let end = digits(i);
+        if end == i {
+            return None;
+        }
+        i = end;
+    }
+    Some(i)
+}
+
 /// Whether `text` may hold a `\uD800`-`\uDFFF` escape (a UTF-16 surrogate).
 fn has_surrogate_escape(text: &str) -> bool {
-    memchr::memmem::find_iter(text.as_bytes(), b"\\u").any(|at| {
-        let hex = text.as_bytes().get(at + 2..at + 4);
+    let bytes = text.as_bytes();
+    memchr::memchr_iter(b'\\', bytes).any(|at| {
         matches!(
-            hex,
-            Some([b'd' | b'D', b'8'..=b'9' | b'a'..=b'f' | b'A'..=b'F'])
+            bytes.get(at + 1..at + 4),
+            Some([b'u', b'd' | b'D', b'8'..=b'9' | b'a'..=b'f' | b'A'..=b'F'])
         )
     })
 }
@@ -172,7 +365,7 @@ pub fn raw_member<'a>(text: &'a str, name: &str) -> Option<&'a str> {
         let key = text.get(at..key_end)?;
         let start = skip_blanks(bytes, skip_blanks(bytes, key_end) + 1);
         let end = value_end(bytes, start);
-        if raw_str(key).is_some_and(|k| k == name) {
+        if key_is(key, name) {
             found = text.get(start..end);
         }
         at = skip_blanks(bytes, end);
@@ -184,25 +377,56 @@ pub fn raw_member<'a>(text: &'a str, name: &str) -> Option<&'a str> {
     found
 }
 
-/// The raw elements of the JSON array `text`; `None` when it is not an
-/// array. A skim of validated text, as [`raw_member`].
-pub fn raw_elements(text: &str) -> Option<Vec<&str>> {
+/// Whether the raw JSON string `key` (quotes included) is `name`: compared
+/// as written unless it has escapes, which only make the raw text longer.
+fn key_is(key: &str, name: &str) -> bool {
+    let inner = key.get(1..key.len().saturating_sub(1)).unwrap_or_default();
+    match inner.len().cmp(&name.len()) {
+        std::cmp::Ordering::Less => false,
+        std::cmp::Ordering::Equal => inner == name && !inner.contains('\\'),
+        std::cmp::Ordering::Greater => {
+            inner.contains('\\') && raw_str(key).is_some_and(|k| k == name)
+        }
+    }
+}
+
+/// The raw elements of the JSON array `text`, in order; `None` when it is
+/// not an array. A skim of validated text, as [`raw_member`].
+pub fn raw_elements(text: &str) -> Option<RawElements<'_>> {
     let bytes = text.as_bytes();
     if bytes.first() != Some(&b'[') {
         return None;
     }
-    let mut elements = Vec::new();
-    let mut at = skip_blanks(bytes, 1);
-    while !matches!(bytes.get(at), None | Some(b']')) {
-        let end = value_end(bytes, at);
-        elements.push(text.get(at..end)?);
-        at = skip_blanks(bytes, end);
-        if bytes.get(at) != Some(&b',') {
-            break;
+    Some(RawElements {
+        text,
+        at: Some(skip_blanks(bytes, 1)),
+    })
+}
+
+/// The elements [`raw_elements`] finds, skimmed one at a time.
+pub struct RawElements<'a> {
+    text: &'a str,
+    /// Where the next element starts; `None` once the array is done.
+    at: Option<usize>,
+}
+
+impl<'a> Iterator for RawElements<'a> {
+    type Item = &'a str;
+
+    fn next(&mut self) -> Option<&'a str> {
+        let bytes = self.text.as_bytes();
+        let at = self.at.take()?;
+        if matches!(bytes.get(at), None | Some(b']')) {
+            return None;
         }
-        at = skip_blanks(bytes, at + 1);
+        let end = value_end(bytes, at);
+        let element = self.text.get(at..end)?;
+        let next = skip_blanks(bytes, end);
+        if bytes.get(next) == Some(&b',') {
+            self.at = Some(skip_blanks(bytes, next + 1));
+        }
+        Some(element)
     }
-    Some(elements)
 }
 
 /// Where the JSON value starting at `at` ends, in text known to be valid
@@ -243,11 +467,13 @@ fn value_end(bytes: &[u8], at: usize) -> usize {
 /// Just after the closing quote of the string whose opening quote is at `at`.
 fn string_end(bytes: &[u8], at: usize) -> usize {
     let mut i = at + 1;
-    while let Some(&b) = bytes.get(i) {
-        match b {
-            b'\\' => i += 2,
-            b'"' => return i + 1,
-            _ => i += 1,
+    while let Some(n) = bytes
+        .get(i..)
+        .and_then(|rest| memchr::memchr2(b'"', b'\\', rest))
+    {
+        match bytes[i + n] {
+            b'"' => return i + n + 1,
+            _ => i += n + 2,
         }
     }
     bytes.len()
@@ -276,6 +502,91 @@ pub fn raw_str(raw: &str) -> Option<Cow<'_, str>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rand::{rngs::SmallRng, Rng, SeedableRng};
+
+    /// Records in every shape the scan meets: nesting, numbers of each
+    /// form, escapes, blanks, empty containers, non-ASCII text.
+    const SEEDS: &[&str] = &[
+        r#"{"user_id":"auth0|u1","email":"a@b.co","email_verified":true,"logins_count":3,"identities":[{"provider":"auth0","user_id":"u1","isSocial":false}],"app_metadata":{"roles":["admin","x"]},"n":null}"#,
+        r#" { "a" : -0 , "b":1.5e-3,"c" :0.25, "d":1E+2, "e": -12e9 ,"f":[ ], "g":{ } }	"#,
+        r#"{"s":"tab\tquote\"slash\/back\\u\u00e9\uD83D\uDE00","k y":"Zoë José","deep":[[[{"x":[1,[2,{"y":null}]]}]]]}"#,
+        "{\n\"a\"\r\n:\n[true,false,null]\n}",
+        r#"{}"#,
+        r#"{"a":"","b":[{}],"c":[[]],"d":"\u0000"}"#,
+    ];
+
+    /// What a mutation puts in: JSON's structural and escape characters,
+    /// number parts, a control character, letters, non-ASCII.
+    const PIECES: &[&str] = &[
+        "\"", "\\", ",", ":", "{", "}", "[", "]", "0", "1", "-", ".", "e", "+", " ", "\u{1}", "\n",
+        "t", "n", "\\u", "\\u12", "x", "é", "truex", "01", "1.", ".5", "1e", "\\q",
+    ];
+
+    #[test]
+    fn the_scan_accepts_only_what_serde_json_accepts_with_the_same_members() {
+        let (mut fast, mut slow) = (Vec::new(), Vec::new());
+        for seed in SEEDS {
+            assert!(scan_object(seed, &mut fast).is_some(), "{seed}");
+            serde_index(seed, &mut slow).unwrap();
+            assert_eq!(fast, slow, "{seed}");
+            fast.clear();
+            slow.clear();
+        }
+        let mut rng = SmallRng::seed_from_u64(7);
+        let (mut accepted, mut refused) = (0, 0);
+        for _ in 0..40_000 {
+            let mut text: Vec<char> = SEEDS[rng.random_range(0..SEEDS.len())].chars().collect();
+            for _ in 0..rng.random_range(1..4) {
+                let at = rng.random_range(0..=text.len());
+                match rng.random_range(0..3) {
+                    0 if at < text.len() => {
+                        let end = (at + rng.random_range(1..4)).min(text.len());
+                        text.drain(at..end);
+                    }
+                    1 if at < text.len() => {
+                        let piece = PIECES[rng.random_range(0..PIECES.len())];
+                        text.splice(at..at + 1, piece.chars());
+                    }
+                    _ => {
+                        let piece = PIECES[rng.random_range(0..PIECES.len())];
+                        text.splice(at..at, piece.chars());
+                    }
+                }
+            }
+            let text: String = text.into_iter().collect();
+            fast.clear();
+            slow.clear();
+            let scanned = scan_object(&text, &mut fast).is_some();
+            let parsed = serde_index(&text, &mut slow).is_ok();
+            if scanned {
+                assert!(
+                    parsed,
+                    "the scan accepted what serde_json refuses: {text:?}"
+                );
+                assert_eq!(fast, slow, "{text:?}");
+                accepted += 1;
+            } else if !parsed {
+                refused += 1;
+            }
+        }
+        // Both outcomes are exercised, not just one.
+        assert!(accepted > 2_000 && refused > 10_000, "{accepted} {refused}");
+    }
+
+    #[test]
+    fn a_record_the_scan_leaves_to_serde_json_is_indexed_or_refused_by_it() {
+        let mut members = Vec::new();
+        let escaped_key = r#"{"k\u0065y":1,"b":"2"}"#;
+        index_object(escaped_key, &mut members).unwrap();
+        assert_eq!(members.len(), 2);
+        assert!(matches!(&members[0].key, Key::Decoded(k) if &**k == "key"));
+        let deep = format!("{{\"a\":{}1{}}}", "[".repeat(100), "]".repeat(100));
+        assert!(scan_object(&deep, &mut Vec::new()).is_none());
+        index_object(&deep, &mut members).unwrap();
+        assert_eq!(members.len(), 1);
+        let error = index_object(r#"{"a":01}"#, &mut members).unwrap_err();
+        assert!(error.to_string().contains("invalid number"), "{error}");
+    }
 
     #[test]
     fn members_and_elements_are_skimmed_as_serde_json_reads_them() {
@@ -294,14 +605,14 @@ mod tests {
         assert_eq!(raw_member("{}", "a"), None);
         let array = r#"[ 1 ,"a,]" , [ [] , {} ], {"x": [1]}, true ]"#;
         let elements: Vec<Value> = serde_json::from_str(array).unwrap();
-        let raw = raw_elements(array).unwrap();
+        let raw: Vec<&str> = raw_elements(array).unwrap().collect();
         let decoded: Vec<Value> = raw
             .iter()
             .map(|r| serde_json::from_str(r).unwrap())
             .collect();
         assert_eq!(decoded, elements);
-        assert_eq!(raw_elements("[ ]"), Some(vec![]));
-        assert_eq!(raw_elements("{}"), None);
+        assert_eq!(raw_elements("[ ]").map(Iterator::count), Some(0));
+        assert!(raw_elements("{}").is_none());
     }
 
     #[test]
@@ -310,7 +621,7 @@ mod tests {
             "{", "{\"a", "{\"a\":", "[", "[1,", "[\"\\", "{\"a\":[", "{,}",
         ] {
             let _ = raw_member(text, "a");
-            let _ = raw_elements(text);
+            let _ = raw_elements(text).map(Iterator::count);
         }
     }
 }
