@@ -89,43 +89,56 @@ const SCAN_DEPTH: usize = 64;
 /// skim, it checks `\uXXXX` escapes for hex digits, not surrogate pairing.
 fn scan_object(text: &str, members: &mut Vec<Member>) -> Option<()> {
     let bytes = text.as_bytes();
-    let mut at = skip_blanks(bytes, 0);
+    // A key with escapes is left to serde_json, which decodes it.
+    let end = scan_members(bytes, skip_blanks(bytes, 0), 0, false, |key, value| {
+        members.push(Member {
+            key: Key::Span(u32::try_from(key.0).ok()?, u32::try_from(key.1).ok()?),
+            tag: key_tag(text.get(key.0..key.1)?),
+            value: (u32::try_from(value.0).ok()?, u32::try_from(value.1).ok()?),
+        });
+        Some(())
+    })?;
+    (skip_blanks(bytes, end) == bytes.len()).then_some(())
+}
+
+/// Just after the valid JSON object starting at `at`, whose values are at
+/// `depth + 1`; `None` when there is none. `member` is given each member's
+/// key (inside its quotes) and value as start and end, and refuses the
+/// object with `None`; keys with escapes are refused unless `escaped_keys`.
+fn scan_members(
+    bytes: &[u8],
+    at: usize,
+    depth: usize,
+    escaped_keys: bool,
+    mut member: impl FnMut((usize, usize), (usize, usize)) -> Option<()>,
+) -> Option<usize> {
     if bytes.get(at) != Some(&b'{') {
         return None;
     }
-    at = skip_blanks(bytes, at + 1);
-    if bytes.get(at) != Some(&b'}') {
-        loop {
-            if bytes.get(at) != Some(&b'"') {
-                return None;
-            }
-            // A key with escapes is left to serde_json, which decodes it.
-            let key_end = scan_string(bytes, at, false)?;
-            let key = text.get(at + 1..key_end - 1)?;
-            let key_span = (
-                u32::try_from(at + 1).ok()?,
-                u32::try_from(key_end - 1).ok()?,
-            );
-            at = skip_blanks(bytes, key_end);
-            if bytes.get(at) != Some(&b':') {
-                return None;
-            }
-            let start = skip_blanks(bytes, at + 1);
-            let end = scan_value(bytes, start, 1)?;
-            members.push(Member {
-                key: Key::Span(key_span.0, key_span.1),
-                tag: key_tag(key),
-                value: (u32::try_from(start).ok()?, u32::try_from(end).ok()?),
-            });
-            at = skip_blanks(bytes, end);
-            match bytes.get(at) {
-                Some(b',') => at = skip_blanks(bytes, at + 1),
-                Some(b'}') => break,
-                _ => return None,
-            }
+    let mut at = skip_blanks(bytes, at + 1);
+    if bytes.get(at) == Some(&b'}') {
+        return Some(at + 1);
+    }
+    loop {
+        if bytes.get(at) != Some(&b'"') {
+            return None;
+        }
+        let key_end = scan_string(bytes, at, escaped_keys)?;
+        let key = (at + 1, key_end - 1);
+        at = skip_blanks(bytes, key_end);
+        if bytes.get(at) != Some(&b':') {
+            return None;
+        }
+        let start = skip_blanks(bytes, at + 1);
+        let end = scan_value(bytes, start, depth + 1)?;
+        member(key, (start, end))?;
+        at = skip_blanks(bytes, end);
+        match bytes.get(at)? {
+            b',' => at = skip_blanks(bytes, at + 1),
+            b'}' => return Some(at + 1),
+            _ => return None,
         }
     }
-    (skip_blanks(bytes, at + 1) == bytes.len()).then_some(())
 }
 
 /// Just after the valid JSON value starting at `at`; `None` when there is none.
@@ -133,28 +146,7 @@ fn scan_value(bytes: &[u8], at: usize, depth: usize) -> Option<usize> {
     match bytes.get(at)? {
         b'"' => scan_string(bytes, at, true),
         b'{' | b'[' if depth >= SCAN_DEPTH => None,
-        b'{' => {
-            let mut at = skip_blanks(bytes, at + 1);
-            if bytes.get(at) == Some(&b'}') {
-                return Some(at + 1);
-            }
-            loop {
-                if bytes.get(at) != Some(&b'"') {
-                    return None;
-                }
-                at = skip_blanks(bytes, scan_string(bytes, at, true)?);
-                if bytes.get(at) != Some(&b':') {
-                    return None;
-                }
-                at = skip_blanks(bytes, at + 1);
-                at = skip_blanks(bytes, scan_value(bytes, at, depth + 1)?);
-                match bytes.get(at)? {
-                    b',' => at = skip_blanks(bytes, at + 1),
-                    b'}' => return Some(at + 1),
-                    _ => return None,
-                }
-            }
-        }
+        b'{' => scan_members(bytes, at, depth, true, |_, _| Some(())),
         b'[' => {
             let mut at = skip_blanks(bytes, at + 1);
             if bytes.get(at) == Some(&b']') {
