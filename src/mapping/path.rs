@@ -257,6 +257,15 @@ impl<'a> Found<'a> {
     /// A value that carries nothing: null or blank text (an empty CSV cell
     /// is an absent value).
     fn is_blank(&self) -> bool {
+        if let Found::Raw(raw) = self {
+            // A string that starts with a visible ASCII character is not
+            // blank, whatever follows: most are told by one byte.
+            match raw.as_bytes() {
+                [b'"', first @ b'!'..=b'~', ..] if !matches!(first, b'"' | b'\\') => return false,
+                [b'"', ..] => {}
+                raw => return raw == b"null",
+            }
+        }
         let null = match self.decoded() {
             None => matches!(self, Found::Raw("null")),
             Some(value) => value.is_null(),
@@ -513,6 +522,43 @@ mod tests {
 
     fn values(path: &str, fields: &Fields) -> Vec<Value> {
         SourcePath::parse(path).unwrap().values(fields).into_vec()
+    }
+
+    #[test]
+    fn raw_text_is_blank_exactly_when_its_decoded_value_is() {
+        let raws = [
+            r#""""#,
+            r#"" ""#,
+            r#""\t""#,
+            r#""\u0020\n""#,
+            "\"\u{a0}\"",
+            r#"" a""#,
+            r#""a""#,
+            r#""!""#,
+            r#""~ ""#,
+            r#""\"""#,
+            r#""\u00e9""#,
+            r#""é""#,
+            "null",
+            "0",
+            "false",
+            "[]",
+            "{}",
+            r#"[" "]"#,
+        ];
+        for raw in raws {
+            let decoded: Value = serde_json::from_str(raw).unwrap();
+            assert_eq!(
+                Found::Raw(raw).is_blank(),
+                Found::Value(decoded.clone()).is_blank(),
+                "{raw}"
+            );
+            assert_eq!(
+                Found::Raw(raw).is_blank(),
+                decoded.is_null() || decoded.as_str().is_some_and(|s| s.trim().is_empty()),
+                "{raw}"
+            );
+        }
     }
 
     #[test]

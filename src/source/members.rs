@@ -176,10 +176,7 @@ fn scan_string(bytes: &[u8], at: usize, escapes: bool) -> Option<usize> {
     loop {
         // Plain text is passed over in one run, up to the next byte that
         // needs a look.
-        i += bytes
-            .get(i..)?
-            .iter()
-            .position(|&b| STRING_STOP[usize::from(b)])?;
+        i += string_stop(bytes.get(i..)?)?;
         match *bytes.get(i)? {
             b'"' => return Some(i + 1),
             b'\\' if !escapes => return None,
@@ -192,6 +189,36 @@ fn scan_string(bytes: &[u8], at: usize, escapes: bool) -> Option<usize> {
             _ => return None,
         }
     }
+}
+
+/// The position of the first byte of `bytes` that ends a run of plain text
+/// ([`STRING_STOP`]), looked for eight bytes at a time: one word's test has
+/// no branch per byte and no table to load, which is what a byte at a time
+/// cost.
+fn string_stop(bytes: &[u8]) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    // The high bit of each byte of `word` below `limit`. Exact up to the
+    // first such byte (a borrow only runs upwards from one), which is the
+    // only one looked at.
+    let below = |word: u64, limit: u8| word.wrapping_sub(ONES * u64::from(limit)) & !word & HIGH;
+    let mut at = 0;
+    while let Some(chunk) = bytes.get(at..at + 8) {
+        let mut word = [0; 8];
+        word.copy_from_slice(chunk);
+        let word = u64::from_le_bytes(word);
+        let stops = below(word ^ (ONES * u64::from(b'"')), 1)
+            | below(word ^ (ONES * u64::from(b'\\')), 1)
+            | below(word, 0x20);
+        if stops != 0 {
+            return Some(at + stops.trailing_zeros() as usize / 8);
+        }
+        at += 8;
+    }
+    let rest = bytes.get(at..)?;
+    rest.iter()
+        .position(|&b| STRING_STOP[usize::from(b)])
+        .map(|n| at + n)
 }
 
 /// The bytes that end a run of plain text in a JSON string: the quote, the
@@ -472,11 +499,11 @@ fn string_end(bytes: &[u8], at: usize) -> usize {
 }
 
 /// The first position from `at` that is not JSON whitespace.
-fn skip_blanks(bytes: &[u8], at: usize) -> usize {
-    let blanks = bytes.iter().skip(at);
-    at + blanks
-        .take_while(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\r'))
-        .count()
+fn skip_blanks(bytes: &[u8], mut at: usize) -> usize {
+    while let Some(b' ' | b'\t' | b'\n' | b'\r') = bytes.get(at) {
+        at += 1;
+    }
+    at
 }
 
 /// The text of the raw JSON string `raw`: a slice of it when it has no
@@ -495,6 +522,30 @@ pub fn raw_str(raw: &str) -> Option<Cow<'_, str>> {
 mod tests {
     use super::*;
     use rand::{rngs::SmallRng, Rng, SeedableRng};
+
+    #[test]
+    fn a_run_of_plain_text_ends_at_the_first_quote_backslash_or_control_character() {
+        // Every byte value at every position of words and of the tail,
+        // behind plain ASCII and behind bytes of multi-byte characters.
+        for filler in [b'a', 0xC3, 0x80, 0x7F, b' '] {
+            for len in [1, 7, 8, 9, 16, 23] {
+                for at in 0..len {
+                    for b in 0..=255u8 {
+                        let mut bytes = vec![filler; len];
+                        bytes[at] = b;
+                        let expected = bytes.iter().position(|&b| STRING_STOP[usize::from(b)]);
+                        assert_eq!(
+                            string_stop(&bytes),
+                            expected,
+                            "{filler:#x} {len} {at} {b:#x}"
+                        );
+                    }
+                }
+            }
+        }
+        assert_eq!(string_stop(b""), None);
+        assert_eq!(string_stop(b"\x1f\"\\"), Some(0));
+    }
 
     /// Records in every shape the scan meets: nesting, numbers of each
     /// form, escapes, blanks, empty containers, non-ASCII text.
