@@ -192,33 +192,75 @@ fn scan_string(bytes: &[u8], at: usize, escapes: bool) -> Option<usize> {
 }
 
 /// The position of the first byte of `bytes` that ends a run of plain text
-/// ([`STRING_STOP`]), looked for eight bytes at a time: one word's test has
-/// no branch per byte and no table to load, which is what a byte at a time
-/// cost.
+/// ([`STRING_STOP`]).
 fn string_stop(bytes: &[u8]) -> Option<usize> {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    // The high bit of each byte of `word` below `limit`. Exact up to the
-    // first such byte (a borrow only runs upwards from one), which is the
-    // only one looked at.
-    let below = |word: u64, limit: u8| word.wrapping_sub(ONES * u64::from(limit)) & !word & HIGH;
+    first_of(
+        bytes,
+        |word| equal(word, b'"') | equal(word, b'\\') | below(word, 0x20),
+        |b| STRING_STOP[usize::from(b)],
+    )
+}
+
+/// The position of the first byte of `bytes` for which `byte` holds, looked
+/// for eight bytes at a time with `word`, which gives the high bit of each
+/// byte of a little-endian word for which `byte` holds (exact up to the
+/// first such byte; see [`below`]). A word's test has no branch per byte and
+/// no table to load, which is what a byte at a time cost; and, unlike
+/// `memchr`, nothing to set up, which is what the short keys and values of
+/// a record cost.
+fn first_of(bytes: &[u8], word: impl Fn(u64) -> u64, byte: impl Fn(u8) -> bool) -> Option<usize> {
     let mut at = 0;
     while let Some(chunk) = bytes.get(at..at + 8) {
-        let mut word = [0; 8];
-        word.copy_from_slice(chunk);
-        let word = u64::from_le_bytes(word);
-        let stops = below(word ^ (ONES * u64::from(b'"')), 1)
-            | below(word ^ (ONES * u64::from(b'\\')), 1)
-            | below(word, 0x20);
-        if stops != 0 {
-            return Some(at + stops.trailing_zeros() as usize / 8);
+        let mut eight = [0; 8];
+        eight.copy_from_slice(chunk);
+        let hits = word(u64::from_le_bytes(eight));
+        if hits != 0 {
+            return Some(at + hits.trailing_zeros() as usize / 8);
         }
         at += 8;
     }
     let rest = bytes.get(at..)?;
-    rest.iter()
-        .position(|&b| STRING_STOP[usize::from(b)])
-        .map(|n| at + n)
+    rest.iter().position(|&b| byte(b)).map(|n| at + n)
+}
+
+/// Each byte of a word, eight times.
+const ONES: u64 = 0x0101_0101_0101_0101;
+
+/// The high bit of each byte of `word` below `limit` (at most 0x80). Exact
+/// up to the first such byte, the only one [`first_of`] looks at: a borrow
+/// only runs upwards from one.
+fn below(word: u64, limit: u8) -> u64 {
+    word.wrapping_sub(ONES * u64::from(limit)) & !word & (ONES * 0x80)
+}
+
+/// The high bit of each byte of `word` that is `b`, as [`below`].
+fn equal(word: u64, b: u8) -> u64 {
+    below(word ^ (ONES * u64::from(b)), 1)
+}
+
+/// The position of the first `"` or `\\` of `bytes`.
+fn quote_or_backslash(bytes: &[u8]) -> Option<usize> {
+    first_of(
+        bytes,
+        |word| equal(word, b'"') | equal(word, b'\\'),
+        |b| b == b'"' || b == b'\\',
+    )
+}
+
+/// The position of the first `"`, bracket or brace of `bytes`.
+fn quote_or_bracket(bytes: &[u8]) -> Option<usize> {
+    // `[` and `]` are `{` and `}` without bit 5; nothing else is.
+    let folded = |word: u64| word | (ONES * 0x20);
+    first_of(
+        bytes,
+        |word| equal(word, b'"') | equal(folded(word), b'{') | equal(folded(word), b'}'),
+        |b| matches!(b, b'"' | b'[' | b']' | b'{' | b'}'),
+    )
+}
+
+/// Whether `bytes` holds a `\\`.
+fn has_backslash(bytes: &[u8]) -> bool {
+    first_of(bytes, |word| equal(word, b'\\'), |b| b == b'\\').is_some()
 }
 
 /// The bytes that end a run of plain text in a JSON string: the quote, the
@@ -402,9 +444,9 @@ fn key_is(key: &str, name: &str) -> bool {
     let inner = key.get(1..key.len().saturating_sub(1)).unwrap_or_default();
     match inner.len().cmp(&name.len()) {
         std::cmp::Ordering::Less => false,
-        std::cmp::Ordering::Equal => inner == name && !inner.contains('\\'),
+        std::cmp::Ordering::Equal => inner == name && !has_backslash(inner.as_bytes()),
         std::cmp::Ordering::Greater => {
-            inner.contains('\\') && raw_str(key).is_some_and(|k| k == name)
+            has_backslash(inner.as_bytes()) && raw_str(key).is_some_and(|k| k == name)
         }
     }
 }
@@ -456,20 +498,20 @@ fn value_end(bytes: &[u8], at: usize) -> usize {
         Some(b'"') => string_end(bytes, at),
         Some(b'[' | b'{') => {
             let (mut depth, mut i) = (0usize, at);
-            while let Some(&b) = bytes.get(i) {
-                match b {
+            while let Some(n) = bytes.get(i..).and_then(quote_or_bracket) {
+                i += n;
+                match bytes[i] {
                     b'"' => {
                         i = string_end(bytes, i);
                         continue;
                     }
                     b'[' | b'{' => depth += 1,
-                    b']' | b'}' => {
+                    _ => {
                         depth = depth.saturating_sub(1);
                         if depth == 0 {
                             return i + 1;
                         }
                     }
-                    _ => {}
                 }
                 i += 1;
             }
@@ -486,10 +528,7 @@ fn value_end(bytes: &[u8], at: usize) -> usize {
 /// Just after the closing quote of the string whose opening quote is at `at`.
 fn string_end(bytes: &[u8], at: usize) -> usize {
     let mut i = at + 1;
-    while let Some(n) = bytes
-        .get(i..)
-        .and_then(|rest| memchr::memchr2(b'"', b'\\', rest))
-    {
+    while let Some(n) = bytes.get(i..).and_then(quote_or_backslash) {
         match bytes[i + n] {
             b'"' => return i + n + 1,
             _ => i += n + 2,
@@ -512,7 +551,7 @@ pub fn raw_str(raw: &str) -> Option<Cow<'_, str>> {
     if !raw.starts_with('"') {
         return None;
     }
-    if !raw.contains('\\') {
+    if !has_backslash(raw.as_bytes()) {
         return raw.get(1..raw.len() - 1).map(Cow::Borrowed);
     }
     serde_json::from_str::<String>(raw).ok().map(Cow::Owned)
@@ -524,27 +563,54 @@ mod tests {
     use rand::{rngs::SmallRng, Rng, SeedableRng};
 
     #[test]
-    fn a_run_of_plain_text_ends_at_the_first_quote_backslash_or_control_character() {
-        // Every byte value at every position of words and of the tail,
-        // behind plain ASCII and behind bytes of multi-byte characters.
-        for filler in [b'a', 0xC3, 0x80, 0x7F, b' '] {
-            for len in [1, 7, 8, 9, 16, 23] {
-                for at in 0..len {
-                    for b in 0..=255u8 {
-                        let mut bytes = vec![filler; len];
-                        bytes[at] = b;
-                        let expected = bytes.iter().position(|&b| STRING_STOP[usize::from(b)]);
-                        assert_eq!(
-                            string_stop(&bytes),
-                            expected,
-                            "{filler:#x} {len} {at} {b:#x}"
-                        );
+    fn word_searches_find_the_first_byte_a_byte_wise_search_finds() {
+        type Search = fn(&[u8]) -> Option<usize>;
+        let searches: [(Search, fn(u8) -> bool); 4] = [
+            (string_stop, |b| STRING_STOP[usize::from(b)]),
+            (quote_or_backslash, |b| matches!(b, b'"' | b'\\')),
+            (quote_or_bracket, |b| {
+                matches!(b, b'"' | b'[' | b']' | b'{' | b'}')
+            }),
+            (|bytes| has_backslash(bytes).then_some(0), |b| b == b'\\'),
+        ];
+        for (i, (search, stops)) in searches.into_iter().enumerate() {
+            // Every byte value at every position of words and of the tail,
+            // behind plain ASCII, bytes of multi-byte characters, blanks and
+            // bytes one bit away from a stop.
+            for filler in [
+                b'a',
+                0xC3,
+                0x80,
+                0x7F,
+                b' ',
+                b'z',
+                b'|',
+                b'#',
+                b'?',
+                b'\x5c' ^ 2,
+            ] {
+                for len in [1, 7, 8, 9, 16, 23] {
+                    for at in 0..len {
+                        for b in 0..=255u8 {
+                            let mut bytes = vec![filler; len];
+                            bytes[at] = b;
+                            let mut expected = bytes.iter().position(|&b| stops(b));
+                            if i == 3 {
+                                expected = expected.map(|_| 0);
+                            }
+                            assert_eq!(
+                                search(&bytes),
+                                expected,
+                                "search {i}: {filler:#x} {len} {at} {b:#x}"
+                            );
+                        }
                     }
                 }
             }
+            assert_eq!(search(b""), None);
         }
-        assert_eq!(string_stop(b""), None);
-        assert_eq!(string_stop(b"\x1f\"\\"), Some(0));
+        assert_eq!(string_stop(b"ab\x1f\"\\"), Some(2));
+        assert_eq!(quote_or_bracket(b"abcdefgh]ij{"), Some(8));
     }
 
     /// Records in every shape the scan meets: nesting, numbers of each
