@@ -565,7 +565,8 @@ mod tests {
     #[test]
     fn word_searches_find_the_first_byte_a_byte_wise_search_finds() {
         type Search = fn(&[u8]) -> Option<usize>;
-        let searches: [(Search, fn(u8) -> bool); 4] = [
+        type Stops = fn(u8) -> bool;
+        let searches: [(Search, Stops); 4] = [
             (string_stop, |b| STRING_STOP[usize::from(b)]),
             (quote_or_backslash, |b| matches!(b, b'"' | b'\\')),
             (quote_or_bracket, |b| {
