@@ -198,7 +198,7 @@ impl Unmapped {
     /// once while records repeat the same columns at the same positions.
     fn at(&mut self, position: usize, name: &str, mapping: &Mapping) -> Option<usize> {
         if let Some((known, number)) = self.recent.get(position) {
-            if known == name {
+            if crate::source::same_text(known, name) {
                 return *number;
             }
         }
@@ -1129,12 +1129,16 @@ impl<'a, L: Lookup> FieldReader<'a, L> {
 
     /// The identifiers an identifier rule finds, each with its verified flag.
     fn identifier_values(&self, rule: &IdentifierRule) -> Result<Vec<(String, bool)>, String> {
-        let verified = match &rule.verified {
-            VerifiedRule::Always(b) => *b,
-            VerifiedRule::Path(path) => path
-                .values(self.fields)
-                .first()
-                .is_some_and(transform::truthy),
+        // Read once, when the rule finds something.
+        let mut verified = None;
+        let mut verified = || {
+            *verified.get_or_insert_with(|| match &rule.verified {
+                VerifiedRule::Always(b) => *b,
+                VerifiedRule::Path(path) => path
+                    .values(self.fields)
+                    .first()
+                    .is_some_and(transform::truthy),
+            })
         };
         let mut out = Vec::new();
         for found in rule.path.found(self.fields) {
@@ -1170,7 +1174,7 @@ impl<'a, L: Lookup> FieldReader<'a, L> {
                     continue;
                 }
                 let text = match &rule.template {
-                    Some(template) => template.fill(&item),
+                    Some(template) => template.fill(&item).map(Cow::Owned),
                     None if item.is_structured() => {
                         return Err(format!(
                             "{}: a {} identifier is an object; the rule's 'value' template says which members make it",
@@ -1178,14 +1182,14 @@ impl<'a, L: Lookup> FieldReader<'a, L> {
                             rule.kind.as_str()
                         ))
                     }
-                    None => item.text().map(Cow::into_owned),
+                    None => item.text(),
                 };
                 let text = text.filter(|t| {
                     !t.trim().is_empty()
                         && !rule.unless_prefix.iter().any(|p| t.starts_with(p.as_str()))
                 });
                 if let Some(text) = text {
-                    out.push((text, verified));
+                    out.push((text.into_owned(), verified()));
                 }
             }
         }

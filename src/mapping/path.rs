@@ -39,6 +39,9 @@ pub struct SourcePath {
     top: String,
     /// The steps into its value; empty for a plain column.
     steps: Vec<Step>,
+    /// Whether the path is its column's name as it is (no steps, no
+    /// quotes): then looking it up whole is all there is to do.
+    whole: bool,
 }
 
 /// One step into a value.
@@ -82,10 +85,12 @@ impl SourcePath {
         let Some(Step::Member(top)) = steps.next() else {
             return Err(format!("path '{text}' is empty"));
         };
+        let steps: Vec<Step> = steps.collect();
         Ok(SourcePath {
+            whole: steps.is_empty() && top == text,
             text: text.to_string(),
             top,
-            steps: steps.collect(),
+            steps,
         })
     }
 
@@ -127,7 +132,7 @@ impl SourcePath {
         if let Some(found) = fields.found(&self.text) {
             return found.non_null();
         }
-        if self.steps.is_empty() && self.top == self.text {
+        if self.whole {
             return Founds::new();
         }
         let Some(mut start) = fields.found(&self.top) else {
@@ -193,6 +198,8 @@ impl<'a> Found<'a> {
         let value = match self {
             Found::Value(value) => value,
             Found::Borrowed(value) => value.clone(),
+            Found::Raw("true") => Value::Bool(true),
+            Found::Raw("false") => Value::Bool(false),
             Found::Raw(raw) => match crate::source::raw_str(raw) {
                 Some(text) => Value::String(text.into_owned()),
                 // Not an error for validated text; kept as text if it were.
@@ -522,6 +529,28 @@ mod tests {
 
     fn values(path: &str, fields: &Fields) -> Vec<Value> {
         SourcePath::parse(path).unwrap().values(fields).into_vec()
+    }
+
+    #[test]
+    fn raw_text_decodes_as_serde_json_decodes_it() {
+        for raw in [
+            "true",
+            "false",
+            "null",
+            "0",
+            "-1.5e3",
+            r#""a\"b""#,
+            r#""é""#,
+            "[true]",
+            r#"{"a":false}"#,
+        ] {
+            let decoded: Value = serde_json::from_str(raw).unwrap();
+            assert_eq!(
+                Found::Raw(raw).into_value(),
+                (!decoded.is_null()).then_some(decoded),
+                "{raw}"
+            );
+        }
     }
 
     #[test]

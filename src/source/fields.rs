@@ -24,7 +24,7 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
-use super::members::{index_object, key_tag, raw_str, Key, Member};
+use super::members::{index_object, key_tag, raw_str, same_text, Key, Member};
 
 /// The column names of a CSV source and their positions, shared by its records.
 #[derive(Debug, PartialEq, Eq)]
@@ -137,7 +137,7 @@ impl JsonFields {
             .members
             .iter()
             .rev()
-            .find(|m| m.tag == tag && self.key(m) == column)?;
+            .find(|m| m.tag == tag && same_text(self.key(m), column))?;
         Some(self.raw_value(member))
     }
 
@@ -359,7 +359,7 @@ impl Fields {
                     if !repeats
                         || !json.members[..i]
                             .iter()
-                            .any(|m| m.tag == member.tag && json.key(m) == key)
+                            .any(|m| m.tag == member.tag && same_text(json.key(m), key))
                     {
                         f(key);
                     }

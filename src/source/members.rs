@@ -39,6 +39,28 @@ pub(super) enum Key {
     Decoded(Box<str>),
 }
 
+/// Whether `a` and `b` are the same text: for the short names that keys
+/// and columns are, compared a word at a time in place, not by a call to
+/// `memcmp` (most lookups compare one key, which already has the right tag).
+pub fn same_text(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    let n = a.len();
+    if n != b.len() {
+        return false;
+    }
+    let word = |bytes: &[u8], at: usize| {
+        let mut word = [0; 8];
+        word.copy_from_slice(&bytes[at..at + 8]);
+        u64::from_le_bytes(word)
+    };
+    match n {
+        0..=7 => a.iter().zip(b).all(|(x, y)| x == y),
+        // Two words that overlap in the middle cover every byte.
+        8..=16 => word(a, 0) == word(b, 0) && word(a, n - 8) == word(b, n - 8),
+        _ => a == b,
+    }
+}
+
 /// A cheap fingerprint of a key (its length and first and last bytes) that
 /// tells most column names apart without comparing them.
 pub(super) fn key_tag(key: &str) -> u32 {
@@ -444,7 +466,7 @@ fn key_is(key: &str, name: &str) -> bool {
     let inner = key.get(1..key.len().saturating_sub(1)).unwrap_or_default();
     match inner.len().cmp(&name.len()) {
         std::cmp::Ordering::Less => false,
-        std::cmp::Ordering::Equal => inner == name && !has_backslash(inner.as_bytes()),
+        std::cmp::Ordering::Equal => same_text(inner, name) && !has_backslash(inner.as_bytes()),
         std::cmp::Ordering::Greater => {
             has_backslash(inner.as_bytes()) && raw_str(key).is_some_and(|k| k == name)
         }
@@ -561,6 +583,27 @@ pub fn raw_str(raw: &str) -> Option<Cow<'_, str>> {
 mod tests {
     use super::*;
     use rand::{rngs::SmallRng, Rng, SeedableRng};
+
+    #[test]
+    fn texts_are_the_same_exactly_when_equal() {
+        let names: Vec<String> = (0..=20)
+            .flat_map(|n| {
+                let base = "abcdefghijklmnopqrstu"[..n].to_string();
+                // The same length, one byte different at each position.
+                let changed = (0..n).map(move |i| {
+                    let mut bytes = base.clone().into_bytes();
+                    bytes[i] ^= 1;
+                    String::from_utf8(bytes).unwrap()
+                });
+                std::iter::once("abcdefghijklmnopqrstu"[..n].to_string()).chain(changed)
+            })
+            .collect();
+        for a in &names {
+            for b in &names {
+                assert_eq!(same_text(a, b), a == b, "{a:?} {b:?}");
+            }
+        }
+    }
 
     #[test]
     fn word_searches_find_the_first_byte_a_byte_wise_search_finds() {

@@ -68,6 +68,6 @@ pub use error::SourceError;
 pub use fields::{json_text, Fields, SharedHeader, ValueKind};
 pub use format::Format;
 pub use input::Input;
-pub use members::{raw_elements, raw_member, raw_str};
+pub use members::{raw_elements, raw_member, raw_str, same_text};
 pub use reader::SourceReader;
 pub use row::{InvalidRow, Position, Row, RowBody, RAW_PREFIX_BYTES};
