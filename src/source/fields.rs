@@ -514,6 +514,44 @@ mod tests {
     }
 
     #[test]
+    fn a_repeated_key_gives_its_last_value_however_far_down_the_record() {
+        for (first, repeat, members) in [
+            (0, 1, 3),
+            (10, 290, 300),
+            (255, 290, 300),
+            (3, 255, 256),
+            (2, 254, 256),
+        ] {
+            let mut text = String::from("{");
+            for i in 0..members {
+                let key = match i == first || i == repeat {
+                    true => "k".to_string(),
+                    false => format!("c{i}"),
+                };
+                text.push_str(&format!(
+                    "{}\"{key}\":\"v{i}\"",
+                    if i > 0 { "," } else { "" }
+                ));
+            }
+            text.push('}');
+            let mut index = Vec::new();
+            index_object(&text, &mut index).unwrap();
+            let f = Fields::json(&text, &mut index);
+            assert_eq!(
+                f.get("k").as_deref(),
+                Some(&*format!("v{repeat}")),
+                "{members}"
+            );
+            let other = (0..members).rev().find(|&i| i != first && i != repeat);
+            let other = other.unwrap_or_default();
+            assert_eq!(
+                f.get(&format!("c{other}")).as_deref(),
+                Some(&*format!("v{other}"))
+            );
+        }
+    }
+
+    #[test]
     fn json_values_become_text() {
         let object = json!({
             "id": "u1",
