@@ -196,6 +196,7 @@ impl Unmapped {
     /// The number of `name` when `mapping` does not account for it, `name`
     /// being the `position`th column with a value of a JSON record: decided
     /// once while records repeat the same columns at the same positions.
+    #[inline]
     fn at(&mut self, position: usize, name: &str, mapping: &Mapping) -> Option<usize> {
         if let Some((known, number)) = self.recent.get(position) {
             if crate::source::same_text(known, name) {
@@ -810,10 +811,7 @@ impl SourceUser {
                 }
             }
         }
-        let created_at = match reader.limited(Field::CreatedAt, 64).map_err(refuse)? {
-            None => None,
-            Some(text) => Some(read_created_at(&text).map_err(refuse)?),
-        };
+        let created_at = reader.created_at().map_err(refuse)?;
         let groups = reader.groups().map_err(refuse)?;
         let mut sets = [Map::new(), Map::new(), Map::new()];
         for attribute in mapping.attributes() {
@@ -1090,6 +1088,32 @@ impl<'a, L: Lookup> FieldReader<'a, L> {
             ));
         }
         Ok(Some(value.into_owned()))
+    }
+
+    /// The creation time. A rule that reads one value through the `time`
+    /// transform alone gives the time it reads, not that time written out
+    /// as text to be read again; anything else, a refusal included, goes
+    /// the way of every field, and is worded so.
+    fn created_at(&self) -> Result<Option<OffsetDateTime>, String> {
+        let field = Field::CreatedAt;
+        if let Some(rule) = self.mapping.rule(field) {
+            let direct = self.mapping.constant(field).is_none()
+                && rule.transforms == [transform::Transform::Time]
+                && rule.map.is_empty();
+            if direct {
+                if let [value] = rule.path.values(self.fields).as_slice() {
+                    let (first, last) = CREATED_RANGE;
+                    let read = transform::read_time(value).ok();
+                    if let Some(t) = read.filter(|t| (first..=last).contains(&t.year())) {
+                        return Ok(Some(t));
+                    }
+                }
+            }
+        }
+        match self.limited(field, 64)? {
+            None => Ok(None),
+            Some(text) => read_created_at(&text).map(Some),
+        }
     }
 
     /// A boolean flag; empty is false.

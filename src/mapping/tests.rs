@@ -623,3 +623,41 @@ fn skip_if_excludes_a_row_with_its_reason() {
         Mapped::User(_)
     ));
 }
+
+#[test]
+fn a_time_read_directly_is_the_time_read_through_its_text() {
+    // `as = ["time"]` alone reads the time directly; `["time", "trim"]`
+    // writes it out as text and reads that again, as every other rule does.
+    let mapping = |transforms: &str| {
+        mapper_of(&format!(
+            "key = \"id\"\n[columns]\ncreated_at = {{ path = \"t\", as = {transforms} }}\n"
+        ))
+    };
+    let (mut direct, mut through_text) = (mapping(r#"["time"]"#), mapping(r#"["time", "trim"]"#));
+    let times = [
+        serde_json::json!("2021-03-05T16:35:16.123456789+02:00"),
+        serde_json::json!("2021-03-05 16:35:16"),
+        serde_json::json!(1614961716775u64),
+        serde_json::json!("1614961716"),
+        serde_json::json!(1614961716.5),
+        serde_json::json!({"$date": "2021-03-05T16:31:00.658Z"}),
+        serde_json::json!("1899-12-31T23:59:59Z"),
+        serde_json::json!(-70_000_000_000i64),
+        serde_json::json!("yesterday"),
+        serde_json::json!(["2021-03-05", "2021-03-06"]),
+        serde_json::json!(null),
+        serde_json::json!(""),
+    ];
+    for (i, t) in times.into_iter().enumerate() {
+        let record = serde_json::json!({"id": format!("u{i}"), "t": t});
+        let outcome = |m: &mut Mapper| match m.map_fields(&json_fields(record.clone())) {
+            Ok((_, records)) => Ok(records.user.created_at),
+            Err((_, reason)) => Err(reason),
+        };
+        let (a, b) = (outcome(&mut direct), outcome(&mut through_text));
+        assert_eq!(a, b, "{record}");
+        if i < 6 {
+            assert!(matches!(a, Ok(Some(_))), "{record}: {a:?}");
+        }
+    }
+}

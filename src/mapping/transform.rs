@@ -99,9 +99,9 @@ impl Transform {
                     .map_err(|_| "is text that is not JSON".to_string())?,
                 other => other,
             },
-            Transform::Time => Value::String(rfc3339(read_time(&value)?)),
-            Transform::EpochMs => Value::String(rfc3339(epoch(&value, 1000)?)),
-            Transform::EpochS => Value::String(rfc3339(epoch(&value, 1)?)),
+            Transform::Time => Value::String(rfc3339(read_time(&value)?)?),
+            Transform::EpochMs => Value::String(rfc3339(epoch(&value, 1000)?)?),
+            Transform::EpochS => Value::String(rfc3339(epoch(&value, 1)?)?),
             Transform::Future => Value::Bool(read_time(&value)? > now),
             Transform::Not => Value::Bool(!read_bool(&value)?),
             Transform::Bool => Value::Bool(read_bool(&value)?),
@@ -354,8 +354,11 @@ pub fn parse_time_text(text: &str) -> Option<OffsetDateTime> {
     )
 }
 
-fn rfc3339(t: OffsetDateTime) -> String {
-    t.format(&Rfc3339).unwrap_or_default()
+/// `t` as RFC 3339 text, which has four digits for the year: a time before
+/// the year 0 cannot be written, and is refused rather than left out.
+fn rfc3339(t: OffsetDateTime) -> Result<String, String> {
+    t.format(&Rfc3339)
+        .map_err(|_| format!("is in the year {}, which RFC 3339 cannot write", t.year()))
 }
 
 /// `[{NAME: k, VALUE: v}, …]` → `{k: v, …}`; a later pair with the same name wins.
@@ -425,6 +428,15 @@ mod tests {
         );
         assert!(run(&["time"], json!("yesterday")).is_err());
         assert!(run(&["time"], json!({"a": 1})).is_err());
+        // Before the year 0 (-70,000,000,000 s is in the year -249): refused,
+        // not an empty text that reads as no time at all.
+        let refused = run(&["epoch_s"], json!(-70_000_000_000i64));
+        assert!(
+            refused
+                .as_ref()
+                .is_err_and(|why| why.contains("RFC 3339 cannot write")),
+            "{refused:?}"
+        );
     }
 
     #[test]

@@ -334,7 +334,8 @@ impl Fields {
 
     /// Calls `f` with the name of every column that holds a value: a CSV
     /// cell other than blanks, a JSON member other than `null`, `""`, `[]`
-    /// and `{}` (each name once).
+    /// and `{}` (each name once; a repeated key by its last value, the one
+    /// lookups give).
     pub fn for_each_with_value(&self, mut f: impl FnMut(&str)) {
         match &self.repr {
             Repr::Csv(csv) => {
@@ -345,22 +346,26 @@ impl Fields {
                 }
             }
             Repr::Json(json) => {
-                // When no two members share a bit of the presence mask, no
-                // key is repeated.
-                let repeats = json.present.count_ones() as usize != json.members.len();
+                // The bits of the keys that share theirs with an earlier
+                // one: only a key in one of those can be repeated.
+                let (mut seen, mut shared) = (0u64, 0u64);
+                for member in json.members.iter() {
+                    let bit = tag_bit(member.tag);
+                    shared |= seen & bit;
+                    seen |= bit;
+                }
                 for (i, member) in json.members.iter().enumerate() {
-                    // A member's raw value has no blanks around it.
-                    let raw = json.raw_value(member);
-                    if matches!(raw, "null" | "\"\"" | "[]" | "{}") {
-                        continue;
-                    }
                     let key = json.key(member);
-                    // A repeated key is one column.
-                    if !repeats
-                        || !json.members[..i]
+                    // A repeated key is one column, whose value is its last.
+                    if shared & tag_bit(member.tag) != 0
+                        && json.members[i + 1..]
                             .iter()
                             .any(|m| m.tag == member.tag && same_text(json.key(m), key))
                     {
+                        continue;
+                    }
+                    // A member's raw value has no blanks around it.
+                    if !matches!(json.raw_value(member), "null" | "\"\"" | "[]" | "{}") {
                         f(key);
                     }
                 }
@@ -548,6 +553,29 @@ mod tests {
                 f.get(&format!("c{other}")).as_deref(),
                 Some(&*format!("v{other}"))
             );
+        }
+    }
+
+    #[test]
+    fn columns_with_a_value_name_a_repeated_key_once_by_its_last_value() {
+        let cases: [(&str, &[&str]); 6] = [
+            (r#"{"a":null,"a":1,"b":2,"b":null,"c":""}"#, &["a"]),
+            (r#"{"axb":1,"ayb":2,"axb":null}"#, &["ayb"]),
+            (r#"{"axb":null,"ayb":2,"axb":3}"#, &["ayb", "axb"]),
+            (r#"{"axb":1,"ayb":[],"azb":{},"axb":[1]}"#, &["axb"]),
+            (r#"{"k":1,"k":2,"k":3}"#, &["k"]),
+            (r#"{"x":" ","y":0,"z":false}"#, &["x", "y", "z"]),
+        ];
+        for (text, expected) in cases {
+            let mut members = Vec::new();
+            index_object(text, &mut members).unwrap();
+            let f = Fields::json(text, &mut members);
+            let mut names = Vec::new();
+            f.for_each_with_value(|name| names.push(name.to_string()));
+            assert_eq!(names, expected, "{text}");
+            for name in expected {
+                assert!(f.get(name).is_some(), "{text}: {name}");
+            }
         }
     }
 
