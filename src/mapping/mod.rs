@@ -1101,9 +1101,13 @@ impl<'a, L: Lookup> FieldReader<'a, L> {
                 && rule.transforms == [transform::Transform::Time]
                 && rule.map.is_empty();
             if direct {
-                if let [value] = rule.path.values(self.fields).as_slice() {
+                // A string is read where it lies; other values (numbers,
+                // `{"$date": …}`) go the way of every field.
+                if let [found] = rule.path.found(self.fields).as_slice() {
                     let (first, last) = CREATED_RANGE;
-                    let read = transform::read_time(value).ok();
+                    let read = found
+                        .string()
+                        .and_then(|text| transform::read_time_text(&text).ok());
                     if let Some(t) = read.filter(|t| (first..=last).contains(&t.year())) {
                         return Ok(Some(t));
                     }

@@ -257,7 +257,7 @@ impl<'a> Found<'a> {
     }
 
     /// The text of a string (a CSV cell, a JSON string); `None` for anything else.
-    fn string(&self) -> Option<Cow<'_, str>> {
+    pub(super) fn string(&self) -> Option<Cow<'_, str>> {
         match self {
             Found::Raw(raw) => crate::source::raw_str(raw),
             Found::Value(Value::String(s)) | Found::Borrowed(Value::String(s)) => {

@@ -287,16 +287,20 @@ pub fn read_time(value: &Value) -> Result<OffsetDateTime, String> {
             let seconds = if n.abs() >= 1e11 { n / 1000.0 } else { n };
             from_unix(seconds).ok_or_else(|| format!("{n} is out of range"))
         }
-        Value::String(text) => {
-            let t = text.trim();
-            if !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
-                let n: f64 = t.parse().map_err(|_| format!("'{t}' is not a time"))?;
-                return read_time(&serde_json::json!(n));
-            }
-            parse_time_text(t).ok_or_else(|| format!("'{t}' is not a time"))
-        }
+        Value::String(text) => read_time_text(text),
         _ => Err("is not a time".to_string()),
     }
+}
+
+/// A time written as text, in any of the forms `time` reads: digits are
+/// Unix seconds or milliseconds, anything else [`parse_time_text`].
+pub fn read_time_text(text: &str) -> Result<OffsetDateTime, String> {
+    let t = text.trim();
+    if !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
+        let n: f64 = t.parse().map_err(|_| format!("'{t}' is not a time"))?;
+        return read_time(&serde_json::json!(n));
+    }
+    parse_time_text(t).ok_or_else(|| format!("'{t}' is not a time"))
 }
 
 /// Text forms of a time: RFC 3339; `YYYY-MM-DD HH:MM:SS[.fraction]` or with
