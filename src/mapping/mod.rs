@@ -1158,9 +1158,9 @@ impl<'a, L: Lookup> FieldReader<'a, L> {
     /// The identifiers an identifier rule finds, each with its verified flag.
     fn identifier_values(&self, rule: &IdentifierRule) -> Result<Vec<(String, bool)>, String> {
         // Read once, when the rule finds something.
-        let mut verified = None;
+        let mut read = None;
         let mut verified = || {
-            *verified.get_or_insert_with(|| match &rule.verified {
+            *read.get_or_insert_with(|| match &rule.verified {
                 VerifiedRule::Always(b) => *b,
                 VerifiedRule::Path(path) => path
                     .values(self.fields)
