@@ -948,14 +948,20 @@ fn read_created_at(text: &str) -> Result<OffsetDateTime, String> {
     let t = parse_time(text).ok_or_else(|| {
         format!("created_at '{text}' is not a time (RFC 3339, 'YYYY-MM-DD HH:MM:SS', a date or Unix seconds)")
     })?;
-    let (first, last) = CREATED_RANGE;
-    if !(first..=last).contains(&t.year()) {
+    if !in_created_range(&t) {
+        let (first, last) = CREATED_RANGE;
         return Err(format!(
             "created_at '{text}' is in the year {}, outside {first}–{last}: probably a misread value",
             t.year()
         ));
     }
     Ok(t)
+}
+
+/// Whether `t` is within [`CREATED_RANGE`].
+fn in_created_range(t: &OffsetDateTime) -> bool {
+    let (first, last) = CREATED_RANGE;
+    (first..=last).contains(&t.year())
 }
 
 /// Reads mapped fields of one record: constants first, then the column, then the default.
@@ -1104,11 +1110,10 @@ impl<'a, L: Lookup> FieldReader<'a, L> {
                 // A string is read where it lies; other values (numbers,
                 // `{"$date": …}`) go the way of every field.
                 if let [found] = rule.path.found(self.fields).as_slice() {
-                    let (first, last) = CREATED_RANGE;
                     let read = found
                         .string()
                         .and_then(|text| transform::read_time_text(&text).ok());
-                    if let Some(t) = read.filter(|t| (first..=last).contains(&t.year())) {
+                    if let Some(t) = read.filter(in_created_range) {
                         return Ok(Some(t));
                     }
                 }
