@@ -119,15 +119,10 @@ impl SourcePath {
     /// Every value the path finds in `fields`, typed as the source has them
     /// (a CSV cell is a string), nulls left out.
     pub fn values<L: Lookup + ?Sized>(&self, fields: &L) -> SmallVec<[Value; 1]> {
-        let mut found = self.found(fields);
-        match found.len() {
-            0 => SmallVec::new(),
-            1 => found
-                .pop()
-                .and_then(Found::into_value)
-                .into_iter()
-                .collect(),
-            _ => found.into_iter().filter_map(Found::into_value).collect(),
+        let found = self.found(fields);
+        match found.is_empty() {
+            true => SmallVec::new(),
+            false => found.into_iter().filter_map(Found::into_value).collect(),
         }
     }
 
