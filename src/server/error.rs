@@ -88,7 +88,8 @@ pub enum ApiError {
         /// The limit in bytes.
         limit: usize,
     },
-    /// The body is not of the expected content type (415).
+    /// The token request is not a form (415); the contract's JSON bodies
+    /// answer a wrong content type with 400 instead ([`super::routes`]).
     UnsupportedMediaType {
         /// The content type the route wants.
         expected: &'static str,

@@ -23,7 +23,7 @@
 //! | request | answer | scope |
 //! |---|---|---|
 //! | `POST …/{tid}/system/oauth2/token` | 200 token | client credentials |
-//! | `PUT …/configuration?mode=` `TenantDump` | 204; 400, 401, 403, 404, 409, 413, 415, 429 | `manage_configuration` |
+//! | `PUT …/configuration?mode=` `TenantDump` | 204; 400, 401, 403, 404, 409, 413, 429 | `manage_configuration` |
 //! | `GET …/configuration` | 200 `TenantDump` | `read_configuration` |
 //! | `PATCH …/configuration` | 405 `Allow: GET, PUT` (RFC 6902 is not served) | — |
 //! | `GET …/system/pools`, `…/system/pools/{ipID}` | 200 `Pools`, `PoolResponse` ([`system`]) | `identity` |

@@ -23,7 +23,7 @@
 //!
 //! An import is checked in this order, cheapest and least revealing first:
 //! import slot (429), injected faults (latency, 503, 429), token (401/403),
-//! tenant (404), `mode` (400), content type (415), body size (413), body and
+//! tenant (404), `mode` (400), content type (400), body size (413), body and
 //! records (400/403), then the transaction (404 unknown pool, 409 conflicts,
 //! 400 dangling `user_id`), and 204 once committed.
 
@@ -316,8 +316,10 @@ fn import_mode(query: Result<Query<ImportQuery>, QueryRejection>) -> Result<Impo
     }
 }
 
-/// 415 unless the content type is JSON (`application/json`, optionally with
-/// parameters, or a `+json` type).
+/// 400 unless the content type is JSON (`application/json`, optionally with
+/// parameters, or a `+json` type). Not 415: the contract's errors for these
+/// bodies are 400 (malformed), 413, 422 and no other, and a client written
+/// from it handles those; a body that says it is not JSON is malformed.
 pub(super) fn require_json(headers: &HeaderMap) -> Result<(), ApiError> {
     let is_json = headers
         .get(header::CONTENT_TYPE)
@@ -336,9 +338,10 @@ pub(super) fn require_json(headers: &HeaderMap) -> Result<(), ApiError> {
     if is_json {
         Ok(())
     } else {
-        Err(ApiError::UnsupportedMediaType {
-            expected: "application/json",
-        })
+        Err(bad_request(
+            "unsupported_media_type",
+            "the body must be application/json (Content-Type)",
+        ))
     }
 }
 
