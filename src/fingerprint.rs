@@ -17,11 +17,11 @@
 //! holes: at 1,000,000 users, a dry run's peak RSS was 53 MiB with 256 such
 //! tables, 44 MiB with this set.)
 
+use std::collections::HashMap;
+
 /// Fingerprints a block holds before it splits: their tags, the count and
 /// the depth fill the block's first cache line.
 const SLOTS: usize = 56;
-
-use std::collections::HashMap;
 
 /// Blocks allocated together (128 KiB), never freed while the set lives.
 const CHUNK: usize = 256;
@@ -36,8 +36,8 @@ const MAX_DEPTH: u32 = 22;
 /// A set of fingerprints.
 #[derive(Clone)]
 pub struct FingerprintSet {
-    /// Block `i` of each directory entry `directory[i]`: entry `e` is for the
-    /// fingerprints whose top `depth` bits are `e`.
+    /// `directory[e]` is the number of the block of the fingerprints whose
+    /// top `depth` bits are `e`.
     directory: Vec<u32>,
     /// The bits the directory uses: it has `2^depth` entries.
     depth: u32,
@@ -267,10 +267,10 @@ impl FingerprintSet {
         let high = self.new_block(depth + 1) as usize;
         let bit = 1u64 << (63 - depth);
         let low = self.block_mut(b);
-        let held = low.slots;
+        let (held, used) = (low.slots, low.used());
         low.depth = depth + 1;
         low.used = 0;
-        for f in held {
+        for f in held.into_iter().take(used) {
             let to = if f & bit == 0 { b } else { high };
             self.block_mut(to).push(f);
         }

@@ -317,9 +317,10 @@ fn import_mode(query: Result<Query<ImportQuery>, QueryRejection>) -> Result<Impo
 }
 
 /// 400 unless the content type is JSON (`application/json`, optionally with
-/// parameters, or a `+json` type). Not 415: the contract's errors for these
-/// bodies are 400 (malformed), 413, 422 and no other, and a client written
-/// from it handles those; a body that says it is not JSON is malformed.
+/// parameters, or a `+json` type). Not 415: the answers the contract lists
+/// for an import (400 malformed, 401, 403, 404, 409, 413, 422, 429) have no
+/// 415, and a client written from it handles what it lists; a body that says
+/// it is not JSON is malformed.
 pub(super) fn require_json(headers: &HeaderMap) -> Result<(), ApiError> {
     let is_json = headers
         .get(header::CONTENT_TYPE)
