@@ -19,6 +19,8 @@
 
 use std::collections::HashMap;
 
+use crate::words::equal;
+
 /// Fingerprints a block holds before it splits: their tags, the count and
 /// the depth fill the block's first cache line.
 const SLOTS: usize = 56;
@@ -62,10 +64,6 @@ impl std::fmt::Debug for FingerprintSet {
             .finish()
     }
 }
-
-/// Bytes of a word all 1, and all their top bits.
-const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
-const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
 
 /// Fingerprints whose top `depth` bits are the same, 512 bytes: a lookup
 /// reads the first cache line (tags, count, depth) and a slot only where a
@@ -128,13 +126,11 @@ impl Block {
     /// The slot of `fingerprint`, if the block holds it.
     fn find(&self, fingerprint: u64) -> Option<usize> {
         let used = self.used();
-        let wanted = ONES * (fingerprint & 0xFF);
+        let tag = (fingerprint & 0xFF) as u8;
         for (w, &word) in self.tags.iter().enumerate().take(used.div_ceil(8)) {
-            // A zero byte of `x` is a byte equal to the tag. The test marks
-            // every zero byte, and may mark a byte above one too: each mark is
-            // checked against its slot.
-            let x = word ^ wanted;
-            let mut marks = x.wrapping_sub(ONES) & !x & HIGHS;
+            // Every byte equal to the tag is marked, and maybe a byte above
+            // one too: each mark is checked against its slot.
+            let mut marks = equal(word, tag);
             while marks != 0 {
                 let slot = 8 * w + marks.trailing_zeros() as usize / 8;
                 if slot >= used {
@@ -222,6 +218,10 @@ impl FingerprintSet {
     fn find(&self, b: usize, fingerprint: u64) -> Option<usize> {
         let block = self.block(b);
         block.find(fingerprint).or_else(|| {
+            // Only a full block has an overflow.
+            if block.used() < SLOTS {
+                return None;
+            }
             let overflow = self.overflow.get(&b)?;
             let at = overflow.iter().position(|&f| f == fingerprint)?;
             Some(SLOTS + at)
@@ -400,13 +400,6 @@ mod tests {
         check(&set);
         let fill = n as f64 / (set.blocks * SLOTS) as f64;
         assert!((0.6..0.8).contains(&fill), "blocks {fill:.2} full");
-        eprintln!(
-            "{n} fingerprints: {} blocks of {} bytes, {:.2} full; {} directory entries",
-            set.blocks,
-            std::mem::size_of::<Block>(),
-            fill,
-            set.directory.len()
-        );
         // Fewer entries than fingerprints / 8: a 4-byte entry per 32 bytes held.
         assert!(
             set.directory.len() < n as usize / 8,

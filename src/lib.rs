@@ -46,3 +46,4 @@ pub mod source;
 pub mod target;
 pub mod tools;
 pub mod verify;
+mod words;

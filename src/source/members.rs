@@ -19,6 +19,8 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::Value;
 
+use crate::words::{below, equal, ONES};
+
 /// Where one member of a JSON object lies in its text.
 #[derive(Debug, Clone, PartialEq)]
 pub(super) struct Member {
@@ -253,21 +255,6 @@ fn first_of(bytes: &[u8], word: impl Fn(u64) -> u64, byte: impl Fn(u8) -> bool) 
     }
     let rest = bytes.get(at..)?;
     rest.iter().position(|&b| byte(b)).map(|n| at + n)
-}
-
-/// Each byte of a word, eight times.
-const ONES: u64 = 0x0101_0101_0101_0101;
-
-/// The high bit of each byte of `word` below `limit` (at most 0x80). Exact
-/// up to the first such byte, the only one [`first_of`] looks at: a borrow
-/// only runs upwards from one.
-fn below(word: u64, limit: u8) -> u64 {
-    word.wrapping_sub(ONES * u64::from(limit)) & !word & (ONES * 0x80)
-}
-
-/// The high bit of each byte of `word` that is `b`, as [`below`].
-fn equal(word: u64, b: u8) -> u64 {
-    below(word ^ (ONES * u64::from(b)), 1)
 }
 
 /// The position of the first `"` or `\\` of `bytes`.
